@@ -1,0 +1,35 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo test lint bench build check clean
+
+demo: $(STAMP)            ## run the commerce flow against a local sandbox
+	$(BIN)/creativeai-connector demo
+
+test: $(STAMP)            ## every test: lint, types, Python suite (the platform suites run inside it)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)           ## every benchmark, each printing ratios against its baseline
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+build: $(STAMP)           ## regenerate n8n-nodes/, make-app/ and zapier/ from the catalog
+	$(BIN)/creativeai-connector build
+
+check: $(STAMP)           ## fail if a committed package differs from what the catalog makes
+	$(BIN)/creativeai-connector build --check
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
