@@ -43,3 +43,30 @@ SIGNATURE_PREFIX = "sha256="
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 MODEL_ACTUAL_HEADER = "x-model-actual"
 FAILOVER_USED_HEADER = "x-failover-used"
+
+#: How a client says it wants a progress stream (with `stream: true` in the body).
+STREAM_MEDIA_TYPE = "text/event-stream"
+
+#: How long to wait before retrying, when an answer says so: `retry-after-ms` (milliseconds,
+#: the finer variant gateways send) first, then the documented `Retry-After` (seconds or an
+#: HTTP date).
+RETRY_AFTER_MS_HEADER = "retry-after-ms"
+RETRY_AFTER_HEADER = "Retry-After"
+
+
+@dataclass(frozen=True)
+class RetrySchedule:
+    """How a client retries a call that was refused or never answered (openai-python's rule).
+
+    Retry `n` (from 0) waits `min(initial * 2**n, maximum)` seconds less up to `jitter` of it,
+    unless the answer names a delay (Retry-After), which is honoured up to `max_retry_after`.
+    """
+
+    retries: int
+    initial: float
+    maximum: float
+    jitter: float
+    max_retry_after: float
+
+
+CLIENT_RETRY = RetrySchedule(retries=2, initial=0.5, maximum=8.0, jitter=0.25, max_retry_after=120)
