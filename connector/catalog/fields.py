@@ -214,8 +214,12 @@ BATCH_PROMPTS = Field(
     min_items=1,
     max_items=20,
     children=(
-        PROMPT.model_copy(update={"operations": (), "required_in": (), "required": True}),
-        IMAGE_URL.model_copy(update={"operations": (), "required_in": (), "required": False}),
+        PROMPT.model_copy(
+            update={"key": "batch_prompt", "operations": (), "required_in": (), "required": True}
+        ),
+        IMAGE_URL.model_copy(
+            update={"key": "batch_image_url", "operations": (), "required_in": ()}
+        ),
     ),
     example=[{"prompt": "Product showcase, rotating 360 degrees"}],
     operations=("batch.create",),

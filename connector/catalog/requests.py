@@ -119,7 +119,8 @@ def _annotation(field: Field) -> Any:
 
 def _object_model(field: Field) -> type[BaseModel]:
     specs: dict[str, Any] = {
-        c.name: (_annotation(c), ... if c.required else None) for c in field.children
+        c.name: (_annotation(c), ...) if c.required else (_annotation(c) | None, None)
+        for c in field.children
     }
     return create_model(
         _class_name(field.key),
@@ -153,7 +154,8 @@ def build_request_model(op: Operation) -> type[RequestModel]:
         f = use.field
         if f.fixed is not None:
             continue
-        specs[f.name] = (_annotation(f), ... if use.required else None)
+        # Optional fields take None as "not given" (no-code tools send empty values).
+        specs[f.name] = (_annotation(f), ...) if use.required else (_annotation(f) | None, None)
     validators = {"_one_of": _one_of_validator(op.one_of)} if op.one_of else None
     model = create_model(
         _class_name(op.key) + "Request",
@@ -227,8 +229,6 @@ def explain(op: Operation, error: ValidationError, data: Mapping[str, Any]) -> I
     problems: list[Problem] = []
     for err in error.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        # Drop pydantic's type tags inside union/annotated locations.
-        loc = tuple(p for p in loc if isinstance(p, int) or not p.startswith(("list[", "str")))
         field, path = _find(fields, loc)
         value = err.get("input")
         kind = err["type"]
