@@ -181,13 +181,17 @@ def main() -> None:
 
     blob = build_stream(args.events)
     chunks = chunked(blob)
-    print(f"stream: {args.events} events, {len(blob) / 1e6:.1f} MB, {len(chunks)} chunks of "
-          f"{CHUNK} B; best of {args.runs} runs")
+    print(
+        f"stream: {args.events} events, {len(blob) / 1e6:.1f} MB, {len(chunks)} chunks of "
+        f"{CHUNK} B; best of {args.runs} runs"
+    )
 
     ours_events, baseline_events = run_ours(chunks), run_baseline(chunks)
     same = ours_events == baseline_events
-    print(f"events produced: ours={len(ours_events)} httpx-sse={len(baseline_events)} "
-          f"identical={same}")
+    print(
+        f"events produced: ours={len(ours_events)} httpx-sse={len(baseline_events)} "
+        f"identical={same}"
+    )
 
     t_ours, n_ours = best_of(args.runs, lambda: count_ours(chunks))
     t_base, n_base = best_of(args.runs, lambda: count_baseline(chunks))
@@ -195,19 +199,28 @@ def main() -> None:
     t_lines, _ = best_of(args.runs, lambda: count_baseline_lines_only(lines))
     assert n_ours == len(ours_events) and n_base == len(baseline_events)
 
-    print(f"ours (bytes -> events)          : {n_ours / t_ours:>12,.0f} events/s  "
-          f"({t_ours * 1e3:.0f} ms)")
-    print(f"httpx-sse (bytes -> events)     : {n_base / t_base:>12,.0f} events/s  "
-          f"({t_base * 1e3:.0f} ms)")
-    print(f"httpx-sse (pre-split lines only): {n_base / t_lines:>12,.0f} events/s  "
-          f"({t_lines * 1e3:.0f} ms)")
-    print(f"ratio ours/httpx-sse throughput : {t_base / t_ours:.2f} "
-          f"(vs lines-only parser: {t_lines / t_ours:.2f})")
+    print(
+        f"ours (bytes -> events)          : {n_ours / t_ours:>12,.0f} events/s  "
+        f"({t_ours * 1e3:.0f} ms)"
+    )
+    print(
+        f"httpx-sse (bytes -> events)     : {n_base / t_base:>12,.0f} events/s  "
+        f"({t_base * 1e3:.0f} ms)"
+    )
+    print(
+        f"httpx-sse (pre-split lines only): {n_base / t_lines:>12,.0f} events/s  "
+        f"({t_lines * 1e3:.0f} ms)"
+    )
+    print(
+        f"ratio ours/httpx-sse throughput : {t_base / t_ours:.2f} "
+        f"(vs lines-only parser: {t_lines / t_ours:.2f})"
+    )
 
     div_chunks = chunked(DIVERGENT, 7)
     print("WHATWG edge stream (where the parsers should differ), (event, data, id, retry):")
     print(f"  ours     : {run_ours(div_chunks)}")
     print(f"  httpx-sse: {run_baseline(div_chunks)}")
+
 
 if __name__ == "__main__":
     main()

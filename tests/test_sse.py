@@ -154,7 +154,9 @@ def test_any_chunking_gives_the_same_events() -> None:
     stream = "\ufeffid: 1\r\ndata: é\r\n\r\n: c\revent: x\rdata: 🐢\r\rdata: z\n\n".encode()
     expected = parse(stream)
     assert [(e.event, e.data, e.id) for e in expected] == [
-        ("message", "é", "1"), ("x", "🐢", "1"), ("message", "z", "1"),
+        ("message", "é", "1"),
+        ("x", "🐢", "1"),
+        ("message", "z", "1"),
     ]
     for i in range(len(stream) + 1):
         for j in range(i, len(stream) + 1):
@@ -192,8 +194,11 @@ def test_dialect1_status_progress_and_complete() -> None:
     assert (update.kind, update.percent, update.urls) == ("progress", 40.0, ())
     update = normalize(msg({"status": "complete", "url": "https://cdn/x.png"}))
     assert update is not None
-    assert (update.kind, update.urls, update.status) == ("completed", ("https://cdn/x.png",),
-                                                         "complete")
+    assert (update.kind, update.urls, update.status) == (
+        "completed",
+        ("https://cdn/x.png",),
+        "complete",
+    )
 
 
 def test_dialect1_named_events() -> None:
@@ -201,19 +206,30 @@ def test_dialect1_named_events() -> None:
     complete = normalize(msg({"url": "https://cdn/v.mp4"}, event="complete"))
     error = normalize(msg({"code": "nsfw", "message": "blocked"}, event="error"))
     plain_error = normalize(msg("Stream error", event="error"))
-    assert progress == StreamUpdate("progress", percent=55.0, status="progress",
-                                    raw={"percent": 55})
-    assert complete is not None and (complete.kind, complete.urls) == ("completed",
-                                                                       ("https://cdn/v.mp4",))
-    assert error is not None and (error.kind, error.code, error.message) == ("failed", "nsfw",
-                                                                           "blocked")
+    assert progress == StreamUpdate(
+        "progress", percent=55.0, status="progress", raw={"percent": 55}
+    )
+    assert complete is not None and (complete.kind, complete.urls) == (
+        "completed",
+        ("https://cdn/v.mp4",),
+    )
+    assert error is not None and (error.kind, error.code, error.message) == (
+        "failed",
+        "nsfw",
+        "blocked",
+    )
     assert plain_error is not None
     assert (plain_error.kind, plain_error.message) == ("failed", "Stream error")
 
 
 def generation(status: str, **extra: Any) -> dict[str, Any]:
-    frame = {"id": "gen_42", "status": status, "input": {"prompt": "p", "image_url": "in.png"},
-             "data": None, "usage": None}
+    frame = {
+        "id": "gen_42",
+        "status": status,
+        "input": {"prompt": "p", "image_url": "in.png"},
+        "data": None,
+        "usage": None,
+    }
     frame.update(extra)
     return frame
 
@@ -223,7 +239,12 @@ def test_dialect2_non_terminal_frames_are_progress_without_percent(status: str) 
     update = normalize(msg(generation(status)))
     assert update is not None
     assert (update.kind, update.percent, update.job_id, update.status, update.urls) == (
-        "progress", None, "gen_42", status, ())
+        "progress",
+        None,
+        "gen_42",
+        status,
+        (),
+    )
 
 
 def test_dialect2_progress_field_gives_percent() -> None:
@@ -243,15 +264,22 @@ def test_dialect2_progress_field_gives_percent() -> None:
 def test_dialect2_completed_outputs_found_wherever_they_are(data: dict[str, Any]) -> None:
     update = normalize(msg(generation("COMPLETED", data=data, usage={"credits": 3})))
     assert update is not None
-    assert (update.kind, update.urls, update.job_id) == ("completed", ("https://cdn/a.mp4",),
-                                                         "gen_42")
+    assert (update.kind, update.urls, update.job_id) == (
+        "completed",
+        ("https://cdn/a.mp4",),
+        "gen_42",
+    )
 
 
 def test_dialect2_failed_carries_code_and_message() -> None:
     update = normalize(msg(generation("FAILED", code="content_policy", message="Not allowed")))
     assert update is not None
     assert (update.kind, update.code, update.message, update.status) == (
-        "failed", "content_policy", "Not allowed", "FAILED")
+        "failed",
+        "content_policy",
+        "Not allowed",
+        "FAILED",
+    )
 
 
 def test_dialect2_canceled_is_failed_with_code_canceled() -> None:
@@ -270,8 +298,9 @@ def test_dialect3_progress_complete_and_error() -> None:
     assert error is not None and (error.kind, error.message) == ("failed", "GPU out of memory")
 
 
-@pytest.mark.parametrize("frame", [{"type": "log", "message": "step 3"},
-                                   {"type": "output", "content": "tok"}])
+@pytest.mark.parametrize(
+    "frame", [{"type": "log", "message": "step 3"}, {"type": "output", "content": "tok"}]
+)
 def test_dialect3_log_and_output_frames_are_not_updates(frame: dict[str, Any]) -> None:
     assert normalize(msg(frame)) is None
 
@@ -346,8 +375,9 @@ class ScriptedServer:
                 if self.path.startswith("/api/v1/generation/"):
                     job_id = self.path.rsplit("/", 1)[1]
                     owner.status_requests.append(job_id)
-                    body = json.dumps(generation("COMPLETED", id=job_id,
-                                                 data={"outputs": ["https://cdn/r.mp4"]}))
+                    body = json.dumps(
+                        generation("COMPLETED", id=job_id, data={"outputs": ["https://cdn/r.mp4"]})
+                    )
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(body)))
@@ -418,17 +448,24 @@ def http_reconcile(client: httpx.Client, base: str) -> Callable[[str], StreamUpd
     return reconcile
 
 
-def test_follow_reconnects_with_last_event_id_after_retry(serve: Any,
-                                                          client: httpx.Client) -> None:
+def test_follow_reconnects_with_last_event_id_after_retry(serve: Any, client: httpx.Client) -> None:
     server = serve(
-        sse("retry: 25\n\n", frame("PROCESSING", "1"),
-            frame("PROCESSING", "2", data={"progress": 40}), "data: {\"half", drop=True),
+        sse(
+            "retry: 25\n\n",
+            frame("PROCESSING", "1"),
+            frame("PROCESSING", "2", data={"progress": 40}),
+            'data: {"half',
+            drop=True,
+        ),
         sse(frame("COMPLETED", "3", data={"outputs": ["https://cdn/v.mp4"]})),
     )
     sleeps: list[float] = []
     updates = list(follow(http_connect(client, f"{server.base}/stream"), sleep=sleeps.append))
-    assert [(u.kind, u.percent) for u in updates] == [("progress", None), ("progress", 40.0),
-                                                      ("completed", None)]
+    assert [(u.kind, u.percent) for u in updates] == [
+        ("progress", None),
+        ("progress", 40.0),
+        ("completed", None),
+    ]
     assert updates[-1].urls == ("https://cdn/v.mp4",)
     assert server.last_event_ids == [None, "2"]
     assert sleeps == [0.025]
@@ -459,12 +496,20 @@ def test_follow_reconciles_by_job_id_when_reconnects_are_exhausted(
     serve: Any, client: httpx.Client
 ) -> None:
     server = serve(sse("retry: 1\n\n", frame("PROCESSING", "1"), drop=True))  # then drops only
-    updates = list(follow(http_connect(client, f"{server.base}/stream"), max_reconnects=2,
-                          sleep=lambda s: None, reconcile=http_reconcile(client, server.base)))
+    updates = list(
+        follow(
+            http_connect(client, f"{server.base}/stream"),
+            max_reconnects=2,
+            sleep=lambda s: None,
+            reconcile=http_reconcile(client, server.base),
+        )
+    )
     assert server.last_event_ids == [None, "1", "1"]
     assert server.status_requests == ["gen_42"]
-    assert [(u.kind, u.urls) for u in updates] == [("progress", ()),
-                                                   ("completed", ("https://cdn/r.mp4",))]
+    assert [(u.kind, u.urls) for u in updates] == [
+        ("progress", ()),
+        ("completed", ("https://cdn/r.mp4",)),
+    ]
 
 
 def test_follow_reconciles_when_the_stream_cannot_be_reopened(
@@ -472,8 +517,11 @@ def test_follow_reconciles_when_the_stream_cannot_be_reopened(
 ) -> None:
     server = serve(sse(frame("PROCESSING", "1"), drop=True))
     status_server = serve()
-    stream = follow(http_connect(client, f"{server.base}/stream"), sleep=lambda s: None,
-                    reconcile=http_reconcile(client, status_server.base))
+    stream = follow(
+        http_connect(client, f"{server.base}/stream"),
+        sleep=lambda s: None,
+        reconcile=http_reconcile(client, status_server.base),
+    )
     assert next(stream).kind == "progress"
     server.stop()  # the reconnect now fails with a connection error
     assert [u.kind for u in stream] == ["completed"]
@@ -481,10 +529,16 @@ def test_follow_reconciles_when_the_stream_cannot_be_reopened(
 
 
 def test_follow_raises_stream_dropped_without_job_id(serve: Any, client: httpx.Client) -> None:
-    server = serve(sse("id: 9\ndata: {\"status\": \"progress\", \"percent\": 5}\n\n", drop=True))
+    server = serve(sse('id: 9\ndata: {"status": "progress", "percent": 5}\n\n', drop=True))
     with pytest.raises(StreamDropped) as info:
-        list(follow(http_connect(client, f"{server.base}/stream"), max_reconnects=1,
-                    sleep=lambda s: None, reconcile=http_reconcile(client, server.base)))
+        list(
+            follow(
+                http_connect(client, f"{server.base}/stream"),
+                max_reconnects=1,
+                sleep=lambda s: None,
+                reconcile=http_reconcile(client, server.base),
+            )
+        )
     assert (info.value.job_id, info.value.last_event_id) == (None, "9")
     assert isinstance(info.value.__cause__, httpx.RemoteProtocolError)  # the body was cut off
     assert server.last_event_ids == [None, "9"]
