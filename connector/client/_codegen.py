@@ -1,0 +1,165 @@
+"""Generate `connector/client/params.py`: typed keyword arguments for the resource methods.
+
+    python -m connector.client._codegen          # rewrite params.py from the catalog
+    python -m connector.client._codegen --check  # exit 1 if params.py is stale
+
+The catalog stays the one description of the API; this turns its fields into
+`TypedDict`s so editors complete field names and mypy checks values (closed enums become
+`Literal`s). The test suite fails when the committed file differs from what this makes.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+from connector.catalog import CATALOG, Field, FieldType
+
+T = FieldType
+TARGET = Path(__file__).with_name("params.py")
+
+#: (TypedDict name, the operations it covers, fields the method takes positionally).
+SPECS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("VideoCreateParams", ("video.create_from_text", "video.create_from_image"), ()),
+    ("VideoStreamParams", ("video.stream",), ()),
+    ("BatchCreateParams", ("batch.create",), ("prompts",)),
+    ("VoiceCreateParams", ("voice.create",), ()),
+    ("ComposeCreateParams", ("compose.create",), ()),
+    ("ImageGenerateParams", ("image.generate",), ()),
+    ("ImageEditParams", ("image.edit",), ()),
+    ("ImageStreamParams", ("image.stream",), ()),
+    ("ChartCreateParams", ("chart.create",), ()),
+    ("PriceCalculateParams", ("price.calculate",), ()),
+)
+
+HEADER = '''"""Typed keyword arguments of the client's resource methods.
+
+Generated from connector.catalog by connector/client/_codegen.py: do not edit by hand.
+Every field, enum and requirement comes from the catalog; values are checked again by the
+catalog's request models when a call is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Required, TypedDict
+
+from connector.catalog import Upload
+
+#: A file for a multipart field: bytes, (filename, bytes), (filename, bytes, type) or Upload.
+FileInput = bytes | tuple[str, bytes] | tuple[str, bytes, str] | Upload
+'''
+
+
+def _class_name(key: str, *, singular: bool = False) -> str:
+    name = "".join(part.capitalize() for part in key.split("_"))
+    return name[:-1] if singular and name.endswith("s") else name
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}  # name -> definition
+        self.nested: dict[str, str] = {}  # name -> class text
+        self.classes: list[str] = []
+
+    def annotation(self, f: Field) -> str:
+        t = f.type
+        if t is T.ENUM and f.closed:
+            name = _class_name(f.key)
+            values = ", ".join(f'"{v}"' for v in f.option_values)
+            self.aliases.setdefault(name, _wrap_literal(name, values, f.option_values))
+            return name
+        if t in (T.ENUM, T.STRING, T.TEXT, T.URL):
+            return "str"
+        if t is T.INTEGER:
+            return "int"
+        if t is T.NUMBER:
+            return "float"
+        if t is T.BOOLEAN:
+            return "bool"
+        if t is T.FILE:
+            return "FileInput"
+        if t is T.STRING_LIST:
+            return "Sequence[str]"
+        if t is T.NUMBER_LIST:
+            return "Sequence[float]"
+        if t is T.OBJECT:
+            return self.object_class(f, _class_name(f.key))
+        return f"Sequence[{self.object_class(f, _class_name(f.key, singular=True))}]"
+
+    def object_class(self, f: Field, name: str) -> str:
+        if name not in self.nested:
+            lines = [f"class {name}(TypedDict, total=False):", f'    """{f.label}: {f.help}"""']
+            lines.append("")
+            for child in f.children:  # defines nested classes first
+                lines += self.member(child, child.required)
+            self.nested[name] = "\n".join(lines) + "\n"
+        return name
+
+    def member(self, f: Field, required: bool) -> list[str]:
+        ann = self.annotation(f)
+        if required:
+            ann = f"Required[{ann}]"
+        text = f.help + (f" Allowed: {f.allowed()}." if f.type is not T.FILE else "")
+        comment = textwrap.wrap(text, width=90, break_on_hyphens=False, break_long_words=False)
+        return [*(f"    # {line}" for line in comment), f"    {f.name}: {ann}"]
+
+    def params_class(self, name: str, op_keys: tuple[str, ...], skip: tuple[str, ...]) -> None:
+        ops = [CATALOG.operation(k) for k in op_keys]
+        order: list[str] = []
+        uses: dict[str, tuple[Field, int]] = {}
+        for op in ops:
+            for use in op.fields:
+                f = use.field
+                if f.name in skip:
+                    self.annotation(f)  # the method types it itself, with these classes
+                if f.fixed is not None or f.name in skip:
+                    continue
+                if f.name not in uses:
+                    order.append(f.name)
+                    uses[f.name] = (f, 0)
+                if use.required:
+                    uses[f.name] = (f, uses[f.name][1] + 1)
+        covers = " and ".join(op_keys)
+        lines = [f"class {name}(TypedDict, total=False):", f'    """Fields of {covers}."""', ""]
+        for field_name in order:
+            f, required_in = uses[field_name]
+            lines += self.member(f, required_in == len(ops))
+        self.classes.append("\n".join(lines) + "\n")
+
+    def render(self) -> str:
+        for name, op_keys, skip in SPECS:
+            self.params_class(name, op_keys, skip)
+        parts = [HEADER]
+        parts += [self.aliases[name] for name in self.aliases]
+        blocks = [*self.nested.values(), *self.classes]
+        return "\n".join(parts) + "\n\n" + "\n\n".join(blocks)
+
+
+def _wrap_literal(name: str, joined: str, values: tuple[str, ...]) -> str:
+    line = f"{name} = Literal[{joined}]"
+    if len(line) <= 100:
+        return line + "\n"
+    inner = "".join(f'    "{v}",\n' for v in values)
+    return f"{name} = Literal[\n{inner}]\n"
+
+
+def render() -> str:
+    return _Writer().render()
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        current = TARGET.read_text() if TARGET.exists() else ""
+        if current != text:
+            print(f"{TARGET} is stale: run python -m connector.client._codegen", file=sys.stderr)
+            return 1
+        return 0
+    TARGET.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

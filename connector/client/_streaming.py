@@ -1,0 +1,110 @@
+"""Progress streams: the request side of `stream()`, shared by both clients.
+
+`sse.follow`/`afollow` do the reading and reconnecting; this module decides what each
+(re)connection sends, when a reconnection is not safe, how a job fetched from the status
+endpoint becomes the stream's last update, and which error a caller finally sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from connector.catalog import CATALOG, InvalidInput, limits
+from connector.catalog.responses import ApiModel, Job
+from connector.catalog.spec import NormalizedState
+from connector.catalog.states import STATUSES
+from connector.client._base import Prepared, UnexpectedResponseError
+from connector.client.errors import CreativeAIError, JobMayExistError, StreamInterruptedError
+from connector.client.sse import StreamDropped, StreamUpdate
+
+LAST_EVENT_ID = "Last-Event-ID"  # WHATWG server-sent events
+
+
+class CannotResume(Exception):
+    """The stream dropped before any event id: reopening it would start the work again."""
+
+
+class Plan:
+    """One streaming call across its (re)connections."""
+
+    def __init__(self, call: Prepared, auth: dict[str, str], dialect: str | None) -> None:
+        self.call = call
+        self.dialect = dialect
+        self.established = False
+        self._headers = {**auth, "Accept": limits.STREAM_MEDIA_TYPE}
+        status = call.op.status_operation
+        self.status_op = CATALOG.operation(status) if status else None
+
+    def headers(self, last_event_id: str | None) -> dict[str, str]:
+        if not last_event_id:
+            return self._headers
+        return {**self._headers, LAST_EVENT_ID: last_event_id}
+
+    def opened(self, response: httpx.Response) -> None:
+        """The first answer was a success: from now on errors are not retried."""
+        media = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if response.status_code != 204 and media != limits.STREAM_MEDIA_TYPE:
+            response.read()
+            response.close()
+            raise UnexpectedResponseError(
+                self.call.op, response, f"expected {limits.STREAM_MEDIA_TYPE}, got {media!r}"
+            )
+        self.established = True
+
+    def check_resume(self, last_event_id: str | None) -> None:
+        if not last_event_id:
+            raise CannotResume
+
+    def status_job(self, job_id: str) -> ApiModel | None:
+        """A stand-in job for `wait`, or None when the operation has no status endpoint."""
+        if self.status_op is None or self.status_op.job is None:
+            return None
+        model = CATALOG.response_model(self.status_op.key)
+        pending = next(
+            raw
+            for raw, state in STATUSES[self.status_op.job].items()
+            if state is NormalizedState.PENDING
+        )
+        return model.model_validate({"id": job_id, "status": pending})
+
+    @contextmanager
+    def translating(self) -> Iterator[None]:
+        """Turn `StreamDropped` into the error that says what happened."""
+        try:
+            yield
+        except StreamDropped as exc:
+            cause = exc.__cause__
+            if isinstance(cause, CreativeAIError | InvalidInput):
+                raise cause from None
+            if exc.job_id is None and self.established:
+                raise JobMayExistError(
+                    self.call.op,
+                    exc,
+                    has_webhook=self.call.has_webhook,
+                    what_happened="its progress stream dropped before naming the job",
+                ) from exc
+            raise StreamInterruptedError(
+                self.call.op.key, exc.job_id, str(exc), status=exc.status
+            ) from exc
+
+
+def update_from_job(job: ApiModel) -> StreamUpdate | None:
+    """The stream's final update, settled through the status endpoint."""
+    if not isinstance(job, Job):
+        return None
+    state = job.state
+    if not state.terminal:
+        return None
+    raw = job.model_dump(mode="json")
+    if state is NormalizedState.COMPLETED:
+        urls = (job.output_url,) if job.output_url else ()
+        return StreamUpdate("completed", urls=urls, job_id=job.id, status=job.status, raw=raw)
+    code = job.error.code if job.error is not None else None
+    if state is NormalizedState.CANCELED:
+        code = code or "canceled"
+    return StreamUpdate(
+        "failed", code=code, message=job.failure_message, job_id=job.id, status=job.status, raw=raw
+    )

@@ -1,0 +1,379 @@
+"""`CreativeAI`: the synchronous client."""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+import httpx
+from typing_extensions import Unpack
+
+from connector.catalog import InvalidInput, limits
+from connector.catalog.responses import ApiModel, BatchCreated, BatchStatus, Job
+from connector.client import _batching, _download, _jobs, _streaming
+from connector.client._base import (
+    DEFAULT_LIMITS,
+    DEFAULT_TIMEOUT,
+    USER_AGENT,
+    Prepared,
+    Settings,
+    after_exception,
+    after_response,
+    parse,
+    prepare,
+)
+from connector.client._retry import RetryPolicy, retryable_status
+from connector.client.errors import CreativeAIError, WaitTimeoutError
+from connector.client.params import BatchCreateParams
+from connector.client.resources import (
+    Batches,
+    Charts,
+    Compose,
+    Images,
+    Jobs,
+    Models,
+    Prices,
+    Videos,
+    Voice,
+)
+from connector.client.sse import StreamUpdate, follow
+
+J = TypeVar("J", bound=Job)
+
+
+class CreativeAI:
+    """Synchronous CreativeAI client.
+
+        client = CreativeAI()                       # CREATIVEAI_API_KEY, CREATIVEAI_BASE_URL
+        job = client.videos.create(prompt="A drone shot over a coastal city")
+        done = client.wait(job)                     # polls at the catalog's cadence
+        client.download(done.output_url, "clip.mp4")
+
+    `transport=` swaps httpx's transport (a mock, a proxy); `http_client=` hands in a whole
+    `httpx.Client` (then the caller closes it). `sleep` and `clock` are injectable so tests
+    never wait.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
+        sleep: Callable[[float], object] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if transport is not None and http_client is not None:
+            raise ValueError("pass transport= or http_client=, not both")
+        self._settings = Settings.resolve(api_key, base_url, max_retries, retry)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            transport=transport,
+            timeout=timeout,
+            limits=DEFAULT_LIMITS,
+            headers={"User-Agent": USER_AGENT},
+        )
+        self._headers = self._settings.headers
+        self._sleep = sleep
+        self._clock = clock
+        self._attach_resources()
+
+    def _attach_resources(self) -> None:
+        self.videos = Videos(self)
+        self.batches = Batches(self)
+        self.voice = Voice(self)
+        self.compose = Compose(self)
+        self.jobs = Jobs(self)
+        self.images = Images(self)
+        self.charts = Charts(self)
+        self.models = Models(self)
+        self.prices = Prices(self)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    @property
+    def max_retries(self) -> int:
+        return self._settings.retry.max_retries
+
+    def __repr__(self) -> str:
+        return f"CreativeAI(base_url={self.base_url!r}, max_retries={self.max_retries})"
+
+    def with_options(
+        self, *, max_retries: int | None = None, retry: RetryPolicy | None = None
+    ) -> CreativeAI:
+        """A client sharing this one's connections, with other retry settings."""
+        clone = copy.copy(self)
+        settings = self._settings
+        clone._settings = Settings.resolve(
+            settings.api_key.reveal(), settings.base_url, max_retries, retry or settings.retry
+        )
+        clone._headers = clone._settings.headers
+        clone._owns_http = False
+        clone._attach_resources()
+        return clone
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> CreativeAI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def call(self, op_key: str, /, **fields: Any) -> ApiModel:
+        """Run any catalog operation: `call("voice.create", text="Hello")`.
+
+        Fields are checked by the catalog first (`InvalidInput` names every problem), the
+        answer comes back as the operation's typed model with the headers in `.meta`.
+        """
+        return self._execute(prepare(self._settings.base_url, op_key, fields))
+
+    def _execute(self, call: Prepared) -> ApiModel:
+        return parse(call.op, self._send(call))
+
+    def _send(
+        self, call: Prepared, *, stream: bool = False, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        policy = self._settings.retry
+        retry = 0
+        while True:
+            request = call.request(self._http, headers or self._headers)
+            try:
+                response = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                delay = after_exception(call, exc, retry, policy)
+            else:
+                if response.is_success:
+                    return response
+                if stream:
+                    response.read()
+                    response.close()
+                delay = after_response(call, response, retry, policy, self._settings.api_key)
+            self._sleep(delay)
+            retry += 1
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    @overload
+    def wait(
+        self,
+        job: BatchCreated | BatchStatus,
+        *,
+        interval: float | None = None,
+        timeout: float | None = None,
+        on_progress: Callable[[BatchStatus], object] | None = None,
+        raise_on_failure: bool = True,
+    ) -> BatchStatus: ...
+
+    @overload
+    def wait(
+        self,
+        job: J,
+        *,
+        interval: float | None = None,
+        timeout: float | None = None,
+        on_progress: Callable[[J], object] | None = None,
+        raise_on_failure: bool = True,
+    ) -> J: ...
+
+    def wait(
+        self,
+        job: ApiModel,
+        *,
+        interval: float | None = None,
+        timeout: float | None = None,
+        on_progress: Callable[[Any], object] | None = None,
+        raise_on_failure: bool = True,
+    ) -> ApiModel:
+        """Poll a video, shared-status job or batch until it ends, and return its final state.
+
+        Polls at once, then every `interval` seconds (default: the catalog's cadence for the
+        kind of job), for at most `timeout` seconds (`WaitTimeoutError` carries the job id).
+        `on_progress` sees every state fetched. A failed or canceled job raises
+        `JobFailedError` unless `raise_on_failure=False`; a batch ends when all its videos
+        do, and reports failures per video.
+        """
+        return self._wait(job, interval, timeout, on_progress, raise_on_failure)
+
+    def _wait(
+        self,
+        job: ApiModel,
+        interval: float | None,
+        timeout: float | None,
+        on_progress: Callable[[Any], object] | None,
+        raise_on_failure: bool,
+    ) -> ApiModel:
+        p = _jobs.plan(job, interval, timeout)
+        key = p.status_op.key
+        if _jobs.finished(job, raise_on_failure=raise_on_failure, operation=key):
+            return job
+        deadline = self._clock() + p.timeout
+        while True:
+            current = self._execute(prepare(self._settings.base_url, key, p.fields))
+            if on_progress is not None:
+                on_progress(current)
+            if _jobs.finished(current, raise_on_failure=raise_on_failure, operation=key):
+                return current
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise WaitTimeoutError(p.job_id, p.timeout, current)
+            self._sleep(min(p.interval, remaining))
+
+    # -- many videos -------------------------------------------------------------------------
+
+    def generate_videos(
+        self,
+        items: Iterable[_batching.Item],
+        *,
+        wait: bool = False,
+        interval: float | None = None,
+        timeout: float | None = None,
+        on_progress: Callable[[BatchStatus], object] | None = None,
+        **shared: Unpack[BatchCreateParams],
+    ) -> list[_batching.ItemResult]:
+        """Create any number of videos through batch calls and report on each item.
+
+        Items (prompt texts, or mappings with a prompt and an optional image_url) go out in
+        batches of at most `limits.BATCH_MAX_PROMPTS`, at most
+        `limits.MAX_PARALLEL_REQUESTS` calls at a time; `shared` fields apply to every
+        batch. Results come back in input order: an invalid item, or one whose batch call
+        failed, carries that error; with `wait=True` each batch is polled to its end and a
+        failed video carries its `JobFailedError`.
+        """
+        done, chunks = _batching.plan(items, shared)
+        count = len(done) + sum(len(c.indices) for c in chunks)
+
+        def run(chunk: _batching.Chunk) -> list[_batching.ItemResult]:
+            try:
+                batch = self._create_batch(chunk, shared)
+            except (CreativeAIError, InvalidInput) as exc:
+                return _batching.failed(chunk, exc)
+            results = _batching.created(chunk, batch)
+            if not wait:
+                return results
+            try:
+                status = self.wait(
+                    batch, interval=interval, timeout=timeout, on_progress=on_progress
+                )
+            except CreativeAIError as exc:
+                return [_batching.ItemResult(r.index, r.job, exc, r.batch_id) for r in results]
+            return _batching.finished(results, status)
+
+        if not chunks:
+            return _batching.in_order(count, [done])
+        workers = min(limits.MAX_PARALLEL_REQUESTS, len(chunks))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="creativeai") as pool:
+            parts = list(pool.map(run, chunks))
+        return _batching.in_order(count, [done, *parts])
+
+    def _create_batch(self, chunk: _batching.Chunk, shared: BatchCreateParams) -> BatchCreated:
+        created = self.call(_batching.OP, **{_batching.PROMPTS: chunk.prompts}, **shared)
+        assert isinstance(created, BatchCreated)
+        return created
+
+    # -- progress streams ----------------------------------------------------------------------
+
+    def stream(
+        self, op_key: str, /, *, dialect: str | None = None, **fields: Any
+    ) -> Iterator[StreamUpdate]:
+        """Start a streaming operation and yield its progress as `StreamUpdate`s.
+
+        429 and 5xx answers are retried only before the stream is established. After a
+        drop the stream is reopened with `Last-Event-ID`; when that fails and a job id was
+        seen, the job's status endpoint settles the outcome.
+        """
+        call = prepare(self._settings.base_url, op_key, fields)
+        plan = _streaming.Plan(call, self._headers, dialect)
+        return self._follow(plan)
+
+    def _follow(self, plan: _streaming.Plan) -> Iterator[StreamUpdate]:
+        def connect(last_event_id: str | None) -> tuple[int, Iterable[bytes]]:
+            headers = plan.headers(last_event_id)
+            if not plan.established:
+                response = self._send(plan.call, stream=True, headers=headers)
+                plan.opened(response)
+                return response.status_code, _chunks(response)
+            plan.check_resume(last_event_id)
+            response = self._http.send(plan.call.request(self._http, headers), stream=True)
+            if not response.is_success:
+                response.close()
+            return response.status_code, _chunks(response)
+
+        def reconcile(job_id: str) -> StreamUpdate | None:
+            status_job = plan.status_job(job_id)
+            if status_job is None:
+                return None
+            final = self._wait(status_job, None, None, None, False)
+            return _streaming.update_from_job(final)
+
+        with plan.translating():
+            yield from follow(connect, sleep=self._sleep, reconcile=reconcile)
+
+    # -- outputs -------------------------------------------------------------------------------
+
+    def download(self, url: str, path: str | os.PathLike[str]) -> _download.Downloaded:
+        """Stream an output to `path` (a file, or a directory to put it in) atomically.
+
+        Returns the path written and its size. The API key is sent only to the API's own
+        origin, never to a CDN. A 403/404/410 says the output may have expired.
+        """
+        _download.check_url(url)
+        dest = _download.target(url, path)
+        same = _download.same_origin(url, self._settings.base_url)
+        headers = self._headers if same else {}
+        policy = self._settings.retry
+        retry = 0
+        while True:
+            try:
+                with self._http.stream("GET", url, headers=headers, follow_redirects=True) as r:
+                    if r.is_success:
+                        return _save(r, dest)
+                    if retry >= policy.max_retries or not retryable_status(
+                        r.status_code, create=False
+                    ):
+                        raise _download.status_error(url, r)
+                    delay = policy.delay(retry, r.headers)
+            except httpx.TransportError as exc:
+                if retry >= policy.max_retries:
+                    raise _download.transport_error(url, exc) from exc
+                delay = policy.backoff(retry)
+            self._sleep(delay)
+            retry += 1
+
+
+def _save(response: httpx.Response, dest: Path) -> _download.Downloaded:
+    handle, temp = _download.open_temp(dest)
+    written = 0
+    try:
+        for chunk in response.iter_bytes(_download.CHUNK):
+            handle.write(chunk)
+            written += len(chunk)
+        _download.commit(handle, temp, dest)
+    except BaseException:
+        _download.discard(handle, temp)
+        raise
+    return _download.Downloaded(dest, written)
+
+
+def _chunks(response: httpx.Response) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes()
+    finally:
+        response.close()

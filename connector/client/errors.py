@@ -1,0 +1,353 @@
+"""Everything the client raises, each with a message a workflow builder can act on.
+
+    CreativeAIError                  base of all of them
+    ├── APIError                     the API answered with an error (status, code, param, ...)
+    │   ├── InvalidRequestError      400 invalid_request_error (param names the field)
+    │   ├── UnprocessableError       422 validation_error
+    │   ├── ContentPolicyError       400 content_policy_violation (not billed)
+    │   ├── AuthenticationError      401
+    │   ├── InsufficientCreditsError insufficient_credits (not billed)
+    │   ├── NotFoundError            404
+    │   ├── RateLimitError           429 (retry_after in seconds, when the answer gave one)
+    │   ├── ServerError              500 and any other 5xx
+    │   └── ProviderUnavailableError 503 provider_unavailable
+    ├── APIConnectionError           no answer at all (APITimeoutError: no answer in time)
+    ├── JobMayExistError             a create was sent but its answer was lost: not retried
+    ├── JobFailedError               a job ended failed or canceled (carries the job)
+    ├── WaitTimeoutError             a job did not finish within the wait (carries its id)
+    └── DownloadError                an output could not be downloaded (maybe expired)
+
+The subclass is chosen by the body's `error.code` first and the HTTP status second, using
+the catalog's error table, whose title and advice make up the message. Invalid input is
+refused before any request with the catalog's own `InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from connector.catalog import errors as codes
+from connector.catalog import limits
+from connector.catalog.responses import ApiModel, BatchItem, Job
+from connector.catalog.spec import ErrorCode, JobKind, Operation
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "ContentPolicyError",
+    "CreativeAIError",
+    "DownloadError",
+    "InsufficientCreditsError",
+    "InvalidRequestError",
+    "JobFailedError",
+    "JobMayExistError",
+    "NotFoundError",
+    "ProviderUnavailableError",
+    "RateLimitError",
+    "ServerError",
+    "StreamInterruptedError",
+    "UnprocessableError",
+    "WaitTimeoutError",
+    "error_from_response",
+]
+
+_MAX_MESSAGE = 500  # characters of a server's message quoted in an error
+
+
+class CreativeAIError(Exception):
+    """Base of every error this client raises (except the catalog's `InvalidInput`)."""
+
+
+class APIError(CreativeAIError):
+    """The API answered with an error status."""
+
+    error_code: ErrorCode = codes.SERVER_ERROR  # the catalog entry this class stands for
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        *,
+        param: str | None = None,
+        type: str | None = None,
+        operation: str | None = None,
+        headers: httpx.Headers | None = None,
+        body: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.param = param
+        self.type = type
+        self.operation = operation
+        self.headers = headers if headers is not None else httpx.Headers()
+        self.body = body
+        self.retry_after = retry_after
+        super().__init__(self._describe())
+
+    @property
+    def status_code(self) -> int:  # the name httpx and openai-python use
+        return self.status
+
+    def _describe(self) -> str:
+        known = self.error_code
+        what = f"HTTP {self.status}" + (f", {self.code}" if self.code else "")
+        head = f"{known.title} ({what})"
+        if self.operation:
+            head = f"{self.operation}: {head}"
+        detail = self.message.strip()
+        if self.param:
+            detail = f"{self.param}: {detail}" if detail else f"{self.param} was refused"
+        parts = [head + (f": {detail}" if detail else "")]
+        if self.retry_after is not None:
+            parts.append(f"Retry after {self.retry_after:g} s.")
+        parts.append(known.advice)
+        return " ".join(p if p.endswith((".", "!", "?")) else p + "." for p in parts)
+
+
+class InvalidRequestError(APIError):
+    error_code = codes.INVALID_REQUEST
+
+
+class UnprocessableError(APIError):
+    error_code = codes.VALIDATION
+
+
+class ContentPolicyError(APIError):
+    error_code = codes.CONTENT_POLICY
+
+
+class AuthenticationError(APIError):
+    error_code = codes.AUTHENTICATION
+
+
+class InsufficientCreditsError(APIError):
+    error_code = codes.INSUFFICIENT_CREDITS
+
+
+class NotFoundError(APIError):
+    error_code = codes.NOT_FOUND
+
+
+class RateLimitError(APIError):
+    error_code = codes.RATE_LIMIT
+
+
+class ServerError(APIError):
+    error_code = codes.SERVER_ERROR
+
+
+class ProviderUnavailableError(APIError):
+    error_code = codes.PROVIDER_UNAVAILABLE
+
+
+#: One class per catalog error code.
+ERROR_CLASSES: dict[str, type[APIError]] = {
+    cls.error_code.code: cls
+    for cls in (
+        InvalidRequestError,
+        UnprocessableError,
+        ContentPolicyError,
+        AuthenticationError,
+        InsufficientCreditsError,
+        NotFoundError,
+        RateLimitError,
+        ServerError,
+        ProviderUnavailableError,
+    )
+}
+assert set(ERROR_CLASSES) == set(codes.BY_CODE), "every catalog error code needs a class"
+
+
+class APIConnectionError(CreativeAIError):
+    """The request got no answer: the connection failed, was reset or closed."""
+
+    def __init__(self, message: str, *, operation: str | None = None) -> None:
+        self.operation = operation
+        super().__init__(f"{operation}: {message}" if operation else message)
+
+
+class APITimeoutError(APIConnectionError):
+    """The request got no answer in time."""
+
+
+class JobMayExistError(CreativeAIError):
+    """A create call reached the server but its answer was lost; it was not retried.
+
+    Retrying could start (and bill) the same work twice, so the caller must reconcile:
+    `message` says how for this operation.
+    """
+
+    def __init__(
+        self,
+        operation: Operation,
+        cause: BaseException,
+        *,
+        has_webhook: bool,
+        what_happened: str | None = None,
+    ) -> None:
+        self.operation = operation.key
+        self.cause = cause
+        what = what_happened or (
+            f"the connection failed before the answer arrived ({type(cause).__name__})"
+        )
+        super().__init__(_may_exist_message(operation, what, has_webhook=has_webhook))
+
+
+def _may_exist_message(op: Operation, what_happened: str, *, has_webhook: bool) -> str:
+    first = (
+        f"{op.label}: the request ({op.method} {op.path}) reached CreativeAI but "
+        f"{what_happened}. It was not retried, because a retry could start and bill the same "
+        "work twice."
+    )
+    if op.job is None:
+        credits = f" (about {op.credits_example} credits)" if op.credits_example else ""
+        return (
+            f"{first} The result may have been produced and billed{credits}, but it is lost: "
+            "run the call again only if you accept a second charge."
+        )
+    noun = "batch" if op.job is JobKind.BATCH else "job"
+    status_path = ""
+    if op.status_operation:
+        from connector.catalog import CATALOG  # local: the catalog imports nothing from here
+
+        status = CATALOG.operation(op.status_operation)
+        status_path = f"{status.method} {status.path}"
+    how = (
+        f"The {noun} may have been created; its id is unknown because the answer was lost. "
+        "Before creating it again, find it: "
+    )
+    if has_webhook:
+        how += (
+            f"its completion webhook (sent to the webhook_url you gave, header "
+            f"{limits.DELIVERY_ID_HEADER}) carries the id; "
+        )
+    else:
+        how += "no webhook_url was given, so "
+    how += "the CreativeAI dashboard lists recent jobs"
+    if status_path:
+        how += f"; with the id, {status_path} gives its status"
+    return f"{first} {how}."
+
+
+class StreamInterruptedError(APIConnectionError):
+    """A progress stream dropped and could be neither reopened nor settled by its job id."""
+
+    def __init__(
+        self, operation: str, job_id: str | None, detail: str, *, status: int | None = None
+    ) -> None:
+        self.job_id = job_id
+        self.status = status
+        hint = f"; the job id is {job_id}: look it up to see how it ended" if job_id else ""
+        super().__init__(detail + hint, operation=operation)
+
+
+class JobFailedError(CreativeAIError):
+    """A job ended failed or canceled; `job` is its last known state."""
+
+    def __init__(self, job: Job | BatchItem, *, operation: str | None = None) -> None:
+        self.job = job
+        self.job_id = job.id
+        self.operation = operation
+        reason = _job_failure(job)
+        super().__init__(f"job {job.id} ended {job.status}" + (f": {reason}" if reason else ""))
+
+
+def _job_failure(job: Job | BatchItem) -> str | None:
+    if isinstance(job, Job):
+        message = job.failure_message
+        code = job.error.code if job.error is not None else None
+        return f"{message} ({code})" if message and code else message or code
+    return job.error_message
+
+
+class WaitTimeoutError(CreativeAIError, TimeoutError):
+    """A job was still running when the wait's timeout ran out; it may still finish."""
+
+    def __init__(self, job_id: str, timeout: float, last: ApiModel | None = None) -> None:
+        self.job_id = job_id
+        self.timeout = timeout
+        self.last = last
+        status = getattr(last, "status", None) or getattr(last, "state", None)
+        seen = f" (last status: {status})" if status else ""
+        super().__init__(
+            f"job {job_id} did not finish within {timeout:g} s{seen}; it keeps running: "
+            "wait again with the same id, or rely on its completion webhook"
+        )
+
+
+class DownloadError(CreativeAIError):
+    """An output could not be downloaded."""
+
+    def __init__(self, url: str, message: str, *, status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(message)
+
+
+# -- reading error answers -----------------------------------------------------------------
+
+
+def error_from_response(
+    response: httpx.Response,
+    *,
+    operation: str | None = None,
+    retry_after: float | None = None,
+    redact: str | None = None,
+) -> APIError:
+    """The typed error for an error answer; `redact` is removed from anything quoted."""
+    body = _json_or_none(response)
+    code, message, param, type_ = _fields(body)
+    if message is None:
+        text = response.text.strip() if not isinstance(body, dict) else ""
+        message = text[:_MAX_MESSAGE]
+    if redact:
+        message = message.replace(redact, "***")
+    known = codes.BY_CODE.get(code or "") or codes.for_status(response.status_code)
+    cls = ERROR_CLASSES[known.code]
+    return cls(
+        response.status_code,
+        code,
+        message[:_MAX_MESSAGE],
+        param=param,
+        type=type_,
+        operation=operation,
+        headers=response.headers,
+        body=body,
+        retry_after=retry_after,
+    )
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _fields(body: Any) -> tuple[str | None, str | None, str | None, str | None]:
+    """(code, message, param, type) from `{"error": {...}}`, a legacy `{"error": "..."}`, or a
+    flat `{"code", "message"}` body (streams answer so before they start)."""
+    if not isinstance(body, dict):
+        return None, None, None, None
+    error = body.get("error")
+    if isinstance(error, dict):
+        return (
+            _text(error.get("code")),
+            _text(error.get("message")),
+            _text(error.get("param")),
+            _text(error.get("type")),
+        )
+    message = _text(body.get("message")) or _text(error) or _text(body.get("detail"))
+    return _text(body.get("code")), message, _text(body.get("param")), _text(body.get("type"))
