@@ -8,6 +8,10 @@ from connector.catalog.spec import JobKind
 
 DEFAULT_BASE_URL = "https://api.creativeai.run"
 
+#: Every call carries `Authorization: Bearer <API key>`.
+AUTH_HEADER = "Authorization"
+AUTH_SCHEME = "Bearer"
+
 #: Requests per minute per key, by plan; video creation and polling have their own caps.
 RATE_LIMIT_PER_MINUTE = {"free": 10, "pro": 100, "enterprise": 1000}
 VIDEO_CREATE_PER_MINUTE = 5
