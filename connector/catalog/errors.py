@@ -86,6 +86,14 @@ ALL: tuple[ErrorCode, ...] = (
 
 BY_CODE: dict[str, ErrorCode] = {e.code: e for e in ALL}
 
+#: Codes a *failed job* carries in its `error.code` (the status call itself answers 200;
+#: the job's status is failed and its credits are refunded), with what a builder should do.
+JOB_FAILURES: dict[str, str] = {
+    "generation_timeout": "The generation ran out of time (credits refunded). Run it again.",
+    "generation_failed": "The provider could not render it (credits refunded). Run it again "
+    "or change the input.",
+}
+
 
 def for_status(status: int) -> ErrorCode:
     """The error code an HTTP status means when the body names none."""
