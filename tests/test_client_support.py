@@ -76,6 +76,10 @@ class Received:
 Script = list[Reply] | Callable[[Received], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # many clients connect at once in the parallelism tests
+
+
 class ScriptedServer:
     """An HTTP/1.1 server on 127.0.0.1 answering from `script`; see the module docstring."""
 
@@ -86,7 +90,7 @@ class ScriptedServer:
         self.max_in_flight = 0
         self._lock = threading.Lock()
         self.stop = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server = _Server(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True

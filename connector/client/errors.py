@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
+from connector.catalog import CATALOG, limits
 from connector.catalog import errors as codes
-from connector.catalog import limits
 from connector.catalog.responses import ApiModel, BatchItem, Job
 from connector.catalog.spec import ErrorCode, JobKind, Operation
 
@@ -100,8 +100,8 @@ class APIError(CreativeAIError):
         known = self.error_code
         what = f"HTTP {self.status}" + (f", {self.code}" if self.code else "")
         head = f"{known.title} ({what})"
-        if self.operation:
-            head = f"{self.operation}: {head}"
+        if self.operation in CATALOG.operations:
+            head = f"{CATALOG.operations[self.operation].label}: {head}"
         detail = self.message.strip()
         if self.param:
             detail = f"{self.param}: {detail}" if detail else f"{self.param} was refused"
@@ -214,27 +214,25 @@ def _may_exist_message(op: Operation, what_happened: str, *, has_webhook: bool) 
             "run the call again only if you accept a second charge."
         )
     noun = "batch" if op.job is JobKind.BATCH else "job"
-    status_path = ""
-    if op.status_operation:
-        from connector.catalog import CATALOG  # local: the catalog imports nothing from here
-
-        status = CATALOG.operation(op.status_operation)
-        status_path = f"{status.method} {status.path}"
     how = (
         f"The {noun} may have been created; its id is unknown because the answer was lost. "
-        "Before creating it again, find it: "
+        "Before creating it again, look for it: "
     )
     if has_webhook:
         how += (
-            f"its completion webhook (sent to the webhook_url you gave, header "
-            f"{limits.DELIVERY_ID_HEADER}) carries the id; "
+            "its completion webhook (sent to the webhook_url you gave, header "
+            f"{limits.DELIVERY_ID_HEADER}) will carry the id, and the CreativeAI dashboard "
+            "lists recent jobs."
         )
     else:
-        how += "no webhook_url was given, so "
-    how += "the CreativeAI dashboard lists recent jobs"
-    if status_path:
-        how += f"; with the id, {status_path} gives its status"
-    return f"{first} {how}."
+        how += (
+            "the CreativeAI dashboard lists recent jobs (no webhook_url was given, so no "
+            "completion webhook will report it)."
+        )
+    if op.status_operation:
+        status = CATALOG.operation(op.status_operation)
+        how += f" With the id, {status.method} {status.path} gives its status."
+    return f"{first} {how}"
 
 
 class StreamInterruptedError(APIConnectionError):
