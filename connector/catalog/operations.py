@@ -319,6 +319,8 @@ ALL: tuple[Operation, ...] = (
         path="/v1/videos/generations/stream",
         kind=K.CREATE,
         response="VideoJob",
+        # A stream that drops after naming its job is settled by the job's status.
+        status_operation="video.get",
         platforms=NO_PLATFORM,
     ),
     Operation(
