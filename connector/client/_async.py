@@ -291,12 +291,17 @@ class AsyncCreativeAI:
             headers = plan.headers(last_event_id)
             if not plan.established:
                 response = await self._send(plan.call, stream=True, headers=headers)
-                plan.opened(response)
+                if not plan.is_stream(response):
+                    await response.aread()
+                    await response.aclose()
+                    raise plan.not_a_stream(response)
+                if response.status_code != 200:  # 204: nothing to follow
+                    await response.aclose()
                 return response.status_code, _chunks(response)
             plan.check_resume(last_event_id)
             request = plan.call.request(self._http, headers)
             response = await self._http.send(request, stream=True)
-            if not response.is_success:
+            if response.status_code != 200:  # refused, or 204: nothing to follow
                 await response.aclose()
             return response.status_code, _chunks(response)
 

@@ -137,7 +137,7 @@ class Settings:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key.reveal()}"}
+        return {limits.AUTH_HEADER: f"{limits.AUTH_SCHEME} {self.api_key.reveal()}"}
 
 
 # -- building requests ---------------------------------------------------------------------

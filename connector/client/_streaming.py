@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from urllib.parse import urlencode
 
 import httpx
 
@@ -21,6 +23,7 @@ from connector.client.errors import CreativeAIError, JobMayExistError, StreamInt
 from connector.client.sse import StreamDropped, StreamUpdate
 
 LAST_EVENT_ID = "Last-Event-ID"  # WHATWG server-sent events
+DIALECT_PARAM = "dialect"  # query parameter of servers that speak several dialects
 
 
 class CannotResume(Exception):
@@ -31,8 +34,9 @@ class Plan:
     """One streaming call across its (re)connections."""
 
     def __init__(self, call: Prepared, auth: dict[str, str], dialect: str | None) -> None:
+        if dialect is not None:  # a server speaking several dialects (the sandbox) picks one
+            call = replace(call, url=f"{call.url}?{urlencode({DIALECT_PARAM: dialect})}")
         self.call = call
-        self.dialect = dialect
         self.established = False
         self._headers = {**auth, "Accept": limits.STREAM_MEDIA_TYPE}
         status = call.op.status_operation
@@ -43,16 +47,18 @@ class Plan:
             return self._headers
         return {**self._headers, LAST_EVENT_ID: last_event_id}
 
-    def opened(self, response: httpx.Response) -> None:
-        """The first answer was a success: from now on errors are not retried."""
+    def is_stream(self, response: httpx.Response) -> bool:
+        """Whether the first success answer is an event stream (then it is established)."""
         media = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if response.status_code != 204 and media != limits.STREAM_MEDIA_TYPE:
-            response.read()
-            response.close()
-            raise UnexpectedResponseError(
-                self.call.op, response, f"expected {limits.STREAM_MEDIA_TYPE}, got {media!r}"
-            )
-        self.established = True
+        self.established = response.status_code == 204 or media == limits.STREAM_MEDIA_TYPE
+        return self.established
+
+    def not_a_stream(self, response: httpx.Response) -> UnexpectedResponseError:
+        """The error for a success answer that is not a stream (its body already read)."""
+        media = response.headers.get("content-type", "")
+        return UnexpectedResponseError(
+            self.call.op, response, f"expected {limits.STREAM_MEDIA_TYPE}, got {media!r}"
+        )
 
     def check_resume(self, last_event_id: str | None) -> None:
         if not last_event_id:
@@ -81,14 +87,20 @@ class Plan:
                 raise cause from None
             if exc.job_id is None and self.established:
                 raise JobMayExistError(
-                    self.call.op,
-                    exc,
-                    has_webhook=self.call.has_webhook,
-                    what_happened="its progress stream dropped before naming the job",
+                    self.call.op, exc, has_webhook=self.call.has_webhook, what_happened=_drop(exc)
                 ) from exc
             raise StreamInterruptedError(
                 self.call.op.key, exc.job_id, str(exc), status=exc.status
             ) from exc
+
+
+def _drop(exc: StreamDropped) -> str:
+    what = "its progress stream dropped before naming the job"
+    if exc.last_event_id:
+        what += f" (last event id {exc.last_event_id!r})"
+    if exc.status is not None:
+        what += f", and reopening it answered HTTP {exc.status}"
+    return what
 
 
 def update_from_job(job: ApiModel) -> StreamUpdate | None:

@@ -297,7 +297,9 @@ class CreativeAI:
 
         429 and 5xx answers are retried only before the stream is established. After a
         drop the stream is reopened with `Last-Event-ID`; when that fails and a job id was
-        seen, the job's status endpoint settles the outcome.
+        seen, the job's status endpoint settles the outcome. `dialect` asks a server that
+        speaks several progress dialects (the sandbox: "1", "2", "3") for one; every
+        dialect is read the same way.
         """
         call = prepare(self._settings.base_url, op_key, fields)
         plan = _streaming.Plan(call, self._headers, dialect)
@@ -308,11 +310,16 @@ class CreativeAI:
             headers = plan.headers(last_event_id)
             if not plan.established:
                 response = self._send(plan.call, stream=True, headers=headers)
-                plan.opened(response)
+                if not plan.is_stream(response):
+                    response.read()
+                    response.close()
+                    raise plan.not_a_stream(response)
+                if response.status_code != 200:  # 204: nothing to follow
+                    response.close()
                 return response.status_code, _chunks(response)
             plan.check_resume(last_event_id)
             response = self._http.send(plan.call.request(self._http, headers), stream=True)
-            if not response.is_success:
+            if response.status_code != 200:  # refused, or 204: nothing to follow
                 response.close()
             return response.status_code, _chunks(response)
 

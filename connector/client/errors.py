@@ -171,7 +171,8 @@ class APIConnectionError(CreativeAIError):
 
     def __init__(self, message: str, *, operation: str | None = None) -> None:
         self.operation = operation
-        super().__init__(f"{operation}: {message}" if operation else message)
+        op = CATALOG.operations.get(operation or "")
+        super().__init__(f"{op.label}: {message}" if op else message)
 
 
 class APITimeoutError(APIConnectionError):
@@ -207,7 +208,7 @@ def _may_exist_message(op: Operation, what_happened: str, *, has_webhook: bool) 
         f"{what_happened}. It was not retried, because a retry could start and bill the same "
         "work twice."
     )
-    if op.job is None:
+    if op.job is None and op.status_operation is None:
         credits = f" (about {op.credits_example} credits)" if op.credits_example else ""
         return (
             f"{first} The result may have been produced and billed{credits}, but it is lost: "

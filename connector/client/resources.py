@@ -79,8 +79,11 @@ class Videos(_Resource):
     def get(self, id: str, /) -> VideoJob:
         return _typed(VideoJob, self._client.call("video.get", id=id))
 
-    def stream(self, **fields: Unpack[VideoStreamParams]) -> Iterator[StreamUpdate]:
-        return self._client.stream("video.stream", **fields)
+    def stream(
+        self, *, dialect: str | None = None, **fields: Unpack[VideoStreamParams]
+    ) -> Iterator[StreamUpdate]:
+        """Start a video and follow its progress (see `CreativeAI.stream`)."""
+        return self._client.stream("video.stream", dialect=dialect, **fields)
 
 
 class Batches(_Resource):
@@ -118,8 +121,11 @@ class Images(_Resource):
     def edit(self, **fields: Unpack[ImageEditParams]) -> ImageResult:
         return _typed(ImageResult, self._client.call("image.edit", **fields))
 
-    def stream(self, **fields: Unpack[ImageStreamParams]) -> Iterator[StreamUpdate]:
-        return self._client.stream("image.stream", **fields)
+    def stream(
+        self, *, dialect: str | None = None, **fields: Unpack[ImageStreamParams]
+    ) -> Iterator[StreamUpdate]:
+        """Generate an image and follow its progress (see `CreativeAI.stream`)."""
+        return self._client.stream("image.stream", dialect=dialect, **fields)
 
 
 class Charts(_Resource):
@@ -153,8 +159,11 @@ class AsyncVideos(_AsyncResource):
     async def get(self, id: str, /) -> VideoJob:
         return _typed(VideoJob, await self._client.call("video.get", id=id))
 
-    def stream(self, **fields: Unpack[VideoStreamParams]) -> AsyncIterator[StreamUpdate]:
-        return self._client.stream("video.stream", **fields)
+    def stream(
+        self, *, dialect: str | None = None, **fields: Unpack[VideoStreamParams]
+    ) -> AsyncIterator[StreamUpdate]:
+        """Start a video and follow its progress (see `AsyncCreativeAI.stream`)."""
+        return self._client.stream("video.stream", dialect=dialect, **fields)
 
 
 class AsyncBatches(_AsyncResource):
@@ -192,8 +201,11 @@ class AsyncImages(_AsyncResource):
     async def edit(self, **fields: Unpack[ImageEditParams]) -> ImageResult:
         return _typed(ImageResult, await self._client.call("image.edit", **fields))
 
-    def stream(self, **fields: Unpack[ImageStreamParams]) -> AsyncIterator[StreamUpdate]:
-        return self._client.stream("image.stream", **fields)
+    def stream(
+        self, *, dialect: str | None = None, **fields: Unpack[ImageStreamParams]
+    ) -> AsyncIterator[StreamUpdate]:
+        """Generate an image and follow its progress (see `AsyncCreativeAI.stream`)."""
+        return self._client.stream("image.stream", dialect=dialect, **fields)
 
 
 class AsyncCharts(_AsyncResource):
