@@ -166,6 +166,13 @@ ALL: tuple[Event, ...] = (
 
 BY_NAME: dict[str, Event] = {e.name: e for e in ALL}
 
+#: The event each job of a `video.batch.completed` would have sent on its own, by the job's
+#: state: a relay that fans a batch out forwards one of these per job.
+BATCH_JOB_EVENTS: dict[NormalizedState, str] = {
+    S.COMPLETED: "video.generation.completed",
+    S.FAILED: "video.generation.failed",
+}
+
 
 def payload_model(event_name: str) -> type[EventPayload]:
     """The payload model for an event; unknown `x.y.z` events get the generic job shape."""

@@ -19,15 +19,18 @@ from __future__ import annotations
 import json
 import secrets
 import socket
+import ssl
 import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from connector.catalog import events as catalog_events
 from connector.relay.config import RelayConfig
@@ -227,10 +230,8 @@ def reset_server() -> Iterator[str]:
             except (TimeoutError, OSError):
                 continue
             conn.settimeout(1.0)
-            try:
+            with suppress(OSError):
                 conn.recv(1024)
-            except OSError:
-                pass
             hits.append(time.time())
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
@@ -292,3 +293,43 @@ def empty(storage: Any) -> None:
     with storage.transaction() as tx:
         for table in TABLES:
             tx.run(f"DELETE FROM {table}")
+
+
+# -- a running relay ----------------------------------------------------------------------------
+
+
+_VERIFY = ssl.create_default_context()  # made once: each httpx client would load it again
+
+
+@dataclass
+class RunningRelay:
+    url: str
+    app: Any
+    relay: Any  # connector.relay.state.Relay
+
+    def api(self, key: str) -> httpx.Client:
+        """An httpx client for the management API, authenticated with `key`."""
+        return httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+            verify=_VERIFY,
+        )
+
+
+@contextmanager
+def running_relay(config: RelayConfig, *, clean: bool = False) -> Iterator[RunningRelay]:
+    """A relay app served on a free port; `clean` empties its database first."""
+    from connector.relay.app import create_app, relay_of
+
+    app = create_app(config.with_(embedded_worker=False))
+    relay = relay_of(app)
+    try:
+        if clean:
+            empty(relay.storage)
+        if config.embedded_worker:
+            relay.start_forwarder()
+        with serve(app) as server:
+            yield RunningRelay(url=server.url, app=app, relay=relay)
+    finally:
+        relay.close()
