@@ -1,0 +1,87 @@
+"""The generated app's README: what it offers and how to validate, test and push it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connector.platforms import GENERATED_NOTICE
+
+if TYPE_CHECKING:
+    from connector.platforms.zapier.app import AppBuilder, Module
+
+
+_VALIDATE = (
+    "node -e \"require('zapier-platform-core').createAppHandler(require('.'))"
+    "({command: 'validate'}).then((r) => console.log(r.results))\""
+)
+
+
+def _rows(modules: list[Module], labels: dict[str, str]) -> str:
+    return "\n".join(f"| `{m.key}` | {labels.get(m.key, '')} | `{m.path}` |" for m in modules)
+
+
+def render(
+    app: AppBuilder, creates: list[Module], searches: list[Module], triggers: list[Module]
+) -> str:
+    from connector.platforms.zapier.app import CORE_VERSION, zapier_key
+
+    create_labels = {zapier_key(op.key): op.label for op in app.operations}
+    trigger_labels = {zapier_key(e.name): e.label for e in app.catalog.events.values()}
+    trigger_labels |= {
+        "generation_completed": "Generation Completed",
+        "generation_failed": "Generation Failed",
+    }
+    hidden = [m for m in triggers if m.key.endswith("models")]
+    hooks = [m for m in triggers if m not in hidden]
+    return f"""<!-- {GENERATED_NOTICE} -->
+# CreativeAI for Zapier
+
+A Zapier Platform CLI app (CommonJS, `zapier-platform-core` {CORE_VERSION}) generated from
+the connector's API catalog. `package.json` carries the generated notice under its `"//"`
+key (npm ignores it). Files in `test/` are written by hand; `build` leaves them alone.
+
+## What it offers
+
+Actions (creates):
+
+| key | label | file |
+|---|---|---|
+{_rows(creates, create_labels)}
+
+Search: `find_generation`, **Find Generation** (`searches/find_generation.js`): a
+video, batch or shared-status job by its id.
+
+Triggers (REST hooks through the relay):
+
+| key | label | file |
+|---|---|---|
+{_rows(hooks, trigger_labels)}
+
+Hidden triggers feeding the model dropdowns: {", ".join(f"`{m.key}`" for m in hidden)}.
+
+## The connection
+
+- **API Key** (password): sent only to the API and to the relay, never to file hosts.
+- **API Base URL**: the real API by default; a sandbox or gateway otherwise.
+- **Relay URL** (optional): the CreativeAI relay. With it, long actions wait for their
+  result (the job's signed webhook goes to the relay, which verifies and deduplicates it
+  and resumes the step through `z.generateCallbackUrl()`), and the triggers subscribe
+  there. Without it, actions return the job id at once and say so in `note`.
+
+## Validate, test, push
+
+From the repository root, `make test` does all of this (the Zapier part is
+`tests/test_zapier_package.py`; installs are cached under `~/.cache/creativeai-connector/`).
+By hand, in this folder:
+
+```sh
+npm install                                    # zapier-platform-core, pinned
+{_VALIDATE}
+npx -p zapier-platform-cli zapier-platform validate --without-style   # Node 22 or newer
+npm test                                       # the appTester suite; see test/README.md
+npx -p zapier-platform-cli zapier-platform push  # after `zapier-platform login` and `register`
+```
+
+`samples/zapier/README.md` walks through pushing the app and building the commerce flow
+as a Zap.
+"""

@@ -1,0 +1,163 @@
+'use strict';
+
+// Requests to CreativeAI and to the relay: the API key goes to those two hosts only,
+// and their error answers become errors a Zap shows (never with the key in them).
+
+const api = require('./api');
+
+const trimmed = (url) =>
+  String(url || '')
+    .trim()
+    .replace(/\/+$/, '');
+
+const baseUrl = (bundle) => trimmed(bundle.authData.base_url) || api.defaultBaseUrl;
+
+const relayUrl = (bundle) => trimmed(bundle.authData.relay_url) || null;
+
+const isUnder = (url, root) =>
+  Boolean(root) && (url === root || url.startsWith(`${root}/`) || url.startsWith(`${root}?`));
+
+// The key never goes to a CDN or a file host, only to the API and the relay.
+const ownsUrl = (bundle, url) =>
+  isUnder(String(url || ''), baseUrl(bundle)) || isUnder(String(url || ''), relayUrl(bundle));
+
+const addApiKey = (request, z, bundle) => {
+  const key = bundle.authData && bundle.authData.api_key;
+  if (key && ownsUrl(bundle, request.url)) {
+    request.headers = { ...request.headers, [api.auth.header]: `${api.auth.scheme} ${key}` };
+  }
+  return request;
+};
+
+const header = (response, name) => {
+  const value = response.headers && response.headers.get(name);
+  return value === null || value === undefined ? null : String(value);
+};
+
+// Seconds to wait, as the answer says: milliseconds header first, then Retry-After
+// (seconds or an HTTP date).
+const retryDelay = (response) => {
+  const ms = Number(header(response, api.headers.retryAfterMs));
+  if (Number.isFinite(ms) && ms >= 0 && header(response, api.headers.retryAfterMs) !== null) {
+    return Math.ceil(ms / 1000);
+  }
+  const raw = header(response, api.headers.retryAfter);
+  if (raw === null) {
+    return null;
+  }
+  if (/^\s*\d+(\.\d+)?\s*$/.test(raw)) {
+    return Math.ceil(Number(raw));
+  }
+  const when = Date.parse(raw);
+  return Number.isNaN(when) ? null : Math.max(0, Math.ceil((when - Date.now()) / 1000));
+};
+
+const parsedBody = (response) => {
+  try {
+    return JSON.parse(response.content);
+  } catch (error) {
+    return null;
+  }
+};
+
+// What the API (`{error: {code, message, param}}`, or a legacy `{error: "..."}`) or the
+// relay (`{error: {code, message, field}}`) says went wrong.
+const errorDetail = (response) => {
+  const body = parsedBody(response);
+  const error = body && typeof body === 'object' ? body.error : null;
+  if (error && typeof error === 'object') {
+    return {
+      code: error.code || error.type || null,
+      message: error.message || '',
+      field: error.param || error.field || null,
+    };
+  }
+  if (typeof error === 'string') {
+    return { code: null, message: error, field: null };
+  }
+  const text = typeof response.content === 'string' ? response.content.trim() : '';
+  return { code: null, message: text.slice(0, 300), field: null };
+};
+
+const sentence = (text) => (/[.!?]$/.test(text) ? text : `${text}.`);
+
+const withoutKey = (text, bundle) => {
+  const key = bundle.authData && bundle.authData.api_key;
+  return key ? String(text).split(key).join(':censored:') : String(text);
+};
+
+const describe = (bundle, response, detail) => {
+  const info =
+    api.errors[detail.code] ||
+    Object.values(api.errors).find((known) => known.status === response.status) ||
+    null;
+  const fromRelay = isUnder(String(response.request.url), relayUrl(bundle));
+  const what = detail.message || (info ? info.title : `HTTP ${response.status}`);
+  const field = detail.field ? ` (field: ${detail.field})` : '';
+  const advice = info && !fromRelay ? ` ${info.advice}` : '';
+  return `${fromRelay ? 'Relay' : 'CreativeAI'}: ${sentence(what + field)}${advice}`;
+};
+
+// The error a Zap shows for an answer of 400 or more: 429 becomes ThrottledError with the
+// delay the answer asks for, anything else z.errors.Error with the API's code and message.
+const errorFor = (z, bundle, response) => {
+  const detail = errorDetail(response);
+  const message = withoutKey(describe(bundle, response, detail), bundle);
+  if (response.status === 429) {
+    return new z.errors.ThrottledError(message, retryDelay(response));
+  }
+  return new z.errors.Error(message, detail.code || `http_${response.status}`, response.status);
+};
+
+const raiseForErrors = (response, z, bundle) => {
+  if (response.status >= 400 && !response.skipThrowForStatus) {
+    throw errorFor(z, bundle, response);
+  }
+  return response;
+};
+
+const send = (z, bundle, root, { method, path, json, form, query, skipThrowForStatus }, extra) => {
+  const request = {
+    method,
+    url: `${root}${path}`,
+    headers: { Accept: 'application/json', ...extra },
+    params: query || {},
+    skipThrowForStatus: Boolean(skipThrowForStatus),
+    // Our afterResponse turns 429 into ThrottledError with the API's own delay headers.
+    throwForThrottlingEarly: false,
+  };
+  if (json !== undefined) {
+    request.headers['Content-Type'] = 'application/json';
+    request.body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    Object.assign(request.headers, form.getHeaders());
+    request.body = form.getBuffer();
+  }
+  return z.request(request);
+};
+
+const callApi = (z, bundle, options) => send(z, bundle, baseUrl(bundle), options, {});
+
+const callRelay = (z, bundle, options) => {
+  const root = relayUrl(bundle);
+  if (!root) {
+    throw new z.errors.Error(
+      'This needs a relay: add its URL to the connection (Relay URL) and try again.',
+      'relay_required',
+      400,
+    );
+  }
+  return send(z, bundle, root, options, {});
+};
+
+module.exports = {
+  addApiKey,
+  baseUrl,
+  callApi,
+  callRelay,
+  errorFor,
+  ownsUrl,
+  raiseForErrors,
+  relayUrl,
+  retryDelay,
+};
