@@ -1,0 +1,169 @@
+"""The base (shared by every module, RPC and webhook call) and the connection.
+
+The one Make-specific decision here is `make_error_type`: which of Make's error types an
+API error code becomes, since that decides what Make does next (deactivate the scenario,
+delay the next run, keep an incomplete execution for the user to fix).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from connector.catalog import Catalog, ErrorCode, errors, limits
+from connector.platforms.make import iml
+from connector.platforms.make.iml import path, text, tpl
+from connector.platforms.make.model import (
+    API_KEY,
+    APP_LABEL,
+    BASE_URL,
+    CONNECTION_ID,
+    INBOX_URL,
+    RELAY_INBOX,
+    RELAY_URL,
+    Component,
+    Json,
+)
+
+_API_MESSAGE = f"ifempty({path('body', 'error', 'message')}, {path('body', 'error')})"
+
+
+def make_error_type(code: ErrorCode) -> str:
+    """Which of Make's error types an API error code is."""
+    if code.http_status == 401:
+        return "InvalidAccessTokenError"  # Make deactivates the scenario and says why
+    if code.http_status == 429:
+        return "RateLimitError"  # Make delays the next run
+    if code.http_status in (400, 422):
+        return "DataError"  # the input is wrong: an incomplete execution the user can fix
+    if code.retryable:
+        return "ConnectionError"  # transient on the API's side: Make tries again later
+    return "RuntimeError"
+
+
+def _message(code: ErrorCode) -> str:
+    """`<title>: <the API's message> (field: <param>). <advice>` as one IML expression."""
+    parts = [text(f"{code.title}: "), _API_MESSAGE]
+    kind = make_error_type(code)
+    if kind == "DataError":
+        param = path("body", "error", "param")
+        parts.append(f"if({param}, ' (field: ' + {param} + ')', '')")
+    parts.append(text(f". {code.advice}"))
+    if kind == "RateLimitError":
+        delay = path("headers", limits.RETRY_AFTER_HEADER.lower())
+        parts.append(f"if({delay}, ' Retry after ' + {delay} + ' s.', '')")
+    return iml.concat(*parts)
+
+
+def _per_code(status: int, codes: list[ErrorCode], pick: Callable[[ErrorCode], str]) -> str:
+    """One expression for a status that several codes share: branch on `error.code`."""
+    default = errors.for_status(status)
+    if default not in codes:
+        default = codes[0]
+    expression = pick(default)
+    for code in reversed([c for c in codes if c is not default]):
+        test = f"{path('body', 'error', 'code')} == {text(code.code)}"
+        expression = f"if({test}, {pick(code)}, {expression})"
+    return expression
+
+
+def error_directive() -> Json:
+    """`response.error`: a type and a message for every status the API documents."""
+    directive: Json = {
+        "type": "RuntimeError",
+        "message": tpl(iml.concat("'[' + statusCode + '] '", _API_MESSAGE)),
+    }
+    by_status: dict[int, list[ErrorCode]] = {}
+    for code in errors.ALL:
+        by_status.setdefault(code.http_status, []).append(code)
+    for status, codes in sorted(by_status.items()):
+        kinds = {make_error_type(c) for c in codes}
+        kind = (
+            kinds.pop()
+            if len(kinds) == 1
+            else tpl(_per_code(status, codes, lambda c: text(make_error_type(c))))
+        )
+        directive[str(status)] = {"type": kind, "message": tpl(_per_code(status, codes, _message))}
+    return directive
+
+
+def auth_headers(key_expression: str) -> Json:
+    return {limits.AUTH_HEADER: f"{limits.AUTH_SCHEME} {tpl(key_expression)}"}
+
+
+#: Make masks these in its logs: the API key travels in the Authorization header.
+LOG = {"sanitize": [f"request.headers.{limits.AUTH_HEADER.lower()}"]}
+
+
+def base() -> Json:
+    return {
+        "baseUrl": tpl(path("connection", BASE_URL)),
+        "headers": auth_headers(path("connection", API_KEY)),
+        "response": {"error": error_directive()},
+        "log": LOG,
+    }
+
+
+_NO_TRAILING_SLASH = {"pattern": "^https?://.+[^/]$"}
+
+
+def connection(catalog: Catalog) -> Component:
+    """API key, base URL and relay URL; checked by listing the models, and the relay's
+    inbox URL saved as connection data (`connection.inboxUrl`) when a relay is set."""
+    models = catalog.operation("model.list")
+    parameters = [
+        {
+            "name": API_KEY,
+            "type": "password",
+            "label": "API Key",
+            "help": "Your CreativeAI API key (Dashboard → API Keys).",
+            "required": True,
+        },
+        {
+            "name": BASE_URL,
+            "type": "url",
+            "label": "API Base URL",
+            "help": "Where the CreativeAI API answers; change it only for a sandbox or a "
+            "gateway. No trailing slash.",
+            "required": True,
+            "default": limits.DEFAULT_BASE_URL,
+            "advanced": True,
+            "validate": _NO_TRAILING_SLASH,
+        },
+        {
+            "name": RELAY_URL,
+            "type": "url",
+            "label": "Relay URL",
+            "help": "Base URL of your CreativeAI webhook relay, e.g. https://relay.example.com. "
+            "Needed by the Watch Completed Generations trigger; jobs started without a "
+            "Webhook URL then report to the relay, which forwards them to the trigger.",
+            "validate": _NO_TRAILING_SLASH,
+        },
+    ]
+    key = path("parameters", API_KEY)
+    relay = path("parameters", RELAY_URL)
+    communication = [
+        {
+            "url": tpl(path("parameters", BASE_URL)) + models.path,
+            "method": models.method,
+            "headers": auth_headers(key),
+            "log": LOG,
+            "response": {"error": error_directive()},
+        },
+        {
+            "condition": tpl(relay),
+            "url": tpl(relay) + RELAY_INBOX,
+            "method": "GET",
+            "headers": auth_headers(key),
+            "log": LOG,
+            "response": {
+                "error": error_directive(),
+                "data": {INBOX_URL: tpl(path("body", "webhook_url"))},
+            },
+        },
+    ]
+    return Component(
+        "connection",
+        CONNECTION_ID,
+        {"label": APP_LABEL, "connectionType": "basic"},
+        {"communication": communication, "params": parameters},
+    )

@@ -1,0 +1,63 @@
+"""What the app is made of (components, ids) and the names its parts share.
+
+Make's own rules live here: component ids (letters and digits for modules and RPCs) and
+the names modules use to read the connection (`connection.apiKey`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.catalog import Platform
+
+Json = dict[str, Any]
+
+PLATFORM: Platform = "make"
+APP_ID = "creativeai"
+APP_LABEL = "CreativeAI"
+CONNECTION_ID = "creativeai"
+WEBHOOK_ID = "completedGenerations"
+
+#: Connection parameters and data, as every module reads them (`connection.apiKey`).
+API_KEY, BASE_URL, RELAY_URL, INBOX_URL = "apiKey", "baseUrl", "relayUrl", "inboxUrl"
+
+#: The relay's management API (connector/relay/management.py), called with the same key.
+RELAY_INBOX = "/v1/inbox"
+RELAY_SUBSCRIPTIONS = "/v1/subscriptions"
+
+
+@dataclass
+class Component:
+    """One entry of makecomapp.json with its code sections (section name → content)."""
+
+    kind: str  # connection, webhook, module, rpc
+    id: str
+    metadata: Json
+    codes: Json = field(default_factory=dict)
+
+
+@dataclass
+class App:
+    base: Json
+    components: list[Component]
+    groups: list[Json]
+    readme: str = ""
+
+    def of(self, kind: str) -> list[Component]:
+        return [c for c in self.components if c.kind == kind]
+
+
+def module_id(label: str) -> str:
+    """`Create Video From Text` → `createVideoFromText` (Make: letters and digits only)."""
+    words: list[str] = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", label)]
+    return words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])
+
+
+def rpc_id(options_source: str) -> str:
+    """`models:video` → `listVideoModels`, `models:image-edit` → `listImageEditModels`,
+    `models:all` → `listModels`."""
+    what, _, kind = options_source.partition(":")
+    qualifier = "" if kind in ("", "all") else module_id(f"x {kind.replace('-', ' ')}")[1:]
+    return f"list{qualifier}{what.capitalize()}"

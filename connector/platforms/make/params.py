@@ -1,0 +1,184 @@
+"""Catalog fields and response models as Make parameters.
+
+The one table a reader needs is `PARAMETER_TYPES`: how each catalog field type becomes a
+Make parameter type. Everything else here fills in what that type takes in Make: options,
+validation, nested `spec`s, and the file pair (`filename` + `buffer`) Make uses for uploads.
+Response models become `interface` parameters the same way, from their pydantic fields.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Union
+
+from pydantic import BaseModel
+
+from connector.catalog import Field, FieldType
+
+T = FieldType
+Param = dict[str, Any]
+
+#: Catalog field type → Make parameter type.
+PARAMETER_TYPES: Mapping[FieldType, str] = {
+    T.STRING: "text",
+    T.TEXT: "text",  # with `multiline`
+    T.URL: "url",
+    T.INTEGER: "integer",  # `uinteger` when the range starts at 0 or above
+    T.NUMBER: "number",
+    T.BOOLEAN: "boolean",
+    T.ENUM: "select",
+    T.STRING_LIST: "array",  # `spec`: one text or url parameter
+    T.NUMBER_LIST: "array",  # `spec`: one number parameter
+    T.OBJECT: "collection",  # `spec`: the children
+    T.OBJECT_LIST: "array",  # `spec`: the children, so each item is a collection
+    T.FILE: "collection",  # `spec`: file name + data, Make's upload pair
+}
+
+#: The two parts of a file parameter, named as Make's own upload modules name them.
+FILE_NAME = "fileName"
+FILE_DATA = "data"
+
+
+def make_type(field: Field) -> str:
+    if field.options_source:
+        return "select"  # a live list from an RPC, whatever the value's own type
+    if field.type is T.INTEGER and field.minimum is not None and field.minimum >= 0:
+        return "uinteger"
+    return PARAMETER_TYPES[field.type]
+
+
+def parameter(
+    field: Field,
+    *,
+    required: bool,
+    rpc_for: Callable[[str], str] | None = None,
+    extra_help: str = "",
+) -> Param:
+    """One mappable parameter for a catalog field (`rpc_for` names the RPC of an options source)."""
+    param: Param = {"name": field.name, "type": make_type(field), "label": field.label}
+    help_text = " ".join(part for part in (field.help, extra_help) if part)
+    if help_text:
+        param["help"] = help_text
+    if required:
+        param["required"] = True
+    if field.default is not None:
+        param["default"] = field.default
+    if field.advanced:
+        param["advanced"] = True
+    if field.type is T.TEXT:
+        param["multiline"] = True
+    if param["type"] == "select":
+        if field.options_source:
+            if rpc_for is None:
+                raise ValueError(f"{field.key}: options come from {field.options_source!r}")
+            param["options"] = f"rpc://{rpc_for(field.options_source)}"
+        else:
+            param["options"] = [{"label": o.label, "value": o.value} for o in field.options]
+        if not field.closed or field.type is not T.ENUM:
+            param["editable"] = True  # the list suggests; other values may be typed or mapped
+    spec = _spec(field, rpc_for)
+    if spec is not None:
+        param["spec"] = spec
+    validate = _validate(field)
+    if validate:
+        param["validate"] = validate
+    return param
+
+
+def _spec(field: Field, rpc_for: Callable[[str], str] | None) -> Param | list[Param] | None:
+    t = field.type
+    if t is T.STRING_LIST:
+        item = field.item_type or T.STRING
+        return {"type": PARAMETER_TYPES[item], "label": _singular(field.label)}
+    if t is T.NUMBER_LIST:
+        return {"type": PARAMETER_TYPES[T.NUMBER], "label": _singular(field.label)}
+    if t in (T.OBJECT, T.OBJECT_LIST):
+        return [parameter(c, required=c.required, rpc_for=rpc_for) for c in field.children]
+    if t is T.FILE:
+        return [
+            {"name": FILE_NAME, "type": "filename", "label": "File Name", "semantic": "file:name"},
+            {"name": FILE_DATA, "type": "buffer", "label": "Data", "semantic": "file:data"},
+        ]
+    return None
+
+
+def _validate(field: Field) -> Param:
+    t = field.type
+    rules: Param = {}
+    if t in (T.INTEGER, T.NUMBER):
+        _put(rules, "min", field.minimum)
+        _put(rules, "max", field.maximum)
+    elif t in (T.STRING, T.TEXT):
+        _put(rules, "min", field.min_length)
+        _put(rules, "max", field.max_length)
+    elif t in (T.STRING_LIST, T.NUMBER_LIST, T.OBJECT_LIST):
+        _put(rules, "minItems", field.min_items)
+        _put(rules, "maxItems", field.max_items)
+    return rules
+
+
+def _put(rules: Param, key: str, value: float | None) -> None:
+    if value is not None:
+        rules[key] = int(value) if float(value).is_integer() else value
+
+
+def _singular(label: str) -> str:
+    return label[:-1] if label.endswith("s") else label
+
+
+# -- response models as `interface` ------------------------------------------------------
+
+_WORDS = {"id": "ID", "url": "URL", "urls": "URLs"}
+
+
+def label_of(name: str) -> str:
+    """`output_url` → `Output URL`: response fields carry no labels, so they get their names'."""
+    return " ".join(_WORDS.get(w, w.capitalize()) for w in name.split("_"))
+
+
+def interface(model: type[BaseModel]) -> list[Param]:
+    """Output parameters describing a response model, one per field, nested models as `spec`."""
+    return [_output(name, info.annotation) for name, info in model.model_fields.items()]
+
+
+def _output(name: str, annotation: Any) -> Param:
+    param: Param = {"name": name, "type": "any", "label": label_of(name)}
+    inner = _unwrap_optional(annotation)
+    origin = typing.get_origin(inner)
+    if isinstance(inner, type) and issubclass(inner, BaseModel):
+        param.update(type="collection", spec=interface(inner))
+    elif origin is list:
+        (item,) = typing.get_args(inner)
+        param["type"] = "array"
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            param["spec"] = interface(item)
+    elif origin is dict or inner is dict:
+        param["type"] = "collection"
+    elif inner is bool:
+        param["type"] = "boolean"
+    elif inner is int:
+        param["type"] = "integer"
+    elif inner is float:
+        param["type"] = "number"
+    elif inner is str:
+        param["type"] = _text_kind(name)
+    return param
+
+
+def _text_kind(name: str) -> str:
+    """Timestamps (`*_at`) and links (`*_url`) get Make's date and url types."""
+    if name.endswith("_at"):
+        return "date"
+    if name.endswith("_url"):
+        return "url"
+    return "text"
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation

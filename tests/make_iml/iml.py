@@ -1,0 +1,322 @@
+"""IML, Make's `{{ expression }}` templates: exactly the subset the app generator emits.
+
+Make publishes no IML engine, so the tests carry this small one. It accepts:
+
+- literals: strings in '…' or "…" (no escapes);
+- references: `root.name.name`, with back-quoted names (``headers.`x-id` ``), where root is
+  one of `ROOTS`;
+- functions: `if(cond, a, b)`, `ifempty(a, b)`, `startsWith(text, prefix)`;
+- operators: `+` (JavaScript: adds numbers, otherwise joins text), `==` (strict), `||`.
+
+Anything else — numbers, other functions or operators, brackets, unknown roots — raises
+`UnsupportedIML`, so the generator cannot start emitting IML these tests do not understand.
+
+Values follow JavaScript, as Make's engine does: a missing property is `UNDEFINED`, a
+template that is exactly one `{{…}}` keeps its value's type, text around expressions makes
+text, and an object key whose value is `UNDEFINED` is left out (as JSON.stringify does).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ROOTS = frozenset(
+    {"parameters", "connection", "body", "headers", "statusCode", "item", "temp", "webhook"}
+)
+
+
+class UnsupportedIML(ValueError):
+    """IML outside the subset the generator emits (and these tests understand)."""
+
+
+class _Undefined:
+    _instance: _Undefined | None = None
+
+    def __new__(cls) -> _Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNDEFINED: Any = _Undefined()
+
+# -- parsing ---------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<string>'[^'\\]*'|"[^"\\]*")
+      | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<quoted>`[^`]+`)
+      | (?P<op>\|\||==|[+.(),])
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    parts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    args: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str
+    left: Node
+    right: Node
+
+
+Node = Literal | Ref | Call | Binary
+
+FUNCTIONS: dict[str, int] = {"if": 3, "ifempty": 2, "startsWith": 2}
+
+
+def _tokens(source: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    while pos < len(source):
+        if not source[pos:].strip():
+            break
+        match = _TOKEN.match(source, pos)
+        if not match:
+            raise UnsupportedIML(f"cannot read {source[pos:]!r} in {{{{{source}}}}}")
+        kind = match.lastgroup
+        assert kind is not None
+        out.append((kind, match.group(kind)))
+        pos = match.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.tokens = _tokens(source)
+        self.i = 0
+
+    def parse(self) -> Node:
+        node = self.or_()
+        if self.i != len(self.tokens):
+            raise UnsupportedIML(f"unexpected {self.tokens[self.i][1]!r} in {{{{{self.source}}}}}")
+        return node
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        token = self.peek()
+        if token is None or (value is not None and token[1] != value):
+            raise UnsupportedIML(f"expected {value or 'more'} in {{{{{self.source}}}}}")
+        self.i += 1
+        return token
+
+    def binary(self, op: str, operand: Callable[[], Node]) -> Node:
+        node = operand()
+        while self.peek() == ("op", op):
+            self.take()
+            node = Binary(op, node, operand())
+        return node
+
+    def or_(self) -> Node:
+        return self.binary("||", self.eq)
+
+    def eq(self) -> Node:
+        return self.binary("==", self.add)
+
+    def add(self) -> Node:
+        return self.binary("+", self.primary)
+
+    def primary(self) -> Node:
+        kind, value = self.take()
+        if kind == "string":
+            return Literal(value[1:-1])
+        if kind != "name":
+            raise UnsupportedIML(f"unexpected {value!r} in {{{{{self.source}}}}}")
+        if self.peek() == ("op", "("):
+            return self.call(value)
+        if value not in ROOTS:
+            raise UnsupportedIML(f"unknown variable {value!r} in {{{{{self.source}}}}}")
+        parts = [value]
+        while self.peek() == ("op", "."):
+            self.take()
+            kind, name = self.take()
+            if kind == "name":
+                parts.append(name)
+            elif kind == "quoted":
+                parts.append(name[1:-1])
+            else:
+                raise UnsupportedIML(f"bad property {name!r} in {{{{{self.source}}}}}")
+        return Ref(tuple(parts))
+
+    def call(self, name: str) -> Node:
+        if name not in FUNCTIONS:
+            raise UnsupportedIML(f"function {name}() is not in the subset: {sorted(FUNCTIONS)}")
+        self.take("(")
+        args = [self.or_()]
+        while self.peek() == ("op", ","):
+            self.take()
+            args.append(self.or_())
+        self.take(")")
+        if len(args) != FUNCTIONS[name]:
+            raise UnsupportedIML(f"{name}() takes {FUNCTIONS[name]} arguments, got {len(args)}")
+        return Call(name, tuple(args))
+
+
+def parse(source: str) -> Node:
+    return _Parser(source).parse()
+
+
+_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+
+def segments(template: str) -> list[str | Node]:
+    """Text and parsed expressions, in order."""
+    out: list[str | Node] = []
+    pos = 0
+    for match in _TEMPLATE.finditer(template):
+        if match.start() > pos:
+            out.append(template[pos : match.start()])
+        out.append(parse(match.group(1)))
+        pos = match.end()
+    rest = template[pos:]
+    if "{{" in rest or "}}" in rest:
+        raise UnsupportedIML(f"unbalanced braces in {template!r}")
+    if rest:
+        out.append(rest)
+    return out
+
+
+def references(node: Node) -> Iterator[tuple[str, ...]]:
+    """Every variable path an expression reads."""
+    if isinstance(node, Ref):
+        yield node.parts
+    elif isinstance(node, Call):
+        for arg in node.args:
+            yield from references(arg)
+    elif isinstance(node, Binary):
+        yield from references(node.left)
+        yield from references(node.right)
+
+
+def template_references(value: Any) -> Iterator[tuple[str, ...]]:
+    """Every variable path read anywhere in a JSON value's templates."""
+    if isinstance(value, str):
+        for seg in segments(value):
+            if not isinstance(seg, str):
+                yield from references(seg)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from template_references(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from template_references(v)
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+
+
+def truthy(value: Any) -> bool:
+    if value is UNDEFINED or value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0 and value == value
+    if isinstance(value, str):
+        return value != ""
+    return True
+
+
+def to_text(value: Any) -> str:
+    """JavaScript's String(value)."""
+    if value is UNDEFINED:
+        return "undefined"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return ",".join("" if v is None or v is UNDEFINED else to_text(v) for v in value)
+    if isinstance(value, dict):
+        return "[object Object]"
+    return str(value)
+
+
+def _strict_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return type(a) is type(b) and a == b
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
+    if isinstance(node, Literal):
+        return node.value
+    if isinstance(node, Ref):
+        value: Any = context.get(node.parts[0], UNDEFINED)
+        for name in node.parts[1:]:
+            value = value.get(name, UNDEFINED) if isinstance(value, Mapping) else UNDEFINED
+        return value
+    if isinstance(node, Call):
+        if node.name == "if":
+            cond, then, other = node.args
+            return evaluate(then if truthy(evaluate(cond, context)) else other, context)
+        if node.name == "ifempty":
+            first = evaluate(node.args[0], context)
+            empty = first is UNDEFINED or first is None or first == ""
+            return evaluate(node.args[1], context) if empty else first
+        text, prefix = (evaluate(a, context) for a in node.args)
+        return to_text(text).startswith(to_text(prefix))
+    left = evaluate(node.left, context)
+    if node.op == "||":
+        return left if truthy(left) else evaluate(node.right, context)
+    right = evaluate(node.right, context)
+    if node.op == "==":
+        return _strict_equal(left, right)
+    if _number(left) and _number(right):
+        return left + right
+    return to_text(left) + to_text(right)
+
+
+def render(value: Any, context: Mapping[str, Any]) -> Any:
+    """Evaluate every template in a JSON value (objects drop keys that come out undefined)."""
+    if isinstance(value, str):
+        parts = segments(value)
+        if len(parts) == 1 and not isinstance(parts[0], str):
+            return evaluate(parts[0], context)
+        out = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                result = evaluate(part, context)
+                out.append("" if result is UNDEFINED or result is None else to_text(result))
+        return "".join(out)
+    if isinstance(value, Mapping):
+        rendered = {k: render(v, context) for k, v in value.items()}
+        return {k: v for k, v in rendered.items() if v is not UNDEFINED}
+    if isinstance(value, list):
+        return [v for v in (render(item, context) for item in value) if v is not UNDEFINED]
+    return value

@@ -1,0 +1,322 @@
+"""The generated Make app (make-app/): valid against Make's published schemas, ids that Make
+accepts, references that resolve, and parameters that say what the catalog says."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from make_iml import schemas
+from make_iml.appfiles import LocalApp, load_file
+from make_iml.iml import segments, template_references
+
+from connector.catalog import CATALOG, FieldType, limits
+from connector.platforms import GENERATED_NOTICE, MANIFEST
+from connector.platforms import make as emitter
+from connector.platforms.make import modules, params
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_DIR = ROOT / emitter.OUTPUT_DIR
+FILES = emitter.emit(CATALOG)
+APP = LocalApp.load(APP_DIR)
+
+needs_schemas = pytest.mark.skipif(not schemas.available(), reason=schemas.SKIP_REASON)
+
+MODULE_OR_RPC_ID = re.compile(r"^[a-zA-Z][0-9a-zA-Z]{2,63}$")
+CONNECTION_OR_WEBHOOK_ID = re.compile(r"^[a-zA-Z][0-9a-zA-Z-]{1,33}[0-9a-zA-Z]$")
+JSON_FILES = sorted(p for p in FILES if p.endswith(".json"))
+
+
+def test_the_committed_app_is_what_the_emitter_makes() -> None:
+    for rel, content in FILES.items():
+        assert (APP_DIR / rel).read_bytes() == content, f"{rel}: run creativeai-connector build"
+
+
+def test_emit_is_deterministic() -> None:
+    assert emitter.emit(CATALOG) == FILES
+
+
+@needs_schemas
+@pytest.mark.parametrize("rel", JSON_FILES)
+def test_every_file_validates_against_its_schema(rel: str) -> None:
+    schema = schemas.schema_for(rel)
+    assert schema is not None, f"{rel}: no Make schema is associated with this file name"
+    assert schemas.problems(schema, load_file(APP_DIR / rel)) == []
+
+
+@needs_schemas
+def test_makecomapp_json_is_checked_against_the_manifest_schema() -> None:
+    assert schemas.schema_for("makecomapp.json") == "makecomapp.schema.json"
+    broken = json.loads(FILES["makecomapp.json"])
+    del broken["components"]["endpoint"]  # Make wants all six component kinds
+    assert schemas.problems("makecomapp.schema.json", broken)
+
+
+@needs_schemas
+def test_the_schemas_catch_a_broken_module() -> None:
+    """The validation is real: a POST without a body and a parameter of an unknown type fail."""
+    assert schemas.problems("api.json", {"url": "/v1/video/generations", "method": "POST"})
+    assert schemas.problems("parameters.json", [{"name": "x", "type": "string"}])
+    assert schemas.problems("base.json", {"baseUrl": "x", "timeout": 300_001})
+
+
+def test_only_strict_json_and_iml_json_files_are_emitted() -> None:
+    other = {p for p in FILES if not p.endswith(".json")}
+    assert other == {"README.md", ".gitignore"}
+
+
+def test_generated_text_files_say_so_on_line_one() -> None:
+    for rel, content in FILES.items():
+        first = content.decode().splitlines()[0]
+        if rel.endswith(".iml.json") or rel in ("README.md", ".gitignore"):
+            assert GENERATED_NOTICE in first, rel
+    strict = [p for p in JSON_FILES if not p.endswith(".iml.json")]
+    readme = FILES["README.md"].decode()
+    for rel in strict:  # strict JSON cannot hold the notice: the README names them
+        assert f"`{rel}`" in readme, rel
+
+
+# -- ids and references ---------------------------------------------------------------------
+
+
+def test_ids_follow_makes_rules() -> None:
+    components = APP.manifest["components"]
+    assert set(components) == {"connection", "webhook", "module", "rpc", "function", "endpoint"}
+    for kind in ("module", "rpc"):
+        for cid in components[kind]:
+            assert MODULE_OR_RPC_ID.match(cid), f"{kind} id {cid!r}"
+    for kind in ("connection", "webhook"):
+        for cid in components[kind]:
+            assert CONNECTION_OR_WEBHOOK_ID.match(cid), f"{kind} id {cid!r}"
+    [origin] = APP.manifest["origins"]
+    assert re.match(r"^[a-z][0-9a-z-]{1,28}[0-9a-z]$", origin["appId"])
+
+
+def test_component_references_resolve() -> None:
+    components = APP.manifest["components"]
+    for kind in ("webhook", "module", "rpc"):
+        for cid, meta in components[kind].items():
+            assert meta["connection"] in components["connection"], f"{kind} {cid}"
+    triggers = {
+        c: m for c, m in components["module"].items() if m["moduleType"] == "instant_trigger"
+    }
+    assert triggers
+    for cid, meta in triggers.items():
+        assert meta["webhook"] in components["webhook"], cid
+
+
+def test_every_rpc_url_names_an_rpc() -> None:
+    rpcs = set(APP.components["rpc"])
+    used = set()
+    for rel in JSON_FILES:
+        for match in re.finditer(r'"rpc://([^"?]+)"', FILES[rel].decode()):
+            assert match.group(1) in rpcs, f"{rel}: rpc://{match.group(1)}"
+            used.add(match.group(1))
+    assert used == rpcs, "every RPC is used by some select"
+
+
+def test_code_files_exist_and_every_file_is_listed() -> None:
+    listed = set(APP.manifest["generalCodeFiles"].values())
+    for kind in APP.manifest["components"].values():
+        for meta in kind.values():
+            listed |= set(meta["codeFiles"].values())
+    assert listed <= set(FILES)
+    assert set(FILES) - listed == {"makecomapp.json", ".gitignore"}
+    assert (APP_DIR / MANIFEST).read_text().split() == sorted(FILES)
+
+
+def test_groups_hold_every_module_once() -> None:
+    grouped = [m for g in APP.groups for m in g["modules"]]
+    assert sorted(grouped) == sorted(APP.components["module"])
+
+
+def _parameter_names(specs: list[dict[str, Any]]) -> set[str]:
+    return {p["name"] for p in specs}
+
+
+def _connection_names() -> set[str]:
+    connection = APP.connection()
+    names = _parameter_names(connection.codes["params"])
+    for request in connection.codes["communication"]:
+        names |= set(request.get("response", {}).get("data", {}))
+    return names
+
+
+def _check_paths(where: str, value: Any, known: dict[str, set[str] | None]) -> None:
+    """Every `root.name` read must exist: `known[root]` lists the names (None: any name)."""
+    for parts in template_references(value):
+        root = parts[0]
+        assert root in known, f"{where}: {root} is not available here ({'.'.join(parts)})"
+        names = known[root]
+        if names is not None and len(parts) > 1:
+            assert parts[1] in names, f"{where}: {'.'.join(parts)} is not defined"
+
+
+RESPONSE = {"body": None, "headers": None, "statusCode": None}
+
+
+def test_every_iml_reference_resolves() -> None:
+    connection_names = _connection_names()
+    _check_paths("base", APP.base, {"connection": connection_names, **RESPONSE})
+    conn = APP.connection()
+    _check_paths(
+        "connection",
+        conn.codes["communication"],
+        {"parameters": _parameter_names(conn.codes["params"]), **RESPONSE},
+    )
+    for cid, component in APP.components["module"].items():
+        communication = component.codes.get("communication")
+        if communication is None:
+            continue
+        mappable = _parameter_names(component.codes["mappableParams"])
+        requests = communication if isinstance(communication, list) else [communication]
+        temp: set[str] = set()
+        for request in requests:
+            known = {
+                "parameters": mappable,
+                "connection": connection_names,
+                "temp": set(temp),
+                "item": None,
+                **RESPONSE,
+            }
+            _check_paths(f"module {cid}", request, known)
+            temp |= set(request.get("response", {}).get("temp", {}))
+    for cid, component in APP.components["rpc"].items():
+        _check_paths(
+            f"rpc {cid}",
+            component.codes["communication"],
+            {"connection": connection_names, "item": None, **RESPONSE},
+        )
+    for cid, hook in APP.components["webhook"].items():
+        hook_params = _parameter_names(hook.codes["params"])
+        saved = set(hook.codes["attach"]["response"]["data"])
+        _check_paths(
+            f"webhook {cid} attach",
+            hook.codes["attach"],
+            {
+                "parameters": hook_params,
+                "connection": connection_names,
+                "webhook": {"url", "id"},
+                **RESPONSE,
+            },
+        )
+        _check_paths(
+            f"webhook {cid} detach",
+            hook.codes["detach"],
+            {"connection": connection_names, "webhook": saved},
+        )
+        _check_paths(
+            f"webhook {cid}",
+            hook.codes["communication"],
+            {"parameters": hook_params, "body": None, "headers": None},
+        )
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_every_template_is_in_the_renderers_subset() -> None:
+    """The test-side renderer parses every expression the generator emits."""
+    expressions = 0
+    for rel in JSON_FILES:
+        for text in _strings(load_file(APP_DIR / rel)):
+            expressions += sum(not isinstance(s, str) for s in segments(text))
+    assert expressions > 100
+
+
+# -- what the modules say -------------------------------------------------------------------
+
+
+def _module_for(op_label: str) -> Any:
+    [found] = [m for m in APP.components["module"].values() if m.metadata["label"] == op_label]
+    return found
+
+
+def test_every_operation_has_a_module_of_the_right_type() -> None:
+    expected = {"create": "action", "calculate": "action", "get": "search", "list": "search"}
+    for op in CATALOG.for_platform("make"):
+        module = _module_for(op.label)
+        assert module.metadata["moduleType"] == expected[op.kind.value], op.key
+        assert module.metadata["description"] == op.description
+        assert module.codes["samples"], f"{op.key}: a sample"
+        assert module.codes["interface"], f"{op.key}: an interface"
+    types = [m.metadata["moduleType"] for m in APP.components["module"].values()]
+    assert types.count("universal") == 1 and types.count("instant_trigger") == 1
+
+
+def _by_name(specs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in specs}
+
+
+def test_mappable_parameters_say_what_the_catalog_says() -> None:
+    for op in CATALOG.for_platform("make"):
+        specs = _by_name(_module_for(op.label).codes["mappableParams"])
+        for use in op.fields:
+            f = use.field
+            if "make" not in f.platforms or f.fixed is not None:
+                assert f.name not in specs
+                continue
+            p = specs[f.name]
+            where = f"{op.key}.{f.name}"
+            assert p["label"] == f.label, where
+            assert p["help"].startswith(f.help), where
+            assert p.get("required", False) == use.required, where
+            assert p.get("default") == f.default, where
+            assert p.get("advanced", False) == f.advanced, where
+            rules = p.get("validate", {})
+            if f.type in (FieldType.INTEGER, FieldType.NUMBER):
+                assert (rules.get("min"), rules.get("max")) == (f.minimum, f.maximum), where
+            if f.type is FieldType.TEXT:
+                assert p["multiline"] is True
+                assert (rules.get("min"), rules.get("max")) == (f.min_length, f.max_length), where
+            if f.type in (FieldType.STRING_LIST, FieldType.OBJECT_LIST):
+                assert (rules.get("minItems"), rules.get("maxItems")) == (f.min_items, f.max_items)
+            if f.options_source:
+                assert p["options"].startswith("rpc://"), where
+            elif f.type is FieldType.ENUM:
+                assert [o["value"] for o in p["options"]] == list(f.option_values), where
+                assert p.get("editable", False) == (not f.closed), where
+        for p in op.path_params:
+            assert specs[p.name]["required"] is True
+
+
+def test_batch_prompts_are_an_array_of_collections() -> None:
+    prompts = _by_name(_module_for("Create Video Batch").codes["mappableParams"])["prompts"]
+    assert prompts["type"] == "array"
+    assert [c["name"] for c in prompts["spec"]] == ["prompt", "image_url"]
+    assert prompts["validate"] == {"minItems": 1, "maxItems": limits.BATCH_MAX_PROMPTS}
+
+
+def test_every_catalog_field_type_has_a_make_type_the_schema_accepts() -> None:
+    assert set(params.PARAMETER_TYPES) == set(FieldType)
+    if schemas.available():
+        every = [params.parameter(f, required=False, rpc_for=str) for f in CATALOG.fields]
+        assert schemas.problems("parameters.json", every) == []
+
+
+def test_short_jobs_can_wait_within_makes_module_time_limit() -> None:
+    waiting = {
+        m.metadata["label"] for m in APP.components["module"].values() if modules.is_waiting(m)
+    }
+    assert waiting == {"Create Voice", "Compose Video and Audio"}
+    for label in waiting:
+        op = next(o for o in CATALOG.for_platform("make") if o.label == label)
+        assert op.job is not None
+        _, poll = _module_for(label).codes["communication"]
+        cadence = limits.POLL_CADENCE[op.job]
+        assert poll["repeat"]["delay"] == cadence.interval * 1000
+        waited = poll["repeat"]["delay"] * poll["repeat"]["limit"] / 1000
+        assert waited <= modules.MODULE_TIME_LIMIT_S - modules.WAIT_MARGIN_S
+        assert poll["url"].startswith(
+            CATALOG.operation(op.status_operation or "").path.split("{")[0]
+        )
