@@ -1,0 +1,48 @@
+"""From the shared case table's inputs (wire names) to what a Make user maps into a module.
+
+Make parameters carry the wire names, so most values pass as they are; a file becomes
+Make's upload pair (`fileName`, `data`), and a module that can wait is told not to, so it
+sends exactly the one request the table describes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from connector.catalog import CATALOG, FieldType, Operation
+from connector.platforms.make import modules, params
+from connector.platforms.make.model import module_id
+
+CASES: list[dict[str, Any]] = json.loads(
+    (Path(__file__).resolve().parents[1] / "cases" / "operations.json").read_text()
+)["cases"]
+
+
+def make_cases() -> list[dict[str, Any]]:
+    mine = {op.key for op in CATALOG.for_platform("make")}
+    return [c for c in CASES if c["operation"] in mine]
+
+
+def module_of(op: Operation) -> str:
+    return module_id(op.label)
+
+
+def make_parameters(
+    op: Operation, wire_input: dict[str, Any], *, wait: bool = False
+) -> dict[str, Any]:
+    files = {u.field.name for u in op.fields if u.field.type is FieldType.FILE}
+    out: dict[str, Any] = {}
+    for name, value in wire_input.items():
+        if name in files:
+            out[name] = {
+                params.FILE_NAME: value["filename"],
+                params.FILE_DATA: base64.b64decode(value["base64"]),
+            }
+        else:
+            out[name] = value
+    if modules.wait_plan(CATALOG, op) is not None:
+        out[modules.WAIT_PARAM] = wait
+    return out
