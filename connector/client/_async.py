@@ -277,14 +277,20 @@ class AsyncCreativeAI:
     # -- progress streams ----------------------------------------------------------------------
 
     def stream(
-        self, op_key: str, /, *, dialect: str | None = None, **fields: Any
+        self,
+        op_key: str,
+        /,
+        *,
+        dialect: str | None = None,
+        poll_interval: float | None = None,
+        **fields: Any,
     ) -> AsyncIterator[StreamUpdate]:
         """Start a streaming operation and yield its progress; see `CreativeAI.stream`.
 
         Input is checked at once (`InvalidInput`); the request goes out on first iteration.
         """
         call = prepare(self._settings.base_url, op_key, fields)
-        return self._follow(_streaming.Plan(call, self._headers, dialect))
+        return self._follow(_streaming.Plan(call, self._headers, dialect, poll_interval))
 
     async def _follow(self, plan: _streaming.Plan) -> AsyncIterator[StreamUpdate]:
         async def connect(last_event_id: str | None) -> tuple[int, AsyncIterable[bytes]]:
@@ -309,7 +315,7 @@ class AsyncCreativeAI:
             status_job = plan.status_job(job_id)
             if status_job is None:
                 return None
-            final = await self._wait(status_job, None, None, None, False)
+            final = await self._wait(status_job, plan.poll_interval, None, None, False)
             return _streaming.update_from_job(final)
 
         with plan.translating():

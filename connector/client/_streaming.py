@@ -33,7 +33,14 @@ class CannotResume(Exception):
 class Plan:
     """One streaming call across its (re)connections."""
 
-    def __init__(self, call: Prepared, auth: dict[str, str], dialect: str | None) -> None:
+    def __init__(
+        self,
+        call: Prepared,
+        auth: dict[str, str],
+        dialect: str | None,
+        poll_interval: float | None = None,
+    ) -> None:
+        self.poll_interval = poll_interval
         if dialect is not None:  # a server speaking several dialects (the sandbox) picks one
             call = replace(call, url=f"{call.url}?{urlencode({DIALECT_PARAM: dialect})}")
         self.call = call

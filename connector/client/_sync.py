@@ -291,7 +291,13 @@ class CreativeAI:
     # -- progress streams ----------------------------------------------------------------------
 
     def stream(
-        self, op_key: str, /, *, dialect: str | None = None, **fields: Any
+        self,
+        op_key: str,
+        /,
+        *,
+        dialect: str | None = None,
+        poll_interval: float | None = None,
+        **fields: Any,
     ) -> Iterator[StreamUpdate]:
         """Start a streaming operation and yield its progress as `StreamUpdate`s.
 
@@ -299,10 +305,11 @@ class CreativeAI:
         drop the stream is reopened with `Last-Event-ID`; when that fails and a job id was
         seen, the job's status endpoint settles the outcome. `dialect` asks a server that
         speaks several progress dialects (the sandbox: "1", "2", "3") for one; every
-        dialect is read the same way.
+        dialect is read the same way. `poll_interval` sets how often the status endpoint
+        is polled when settling (default: the catalog's cadence).
         """
         call = prepare(self._settings.base_url, op_key, fields)
-        plan = _streaming.Plan(call, self._headers, dialect)
+        plan = _streaming.Plan(call, self._headers, dialect, poll_interval)
         return self._follow(plan)
 
     def _follow(self, plan: _streaming.Plan) -> Iterator[StreamUpdate]:
@@ -327,7 +334,7 @@ class CreativeAI:
             status_job = plan.status_job(job_id)
             if status_job is None:
                 return None
-            final = self._wait(status_job, None, None, None, False)
+            final = self._wait(status_job, plan.poll_interval, None, None, False)
             return _streaming.update_from_job(final)
 
         with plan.translating():

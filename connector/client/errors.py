@@ -106,7 +106,7 @@ class APIError(CreativeAIError):
         if self.param:
             detail = f"{self.param}: {detail}" if detail else f"{self.param} was refused"
         parts = [head + (f": {detail}" if detail else "")]
-        if self.retry_after is not None:
+        if self.retry_after is not None and "retry after" not in detail.lower():
             parts.append(f"Retry after {self.retry_after:g} s.")
         parts.append(known.advice)
         return " ".join(p if p.endswith((".", "!", "?")) else p + "." for p in parts)

@@ -80,10 +80,16 @@ class Videos(_Resource):
         return _typed(VideoJob, self._client.call("video.get", id=id))
 
     def stream(
-        self, *, dialect: str | None = None, **fields: Unpack[VideoStreamParams]
+        self,
+        *,
+        dialect: str | None = None,
+        poll_interval: float | None = None,
+        **fields: Unpack[VideoStreamParams],
     ) -> Iterator[StreamUpdate]:
         """Start a video and follow its progress (see `CreativeAI.stream`)."""
-        return self._client.stream("video.stream", dialect=dialect, **fields)
+        return self._client.stream(
+            "video.stream", dialect=dialect, poll_interval=poll_interval, **fields
+        )
 
 
 class Batches(_Resource):
@@ -122,10 +128,16 @@ class Images(_Resource):
         return _typed(ImageResult, self._client.call("image.edit", **fields))
 
     def stream(
-        self, *, dialect: str | None = None, **fields: Unpack[ImageStreamParams]
+        self,
+        *,
+        dialect: str | None = None,
+        poll_interval: float | None = None,
+        **fields: Unpack[ImageStreamParams],
     ) -> Iterator[StreamUpdate]:
         """Generate an image and follow its progress (see `CreativeAI.stream`)."""
-        return self._client.stream("image.stream", dialect=dialect, **fields)
+        return self._client.stream(
+            "image.stream", dialect=dialect, poll_interval=poll_interval, **fields
+        )
 
 
 class Charts(_Resource):
@@ -160,10 +172,16 @@ class AsyncVideos(_AsyncResource):
         return _typed(VideoJob, await self._client.call("video.get", id=id))
 
     def stream(
-        self, *, dialect: str | None = None, **fields: Unpack[VideoStreamParams]
+        self,
+        *,
+        dialect: str | None = None,
+        poll_interval: float | None = None,
+        **fields: Unpack[VideoStreamParams],
     ) -> AsyncIterator[StreamUpdate]:
         """Start a video and follow its progress (see `AsyncCreativeAI.stream`)."""
-        return self._client.stream("video.stream", dialect=dialect, **fields)
+        return self._client.stream(
+            "video.stream", dialect=dialect, poll_interval=poll_interval, **fields
+        )
 
 
 class AsyncBatches(_AsyncResource):
@@ -202,10 +220,16 @@ class AsyncImages(_AsyncResource):
         return _typed(ImageResult, await self._client.call("image.edit", **fields))
 
     def stream(
-        self, *, dialect: str | None = None, **fields: Unpack[ImageStreamParams]
+        self,
+        *,
+        dialect: str | None = None,
+        poll_interval: float | None = None,
+        **fields: Unpack[ImageStreamParams],
     ) -> AsyncIterator[StreamUpdate]:
         """Generate an image and follow its progress (see `AsyncCreativeAI.stream`)."""
-        return self._client.stream("image.stream", dialect=dialect, **fields)
+        return self._client.stream(
+            "image.stream", dialect=dialect, poll_interval=poll_interval, **fields
+        )
 
 
 class AsyncCharts(_AsyncResource):
