@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import re
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,10 @@ from jsonschema import Draft4Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
+from connector.catalog import CATALOG
 from connector.platforms.zapier import toolchain
+from connector.relay.testing import fast_config, running_relay, sqlite_url
+from connector.sandbox.harness import RunningSandbox
 
 APP = Path(__file__).resolve().parents[1] / "zapier"
 
@@ -97,3 +103,53 @@ def test_the_cli_validates_the_app(core: toolchain.Install) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "No structural errors found" in output
+
+
+# -- the appTester suite ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def relay_url(tmp_path: Path) -> Iterator[str]:
+    config = fast_config(sqlite_url(tmp_path), embedded_worker=True)
+    with running_relay(config) as relay:
+        yield relay.url
+
+
+def zapier_operations() -> dict[str, dict[str, str | None]]:
+    """The operations Zapier shows, by catalog key: their kind and the job they follow."""
+    return {
+        op.key: {"kind": op.kind.value, "job": op.job.value if op.job else None}
+        for op in CATALOG.for_platform("zapier")
+    }
+
+
+def test_the_app_tester_suite_passes(
+    core: toolchain.Install,
+    sandbox_factory: Callable[..., RunningSandbox],
+    relay_url: str,
+) -> None:
+    sandbox = sandbox_factory(rate_limits=False)
+    suites = sorted(str(p.relative_to(APP)) for p in (APP / "test").glob("*.test.js"))
+    assert suites, "no test files in zapier/test"
+    env = {
+        **os.environ,
+        "NODE_ENV": "test",
+        "CREATIVEAI_SANDBOX_URL": sandbox.url,
+        "CREATIVEAI_API_KEY": sandbox.api_key,
+        "CREATIVEAI_RELAY_URL": relay_url,
+        "ZAPIER_OPERATIONS": json.dumps(zapier_operations()),
+    }
+    done = subprocess.run(
+        ["node", "--test", "--test-reporter=spec", *suites],
+        cwd=APP,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert re.search(r"^ℹ fail 0$", output, re.M), output
+    passed = re.search(r"^ℹ pass (\d+)$", output, re.M)
+    assert passed and int(passed.group(1)) > 0, output

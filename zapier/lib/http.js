@@ -95,7 +95,8 @@ const describe = (bundle, response, detail) => {
   const fromRelay = isUnder(String(response.request.url), relayUrl(bundle));
   const what = detail.message || (info ? info.title : `HTTP ${response.status}`);
   const field = detail.field ? ` (field: ${detail.field})` : '';
-  const advice = info && !fromRelay ? ` ${info.advice}` : '';
+  // The catalog's advice helps where the answer says nothing itself.
+  const advice = info && !fromRelay && !detail.message ? ` ${info.advice}` : '';
   return `${fromRelay ? 'Relay' : 'CreativeAI'}: ${sentence(what + field)}${advice}`;
 };
 

@@ -1,0 +1,149 @@
+'use strict';
+
+// Every case of the shared table (tests/cases/operations.json) for an operation Zapier
+// shows: the builder's input, filled into this app's own fields, must make exactly the
+// request the table names. A local server records what the app sends.
+
+const { after, before, describe, test } = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('path');
+
+const zapier = require('zapier-platform-core');
+const app = require('../index.js');
+const { parseMultipart, recorder } = require('./support');
+
+const appTester = zapier.createAppTester(app);
+const TABLE = path.join(__dirname, '..', '..', 'tests', 'cases', 'operations.json');
+const { cases } = require(TABLE);
+const KEY = 'sk-table-test';
+
+// The operations Zapier shows, as pytest reads them from the catalog: {key: {kind, job}}.
+const OPERATIONS = JSON.parse(process.env.ZAPIER_OPERATIONS || 'null');
+
+const underscored = (key) => key.replace(/[.-]/g, '_');
+
+// A builder's value for a line-item column: number lists are typed comma-separated.
+const cell = (value) => (Array.isArray(value) ? value.join(', ') : value);
+
+// The builder's input (wire names) filled into the action's fields: top-level fields by
+// their wire name, line items by column, an object's parts in the fields named after it
+// (chart_data.type -> chart_type), a file as the URL Zapier hands over.
+const fillIn = (inputFields, input, files) => {
+  const data = {};
+  for (const [name, value] of Object.entries(input)) {
+    const field = inputFields.find((f) => f.key === name);
+    if (field && field.children) {
+      data[name] = value.map((row) =>
+        Object.fromEntries(Object.entries(row).map(([k, v]) => [k, cell(v)])),
+      );
+    } else if (field && field.type === 'file') {
+      data[name] = files.serve(value);
+    } else if (field) {
+      data[name] = value;
+    } else {
+      assert.equal(typeof value, 'object', `no field for ${name}`);
+      for (const [part, partValue] of Object.entries(value)) {
+        const matches = inputFields.filter((f) => f.key.endsWith(`_${part}`));
+        assert.equal(matches.length, 1, `one field for ${name}.${part}`);
+        const [target] = matches;
+        data[target.key] = target.children
+          ? partValue.map((row) =>
+              Object.fromEntries(Object.entries(row).map(([k, v]) => [k, cell(v)])),
+            )
+          : partValue;
+      }
+    }
+  }
+  return data;
+};
+
+// What the app sent, in the table's terms.
+const asTableRequest = (request) => {
+  const out = { method: request.method, path: request.path };
+  if (request.method === 'GET') {
+    assert.equal(request.raw.length, 0, 'a GET without a body');
+    return out;
+  }
+  const type = request.headers['content-type'] || '';
+  if (type.startsWith('multipart/form-data')) {
+    out.multipart = parseMultipart(request);
+  } else {
+    assert.match(type, /^application\/json/);
+    out.json = JSON.parse(request.text);
+  }
+  return out;
+};
+
+const runCase = async (one, authData, files) => {
+  const operation = OPERATIONS[one.operation];
+  if (operation.kind === 'get') {
+    const search = app.searches.find_generation.operation;
+    const [id] = Object.values(one.input);
+    return appTester(search.perform, { authData, inputData: { kind: operation.job, id } });
+  }
+  if (operation.kind === 'list') {
+    return appTester(app.triggers.models.operation.perform, { authData, inputData: {} });
+  }
+  const create = app.creates[underscored(one.operation)].operation;
+  const inputData = fillIn(create.inputFields, one.input, files);
+  return appTester(create.perform, { authData, inputData });
+};
+
+describe('the shared operation table', () => {
+  let api;
+  let fileHost;
+  const served = new Map();
+
+  before(async () => {
+    assert.ok(OPERATIONS, 'ZAPIER_OPERATIONS is not set: run this suite through pytest');
+    api = await recorder((request) =>
+      request.path === '/v1/models' ? { body: { object: 'list', data: [] } } : { body: {} },
+    );
+    fileHost = await recorder((request) => {
+      const file = served.get(request.path);
+      return file
+        ? { headers: { 'Content-Type': file.content_type }, body: Buffer.from(file.base64, 'base64') }
+        : { status: 404 };
+    });
+  });
+
+  after(async () => {
+    await api.close();
+    await fileHost.close();
+  });
+
+  const files = {
+    serve: (file) => {
+      const where = `/uploads/${served.size}/${file.filename}`;
+      served.set(where, file);
+      return `${fileHost.url}${where}`;
+    },
+  };
+
+  test('every operation Zapier shows has at least one case', () => {
+    const covered = new Set(cases.map((one) => one.operation));
+    assert.deepEqual(
+      Object.keys(OPERATIONS).filter((key) => !covered.has(key)),
+      [],
+    );
+  });
+
+  for (const one of cases) {
+    test(one.name, async (t) => {
+      if (!OPERATIONS[one.operation]) {
+        t.skip(`${one.operation} is not shown on Zapier`);
+        return;
+      }
+      const before = api.requests.length;
+      const fetched = fileHost.requests.length;
+      await runCase(one, { api_key: KEY, base_url: api.url }, files);
+      const sent = api.requests.slice(before);
+      assert.equal(sent.length, 1, 'exactly one request to the API');
+      assert.deepEqual(asTableRequest(sent[0]), one.request);
+      assert.equal(sent[0].headers.authorization, `Bearer ${KEY}`);
+      for (const download of fileHost.requests.slice(fetched)) {
+        assert.equal(download.headers.authorization, undefined, 'no key to a file host');
+      }
+    });
+  }
+});
