@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -113,11 +114,18 @@ class Runtime:
         return {**parameters, **outcome.data}
 
     def run_module(
-        self, module_id: str, parameters: Mapping[str, Any], connection: Mapping[str, Any]
+        self,
+        module_id: str,
+        parameters: Mapping[str, Any],
+        connection: Mapping[str, Any],
+        *,
+        check: bool = True,
     ) -> list[Any]:
-        """The bundles a module outputs for these parameters."""
+        """The bundles a module outputs for these parameters (`check=False` skips Make's
+        parameter checks, to see what the communication alone does with a value)."""
         module = self.app.module(module_id)
-        check_parameters(module.codes.get("mappableParams", []), parameters, module_id)
+        if check:
+            check_parameters(module.codes.get("mappableParams", []), parameters, module_id)
         context = {"parameters": dict(parameters), "connection": dict(connection)}
         return self._communicate(module.codes["communication"], context).bundles
 
@@ -402,6 +410,8 @@ def _check_value(spec: Mapping[str, Any], value: Any, label: str) -> None:
             raise MakeError("DataError", f"{label}: {value!r} is not a {kind}")
         if kind == "uinteger" and value < 0:
             raise MakeError("DataError", f"{label}: {value!r} is negative")
+        if "pattern" in rules and not re.search(rules["pattern"], value):
+            raise MakeError("DataError", f"{label}: {value!r} does not match {rules['pattern']}")
         measure = len(value) if isinstance(value, str) else value
         if "min" in rules and measure < rules["min"]:
             raise MakeError("DataError", f"{label}: {value!r} is below {rules['min']}")

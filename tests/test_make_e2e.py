@@ -1,0 +1,325 @@
+"""The generated Make app, end to end: each module's communication, run by the test-side
+runtime with sample parameters, against the local sandbox API and the real relay.
+
+Make's webhook URL is a local target; what the relay forwards to it goes through the
+webhook's own `output`, as Make would turn it into bundles. Make's waits are scaled like
+the sandbox clock (`FAST`), so a 3 s poll takes 0.03 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FAST
+from make_iml.appfiles import LocalApp
+from make_iml.inputs import make_cases, make_parameters, module_of
+from make_iml.runtime import MakeError, Runtime
+
+from connector.catalog import CATALOG, JobKind, NormalizedState, errors, states
+from connector.platforms.make.model import INBOX_URL, WEBHOOK_ID
+from connector.platforms.make.modules import WAIT_BUDGET_S
+from connector.relay.testing import (
+    RunningRelay,
+    Target,
+    fast_config,
+    running_relay,
+    running_target,
+    sqlite_url,
+)
+from connector.sandbox.harness import RunningSandbox
+
+pytestmark = pytest.mark.slow
+
+APP = LocalApp.load(Path(__file__).resolve().parents[1] / "make-app")
+CASES = {c["name"]: c for c in make_cases()}
+S = NormalizedState
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[RunningRelay]:
+    with running_relay(fast_config(sqlite_url(tmp_path), embedded_worker=True)) as running:
+        yield running
+
+
+@pytest.fixture
+def make_hook() -> Iterator[Target]:
+    """Stands for the URL Make gives the trigger's webhook."""
+    with running_target() as running:
+        yield running
+
+
+@pytest.fixture
+def make() -> Runtime:
+    return Runtime(APP, delay_scale=FAST)
+
+
+@pytest.fixture
+def connection(make: Runtime, sandbox: RunningSandbox) -> dict[str, Any]:
+    return make.connect({"apiKey": sandbox.api_key, "baseUrl": sandbox.url})
+
+
+def _run(make: Runtime, case: str, connection: dict[str, Any], **changes: Any) -> list[Any]:
+    op = CATALOG.operation(CASES[case]["operation"])
+    parameters = {**make_parameters(op, CASES[case]["input"]), **changes}
+    return make.run_module(module_of(op), parameters, connection)
+
+
+def _state(kind: JobKind, status: str) -> NormalizedState:
+    return states.STATUSES[kind][status]
+
+
+# -- the connection ----------------------------------------------------------------------------
+
+
+def test_the_connection_checks_the_key_and_keeps_the_relays_inbox(
+    make: Runtime, sandbox: RunningSandbox, relay: RunningRelay
+) -> None:
+    connection = make.connect(
+        {"apiKey": sandbox.api_key, "baseUrl": sandbox.url, "relayUrl": relay.url}
+    )
+    assert connection[INBOX_URL].startswith(relay.url + "/hooks/")
+    assert sandbox.api_key not in repr(make.log)
+
+
+def test_a_wrong_key_is_an_invalid_access_token(make: Runtime, sandbox: RunningSandbox) -> None:
+    with pytest.raises(MakeError) as caught:
+        make.connect({"apiKey": "sk-not-a-key", "baseUrl": sandbox.url})
+    assert caught.value.kind == "InvalidAccessTokenError"
+    assert caught.value.status == errors.AUTHENTICATION.http_status
+    assert caught.value.message.startswith(errors.AUTHENTICATION.title)
+
+
+# -- every module against the sandbox --------------------------------------------------------
+
+
+CREATES = [n for n, c in CASES.items() if CATALOG.operation(c["operation"]).is_async]
+
+
+@pytest.mark.parametrize("case", CREATES)
+def test_each_job_module_outputs_the_job(
+    make: Runtime, connection: dict[str, Any], case: str
+) -> None:
+    op = CATALOG.operation(CASES[case]["operation"])
+    [job] = _run(make, case, connection)
+    model = CATALOG.response_model(op.key).model_validate(job)
+    assert op.job is not None
+    if op.job is JobKind.BATCH:
+        assert len(job["jobs"]) == len(CASES[case]["input"]["prompts"])
+    else:
+        assert _state(op.job, job["status"]) in (S.PENDING, S.PROCESSING), model
+
+
+def test_image_modules_answer_at_once(make: Runtime, connection: dict[str, Any]) -> None:
+    [generated] = _run(make, "image with a transparent background", connection)
+    assert len(generated["data"]) == CASES["image with a transparent background"]["input"]["n"]
+    [edited] = _run(make, "image edit (multipart)", connection)
+    assert edited["data"][0]["url"].endswith(".png")
+
+
+def test_get_modules_follow_jobs_to_their_end(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox
+) -> None:
+    [video] = _run(make, "video from text, defaults left to the API", connection)
+    [batch] = _run(make, "batch of two videos", connection)
+    [voice] = _run(make, "voice", connection)
+    sandbox.advance(3600)
+    [got] = make.run_module("getVideo", {"id": video["id"]}, connection)
+    assert (got["id"], got["status"]) == (video["id"], "completed")
+    assert got["output_url"]
+    [got_batch] = make.run_module("getVideoBatch", {"batch_id": batch["batch_id"]}, connection)
+    assert got_batch["completed"] == got_batch["total_jobs"] == 2
+    assert all(j["output_url"] for j in got_batch["jobs"])
+    [got_job] = make.run_module("getJob", {"id": voice["id"]}, connection)
+    assert _state(JobKind.SHARED, got_job["status"]) is S.COMPLETED
+
+
+def test_list_models_and_the_model_selects(make: Runtime, connection: dict[str, Any]) -> None:
+    models = make.run_module("listModels", {}, connection)
+    assert models and all({"id", "type"} <= set(m) for m in models)
+    by_type: dict[str, set[str]] = {}
+    for m in models:
+        by_type.setdefault(m["type"], set()).add(m["id"])
+    for rpc_id, kind in (
+        ("listVideoModels", "video"),
+        ("listImageModels", "image"),
+        ("listImageEditModels", "image-edit"),
+    ):
+        options = make.run_rpc(rpc_id, connection)
+        assert {o["value"] for o in options} == by_type[kind], rpc_id
+        assert all(o["label"] == o["value"] for o in options)
+    assert len(make.run_rpc("listModels", connection)) == len(models)
+
+
+def test_calculate_price(make: Runtime, connection: dict[str, Any]) -> None:
+    [quote] = _run(make, "price a video", connection)
+    assert quote["credits"] > 0
+
+
+def test_make_an_api_call_stays_on_the_api(make: Runtime, connection: dict[str, Any]) -> None:
+    [answer] = make.run_module("makeApiCall", {"url": "/v1/models", "method": "GET"}, connection)
+    assert answer["statusCode"] == 200 and answer["body"]["data"]
+    absolute = {"url": "https://example.com/v1/models", "method": "GET"}
+    with pytest.raises(MakeError) as refused:
+        make.run_module("makeApiCall", absolute, connection)
+    assert refused.value.kind == "DataError" and "does not match" in refused.value.message
+    with pytest.raises(MakeError) as mapped:  # a mapped value that slips by stays on the API
+        make.run_module("makeApiCall", absolute, connection, check=False)
+    assert mapped.value.status == 404
+    assert (
+        make.log[-1]["request"]["url"] == connection["baseUrl"] + "/https://example.com/v1/models"
+    )
+
+
+# -- waiting inside the module ---------------------------------------------------------------
+
+
+def test_voice_and_compose_can_wait_for_their_result(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox
+) -> None:
+    [video] = _run(make, "video from text, defaults left to the API", connection)
+    sandbox.advance(3600)
+    [video] = make.run_module("getVideo", {"id": video["id"]}, connection)
+    [voice] = _run(make, "voice", connection, waitForResult=True)
+    assert (voice["status"], voice["type"]) == ("COMPLETED", "VOICE")
+    [composed] = _run(
+        make,
+        "compose, mixing over the original",
+        connection,
+        waitForResult=True,
+        video_url=video["output_url"],
+        audio_url=voice["output_url"],
+    )
+    assert composed["status"] == "COMPLETED" and composed["output_url"].endswith(".mp4")
+
+
+def test_a_failed_job_stops_the_waiting_module_with_its_reason(
+    make: Runtime, connection: dict[str, Any]
+) -> None:
+    with pytest.raises(MakeError) as caught:
+        _run(make, "voice", connection, waitForResult=True, text="Hello [sandbox:fail]")
+    assert caught.value.kind == "RuntimeError"
+    assert " ended FAILED: " in caught.value.message and "timed out" in caught.value.message
+
+
+def test_a_job_still_running_past_the_limit_is_an_error_naming_it(
+    sandbox_factory: Callable[..., RunningSandbox],
+) -> None:
+    slow = sandbox_factory(time_scale=1.0)  # real time: the voice takes seconds
+    polls: list[float] = []
+    make = Runtime(APP, sleep=polls.append)  # Make's waits counted, not slept
+    connection = make.connect({"apiKey": slow.api_key, "baseUrl": slow.url})
+    with pytest.raises(MakeError) as caught:
+        _run(make, "voice", connection, waitForResult=True)
+    assert "is still" in caught.value.message and caught.value.message.startswith("Job voice_")
+    assert sum(polls) <= WAIT_BUDGET_S
+
+
+# -- the error mapping ---------------------------------------------------------------------------
+
+
+def test_429_is_a_rate_limit_error_with_the_delay(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox
+) -> None:
+    sandbox.fault("fail", status=429, retry_after=7, operation="voice.create")
+    with pytest.raises(MakeError) as caught:
+        _run(make, "voice", connection)
+    assert (caught.value.kind, caught.value.status) == ("RateLimitError", 429)
+    assert caught.value.message.startswith(errors.RATE_LIMIT.title)
+    assert caught.value.message.endswith("Retry after 7 s.")
+
+
+def test_400_is_a_data_error_naming_the_field(make: Runtime, connection: dict[str, Any]) -> None:
+    with pytest.raises(MakeError) as caught:
+        _run(make, "video from image", connection, model="no-such-model")
+    assert (caught.value.kind, caught.value.status) == ("DataError", 400)
+    assert caught.value.message.startswith(errors.INVALID_REQUEST.title)
+    assert "(field: model)" in caught.value.message
+
+
+def test_a_content_policy_refusal_says_so(make: Runtime, connection: dict[str, Any]) -> None:
+    with pytest.raises(MakeError) as caught:
+        _run(make, "video from image", connection, prompt="A scene [sandbox:content_policy]")
+    assert caught.value.kind == "DataError"
+    assert caught.value.message.startswith(errors.CONTENT_POLICY.title)
+    assert errors.CONTENT_POLICY.advice in caught.value.message
+
+
+def test_missing_credits_and_a_provider_outage(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox
+) -> None:
+    sandbox.fault("fail", status=503, operation="image.generate")
+    with pytest.raises(MakeError) as outage:
+        _run(make, "image with a transparent background", connection)
+    assert outage.value.kind == "ConnectionError"
+    sandbox.set_credits(0)
+    with pytest.raises(MakeError) as broke:
+        _run(make, "voice", connection)
+    assert broke.value.message.startswith(errors.INSUFFICIENT_CREDITS.title)
+
+
+# -- the instant trigger, through the real relay ------------------------------------------------
+
+
+def _relay_connection(
+    make: Runtime, sandbox: RunningSandbox, relay: RunningRelay
+) -> dict[str, Any]:
+    return make.connect({"apiKey": sandbox.api_key, "baseUrl": sandbox.url, "relayUrl": relay.url})
+
+
+def test_the_trigger_subscribes_receives_and_unsubscribes(
+    make: Runtime, sandbox: RunningSandbox, relay: RunningRelay, make_hook: Target
+) -> None:
+    connection = _relay_connection(make, sandbox, relay)
+    events = ["video.generation.completed", "video.generation.failed"]
+    hook_params = {"events": events, "fanOutBatch": False}
+    data = make.attach(WEBHOOK_ID, hook_params, connection, url=make_hook.url + "/make")
+    with relay.api(sandbox.api_key) as api:
+        subscription = api.get(f"/v1/subscriptions/{data['subscriptionId']}").json()
+    assert subscription["target_url"] == make_hook.url + "/make"
+    assert subscription["events"] == events and subscription["status"] == "active"
+
+    [job] = _run(make, "video from text, defaults left to the API", connection)
+    assert sandbox.job(job["id"])["webhook_url"] == connection[INBOX_URL]
+    sandbox.advance(3600)
+    [forwarded] = make_hook.wait_for(1)
+    [bundle] = make.receive(
+        WEBHOOK_ID, hook_params, body=forwarded.json(), headers=forwarded.headers
+    )
+    assert bundle["event"] == "video.generation.completed"
+    assert bundle["delivery_id"] == job["id"]
+    assert bundle["payload"]["status"] == "completed" and bundle["payload"]["output_url"]
+
+    make.detach(WEBHOOK_ID, data, connection)
+    with relay.api(sandbox.api_key) as api:
+        assert api.get(f"/v1/subscriptions/{data['subscriptionId']}").json()["status"] != "active"
+    assert sandbox.api_key not in repr(make.log)
+
+
+@pytest.mark.parametrize("fan_out", [True, False])
+def test_a_batch_arrives_once_or_once_per_video(
+    make: Runtime, sandbox: RunningSandbox, relay: RunningRelay, make_hook: Target, fan_out: bool
+) -> None:
+    connection = _relay_connection(make, sandbox, relay)
+    hook_params = {"events": ["video.batch.completed"], "fanOutBatch": fan_out}
+    make.attach(WEBHOOK_ID, hook_params, connection, url=make_hook.url + "/make")
+    [batch] = _run(make, "batch of two videos", connection)
+    sandbox.advance(3600)
+    expected = len(batch["jobs"]) if fan_out else 1
+    received = make_hook.wait_for(expected)
+    bundles = [
+        b
+        for r in received
+        for b in make.receive(WEBHOOK_ID, hook_params, body=r.json(), headers=r.headers)
+    ]
+    assert len(bundles) == expected
+    if fan_out:
+        assert {b["delivery_id"] for b in bundles} == {j["id"] for j in batch["jobs"]}
+        assert {b["event"] for b in bundles} == {"video.generation.completed"}
+        assert all(b["payload"]["batch_id"] == batch["batch_id"] for b in bundles)
+    else:
+        [only] = bundles
+        assert (only["event"], only["delivery_id"]) == ("video.batch.completed", batch["batch_id"])
+        assert len(only["payload"]["jobs"]) == len(batch["jobs"])
