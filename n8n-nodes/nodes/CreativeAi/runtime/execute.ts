@@ -1,0 +1,304 @@
+// Hand-written: the CreativeAI node's execute(). Items are checked first (nothing is sent
+// when an input is invalid), then sent: video items as batch calls of up to the batch
+// size, everything else one call per item, `parallel` at a time. Then, per the node's
+// Completion setting: return the accepted jobs, poll them to the end, or park the
+// execution until their webhooks resume it (see resume.ts).
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+import type { OperationSpec } from '../catalog';
+import { API, OPERATIONS } from '../catalog';
+import type { Prepared } from './fields';
+import { multipart, prepare } from './fields';
+import { poll } from './jobs';
+import type { Options } from './output';
+import { errorItem, finish, readOptions } from './output';
+import { settleAll } from './pool';
+import { createJoinRoute, expectIds } from './relay';
+import { seal } from './signatures';
+import { credentials, nodeError, request } from './transport';
+
+export type Completion = 'none' | 'poll' | 'webhook';
+
+/** One request to the API: a single item, or several video items as one batch. */
+interface Call {
+	batch: boolean;
+	items: number[]; // input item indexes, in the order the API answers them
+	path: string;
+	fields: IDataObject;
+	files: Prepared['files'];
+}
+
+/** What one input item became after its call. */
+interface Slot {
+	itemIndex: number;
+	call?: number;
+	accepted?: IDataObject; // the job as the API accepted it (a batch job gets its batch_id)
+	result?: IDataObject; // the finished job, or a synchronous answer
+	error?: Error;
+}
+
+/** Stored on each parked item so `resume` knows which completion belongs to it. */
+export interface Waiting {
+	delivery: string; // the id the completion comes back with (job id, or batch id)
+	job: string;
+	batch: boolean;
+	via: 'relay' | 'direct';
+	deadline: number; // ms since epoch
+	route?: string;
+	seal?: string; // the route's signing secret, sealed with the API key
+}
+
+export const WAITING_KEY = 'creativeaiWaiting';
+
+export function operationOf(ctx: { getNodeParameter(name: string, index: number): unknown }): OperationSpec {
+	const key = `${String(ctx.getNodeParameter('resource', 0))}.${String(ctx.getNodeParameter('operation', 0))}`;
+	return OPERATIONS[key];
+}
+
+function pick(fields: IDataObject, names: string[]): IDataObject {
+	const out: IDataObject = {};
+	for (const name of names) if (fields[name] !== undefined) out[name] = fields[name];
+	return out;
+}
+
+/** Group items into calls: batchable video items share a batch when their shared fields match. */
+function plan(spec: OperationSpec, prepared: Map<number, Prepared>, options: Options): Call[] {
+	const calls: Call[] = [];
+	const single = (index: number, p: Prepared) =>
+		calls.push({ batch: false, items: [index], path: p.path, fields: p.fields, files: p.files });
+	const batch = spec.batch;
+	if (!batch || !options.batchItems || prepared.size < 2) {
+		for (const [index, p] of prepared) single(index, p);
+		return calls;
+	}
+	const allowed = new Set([...batch.perItem, ...batch.shared]);
+	const groups = new Map<string, number[]>();
+	for (const [index, p] of prepared) {
+		const fits = Object.keys(p.files).length === 0 && Object.keys(p.fields).every((name) => allowed.has(name));
+		if (!fits) {
+			single(index, p);
+			continue;
+		}
+		const key = JSON.stringify(pick(p.fields, batch.shared));
+		groups.set(key, [...(groups.get(key) ?? []), index]);
+	}
+	for (const members of groups.values()) {
+		for (let start = 0; start < members.length; start += batch.max) {
+			const chunk = members.slice(start, start + batch.max);
+			if (chunk.length === 1) {
+				single(chunk[0], prepared.get(chunk[0]) as Prepared);
+				continue;
+			}
+			const first = prepared.get(chunk[0]) as Prepared;
+			calls.push({
+				batch: true,
+				items: chunk,
+				path: batch.path,
+				fields: {
+					[batch.listField]: chunk.map((i) => pick((prepared.get(i) as Prepared).fields, batch.perItem)),
+					...pick(first.fields, batch.shared),
+				},
+				files: {},
+			});
+		}
+	}
+	return calls;
+}
+
+async function send(ctx: IExecuteFunctions, spec: OperationSpec, call: Call): Promise<IDataObject> {
+	const itemIndex = call.items[0];
+	const create = spec.method === 'POST';
+	if (spec.body === 'none') {
+		return (await request(ctx, { method: spec.method, path: call.path, itemIndex })).body as IDataObject;
+	}
+	if (spec.body === 'multipart') {
+		const { body, contentType } = multipart(call.fields, call.files);
+		const answer = await request(ctx, {
+			method: spec.method,
+			path: call.path,
+			body,
+			headers: { 'Content-Type': contentType },
+			create,
+			itemIndex,
+		});
+		return answer.body as IDataObject;
+	}
+	const answer = await request(ctx, { method: spec.method, path: call.path, body: call.fields, create, itemIndex });
+	return answer.body as IDataObject;
+}
+
+/** The batch answer's job for the n-th prompt, with the batch id it belongs to. */
+function batchJob(batch: IDataObject, position: number, jobId?: string): IDataObject {
+	const jobs = (batch.jobs as IDataObject[] | undefined) ?? [];
+	const job = (jobId ? jobs.find((j) => j.id === jobId) : undefined) ?? jobs[position] ?? {};
+	return { ...job, batch_id: batch.batch_id };
+}
+
+function failCall(slots: Slot[], call: Call, error: Error): void {
+	for (const index of call.items) slots[index].error = error;
+}
+
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const items = this.getInputData();
+	const spec = operationOf(this);
+	const continueOnFail = this.continueOnFail();
+	const options = readOptions(this.getNodeParameter('options', 0, {}) as IDataObject, API.maxParallelRequests);
+	const completion: Completion = spec.job ? (this.getNodeParameter('completion', 0, 'poll') as Completion) : 'none';
+	const slots: Slot[] = items.map((_, itemIndex) => ({ itemIndex }));
+
+	// 1. Check every item before anything is sent.
+	const prepared = new Map<number, Prepared>();
+	for (let i = 0; i < items.length; i++) {
+		try {
+			const p = await prepare(this, spec, i);
+			if (completion === 'webhook' && p.fields.webhook_url !== undefined) {
+				throw new NodeOperationError(this.getNode(), 'Webhook URL cannot be set with "Resume by Webhook"', {
+					itemIndex: i,
+					description: 'The node sets the webhook itself. Remove Webhook URL, or choose another Completion.',
+				});
+			}
+			prepared.set(i, p);
+		} catch (error) {
+			if (!continueOnFail) throw nodeError(this, error, i);
+			slots[i].error = error as Error;
+		}
+	}
+	const calls = plan(spec, prepared, options);
+
+	// 2. Resume by webhook: one relay join route for every call, or n8n's resume URL itself.
+	let waiting: Omit<Waiting, 'delivery' | 'job' | 'batch'> | undefined;
+	if (completion === 'webhook' && calls.length) {
+		const timeout = Number(this.getNodeParameter('timeout', 0, spec.job?.timeout));
+		const resumeUrl = String(this.evaluateExpression('{{ $execution.resumeUrl }}', 0));
+		const creds = await credentials(this);
+		let webhookUrl = resumeUrl;
+		waiting = { via: 'direct', deadline: Date.now() + timeout * 1000 };
+		if (creds.relayUrl) {
+			const route = await createJoinRoute(this, resumeUrl, calls.length, timeout);
+			webhookUrl = route.webhook_url;
+			waiting = { ...waiting, via: 'relay', route: route.route_id, seal: seal(route.signing_secret, creds.apiKey) };
+		}
+		for (const call of calls) call.fields.webhook_url = webhookUrl;
+	}
+
+	// 3. Send.
+	const sent = await settleAll(calls, options.parallel, async (call) => await send(this, spec, call));
+	sent.forEach((outcome, n) => {
+		const call = calls[n];
+		if (!outcome.ok) return failCall(slots, call, outcome.error);
+		call.items.forEach((index, position) => {
+			const slot = slots[index];
+			slot.call = n;
+			if (call.batch) slot.accepted = batchJob(outcome.value, position);
+			else if (spec.job) slot.accepted = outcome.value;
+			else slot.result = outcome.value;
+		});
+	});
+	const firstError = slots.find((s) => s.error)?.error;
+	if (firstError && !continueOnFail) throw firstError;
+
+	// 4. Finish as the Completion setting says.
+	if (completion === 'webhook' && waiting) {
+		return [await park(this, calls, slots, sent, waiting)];
+	}
+	if (completion === 'poll') await follow(this, spec, calls, slots, sent, options);
+	else for (const slot of slots) if (slot.accepted && !slot.result) slot.result = slot.accepted;
+
+	const out: INodeExecutionData[] = [];
+	for (const slot of slots) {
+		if (slot.error) {
+			if (!continueOnFail) throw slot.error;
+			out.push(errorItem(slot.error, slot.itemIndex));
+			continue;
+		}
+		if (!slot.result) continue;
+		if (spec.response === 'ModelList' && Array.isArray(slot.result.data)) {
+			for (const model of slot.result.data as IDataObject[]) {
+				out.push({ json: model, pairedItem: { item: slot.itemIndex } });
+			}
+			continue;
+		}
+		const done = completion === 'none' ? { ...options, download: options.download && !spec.job } : options;
+		try {
+			out.push(await finish(this, spec, slot.result, slot.itemIndex, done, continueOnFail));
+		} catch (error) {
+			if (!continueOnFail) throw nodeError(this, error, slot.itemIndex);
+			out.push(errorItem(error as Error, slot.itemIndex));
+		}
+	}
+	return [out];
+}
+
+/** Poll every call (a batch once for all its items) to its end. */
+async function follow(
+	ctx: IExecuteFunctions,
+	spec: OperationSpec,
+	calls: Call[],
+	slots: Slot[],
+	sent: Awaited<ReturnType<typeof settleAll<Call, IDataObject>>>,
+	options: Options,
+): Promise<void> {
+	const interval = Number(ctx.getNodeParameter('pollInterval', 0, spec.job?.interval));
+	const timeout = Number(ctx.getNodeParameter('timeout', 0, spec.job?.timeout));
+	const live = calls.map((call, n) => ({ call, n })).filter(({ n }) => sent[n].ok);
+	const polled = await settleAll(live, options.parallel, async ({ call, n }) => {
+		const answer = (sent[n] as { ok: true; value: IDataObject }).value;
+		const batch = call.batch && spec.batch;
+		return await poll(ctx, {
+			statusPath: batch ? spec.batch!.statusPath : spec.job!.statusPath,
+			statusLabel: spec.job!.statusLabel,
+			id: String(batch ? answer.batch_id : answer.id),
+			interval,
+			timeout,
+			itemIndex: call.items[0],
+			batch: Boolean(batch),
+		});
+	});
+	polled.forEach((outcome, k) => {
+		const { call } = live[k];
+		if (!outcome.ok) return failCall(slots, call, outcome.error);
+		call.items.forEach((index, position) => {
+			const accepted = slots[index].accepted ?? {};
+			slots[index].result = call.batch
+				? batchJob(outcome.value, position, accepted.id as string | undefined)
+				: outcome.value;
+		});
+	});
+}
+
+/** Park the execution: each item carries what `resume` needs to match its completion. */
+async function park(
+	ctx: IExecuteFunctions,
+	calls: Call[],
+	slots: Slot[],
+	sent: Awaited<ReturnType<typeof settleAll<Call, IDataObject>>>,
+	waiting: Omit<Waiting, 'delivery' | 'job' | 'batch'>,
+): Promise<INodeExecutionData[]> {
+	const deliveries: string[] = [];
+	calls.forEach((call, n) => {
+		const outcome = sent[n];
+		if (outcome.ok) deliveries.push(String(call.batch ? outcome.value.batch_id : outcome.value.id));
+	});
+	if (waiting.via === 'relay' && waiting.route && deliveries.length) {
+		await expectIds(ctx, waiting.route, deliveries);
+	}
+	const parked: INodeExecutionData[] = slots.map((slot) => {
+		if (slot.error || !slot.accepted || slot.call === undefined) {
+			return errorItem(slot.error ?? new Error('not sent'), slot.itemIndex);
+		}
+		const call = calls[slot.call];
+		const job = String(slot.accepted.id);
+		const info: Waiting = {
+			...waiting,
+			delivery: call.batch ? String(slot.accepted.batch_id) : job,
+			job,
+			batch: call.batch,
+		};
+		return { json: { ...slot.accepted, [WAITING_KEY]: info as unknown as IDataObject }, pairedItem: { item: slot.itemIndex } };
+	});
+	// The relay forwards at its deadline (naming what is missing); n8n's own limit comes a
+	// little later, as a last resort.
+	const grace = waiting.via === 'relay' ? 120_000 : 0;
+	await ctx.putExecutionToWait(new Date(waiting.deadline + grace));
+	return parked;
+}
