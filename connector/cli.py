@@ -4,11 +4,16 @@ call the API, and run the demo."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from connector import platforms, webhooks
+from connector.catalog import CATALOG, Field, FieldType, InvalidInput, Operation
+from connector.catalog import limits as api_limits
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -55,9 +60,263 @@ def cmd_verify_signature(args: argparse.Namespace) -> int:
 
 
 def _env_key() -> str | None:
-    import os
-
     return os.environ.get("CREATIVEAI_API_KEY")
+
+
+# -- API calls: one subcommand per catalog operation, options from its fields ---------------
+
+
+def _option(field: Field) -> str:
+    return "--" + field.name.replace("_", "-")
+
+
+def _add_field_option(parser: argparse.ArgumentParser, field: Field, required: bool) -> None:
+    t = field.type
+    kw: dict[str, Any] = {"dest": field.name, "help": field.help, "required": required}
+    if field.default is not None and t is not FieldType.FILE:
+        kw["help"] += f" (API default: {str(field.default).lower()})"
+    if t is FieldType.BOOLEAN:
+        kw["action"] = argparse.BooleanOptionalAction
+    elif t is FieldType.INTEGER:
+        kw["type"] = int
+    elif t is FieldType.NUMBER:
+        kw["type"] = float
+    elif t is FieldType.ENUM and field.closed:
+        kw["choices"] = field.option_values
+    elif t in (FieldType.STRING_LIST, FieldType.NUMBER_LIST):
+        kw["action"] = "append"
+        kw["type"] = float if t is FieldType.NUMBER_LIST else str
+        kw["help"] += " (repeat the option for each item)"
+    elif t in (FieldType.OBJECT, FieldType.OBJECT_LIST):
+        kw["type"] = json.loads
+        kw["metavar"] = "JSON"
+        kw["help"] += " (as JSON)"
+    elif t is FieldType.FILE:
+        kw["type"] = Path
+        kw["metavar"] = "PATH"
+    parser.add_argument(_option(field), **kw)
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from connector.client import CreativeAI
+
+    return CreativeAI(base_url=args.base_url, api_key=args.api_key)
+
+
+def _print_model(obj: Any) -> None:
+    print(json.dumps(obj.model_dump(mode="json"), indent=2))
+
+
+def _fields_from(args: argparse.Namespace, op: Operation) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for use in op.fields:
+        f = use.field
+        value = getattr(args, f.name, None)
+        if value is None or f.fixed is not None:
+            continue
+        if f.type is FieldType.FILE:
+            value = (value.name, value.read_bytes())
+        fields[f.name] = value
+    for param in op.path_params:
+        fields[param.name] = getattr(args, param.name)
+    return fields
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from connector.client import CreativeAIError
+
+    op: Operation = args.operation
+    key = op.key
+    if key == "video.create_from_text" and getattr(args, "image_url", None):
+        key = "video.create_from_image"
+    fields = _fields_from(args, CATALOG.operation(key))
+    try:
+        with _client(args) as client:
+            if getattr(args, "stream", False):
+                return _follow_stream(client, fields, args)
+            result = client.call(key, **fields)
+            if getattr(args, "wait", False) and op.is_async:
+                result = client.wait(
+                    result, interval=args.interval, on_progress=_progress_for(op.label)
+                )
+            if getattr(args, "download", None) and getattr(result, "output_url", None):
+                saved = client.download(result.output_url, args.download)
+                print(f"saved {saved.path} ({saved.bytes_written:,} bytes)", file=sys.stderr)
+            _print_model(result)
+    except InvalidInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except CreativeAIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _progress_for(label: str) -> Callable[[Any], None]:
+    from connector.catalog import states
+    from connector.progress import STATE_PERCENT, ProgressBar
+
+    bar = ProgressBar(label)
+
+    def show(job: Any) -> None:
+        state = states.normalize(job.status).value if hasattr(job, "status") else job.state.value
+        bar.update(STATE_PERCENT.get(state), state)
+        if state in ("completed", "failed", "canceled"):
+            bar.done(state)
+
+    return show
+
+
+def _follow_stream(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> int:
+    from connector.progress import ProgressBar
+
+    bar = ProgressBar("video")
+    last = None
+    for update in client.videos.stream(poll_interval=args.interval, **fields):
+        bar.update(update.percent, update.status or update.kind)
+        last = update
+    if last is None or last.kind != "completed":
+        code = last.code if last else "no_result"
+        print(
+            f"error: the video did not complete ({code}: {last.message if last else ''})",
+            file=sys.stderr,
+        )
+        return 1
+    bar.done("completed")
+    if args.download:
+        saved = client.download(last.urls[0], args.download)
+        print(f"saved {saved.path} ({saved.bytes_written:,} bytes)", file=sys.stderr)
+    print(json.dumps({"id": last.job_id, "status": last.status, "urls": list(last.urls)}, indent=2))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Look an id up on each status endpoint in turn (video, shared status, batch)."""
+    from connector.client import CreativeAIError, NotFoundError
+
+    order = {"video": ["video.get"], "job": ["job.get"], "batch": ["batch.get"]}.get(
+        args.kind, ["video.get", "job.get", "batch.get"]
+    )
+    with _client(args) as client:
+        for key in order:
+            op = CATALOG.operation(key)
+            try:
+                result = client.call(key, **{op.path_params[0].name: args.id})
+            except NotFoundError:
+                continue
+            except CreativeAIError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            _print_model(result)
+            return 0
+    print(f"error: no video, job or batch has the id {args.id!r}", file=sys.stderr)
+    return 1
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from connector.client import CreativeAIError
+
+    target = args.path or Path(args.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+    try:
+        with _client(args) as client:
+            saved = client.download(args.url, target)
+    except CreativeAIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"saved {saved.path} ({saved.bytes_written:,} bytes)")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from connector.sandbox.__main__ import main as sandbox_main
+
+    return sandbox_main(args.sandbox_args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from connector import demo
+    from connector.client import CreativeAI, CreativeAIError
+
+    out = Path(args.out)
+    try:
+        if args.base_url:  # the real API (or any other deployment)
+            with CreativeAI(base_url=args.base_url, api_key=args.api_key) as client:
+                record = demo.run(client, out)
+        else:
+            record = _demo_on_sandbox(out, args.time_scale)
+    except CreativeAIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(record.__dict__, indent=2))
+    print(f"\nnarrated MP4: {record.final_file}")
+    return 0
+
+
+def _demo_on_sandbox(out: Path, time_scale: float) -> Any:
+    from connector import demo
+    from connector.client import CreativeAI
+    from connector.sandbox import SandboxConfig, create_app, sandbox_of
+    from connector.serving import serve
+
+    config = SandboxConfig.from_env().with_(time_scale=time_scale)
+    app = create_app(config)
+    try:
+        with serve(app) as server:
+            print(f"sandbox on {server.url} (time x{1 / time_scale:g})", file=sys.stderr)
+            key = config.api_keys[0].key
+            with CreativeAI(base_url=server.url, api_key=key) as client:
+                return demo.run(client, out, time_scale=time_scale)
+    finally:
+        sandbox_of(app).close()
+
+
+def _add_api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-url",
+        help=f"API base URL (default $CREATIVEAI_BASE_URL or {api_limits.DEFAULT_BASE_URL})",
+    )
+    parser.add_argument("--api-key", help="API key (default $CREATIVEAI_API_KEY)")
+
+
+def _add_operations(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    resources: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+    for op in CATALOG.operations.values():
+        if op.key in ("video.create_from_image",) or not op.platforms:
+            continue  # image-to-video is `video create --image-url`; streams: `--stream`
+        if op.resource not in resources:
+            r = sub.add_parser(op.resource, help=f"{op.resource} calls")
+            resources[op.resource] = r.add_subparsers(dest="action", required=True)
+        action = "create" if op.key == "video.create_from_text" else op.action.replace("_", "-")
+        p = resources[op.resource].add_parser(action, help=op.description)
+        _add_api_options(p)
+        for param in op.path_params:
+            p.add_argument(param.name, help=param.help)
+        for use in op.fields:
+            _add_field_option(p, use.field, use.required)
+        if op.key == "video.create_from_text":  # optional here: it switches to image-to-video
+            image = CATALOG.operation("video.create_from_image").field("image_url").field
+            _add_field_option(p, image, required=False)
+        if op.is_async:
+            p.add_argument("--wait", action="store_true", help="poll until the job ends")
+            p.add_argument(
+                "--interval",
+                type=float,
+                help="seconds between polls or stream "
+                "checks (default: the API's recommended cadence)",
+            )
+            p.add_argument(
+                "--download",
+                type=Path,
+                metavar="PATH",
+                help="with --wait or --stream: save the output file here",
+            )
+        if op.key == "video.create_from_text":
+            p.add_argument(
+                "--stream",
+                action="store_true",
+                help="follow progress as server-sent events (implies waiting)",
+            )
+        p.set_defaults(handler=cmd_call, operation=op)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +338,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secret", help="signing secret (default: $CREATIVEAI_API_KEY)")
     p.set_defaults(handler=cmd_verify_signature)
 
+    _add_operations(sub)
+
+    p = sub.add_parser("status", help="status of a video, batch or job by id")
+    _add_api_options(p)
+    p.add_argument("id")
+    p.add_argument("--kind", choices=("auto", "video", "job", "batch"), default="auto")
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser(
+        "download",
+        help="download an output file (outputs expire after "
+        f"{api_limits.OUTPUT_URL_LIFETIME_DAYS} days)",
+    )
+    _add_api_options(p)
+    p.add_argument("url")
+    p.add_argument("path", nargs="?", type=Path)
+    p.set_defaults(handler=cmd_download)
+
+    p = sub.add_parser(
+        "sandbox", help="run the local CreativeAI sandbox (see its --help)", add_help=False
+    )
+    p.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+    p.set_defaults(handler=cmd_sandbox)
+
+    p = sub.add_parser("demo", help="the commerce flow: image -> video -> voice -> narrated MP4")
+    _add_api_options(p)
+    p.add_argument("--out", default="demo-output", help="folder for the MP4 and the record")
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.05,
+        help="sandbox seconds per real second (default 0.05: 20x faster)",
+    )
+    p.set_defaults(handler=cmd_demo)
+
     for register in _extensions():
         register(sub)
     return parser
@@ -90,7 +384,7 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.Argument
     import importlib.util
 
     found = []
-    for module in ("connector.sandbox.cli", "connector.client.cli", "connector.relay.cli"):
+    for module in ("connector.relay.cli",):
         if importlib.util.find_spec(module) is not None:
             found.append(importlib.import_module(module).add_parser)
     return found
