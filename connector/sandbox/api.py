@@ -95,7 +95,8 @@ def _authenticate(sandbox: Sandbox) -> ApiKey:
 
 def _buckets(key: ApiKey, op: Operation) -> list[Bucket]:
     buckets = [Bucket("plan", key.per_minute)]
-    if op.kind is OperationKind.CREATE and op.resource in ("video", "batch"):
+    resuming = bool(request.headers.get("Last-Event-ID"))  # reopening a stream creates nothing
+    if op.kind is OperationKind.CREATE and op.resource in ("video", "batch") and not resuming:
         buckets.append(Bucket("video_create", limits.VIDEO_CREATE_PER_MINUTE))
     if op.kind is OperationKind.GET:
         buckets.append(Bucket("poll", limits.POLL_PER_MINUTE))
@@ -219,41 +220,46 @@ def _video_create(
     sandbox: Sandbox, key: ApiKey, op: Operation, body: dict[str, Any], _: dict[str, str]
 ) -> Response:
     job = sandbox.create_video(key, op.key, body, request.host_url)
-    return _answer(job.video_view(sandbox.clock.iso), 202, _model_headers(job))
+    return _answer(
+        sandbox.read(lambda: job.video_view(sandbox.clock.iso)), 202, _model_headers(job)
+    )
 
 
 def _video_get(
     sandbox: Sandbox, key: ApiKey, op: Operation, body: dict[str, Any], params: dict[str, str]
 ) -> Response:
     job = sandbox.job(key, params["id"], JobKind.VIDEO)
-    return _answer(job.video_view(sandbox.clock.iso), 200, _model_headers(job))
+    return _answer(
+        sandbox.read(lambda: job.video_view(sandbox.clock.iso)), 200, _model_headers(job)
+    )
 
 
 def _batch_create(
     sandbox: Sandbox, key: ApiKey, op: Operation, body: dict[str, Any], _: dict[str, str]
 ) -> Response:
     batch = sandbox.create_batch(key, body, request.host_url)
-    return _answer(batch.created_view(), 202)
+    return _answer(sandbox.read(batch.created_view), 202)
 
 
 def _batch_get(
     sandbox: Sandbox, key: ApiKey, op: Operation, body: dict[str, Any], params: dict[str, str]
 ) -> Response:
-    return _answer(sandbox.batch(key, params["batch_id"]).status_view())
+    batch = sandbox.batch(key, params["batch_id"])
+    return _answer(sandbox.read(batch.status_view))
 
 
 def _shared_create(
     sandbox: Sandbox, key: ApiKey, op: Operation, body: dict[str, Any], _: dict[str, str]
 ) -> Response:
     job = sandbox.create_shared(key, op.key, body, request.host_url)
-    return _answer(job.shared_view(sandbox.clock.iso), 202)
+    return _answer(sandbox.read(lambda: job.shared_view(sandbox.clock.iso)), 202)
 
 
 def _shared_get(
     sandbox: Sandbox, key: ApiKey, op: Operation, body: dict[str, Any], params: dict[str, str]
 ) -> Response:
     job = sandbox.job(key, params["id"], JobKind.SHARED)
-    return _answer(job.shared_view(sandbox.clock.iso))
+    return _answer(sandbox.read(lambda: job.shared_view(sandbox.clock.iso)))
 
 
 def _image_result(sandbox: Sandbox, job: Job) -> dict[str, Any]:

@@ -149,7 +149,7 @@ def webhooks() -> Response:
 
 @bp.delete("/webhooks")
 def clear_webhooks() -> Response:
-    current_sandbox().deliveries.clear()
+    current_sandbox().deliveries.clear_log()
     return jsonify(cleared=True)
 
 

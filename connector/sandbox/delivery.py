@@ -67,6 +67,7 @@ class _Delivery:
     body: bytes = field(repr=False)
     headers: dict[str, str] = field(repr=False)
     ended_at: float
+    generation: int  # `Deliveries.clear` starts a new one: older retries stop
     attempts: int = 0
 
 
@@ -91,11 +92,20 @@ class Deliveries:
         self._delivered: set[str] = set()
         self._lock = threading.Lock()
         self._closed = False
+        self._generation = 0
 
     def send(
-        self, event: str, delivery_id: str, url: str, payload: dict[str, Any], secret: str | None
+        self,
+        event: str,
+        delivery_id: str,
+        url: str,
+        payload: dict[str, Any],
+        secret: str | None,
+        *,
+        ended_at: float | None = None,
     ) -> None:
-        """Deliver `payload` as `event` to `url`, first attempt now."""
+        """Deliver `payload` as `event` to `url`; attempts are timed from `ended_at` (sandbox
+        time the job ended; default now)."""
         body = json.dumps(payload, separators=(",", ":")).encode()
         delivery = _Delivery(
             number=next(self._numbers),
@@ -105,13 +115,15 @@ class Deliveries:
             url=url,
             body=body,
             headers=headers_for(event, delivery_id, body, secret),
-            ended_at=self.clock.now(),
+            ended_at=self.clock.now() if ended_at is None else ended_at,
+            generation=self._generation,
         )
-        self._plan(delivery, delay=0.0)
+        self._plan(delivery)
 
-    def _plan(self, delivery: _Delivery, delay: float) -> None:
+    def _plan(self, delivery: _Delivery) -> None:
+        """Schedule the next attempt at its offset from the job's end (at once if past)."""
         index = delivery.attempts
-        due = max(delivery.ended_at + self.schedule[index], self.clock.now()) + delay
+        due = delivery.ended_at + self.schedule[index]
         attempt = Attempt(
             delivery=delivery.number,
             attempt=index + 1,
@@ -129,7 +141,7 @@ class Deliveries:
 
     def _fire(self, delivery: _Delivery, attempt: Attempt) -> None:
         """Runs on the scheduler: decide the attempt's fate, post it off the scheduler thread."""
-        if self._closed:
+        if self._closed or delivery.generation != self._generation:
             return
         now = self.clock.now()
         with self._lock:
@@ -139,8 +151,9 @@ class Deliveries:
             return
         held = self.faults.take_webhook("webhook_delay", delivery.url)
         if held is not None and held.seconds:
-            self._update(attempt, scheduled_at=now + held.seconds)
-            self.scheduler.at(now + held.seconds, lambda: self._fire(delivery, attempt))
+            due = attempt.scheduled_at + held.seconds
+            self._update(attempt, scheduled_at=due)
+            self.scheduler.at(due, lambda: self._fire(delivery, attempt))
             return
         self._update(attempt, sent_at=now, time=self.clock.iso(now))
         if self.faults.take_webhook("webhook_drop", delivery.url) is not None:
@@ -173,10 +186,10 @@ class Deliveries:
         self._next(delivery, attempt)
 
     def _next(self, delivery: _Delivery, attempt: Attempt) -> None:
-        if self._closed:
+        if self._closed or delivery.generation != self._generation:
             return
         if delivery.attempts < len(self.schedule):
-            self._plan(delivery, delay=0.0)
+            self._plan(delivery)
         else:
             self._update(attempt, gave_up=True)
 
@@ -188,8 +201,15 @@ class Deliveries:
         with self._lock:
             return set(self._delivered)
 
-    def clear(self) -> None:
+    def clear_log(self) -> None:
+        """Forget the attempts logged so far (deliveries under way go on)."""
         with self._lock:
+            self._log.clear()
+
+    def clear(self) -> None:
+        """Forget the log and what was delivered; pending retries are dropped."""
+        with self._lock:
+            self._generation += 1
             self._log.clear()
             self._delivered.clear()
 

@@ -12,9 +12,9 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from connector.catalog import CATALOG, JobKind, NormalizedState, errors, fields, limits
 from connector.sandbox import pricing, triggers
@@ -39,6 +39,7 @@ __all__ = ["INVALID_MEDIA", "Sandbox"]
 
 log = logging.getLogger(__name__)
 S = NormalizedState
+T = TypeVar("T")
 
 #: Error code of a compose job whose inputs are not media the sandbox can read (the
 #: sandbox's own; the docs name none for it).
@@ -142,8 +143,14 @@ class Sandbox:
 
     def base_url(self, request_base: str) -> str:
         """Base of output links: the configured public URL, else where the request came in."""
-        self.origins.add(origin(request_base))
+        with self._lock:
+            self.origins.add(origin(request_base))
         return self.config.public_base_url or request_base.rstrip("/")
+
+    def read(self, view: Callable[[], T]) -> T:
+        """Build an answer from jobs without a transition happening halfway through it."""
+        with self._lock:
+            return view()
 
     # -- triggers ------------------------------------------------------------------------------
 
@@ -411,7 +418,7 @@ class Sandbox:
             )
         with self._lock:
             self._charge(key, job.credits)
-            self._complete(job)
+            self._complete(job, job.created_at)
         return job
 
     def start_image_stream(
@@ -448,10 +455,13 @@ class Sandbox:
 
     def jobs_view(self) -> list[dict[str, Any]]:
         with self._lock:
-            jobs = list(self._jobs.values())
-        return [self.job_control_view(job) for job in jobs]
+            return [self.job_control_view(job) for job in self._jobs.values()]
 
     def job_control_view(self, job: Job) -> dict[str, Any]:
+        with self._lock:
+            return self._control_view(job)
+
+    def _control_view(self, job: Job) -> dict[str, Any]:
         view = job.video_view(self.clock.iso) if job.kind is JobKind.VIDEO else None
         if view is None:
             view = job.shared_view(self.clock.iso)
@@ -493,7 +503,7 @@ class Sandbox:
         if job.resource == "compose":
             problem = self._compose_sources(job)
             if problem:
-                self._fail(job, INVALID_MEDIA, problem)
+                self._fail(job, INVALID_MEDIA, problem, at=job.starts_at)
 
     def _compose_sources(self, job: Job) -> str | None:
         """Find the files behind video_url and audio_url; a message when they are unusable."""
@@ -514,37 +524,38 @@ class Sandbox:
         return None
 
     def _finish(self, job: Job) -> None:
+        """The job's end is due (stamped at its scheduled end, however far the clock jumped)."""
+        at = job.ends_at
         if job.outcome == "flaky":
             if job.auto_retry and not job.retried:
                 job.retried = True  # webhook_auto_retry: run it once more, then it works
                 job.outcome = None
-                job.ends_at = self.clock.now() + job.duration
+                job.ends_at = at + job.duration
                 self.scheduler.at(job.ends_at, lambda: self._locked(self._finish, job))
                 return
-            self._fail(
-                job,
-                GENERATION_FAILED,
-                "The provider failed to render the job (sandbox trigger [sandbox:flaky]).",
-            )
+            message = "The provider failed to render the job (sandbox trigger [sandbox:flaky])."
+            self._fail(job, GENERATION_FAILED, message, at=at)
             return
         if job.outcome == "fail":
-            self._fail(
-                job, GENERATION_TIMEOUT, "Generation timed out (sandbox trigger [sandbox:fail])."
-            )
+            message = "Generation timed out (sandbox trigger [sandbox:fail])."
+            self._fail(job, GENERATION_TIMEOUT, message, at=at)
             return
-        self._complete(job)
+        self._complete(job, at)
 
-    def _fail(self, job: Job, code: str, message: str) -> None:
-        job.state = S.FAILED
+    # The state changes last, so a lock-free reader (a stream) that sees a terminal state
+    # also sees its outputs or error.
+
+    def _fail(self, job: Job, code: str, message: str, *, at: float) -> None:
         job.error = job_error(code, message)
-        job.completed_at = self.clock.now()
+        job.completed_at = at
         self._refund(job)
+        job.state = S.FAILED
         self._ended(job)
 
-    def _complete(self, job: Job) -> None:
+    def _complete(self, job: Job, at: float) -> None:
         job.outputs = [self.store.url(job.base_url, s.name) for s in self._outputs(job)]
+        job.completed_at = at
         job.state = S.COMPLETED
-        job.completed_at = self.clock.now()
         self._ended(job)
 
     def _outputs(self, job: Job) -> list[MediaSpec]:
@@ -609,11 +620,12 @@ class Sandbox:
                 job.webhook_url,
                 job.event_payload(event, self.clock.iso),
                 key.secret,
+                ended_at=job.completed_at,
             )
         if job.batch_id:
             batch = self._batches.get(job.batch_id)
             if batch is not None and batch.completed_at is None and batch.done:
-                batch.completed_at = self.clock.now()
+                batch.completed_at = max(j.completed_at or 0.0 for j in batch.jobs)
                 batch_event = event_for("batch.create", S.COMPLETED)
                 if batch.webhook_url and batch_event is not None and key is not None:
                     self.deliveries.send(
@@ -622,6 +634,7 @@ class Sandbox:
                         batch.webhook_url,
                         batch.event_payload(batch_event, self.clock.iso),
                         key.secret,
+                        ended_at=batch.completed_at,
                     )
         self.clock.poke()  # wake streams following this job
 

@@ -105,14 +105,6 @@ class Job:
         value = self.request.get("prompt")
         return value if isinstance(value, str) else None
 
-    def progress(self, now: float) -> float:
-        """0-100 by sandbox time (100 once completed)."""
-        if self.state is S.COMPLETED:
-            return 100.0
-        if now <= self.starts_at or self.duration <= 0:
-            return 0.0
-        return min(100.0 * (now - self.starts_at) / self.duration, 99.0)
-
     def status(self) -> str:
         return wire_status(self.kind or JobKind.SHARED, self.state)
 

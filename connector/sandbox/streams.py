@@ -119,9 +119,11 @@ def frames(
     seq = start
     while seq <= steps and not sandbox.closed:
         if seq < steps:
-            clock.wait_until(job.starts_at + seq * job.duration / steps, stop)
-            if job.state.terminal:
-                seq = steps
+            due = job.starts_at + seq * job.duration / steps
+            clock.wait_until(due, stop)
+            ended = job.completed_at
+            if job.state.terminal and ended is not None and ended < due:
+                seq = steps  # the job ended before this progress point: straight to the end
                 continue
             name, data = _progress(dialect, job, seq, round(100 * seq / steps))
         else:
