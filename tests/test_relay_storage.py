@@ -21,6 +21,7 @@ from connector.relay.storage import (
     Storage,
     Subscription,
     SubscriptionStatus,
+    Tx,
     new_id,
 )
 from connector.relay.storage.postgres import PostgresStorage
@@ -341,3 +342,32 @@ def test_deleting_a_route_cancels_its_open_deliveries(storage: Storage) -> None:
     assert storage.delete_route("t1", route.id, time.time())
     assert storage.get_delivery("t1", d.id).status is DeliveryStatus.CANCELED  # type: ignore[union-attr]
     assert storage.claim_due(time.time(), 10, lease=30) == []
+
+
+def test_concurrent_writes_commit_independently(storage: Storage) -> None:
+    """`write` may commit several callers' work together (SQLite group commit): each one's
+    work is done, or fails alone, and only a committed result is ever returned."""
+    results: dict[int, object] = {}
+
+    def work(n: int) -> None:
+        def insert(tx: Tx) -> str:
+            tx.run("INSERT INTO tenants (id, created_at) VALUES (?, ?)", f"tenant-{n}", time.time())
+            if n % 5 == 0:
+                raise ValueError(f"work {n} fails")
+            return f"tenant-{n}"
+
+        try:
+            results[n] = storage.write(insert)
+        except ValueError as exc:
+            results[n] = exc
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with storage.transaction(write=False) as tx:
+        stored = {r["id"] for r in tx.rows("SELECT id FROM tenants")}
+    assert stored == {f"tenant-{n}" for n in range(40) if n % 5}
+    assert all(isinstance(results[n], ValueError) for n in range(0, 40, 5))
+    assert all(results[n] == f"tenant-{n}" for n in range(40) if n % 5)

@@ -141,7 +141,8 @@ def ingest(
 ) -> Ingested:
     """Store one verified webhook with its deliveries; raises RouteNotFound / RouteEnded."""
     event_id = new_id("evt")
-    with storage.transaction() as tx:
+
+    def work(tx: Tx) -> Ingested:
         route: Route | None = None
         if kind == "route":
             route = tx.lock_route(route_id or "")
@@ -181,6 +182,8 @@ def ingest(
                 tx.insert_delivery(delivery)
                 count += 1
         return Ingested(event_id=event_id, deliveries=count)
+
+    return storage.write(work)
 
 
 def _delivery(

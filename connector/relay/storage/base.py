@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, TypeVar
 
 from connector.relay.storage.records import (
     Attempt,
@@ -36,6 +36,7 @@ from connector.relay.storage.records import (
 from connector.relay.storage.schema import MIGRATIONS, VERSION_TABLE, Types, statements
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 _OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.DELIVERING.value)
 
@@ -189,6 +190,15 @@ class Storage(ABC):
     @abstractmethod
     def transaction(self, write: bool = True) -> AbstractContextManager[Tx]:
         """A transaction on a pooled connection; commits on success, rolls back on error."""
+
+    def write(self, work: Callable[[Tx], T]) -> T:
+        """Run `work` in a write transaction and return its result once committed.
+
+        A backend may commit the work of several concurrent callers together (SQLite does:
+        one fsync for the batch); each caller's work still succeeds or fails on its own.
+        """
+        with self.transaction() as tx:
+            return work(tx)
 
     @abstractmethod
     def fetch(self, conn: Any, sql: str, params: Sequence[Any]) -> list[Row]: ...
@@ -446,59 +456,61 @@ class Storage(ABC):
         Returns False when the claim had lapsed and another worker holds the delivery:
         the attempt is still recorded, the delivery's state is left to that worker.
         """
+        return self.write(lambda tx: self._finish(tx, claim, result, now))
+
+    def _finish(self, tx: Tx, claim: Claim, result: AttemptResult, now: float) -> bool:
         a = result.attempt
         terminal = result.status not in (DeliveryStatus.PENDING, DeliveryStatus.DELIVERING)
-        with self.transaction() as tx:
-            moved = tx.run(
-                """UPDATE deliveries SET status = ?, attempts = attempts + 1,
-                    run_attempts = run_attempts + 1, next_attempt_at = ?, claim_id = NULL,
-                    last_status_code = ?, last_error = ?, updated_at = ?, completed_at = ?
-                WHERE id = ? AND claim_id = ?""",
-                result.status.value,
-                result.next_attempt_at,
-                a.status_code,
-                a.error,
-                now,
-                now if terminal else None,
-                claim.delivery.id,
-                claim.claim_id,
-            )
+        moved = tx.run(
+            """UPDATE deliveries SET status = ?, attempts = attempts + 1,
+                run_attempts = run_attempts + 1, next_attempt_at = ?, claim_id = NULL,
+                last_status_code = ?, last_error = ?, updated_at = ?, completed_at = ?
+            WHERE id = ? AND claim_id = ?""",
+            result.status.value,
+            result.next_attempt_at,
+            a.status_code,
+            a.error,
+            now,
+            now if terminal else None,
+            claim.delivery.id,
+            claim.claim_id,
+        )
+        tx.run(
+            """INSERT INTO attempts (delivery_id, number, started_at, duration_ms, outcome,
+                status_code, error, response_excerpt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            a.delivery_id,
+            a.number,
+            a.started_at,
+            a.duration_ms,
+            a.outcome,
+            a.status_code,
+            a.error,
+            a.response_excerpt,
+        )
+        reason = result.reason or "target gone"
+        if result.end_route:
             tx.run(
-                """INSERT INTO attempts (delivery_id, number, started_at, duration_ms, outcome,
-                    status_code, error, response_excerpt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                a.delivery_id,
-                a.number,
-                a.started_at,
-                a.duration_ms,
-                a.outcome,
-                a.status_code,
-                a.error,
-                a.response_excerpt,
+                """UPDATE routes SET status = ?, ended_reason = ?, ended_at = ?
+                WHERE id = ? AND status = ?""",
+                RouteStatus.ENDED.value,
+                reason,
+                now,
+                result.end_route,
+                RouteStatus.ACTIVE.value,
             )
-            reason = result.reason or "target gone"
-            if result.end_route:
-                tx.run(
-                    """UPDATE routes SET status = ?, ended_reason = ?, ended_at = ?
-                    WHERE id = ? AND status = ?""",
-                    RouteStatus.ENDED.value,
-                    reason,
-                    now,
-                    result.end_route,
-                    RouteStatus.ACTIVE.value,
-                )
-                _cancel_open(tx, "route_id", result.end_route, reason, now)
-            if result.end_subscription:
-                tx.run(
-                    """UPDATE subscriptions SET status = ?, ended_reason = ?, ended_at = ?
-                    WHERE id = ? AND status = ?""",
-                    SubscriptionStatus.GONE.value,
-                    reason,
-                    now,
-                    result.end_subscription,
-                    SubscriptionStatus.ACTIVE.value,
-                )
-                _cancel_open(tx, "subscription_id", result.end_subscription, reason, now)
+            _cancel_open(tx, "route_id", result.end_route, reason, now)
+        if result.end_subscription:
+            tx.run(
+                """UPDATE subscriptions SET status = ?, ended_reason = ?, ended_at = ?
+                WHERE id = ? AND status = ?""",
+                SubscriptionStatus.GONE.value,
+                reason,
+                now,
+                result.end_subscription,
+                SubscriptionStatus.ACTIVE.value,
+            )
+            _cancel_open(tx, "subscription_id", result.end_subscription, reason, now)
         return moved == 1
 
     def release(self, claim: Claim, now: float) -> None:
