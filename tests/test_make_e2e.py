@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from conftest import FAST
 from make_iml.appfiles import LocalApp
+from make_iml.hooks import deliveries
 from make_iml.inputs import make_cases, make_parameters, module_of
 from make_iml.runtime import MakeError, Runtime
 
@@ -284,7 +285,7 @@ def test_the_trigger_subscribes_receives_and_unsubscribes(
     [job] = _run(make, "video from text, defaults left to the API", connection)
     assert sandbox.job(job["id"])["webhook_url"] == connection[INBOX_URL]
     sandbox.advance(3600)
-    [forwarded] = make_hook.wait_for(1)
+    [forwarded] = deliveries(make_hook, 1)
     [bundle] = make.receive(
         WEBHOOK_ID, hook_params, body=forwarded.json(), headers=forwarded.headers
     )
@@ -308,7 +309,7 @@ def test_a_batch_arrives_once_or_once_per_video(
     [batch] = _run(make, "batch of two videos", connection)
     sandbox.advance(3600)
     expected = len(batch["jobs"]) if fan_out else 1
-    received = make_hook.wait_for(expected)
+    received = deliveries(make_hook, expected)
     bundles = [
         b
         for r in received

@@ -12,6 +12,7 @@ import pytest
 from conftest import FAST
 from make_iml import blueprint
 from make_iml.appfiles import LocalApp
+from make_iml.hooks import deliveries
 from make_iml.runtime import Runtime, check_parameters
 
 from connector.platforms.make.model import WEBHOOK_ID
@@ -127,7 +128,7 @@ def test_the_commerce_flow_runs_end_to_end(sandbox: RunningSandbox, relay: Runni
         assert records[video_job["id"]]["sku"] == "MUG-42"
 
         sandbox.advance(3600)
-        [forwarded] = make_hook.wait_for(1)
+        [forwarded] = deliveries(make_hook, 1)
         [bundle] = make.receive(
             WEBHOOK_ID, trigger, body=forwarded.json(), headers=forwarded.headers
         )
