@@ -49,7 +49,8 @@ def _process(
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert line.startswith(ready), (line, proc.stderr.read() if proc.poll() is not None else "")
+        failed = proc.poll() is not None and proc.stderr is not None
+        assert line.startswith(ready), (line, proc.stderr.read() if failed else "")  # type: ignore[union-attr]
         yield proc, line.strip()
     finally:
         if proc.poll() is None:

@@ -21,7 +21,7 @@ README = Path(connector.relay.__file__).with_name("README.md")
 
 def test_defaults_follow_the_documented_schedule_and_limits() -> None:
     config = RelayConfig()
-    assert config.retry_schedule == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    assert list(config.retry_schedule) == [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     assert config.retry_schedule == DEFAULT_RETRY_SCHEDULE
     assert config.retry_jitter == 0.2
     assert (config.attempt_timeout, config.connect_timeout) == (15.0, 5.0)

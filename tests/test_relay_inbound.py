@@ -217,10 +217,13 @@ def test_bad_or_missing_signatures_are_401_and_store_nothing(relay: RunningRelay
     url = _route(relay)["webhook_url"]
     body, base = api_webhook(video_payload(), KEY)
     for name, signature, sent in _forgeries(body):
-        headers: dict[str, str | bytes] = {
+        merged: dict[str, str | bytes] = {
             k: v for k, v in base.items() if k != limits.SIGNATURE_HEADER
         }
-        headers.update(signature)
+        merged.update(signature)
+        headers = [
+            (k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in merged.items()
+        ]
         answer = HTTP.post(url, content=sent, headers=headers)
         assert answer.status_code == 401, name
         assert answer.json()["error"]["code"] == "bad_signature", name

@@ -6,12 +6,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from connector.relay.storage import (
     Attempt,
     AttemptResult,
+    Claim,
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
@@ -79,7 +81,9 @@ def _sub(tenant: str = "t1", **changes: object) -> Subscription:
     return Subscription(**values)  # type: ignore[arg-type]
 
 
-def _event(storage: Storage, tenant: str = "t1", key: str | None = None, body: bytes = b"{}"):
+def _event(
+    storage: Storage, tenant: str = "t1", key: str | None = None, body: bytes = b"{}"
+) -> str | None:
     event_id = new_id("evt")
     with storage.transaction() as tx:
         fresh = tx.insert_event(
@@ -126,7 +130,13 @@ def _delivery(
     return d
 
 
-def _finish(storage: Storage, claim, status: DeliveryStatus, next_at: float | None = None, **kw):
+def _finish(
+    storage: Storage,
+    claim: Claim,
+    status: DeliveryStatus,
+    next_at: float | None = None,
+    **kw: Any,
+) -> bool:
     attempt = Attempt(
         delivery_id=claim.delivery.id,
         number=claim.delivery.attempts + 1,
