@@ -21,8 +21,8 @@ from jsonschema_specifications import REGISTRY as METASCHEMAS
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "shared" / "make-schemas"
 SKIP_REASON = (
-    f"Make's schemas are not here ({SCHEMA_DIR}): the checkout needs ../shared beside it "
-    "(see README.md, 'Tests'); Make schema validation cannot run without them"
+    f"Make's published schemas are not at {SCHEMA_DIR}: put ../shared beside the checkout "
+    "(make-app/README.md, 'For developers of this app')"
 )
 
 #: File-name glob → schema file, in the extension's order (first match wins).

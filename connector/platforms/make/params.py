@@ -96,10 +96,22 @@ def _spec(field: Field, rpc_for: Callable[[str], str] | None) -> Param | list[Pa
         return {"type": PARAMETER_TYPES[T.NUMBER], "label": _singular(field.label)}
     if t in (T.OBJECT, T.OBJECT_LIST):
         return [parameter(c, required=c.required, rpc_for=rpc_for) for c in field.children]
-    if t is T.FILE:
+    if t is T.FILE:  # both parts are needed once a file is given
         return [
-            {"name": FILE_NAME, "type": "filename", "label": "File Name", "semantic": "file:name"},
-            {"name": FILE_DATA, "type": "buffer", "label": "Data", "semantic": "file:data"},
+            {
+                "name": FILE_NAME,
+                "type": "filename",
+                "label": "File Name",
+                "required": True,
+                "semantic": "file:name",
+            },
+            {
+                "name": FILE_DATA,
+                "type": "buffer",
+                "label": "Data",
+                "required": True,
+                "semantic": "file:data",
+            },
         ]
     return None
 

@@ -56,7 +56,7 @@ def readme(catalog: Catalog, app: App) -> str:
         "",
         "## Waiting for a result",
         "",
-        f"{', '.join(waiting)} usually finish within seconds, so these modules can wait: "
+        f"{' and '.join(waiting)} usually finish within seconds, so these modules can wait: "
         "with **Wait for the Result** on, they check the job and output the finished result, "
         f"within Make's {MODULE_TIME_LIMIT_S:g} s module limit. Everything else "
         "returns the job at once; add **Watch Completed Generations** in a second scenario "
@@ -105,7 +105,9 @@ def readme(catalog: Catalog, app: App) -> str:
         "Deploy with the Make Apps Editor for VS Code (`samples/make/DEPLOY.md` in the "
         "repository). Tests: `python3 -m pytest tests/test_make*.py` validates every file "
         "against Make's published schemas and runs each module against a local sandbox "
-        "and relay.",
+        "and relay. The schemas are read from `../shared/make-schemas/` beside the "
+        "checkout (copies of those in Make's VS Code extension, not kept in this "
+        "repository); without that folder the schema checks skip and say so.",
         "",
     ]
     return "\n".join(lines)
