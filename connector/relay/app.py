@@ -10,6 +10,7 @@ It forwards deliveries itself only with `RELAY_EMBEDDED_WORKER=true` (what
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -94,7 +95,10 @@ def _install_handlers(app: Flask) -> None:
         if request.path not in _QUIET_PATHS:
             began: Any = g.get("relay_started")
             took = (time.perf_counter() - began) * 1000 if began else None
-            log.info(
+            # Inbound webhooks log their own outcome; their access line is debug detail.
+            level = logging.DEBUG if request.path.startswith("/hooks/") else logging.INFO
+            log.log(
+                level,
                 "request",
                 extra=logs.fields(
                     method=request.method,
