@@ -8,6 +8,7 @@ delay the next run, keep an incomplete execution for the user to fix).
 from __future__ import annotations
 
 from collections.abc import Callable
+from http import HTTPStatus
 
 from connector.catalog import Catalog, ErrorCode, errors, limits
 from connector.platforms.make import iml
@@ -28,12 +29,13 @@ _API_MESSAGE = f"ifempty({path('body', 'error', 'message')}, {path('body', 'erro
 
 
 def make_error_type(code: ErrorCode) -> str:
-    """Which of Make's error types an API error code is."""
-    if code.http_status == 401:
+    """Which of Make's error types an API error code is, by what its HTTP status means."""
+    status = HTTPStatus(code.http_status)
+    if status is HTTPStatus.UNAUTHORIZED:
         return "InvalidAccessTokenError"  # Make deactivates the scenario and says why
-    if code.http_status == 429:
+    if status is HTTPStatus.TOO_MANY_REQUESTS:
         return "RateLimitError"  # Make delays the next run
-    if code.http_status in (400, 422):
+    if status in (HTTPStatus.BAD_REQUEST, HTTPStatus.UNPROCESSABLE_ENTITY):
         return "DataError"  # the input is wrong: an incomplete execution the user can fix
     if code.retryable:
         return "ConnectionError"  # transient on the API's side: Make tries again later

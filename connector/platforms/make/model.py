@@ -49,15 +49,19 @@ class App:
         return [c for c in self.components if c.kind == kind]
 
 
+def _words(text: str) -> str:
+    """`image-edit models` → `ImageEditModels`."""
+    return "".join(w[:1].upper() + w[1:].lower() for w in re.findall(r"[A-Za-z0-9]+", text))
+
+
 def module_id(label: str) -> str:
     """`Create Video From Text` → `createVideoFromText` (Make: letters and digits only)."""
-    words: list[str] = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", label)]
-    return words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])
+    name = _words(label)
+    return name[:1].lower() + name[1:]
 
 
 def rpc_id(options_source: str) -> str:
     """`models:video` → `listVideoModels`, `models:image-edit` → `listImageEditModels`,
     `models:all` → `listModels`."""
     what, _, kind = options_source.partition(":")
-    qualifier = "" if kind in ("", "all") else module_id(f"x {kind.replace('-', ' ')}")[1:]
-    return f"list{qualifier}{what.capitalize()}"
+    return "list" + ("" if kind in ("", "all") else _words(kind)) + _words(what)
