@@ -10,9 +10,11 @@ const trimmed = (url) =>
     .trim()
     .replace(/\/+$/, '');
 
-const baseUrl = (bundle) => trimmed(bundle.authData.base_url) || api.defaultBaseUrl;
+const authOf = (bundle) => (bundle && bundle.authData) || {};
 
-const relayUrl = (bundle) => trimmed(bundle.authData.relay_url) || null;
+const baseUrl = (bundle) => trimmed(authOf(bundle).base_url) || api.defaultBaseUrl;
+
+const relayUrl = (bundle) => trimmed(authOf(bundle).relay_url) || null;
 
 const isUnder = (url, root) =>
   Boolean(root) && (url === root || url.startsWith(`${root}/`) || url.startsWith(`${root}?`));
@@ -22,7 +24,7 @@ const ownsUrl = (bundle, url) =>
   isUnder(String(url || ''), baseUrl(bundle)) || isUnder(String(url || ''), relayUrl(bundle));
 
 const addApiKey = (request, z, bundle) => {
-  const key = bundle.authData && bundle.authData.api_key;
+  const key = authOf(bundle).api_key;
   if (key && ownsUrl(bundle, request.url)) {
     request.headers = { ...request.headers, [api.auth.header]: `${api.auth.scheme} ${key}` };
   }
@@ -37,9 +39,9 @@ const header = (response, name) => {
 // Seconds to wait, as the answer says: milliseconds header first, then Retry-After
 // (seconds or an HTTP date).
 const retryDelay = (response) => {
-  const ms = Number(header(response, api.headers.retryAfterMs));
-  if (Number.isFinite(ms) && ms >= 0 && header(response, api.headers.retryAfterMs) !== null) {
-    return Math.ceil(ms / 1000);
+  const ms = header(response, api.headers.retryAfterMs);
+  if (ms !== null && Number.isFinite(Number(ms)) && Number(ms) >= 0) {
+    return Math.ceil(Number(ms) / 1000);
   }
   const raw = header(response, api.headers.retryAfter);
   if (raw === null) {
@@ -52,9 +54,17 @@ const retryDelay = (response) => {
   return Number.isNaN(when) ? null : Math.max(0, Math.ceil((when - Date.now()) / 1000));
 };
 
+const contentOf = (response) => {
+  try {
+    return typeof response.content === 'string' ? response.content : '';
+  } catch (error) {
+    return ''; // a streamed (raw) answer has no content
+  }
+};
+
 const parsedBody = (response) => {
   try {
-    return JSON.parse(response.content);
+    return JSON.parse(contentOf(response));
   } catch (error) {
     return null;
   }
@@ -75,14 +85,14 @@ const errorDetail = (response) => {
   if (typeof error === 'string') {
     return { code: null, message: error, field: null };
   }
-  const text = typeof response.content === 'string' ? response.content.trim() : '';
+  const text = contentOf(response).trim();
   return { code: null, message: text.slice(0, 300), field: null };
 };
 
 const sentence = (text) => (/[.!?]$/.test(text) ? text : `${text}.`);
 
 const withoutKey = (text, bundle) => {
-  const key = bundle.authData && bundle.authData.api_key;
+  const key = authOf(bundle).api_key;
   return key ? String(text).split(key).join(':censored:') : String(text);
 };
 
@@ -110,18 +120,20 @@ const errorFor = (z, bundle, response) => {
   return new z.errors.Error(message, detail.code || `http_${response.status}`, response.status);
 };
 
+// afterResponse: answers of the API and the relay; core handles any other host's.
 const raiseForErrors = (response, z, bundle) => {
-  if (response.status >= 400 && !response.skipThrowForStatus) {
+  const ours = ownsUrl(bundle, response.request && response.request.url);
+  if (ours && response.status >= 400 && !response.skipThrowForStatus) {
     throw errorFor(z, bundle, response);
   }
   return response;
 };
 
-const send = (z, bundle, root, { method, path, json, form, query, skipThrowForStatus }, extra) => {
+const send = (z, root, { method, path, json, form, query, skipThrowForStatus }) => {
   const request = {
     method,
     url: `${root}${path}`,
-    headers: { Accept: 'application/json', ...extra },
+    headers: { Accept: 'application/json' },
     params: query || {},
     skipThrowForStatus: Boolean(skipThrowForStatus),
     // Our afterResponse turns 429 into ThrottledError with the API's own delay headers.
@@ -137,7 +149,7 @@ const send = (z, bundle, root, { method, path, json, form, query, skipThrowForSt
   return z.request(request);
 };
 
-const callApi = (z, bundle, options) => send(z, bundle, baseUrl(bundle), options, {});
+const callApi = (z, bundle, options) => send(z, baseUrl(bundle), options);
 
 const callRelay = (z, bundle, options) => {
   const root = relayUrl(bundle);
@@ -148,7 +160,7 @@ const callRelay = (z, bundle, options) => {
       400,
     );
   }
-  return send(z, bundle, root, options, {});
+  return send(z, root, options);
 };
 
 module.exports = {
