@@ -225,7 +225,8 @@ def test_runtime_states_no_api_fact() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ({"a": 1, "b-c": "it's"}, "{ a: 1, 'b-c': 'it\\'s' }"),
+        ({"a": 1, "b-c": "it's"}, "{ a: 1, 'b-c': \"it's\" }"),
+        ('say "hi"', "'say \"hi\"'"),
         ([True, None, 1.5, 2.0], "[true, null, 1.5, 2]"),
         ({"sample": js.Code("sample")}, "{ sample }"),
         ("line\nbreak", "'line\\nbreak'"),

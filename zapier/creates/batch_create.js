@@ -153,7 +153,7 @@ module.exports = {
         required: false,
         type: 'string',
         dynamic: 'video_models.id.id',
-        helpText: 'Video model. \'auto\' routes to a live provider and reports the one that ran. The list comes live from the API; known values: `auto`, `kling-o3-pro`, `kling-v3`, `seedance-1.5-pro`.',
+        helpText: "Video model. 'auto' routes to a live provider and reports the one that ran. The list comes live from the API; known values: `auto`, `kling-o3-pro`, `kling-v3`, `seedance-1.5-pro`.",
         default: 'auto',
       },
       {
@@ -193,7 +193,7 @@ module.exports = {
         type: 'boolean',
         required: false,
         default: 'true',
-        helpText: 'On: this step waits until the job has finished, through the relay in the connection, and outputs the result and its file. Off, or without a relay: it outputs the job id at once. In the Zap editor\'s test a waiting step shows a sample result instead of starting a job.',
+        helpText: "On: this step waits until the job has finished, through the relay in the connection, and outputs the result and its file. Off, or without a relay: it outputs the job id at once. In the Zap editor's test a waiting step shows a sample result instead of starting a job.",
       },
     ],
     perform: (z, bundle) => perform(z, bundle, request),

@@ -91,7 +91,7 @@ module.exports = {
         label: 'Replace Audio',
         required: true,
         type: 'boolean',
-        helpText: 'On: swap the video\'s soundtrack for this audio. Off: mix it over the original.',
+        helpText: "On: swap the video's soundtrack for this audio. Off: mix it over the original.",
         default: 'true',
       },
       {
@@ -108,7 +108,7 @@ module.exports = {
         type: 'boolean',
         required: false,
         default: 'true',
-        helpText: 'On: this step waits until the job has finished, through the relay in the connection, and outputs the result and its file. Off, or without a relay: it outputs the job id at once. In the Zap editor\'s test a waiting step shows a sample result instead of starting a job.',
+        helpText: "On: this step waits until the job has finished, through the relay in the connection, and outputs the result and its file. Off, or without a relay: it outputs the job id at once. In the Zap editor's test a waiting step shows a sample result instead of starting a job.",
       },
     ],
     perform: (z, bundle) => perform(z, bundle, request),

@@ -142,7 +142,7 @@ module.exports = {
           },
           {
             value: '1792x1024',
-            label: '1792x1024 (wide; used in the API\'s examples)',
+            label: "1792x1024 (wide; used in the API's examples)",
             sample: '1792x1024',
           },
         ],

@@ -165,7 +165,7 @@ module.exports = {
           },
           {
             value: '1792x1024',
-            label: '1792x1024 (wide; used in the API\'s examples)',
+            label: "1792x1024 (wide; used in the API's examples)",
             sample: '1792x1024',
           },
         ],
@@ -204,7 +204,7 @@ module.exports = {
             sample: 'transparent',
           },
         ],
-        helpText: '\'transparent\' returns a PNG with an alpha channel.',
+        helpText: "'transparent' returns a PNG with an alpha channel.",
         default: 'auto',
         group: 'advanced',
       },
@@ -233,7 +233,7 @@ module.exports = {
         choices: [
           { value: 'isometric', label: 'Isometric', sample: 'isometric' },
           { value: 'low-angle', label: 'Low Angle', sample: 'low-angle' },
-          { value: 'bird-eye', label: 'Bird\'s Eye', sample: 'bird-eye' },
+          { value: 'bird-eye', label: "Bird's Eye", sample: 'bird-eye' },
         ],
         helpText: 'Camera viewpoint, for consistent asset series. Pick one or enter another value.',
         group: 'advanced',

@@ -205,7 +205,7 @@ module.exports = {
         required: false,
         type: 'string',
         dynamic: 'video_models.id.id',
-        helpText: 'Video model. \'auto\' routes to a live provider and reports the one that ran. The list comes live from the API; known values: `auto`, `kling-o3-pro`, `kling-v3`, `seedance-1.5-pro`.',
+        helpText: "Video model. 'auto' routes to a live provider and reports the one that ran. The list comes live from the API; known values: `auto`, `kling-o3-pro`, `kling-v3`, `seedance-1.5-pro`.",
         default: 'auto',
       },
       {
@@ -269,7 +269,7 @@ module.exports = {
         required: false,
         type: 'text',
         list: true,
-        helpText: 'Follow-up shots, one prompt each, generated as connected scenes (Kling V3). A list of at least 1 texts.',
+        helpText: 'Follow-up shots, one prompt each, generated as connected scenes (Kling V3).',
         group: 'advanced',
       },
       {
@@ -306,7 +306,7 @@ module.exports = {
         choices: [
           { value: 'isometric', label: 'Isometric', sample: 'isometric' },
           { value: 'low-angle', label: 'Low Angle', sample: 'low-angle' },
-          { value: 'bird-eye', label: 'Bird\'s Eye', sample: 'bird-eye' },
+          { value: 'bird-eye', label: "Bird's Eye", sample: 'bird-eye' },
         ],
         helpText: 'Camera viewpoint, for consistent asset series. Pick one or enter another value.',
         group: 'advanced',
@@ -342,7 +342,7 @@ module.exports = {
         type: 'boolean',
         required: false,
         default: 'true',
-        helpText: 'On: this step waits until the job has finished, through the relay in the connection, and outputs the result and its file. Off, or without a relay: it outputs the job id at once. In the Zap editor\'s test a waiting step shows a sample result instead of starting a job.',
+        helpText: "On: this step waits until the job has finished, through the relay in the connection, and outputs the result and its file. Off, or without a relay: it outputs the job id at once. In the Zap editor's test a waiting step shows a sample result instead of starting a job.",
       },
     ],
     perform: (z, bundle) => perform(z, bundle, request),

@@ -173,7 +173,7 @@ module.exports = {
         type: 'boolean',
         required: false,
         default: 'true',
-        helpText: 'On: this step waits until the job has finished, through the relay in the connection, and outputs the result and its file. Off, or without a relay: it outputs the job id at once. In the Zap editor\'s test a waiting step shows a sample result instead of starting a job.',
+        helpText: "On: this step waits until the job has finished, through the relay in the connection, and outputs the result and its file. Off, or without a relay: it outputs the job id at once. In the Zap editor's test a waiting step shows a sample result instead of starting a job.",
       },
     ],
     perform: (z, bundle) => perform(z, bundle, request),

@@ -80,7 +80,7 @@ module.exports = {
     server_error: {
       status: 500,
       title: 'Server error',
-      advice: 'A transient error on CreativeAI\'s side; retried with backoff.',
+      advice: "A transient error on CreativeAI's side; retried with backoff.",
     },
     provider_unavailable: {
       status: 503,

@@ -37,17 +37,17 @@ module.exports = {
         choices: [
           {
             value: 'video',
-            label: 'Video – Get a video generation\'s status and result.',
+            label: "Video – Get a video generation's status and result.",
             sample: 'video',
           },
           {
             value: 'batch',
-            label: 'Video Batch – Get a batch\'s counts and each video\'s result.',
+            label: "Video Batch – Get a batch's counts and each video's result.",
             sample: 'batch',
           },
           {
             value: 'shared',
-            label: 'Job – Get a voice, compose or chart job\'s status and result.',
+            label: "Job – Get a voice, compose or chart job's status and result.",
             sample: 'shared',
           },
         ],

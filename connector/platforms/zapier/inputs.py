@@ -158,7 +158,7 @@ def help_text(f: Field) -> str:
     bounded = (
         (t in (T.INTEGER, T.NUMBER) and ranged)
         or (t in (T.STRING, T.TEXT) and f.max_length)
-        or (t in (T.STRING_LIST, T.NUMBER_LIST) and (f.min_items or f.max_items))
+        or (t in (T.STRING_LIST, T.NUMBER_LIST) and ((f.min_items or 0) > 1 or f.max_items))
     )
     if bounded:
         parts.append(_sentence(f.allowed()))

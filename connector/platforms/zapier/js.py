@@ -26,8 +26,10 @@ class Code:
 
 
 def string(value: str) -> str:
-    """A single-quoted JavaScript string literal."""
+    """A JavaScript string literal: single quotes unless the text holds more of them."""
     body = json.dumps(value, ensure_ascii=False)[1:-1]
+    if value.count("'") > value.count('"'):
+        return f'"{body}"'
     body = body.replace('\\"', '"').replace("'", "\\'")
     return f"'{body}'"
 
