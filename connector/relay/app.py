@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from connector.relay import inbound, logs, management, ops
+from connector.relay import inbound, logs, management, ops, pages
 from connector.relay.config import RelayConfig
 from connector.relay.errors import ApiError
 from connector.relay.metrics import Metrics
@@ -48,6 +48,7 @@ def create_app(
     app.register_blueprint(inbound.bp)
     app.register_blueprint(management.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(pages.bp)
     _install_handlers(app)
     if config.embedded_worker:
         relay.start_forwarder()
