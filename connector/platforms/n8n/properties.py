@@ -235,7 +235,7 @@ def field_spec(f: Field, *, required: bool, additional: bool, param: str | None 
     spec: dict[str, Any] = {
         "wire": f.name,
         "param": param or param_name(f),
-        "label": f.label,
+        "label": title_case(f.label),
         "kind": _kind(f),
         "required": required,
     }

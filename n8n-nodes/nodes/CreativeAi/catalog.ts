@@ -157,7 +157,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			{
 				wire: 'duration',
 				param: 'duration',
-				label: 'Duration (seconds)',
+				label: 'Duration (Seconds)',
 				kind: 'integer',
 				required: false,
 				additional: true,
@@ -337,7 +337,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			{
 				wire: 'duration',
 				param: 'duration',
-				label: 'Duration (seconds)',
+				label: 'Duration (Seconds)',
 				kind: 'integer',
 				required: false,
 				additional: true,
@@ -549,7 +549,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			{
 				wire: 'duration',
 				param: 'duration',
-				label: 'Duration (seconds)',
+				label: 'Duration (Seconds)',
 				kind: 'integer',
 				required: false,
 				additional: true,
@@ -958,7 +958,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			{
 				wire: 'duration',
 				param: 'duration',
-				label: 'Duration (seconds)',
+				label: 'Duration (Seconds)',
 				kind: 'integer',
 				required: false,
 				additional: true,
@@ -1037,7 +1037,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			{
 				wire: 'duration',
 				param: 'duration',
-				label: 'Duration (seconds)',
+				label: 'Duration (Seconds)',
 				kind: 'integer',
 				required: false,
 				additional: true,

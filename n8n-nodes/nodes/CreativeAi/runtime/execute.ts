@@ -243,15 +243,16 @@ async function follow(
 	const live = calls.map((call, n) => ({ call, n })).filter(({ n }) => sent[n].ok);
 	const polled = await settleAll(live, options.parallel, async ({ call, n }) => {
 		const answer = (sent[n] as { ok: true; value: IDataObject }).value;
-		const batch = call.batch && spec.batch;
+		const job = spec.job as NonNullable<OperationSpec['job']>;
+		const batch = call.batch || job.kind === 'batch';
 		return await poll(ctx, {
-			statusPath: batch ? spec.batch!.statusPath : spec.job!.statusPath,
-			statusLabel: spec.job!.statusLabel,
+			statusPath: call.batch && spec.batch ? spec.batch.statusPath : job.statusPath,
+			statusLabel: job.statusLabel,
 			id: String(batch ? answer.batch_id : answer.id),
 			interval,
 			timeout,
 			itemIndex: call.items[0],
-			batch: Boolean(batch),
+			batch,
 		});
 	});
 	polled.forEach((outcome, k) => {
@@ -277,7 +278,7 @@ async function park(
 	const deliveries: string[] = [];
 	calls.forEach((call, n) => {
 		const outcome = sent[n];
-		if (outcome.ok) deliveries.push(String(call.batch ? outcome.value.batch_id : outcome.value.id));
+		if (outcome.ok) deliveries.push(String(outcome.value.batch_id ?? outcome.value.id));
 	});
 	if (waiting.via === 'relay' && waiting.route && deliveries.length) {
 		await expectIds(ctx, waiting.route, deliveries);
@@ -287,7 +288,8 @@ async function park(
 			return errorItem(slot.error ?? new Error('not sent'), slot.itemIndex);
 		}
 		const call = calls[slot.call];
-		const job = String(slot.accepted.id);
+		// A whole batch (Create Video Batch) is waited for by its batch id.
+		const job = String(slot.accepted.id ?? slot.accepted.batch_id);
 		const info: Waiting = {
 			...waiting,
 			delivery: call.batch ? String(slot.accepted.batch_id) : job,

@@ -26,10 +26,10 @@ export function batchDone(batch: IDataObject): boolean {
 	return total > 0 && ended >= total;
 }
 
-/** Why a finished job did not succeed, or undefined when it completed. */
+/** Why a job ended without success; undefined while it runs or once it completed. */
 export function failureOf(job: IDataObject): string | undefined {
 	const state = stateOf(job.status);
-	if (state === 'completed') return undefined;
+	if (state !== 'failed' && state !== 'canceled') return undefined;
 	const error = job.error as IDataObject | undefined;
 	const message =
 		(error && typeof error.message === 'string' && error.message) ||

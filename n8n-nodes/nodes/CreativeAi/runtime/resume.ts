@@ -91,9 +91,10 @@ export async function resume(this: IWebhookFunctions): Promise<IWebhookResponseD
 			if (completions.has(id)) continue;
 			const info = infos.find((i) => i?.delivery === id) as Waiting;
 			const template = info.batch ? spec.batch?.statusPath : spec.job?.statusPath;
+			const batch = info.batch || spec.job?.kind === 'batch';
 			const answer = await request(this, { method: 'GET', path: statusPath(String(template), id) });
 			const current = answer.body as IDataObject;
-			if (info.batch ? batchDone(current) : isTerminal(current.status)) completions.set(id, current);
+			if (batch ? batchDone(current) : isTerminal(current.status)) completions.set(id, current);
 			else if (late) missing.push(id);
 			else return { webhookResponse: { received: true, waiting: expected.length - completions.size } };
 		}

@@ -64,7 +64,7 @@ export async function subscribe(this: IHookFunctions): Promise<boolean> {
 	const sub = answer.body as IDataObject;
 	const stored = this.getWorkflowStaticData('node') as Subscription;
 	stored.subscriptionId = String(sub.id);
-	stored.sealedSecret = seal(String(sub.secret), creds.apiKey);
+	stored.sealedSecret = seal(String(sub.signing_secret), creds.apiKey);
 	return true;
 }
 

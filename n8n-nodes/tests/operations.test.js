@@ -1,0 +1,365 @@
+// Hand-written: every operation through n8n's engine against the sandbox, in every
+// completion mode, plus many items, errors, downloads and the live model lists.
+// Run by tests/test_n8n_package.py (it starts the sandbox and the relay and sets the env).
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { start } = require('./harness');
+
+const SANDBOX = process.env.SANDBOX_URL;
+const RELAY = process.env.RELAY_URL;
+const KEY = process.env.SANDBOX_KEY;
+const FAST = { pollInterval: 0.05, timeout: 30 };
+
+let direct; // credential without a relay: resume straight from the API
+let relayed; // credential with the relay
+
+before(async () => {
+	direct = await start({ credentials: { apiKey: KEY, baseUrl: SANDBOX, relayUrl: '' } });
+	relayed = await start({ credentials: { apiKey: KEY, baseUrl: SANDBOX, relayUrl: RELAY } });
+});
+
+after(async () => {
+	await direct.stop();
+	await relayed.stop();
+});
+
+async function sandboxGet(path) {
+	const answer = await fetch(`${SANDBOX}${path}`);
+	return await answer.json();
+}
+
+function items(n, make = (i) => ({ n: i })) {
+	return Array.from({ length: n }, (_, i) => ({ json: make(i) }));
+}
+
+const ASYNC = {
+	'video.createFromText': { prompt: 'A drone shot over a coastal city', duration: 3 },
+	'video.createFromImage': { prompt: 'Subtle push in', imageUrl: 'https://example.com/p.png' },
+	'voice.create': { text: 'Meet the travel mug.' },
+	'chart.create': { additionalFields: { chartImageUrl: 'https://example.com/chart.png', duration: 2 } },
+	'batch.create': { prompts: { values: [{ prompt: 'one' }, { prompt: 'two', imageUrl: 'https://example.com/2.png' }] } },
+};
+
+for (const [key, params] of Object.entries(ASYNC)) {
+	const [resource, operation] = key.split('.');
+
+	test(`${key}: Don't Wait returns the accepted job`, async () => {
+		const run = await direct.run({ resource, operation, params: { ...params, completion: 'none' }, items: items(1) });
+		assert.equal(run.status, 'success', run.error?.message);
+		assert.equal(run.output.length, 1);
+		const job = run.output[0].json;
+		assert.ok(job.id || job.batch_id, JSON.stringify(job));
+		assert.equal(run.output[0].pairedItem.item, 0);
+	});
+
+	test(`${key}: Poll Until Done returns the finished job`, async () => {
+		const run = await direct.run({ resource, operation, params: { ...params, completion: 'poll', ...FAST }, items: items(1) });
+		assert.equal(run.status, 'success', run.error?.message);
+		const job = run.output[0].json;
+		if (key === 'batch.create') {
+			assert.equal(job.completed, 2, JSON.stringify(job));
+		} else {
+			assert.match(String(job.status), /^completed$/i, JSON.stringify(job));
+			assert.ok(job.output_url);
+		}
+	});
+
+	for (const [mode, harness] of [
+		['straight from the API', () => direct],
+		['through the relay', () => relayed],
+	]) {
+		test(`${key}: Resume by Webhook ${mode} parks, then outputs the finished job`, async () => {
+			const h = harness();
+			const run = await h.run({ resource, operation, params: { ...params, completion: 'webhook', timeout: 60 }, items: items(1) });
+			assert.equal(run.status, 'waiting', run.error?.message);
+			assert.ok(run.waitTill instanceof Date);
+			const parked = run.output[0].json;
+			assert.ok(parked.creativeaiWaiting, 'the parked item says what it waits for');
+			assert.equal(parked.creativeaiWaiting.via, mode.includes('relay') ? 'relay' : 'direct');
+			const done = await h.resumed(run);
+			assert.equal(done.status, 'success', done.error?.message);
+			assert.equal(done.output.length, 1);
+			const job = done.output[0].json;
+			assert.equal(job.creativeaiWaiting, undefined);
+			assert.equal(done.output[0].pairedItem.item, 0);
+			if (key === 'batch.create') assert.equal(job.total_jobs ?? job.jobs.length, 2);
+			else assert.match(String(job.status), /^completed$/i);
+		});
+	}
+}
+
+test('compose: the narrated MP4 of a video and a voice job, downloaded as binary data', async () => {
+	const video = await direct.run({
+		resource: 'video',
+		operation: 'createFromText',
+		params: { prompt: 'Product turntable', additionalFields: { duration: 3 }, completion: 'poll', ...FAST },
+		items: items(1),
+	});
+	const voice = await direct.run({ resource: 'voice', operation: 'create', params: { text: 'Hello there.', completion: 'poll', ...FAST }, items: items(1) });
+	const run = await direct.run({
+		resource: 'compose',
+		operation: 'create',
+		params: {
+			videoUrl: video.output[0].json.output_url,
+			audioUrl: voice.output[0].json.output_url,
+			replaceAudio: true,
+			completion: 'poll',
+			...FAST,
+			options: { download: true, binaryPropertyName: 'video' },
+		},
+		items: items(1),
+	});
+	assert.equal(run.status, 'success', run.error?.message);
+	const file = run.output[0].binary.video;
+	assert.equal(file.mimeType, 'video/mp4');
+	assert.match(file.fileName, /\.mp4$/);
+	const bytes = Buffer.from(file.data, 'base64');
+	assert.equal(bytes.subarray(4, 8).toString('latin1'), 'ftyp');
+});
+
+test('get operations read a job by id', async () => {
+	const started = await direct.run({ resource: 'voice', operation: 'create', params: { text: 'Status please.', completion: 'poll', ...FAST }, items: items(1) });
+	const id = started.output[0].json.id;
+	const run = await direct.run({ resource: 'job', operation: 'get', params: { generationId: id }, items: items(1) });
+	assert.equal(run.output[0].json.id, id);
+	const video = await direct.run({ resource: 'video', operation: 'createFromText', params: { prompt: 'x', completion: 'none' }, items: items(1) });
+	const got = await direct.run({ resource: 'video', operation: 'get', params: { generationId: video.output[0].json.id }, items: items(1) });
+	assert.equal(got.output[0].json.id, video.output[0].json.id);
+	const batch = await direct.run({ resource: 'batch', operation: 'create', params: { ...ASYNC['batch.create'], completion: 'none' }, items: items(1) });
+	const gotBatch = await direct.run({ resource: 'batch', operation: 'get', params: { batchId: batch.output[0].json.batch_id }, items: items(1) });
+	assert.equal(gotBatch.output[0].json.batch_id, batch.output[0].json.batch_id);
+});
+
+test('images answer at once, and Download Result puts every image into binary data', async () => {
+	const run = await direct.run({
+		resource: 'image',
+		operation: 'generate',
+		params: { prompt: 'A mug', additionalFields: { n: 2, size: '1024x1024' }, options: { download: true } },
+		items: items(1),
+	});
+	assert.equal(run.status, 'success', run.error?.message);
+	assert.equal(run.output[0].json.data.length, 2);
+	assert.deepEqual(Object.keys(run.output[0].binary).sort(), ['data', 'data_1']);
+	assert.equal(run.output[0].binary.data.mimeType, 'image/png');
+});
+
+test('image edit uploads the input binary as multipart', async () => {
+	const generated = await direct.run({ resource: 'image', operation: 'generate', params: { prompt: 'source', options: { download: true } }, items: items(1) });
+	const source = generated.output[0].binary.data;
+	const run = await direct.run({
+		resource: 'image',
+		operation: 'edit',
+		params: { prompt: 'Clean white background', model: 'seedream-v4.5-edit', imageBinaryPropertyName: 'data' },
+		items: [{ json: {}, binary: { data: { base64: source.data, filename: 'product.png', content_type: 'image/png' } } }],
+	});
+	assert.equal(run.status, 'success', run.error?.message);
+	assert.match(run.output[0].json.data[0].url, /\.png$/);
+});
+
+test('model list: one item per model, and the Model fields load the live list by type', async () => {
+	const run = await direct.run({ resource: 'model', operation: 'list', params: {}, items: items(1) });
+	assert.ok(run.output.length > 3);
+	assert.ok(run.output.every((item) => item.json.id && item.pairedItem.item === 0));
+	const video = await direct.loadOptions('getVideoModels');
+	assert.ok(video.some((o) => o.value === 'auto'));
+	const types = new Set(run.output.filter((i) => video.some((o) => o.value === i.json.id)).map((i) => i.json.type));
+	assert.deepEqual([...types], ['video']);
+	const edits = await direct.loadOptions('getImageEditModels');
+	assert.ok(edits.some((o) => o.value === 'seedream-v4.5-edit'));
+	const all = await direct.loadOptions('getModels');
+	assert.equal(all.length, run.output.length);
+});
+
+test('price: a quote for a generation', async () => {
+	const run = await direct.run({
+		resource: 'price',
+		operation: 'calculate',
+		params: { model: 'kling-o3-pro', additionalFields: { duration: 10, resolution: '1080p' } },
+		items: items(1),
+	});
+	assert.equal(run.status, 'success', run.error?.message);
+	assert.ok(run.output[0].json.credits > 0);
+});
+
+test('25 video items go out as two batch calls and come back one per item, in order, polled', async () => {
+	const before = (await sandboxGet('/_sandbox/batches')).batches.length;
+	const run = await direct.run({
+		resource: 'video',
+		operation: 'createFromText',
+		params: { prompt: '={{ "Product " + $json.n }}', additionalFields: { duration: 3 }, completion: 'poll', ...FAST },
+		items: items(25),
+	});
+	assert.equal(run.status, 'success', run.error?.message);
+	assert.equal(run.output.length, 25);
+	run.output.forEach((item, i) => {
+		assert.equal(item.pairedItem.item, i);
+		assert.equal(item.json.prompt, `Product ${i}`);
+		assert.equal(item.json.status, 'completed');
+		assert.ok(item.json.batch_id);
+	});
+	const batches = new Set(run.output.map((item) => item.json.batch_id));
+	assert.equal(batches.size, 2);
+	const after = (await sandboxGet('/_sandbox/batches')).batches.length;
+	assert.equal(after - before, 2);
+});
+
+test('25 video items resumed once by the relay join, one result per item', async () => {
+	const run = await relayed.run({
+		resource: 'video',
+		operation: 'createFromText',
+		params: { prompt: '={{ "Clip " + $json.n }}', additionalFields: { duration: 3 }, completion: 'webhook', timeout: 120 },
+		items: items(25),
+	});
+	assert.equal(run.status, 'waiting', run.error?.message);
+	const done = await relayed.resumed(run, 30000);
+	assert.equal(done.status, 'success', done.error?.message);
+	assert.equal(done.output.length, 25);
+	done.output.forEach((item, i) => {
+		assert.equal(item.pairedItem.item, i);
+		assert.equal(item.json.prompt, `Clip ${i}`);
+		assert.equal(item.json.status, 'completed');
+	});
+});
+
+test('several voice items run in parallel and resume once straight from the API', async () => {
+	const run = await direct.run({
+		resource: 'voice',
+		operation: 'create',
+		params: { text: '={{ "Line " + $json.n }}', completion: 'webhook', timeout: 60, options: { parallel: 3 } },
+		items: items(4),
+	});
+	assert.equal(run.status, 'waiting', run.error?.message);
+	const done = await direct.resumed(run);
+	assert.equal(done.status, 'success', done.error?.message);
+	assert.deepEqual(
+		done.output.map((item) => item.pairedItem.item),
+		[0, 1, 2, 3],
+	);
+	assert.ok(done.output.every((item) => /^completed$/i.test(item.json.status)), JSON.stringify(done.output));
+});
+
+test('a job that fails: an error naming the job, or an error item with Continue On Fail', async () => {
+	const params = { text: 'Oops [sandbox:fail]', completion: 'poll', ...FAST };
+	const failed = await direct.run({ resource: 'voice', operation: 'create', params, items: items(1) });
+	assert.equal(failed.status, 'error');
+	assert.match(failed.error.message, /CreativeAI job voice_\w+ failed/);
+	const kept = await direct.run({ resource: 'voice', operation: 'create', params, items: items(1), continueOnFail: true });
+	assert.equal(kept.status, 'success');
+	assert.match(kept.output[0].json.error, /failed/);
+	assert.equal(kept.output[0].pairedItem.item, 0);
+});
+
+test('Continue On Fail keeps going per item: bad items become error items, good ones run', async () => {
+	const run = await direct.run({
+		resource: 'voice',
+		operation: 'create',
+		params: { text: '={{ $json.text }}', completion: 'none' },
+		items: [{ json: { text: 'fine' } }, { json: { text: 'x'.repeat(5001) } }, { json: { text: 'also fine' } }],
+		continueOnFail: true,
+	});
+	assert.equal(run.status, 'success');
+	assert.equal(run.output.length, 3);
+	assert.ok(run.output[0].json.id);
+	assert.match(run.output[1].json.error, /Text: a text of 5001 characters is not allowed; expected text of 1 to 5,000 characters/);
+	assert.ok(run.output[2].json.id);
+	assert.deepEqual(run.output.map((i) => i.pairedItem.item), [0, 1, 2]);
+});
+
+test('invalid input names the field, the value and what is allowed, before anything is sent', async () => {
+	const jobs = (await sandboxGet('/_sandbox/jobs')).jobs.length;
+	const run = await direct.run({
+		resource: 'video',
+		operation: 'createFromText',
+		params: { prompt: 'ok', additionalFields: { duration: 99 }, completion: 'none' },
+		items: items(2),
+	});
+	assert.equal(run.status, 'error');
+	assert.match(run.error.message, /Duration \(Seconds\): 99 is not allowed; expected a whole number from 3 to 15/);
+	assert.equal((await sandboxGet('/_sandbox/jobs')).jobs.length, jobs);
+});
+
+test('API errors carry the API message and field; 429 says how long to wait; the key never shows', async () => {
+	const refused = await direct.run({
+		resource: 'video',
+		operation: 'createFromText',
+		params: { prompt: 'bad [sandbox:content_policy]', completion: 'none' },
+		items: items(1),
+	});
+	assert.equal(refused.status, 'error');
+	assert.equal(refused.error.name, 'NodeApiError');
+	assert.match(refused.error.message, /field: prompt/);
+	assert.equal(refused.error.httpCode, '400');
+	const limited = await direct.run({ resource: 'voice', operation: 'create', params: { text: 'slow down [sandbox:rate_limit]', completion: 'none' }, items: items(1) });
+	assert.equal(limited.status, 'error');
+	assert.match(limited.error.description, /wait 1 s/);
+	assert.equal(limited.error.httpCode, '429');
+	for (const error of [refused.error, limited.error]) {
+		assert.ok(!JSON.stringify(error).includes(KEY), 'the API key is not in the error');
+	}
+	const wrongKey = await start({ credentials: { apiKey: 'sk-wrong-key-123', baseUrl: SANDBOX, relayUrl: '' } });
+	try {
+		const denied = await wrongKey.run({ resource: 'model', operation: 'list', params: {}, items: items(1) });
+		assert.equal(denied.error.httpCode, '401');
+		assert.ok(!JSON.stringify(denied.error).includes('sk-wrong-key-123'));
+	} finally {
+		await wrongKey.stop();
+	}
+});
+
+test('Poll gives up at the timeout with an error naming the job id', async () => {
+	const run = await direct.run({
+		resource: 'video',
+		operation: 'createFromText',
+		params: { prompt: 'long one', completion: 'poll', pollInterval: 0.05, timeout: 0.1 },
+		items: items(1),
+	});
+	assert.equal(run.status, 'error');
+	assert.match(run.error.message, /CreativeAI job vgen_\w+ did not finish within 0.1 s/);
+});
+
+async function fault(spec) {
+	const answer = await fetch(`${SANDBOX}/_sandbox/faults`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify(spec),
+	});
+	assert.ok(answer.ok, await answer.text());
+}
+
+test('the relay deadline ends a parked run with an error naming the missing job', async () => {
+	await fault({ action: 'webhook_drop', count: 3, url: `${RELAY}/*` });
+	const run = await relayed.run({
+		resource: 'video',
+		operation: 'createFromText',
+		params: { prompt: 'never ends', additionalFields: { duration: 3 }, completion: 'webhook', timeout: 1 },
+		items: items(1),
+	});
+	assert.equal(run.status, 'waiting');
+	const jobId = run.output[0].json.id;
+	const done = await relayed.resumed(run, 20000);
+	assert.equal(done.status, 'error');
+	assert.match(done.error.message, new RegExp(`CreativeAI job ${jobId} did not finish before the deadline`));
+});
+
+test('a forged resume is refused and leaves the run parked', async () => {
+	await fault({ action: 'webhook_delay', seconds: 100 });
+	const run = await direct.run({
+		resource: 'video',
+		operation: 'createFromText',
+		params: { prompt: 'wait for me', completion: 'webhook', timeout: 60 },
+		items: items(1),
+	});
+	const resumeUrl = `${direct.base}/webhook-waiting/${run.executionId}?signature=${run.data.resumeToken}`;
+	const body = JSON.stringify({ id: run.output[0].json.id, object: 'video.generation', status: 'completed', output_url: 'https://evil.example/x.mp4' });
+	const forged = await fetch(resumeUrl, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json', 'x-creativeai-signature': 'sha256=' + '0'.repeat(64) },
+		body,
+	});
+	assert.equal(forged.status, 401);
+	const done = await direct.resumed(run);
+	assert.equal(done.status, 'success');
+	assert.notEqual(done.output[0].json.output_url, 'https://evil.example/x.mp4');
+});
