@@ -167,6 +167,18 @@ def test_sign_in_filter_open_a_dead_delivery_and_replay_it(
     carried = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert carried == {"t": tenant_id(KEY)}  # only the tenant id, never the key
     page.screenshot(path=str(tmp_path / "list.png"), full_page=True)
+    newest_first = [
+        _rows(page, "deliveries").nth(i).locator("td.id").inner_text() for i in range(4)
+    ]
+
+    # Pages of three: the older page holds the fourth, and leads back to the newest.
+    page.goto(relay.url + "/log/?limit=3")
+    assert _rows(page, "deliveries").count() == 3
+    page.get_by_role("link", name="Older").click()
+    assert [_rows(page, "deliveries").first.locator("td.id").inner_text()] == newest_first[3:]
+    page.get_by_role("link", name="Newest").click()
+    assert _rows(page, "deliveries").first.locator("td.id").inner_text() == newest_first[0]
+    page.goto(relay.url + "/log/")
 
     # Filter: dead video.generation.completed deliveries only.
     page.get_by_label("dead").check()
