@@ -83,12 +83,15 @@ describe('Wait for the Result, through the relay', () => {
     assert.match(result.output_url, /^http/);
     assert.ok(result.file.startsWith('hydrate|||') && result.file.includes(result.output_url));
 
-    const log = await relayApi('GET', `/v1/deliveries?route_id=${job.relay_route_id}`);
-    assert.deepEqual(
-      log.body.data.map((delivery) => delivery.status),
-      ['succeeded'],
-      'delivered once',
+    // The relay records the outcome just after our callback URL answered.
+    const log = await waitFor(
+      async () => {
+        const listed = await relayApi('GET', `/v1/deliveries?route_id=${job.relay_route_id}`);
+        return listed.body.data.every((one) => one.status === 'succeeded') ? listed : null;
+      },
+      { what: 'the relay to record the delivery' },
     );
+    assert.equal(log.body.data.length, 1, 'one delivery for the job');
   });
 
   test('a failed job: performResume raises a clear error', async () => {
