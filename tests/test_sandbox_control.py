@@ -312,13 +312,13 @@ def test_the_control_api_is_for_loopback_only_and_can_be_off() -> None:
 
 
 def test_output_links_use_the_public_base_url(sandbox_factory: Factory) -> None:
-    sb = sandbox_factory(public_base_url="https://sandbox.example.com/", time_scale=FROZEN)
+    sb = sandbox_factory(public_base_url="https://Tunnel.example.com/sandbox/", time_scale=FROZEN)
     video = sb.http.post("/v1/video/generations", json={"prompt": "x"}).json()
     voice = sb.http.post("/api/generate/voice", json={"text": "x"}).json()
     sb.advance(60)
     video_url = sb.http.get(f"/v1/video/generations/{video['id']}").json()["output_url"]
     voice_url = sb.http.get(f"/api/generate/status/{voice['id']}").json()["output_url"]
-    assert video_url.startswith("https://sandbox.example.com/files/")
+    assert video_url.startswith("https://Tunnel.example.com/sandbox/files/")
     # The sandbox knows these links are its own files and composes them.
     comp = sb.http.post(
         "/api/generate/compose",

@@ -8,6 +8,7 @@ in `ENV_VARS`.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import os
 from collections.abc import Mapping
@@ -129,10 +130,12 @@ class SandboxConfig:
             object.__setattr__(self, "public_base_url", self.public_base_url.rstrip("/"))
 
     def key(self, presented: str) -> ApiKey | None:
+        """The key presented, compared in constant time."""
+        found = None
         for api_key in self.api_keys:
-            if api_key.key == presented:
-                return api_key
-        return None
+            if hmac.compare_digest(api_key.key.encode(), presented.encode()):
+                found = api_key
+        return found
 
     def with_(self, **changes: object) -> SandboxConfig:
         """A copy with some settings changed."""

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,7 +33,7 @@ from connector.sandbox.jobs import (
     id_prefix,
     job_error,
 )
-from connector.sandbox.outputs import FILES_PREFIX, MediaSpec, MediaStore, origin
+from connector.sandbox.outputs import FILES_PREFIX, MediaSpec, MediaStore
 from connector.sandbox.ratelimit import RateLimiter, header_seconds
 
 __all__ = ["INVALID_MEDIA", "Sandbox"]
@@ -80,8 +81,13 @@ class Sandbox:
         self.clock = Clock(config.time_scale)
         self.scheduler = Scheduler(self.clock)
         self.faults = Faults()
-        self._own_media_dir = config.media_dir is None
         media_dir = config.media_dir or tempfile.mkdtemp(prefix="creativeai-sandbox-")
+        # A temporary media directory goes with the sandbox: on close, else when collected.
+        self._remove_media: Callable[[], Any] = (
+            weakref.finalize(self, shutil.rmtree, media_dir, True)
+            if config.media_dir is None
+            else (lambda: None)
+        )
         self.store = MediaStore(Path(media_dir))
         self.deliveries = Deliveries(
             self.clock, self.scheduler, self.faults, timeout=config.webhook_timeout
@@ -92,9 +98,10 @@ class Sandbox:
         self._credits = {k.name: k.credits for k in config.api_keys}
         self._jobs: dict[str, Job] = {}
         self._batches: dict[str, Batch] = {}
-        self.origins: set[str] = set()
+        #: Base URLs output links were given under (compose accepts links under any of them).
+        self.bases: set[str] = set()
         if config.public_base_url:
-            self.origins.add(origin(config.public_base_url))
+            self.bases.add(config.public_base_url)
         self.closed = False
 
     # -- keys and credits ------------------------------------------------------------------
@@ -144,7 +151,7 @@ class Sandbox:
     def base_url(self, request_base: str) -> str:
         """Base of output links: the configured public URL, else where the request came in."""
         with self._lock:
-            self.origins.add(origin(request_base))
+            self.bases.add(request_base.rstrip("/"))
         return self.config.public_base_url or request_base.rstrip("/")
 
     def read(self, view: Callable[[], T]) -> T:
@@ -510,7 +517,7 @@ class Sandbox:
         found = []
         for name, wants in (("video_url", "video"), ("audio_url", "audio")):
             url = str(job.request[name])
-            spec = self.store.from_url(url, self.origins)
+            spec = self.store.from_url(url, self.bases)
             if spec is None:
                 return (
                     f"{name} could not be downloaded: the sandbox composes only files it "
@@ -669,8 +676,7 @@ class Sandbox:
         self.clock.poke()
         self.scheduler.close()
         self.deliveries.close()
-        if self._own_media_dir:
-            shutil.rmtree(self.store.root, ignore_errors=True)
+        self._remove_media()
 
 
 def retry_headers(seconds: float) -> dict[str, str]:

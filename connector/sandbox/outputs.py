@@ -52,9 +52,10 @@ class MediaSpec:
         return self.kind in ("audio", "composed") or bool(self.params.get("with_audio"))
 
 
-def origin(url: str) -> str:
+def normalize_base(url: str) -> str:
+    """A base URL as compared: scheme and host in lower case, no trailing slash."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    return f"{parts.scheme}://{parts.netloc}".lower() + parts.path.rstrip("/")
 
 
 class MediaStore:
@@ -88,14 +89,16 @@ class MediaStore:
     def url(self, base: str, name: str) -> str:
         return base.rstrip("/") + FILES_PREFIX + name
 
-    def from_url(self, url: str, origins: Iterable[str]) -> MediaSpec | None:
-        """The output a URL points at, when it is one of ours (same origin, known name)."""
+    def from_url(self, url: str, bases: Iterable[str]) -> MediaSpec | None:
+        """The output a URL points at, when it is one of ours (under one of our base URLs,
+        a known file name)."""
         parts = urlsplit(url)
-        if origin(url) not in {o.lower().rstrip("/") for o in origins}:
-            return None
-        if not parts.path.startswith(FILES_PREFIX):
-            return None
-        return self.get(unquote(parts.path[len(FILES_PREFIX) :]))
+        here = normalize_base(f"{parts.scheme}://{parts.netloc}{parts.path}")
+        for base in bases:
+            prefix = normalize_base(base) + FILES_PREFIX
+            if here.startswith(prefix):
+                return self.get(unquote(here[len(prefix) :]))
+        return None
 
     def path(self, name: str) -> Path:
         """The rendered file for `name` (rendering it on first use). KeyError if unknown."""
