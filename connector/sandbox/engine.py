@@ -200,7 +200,7 @@ class Sandbox:
     # -- video -----------------------------------------------------------------------------------
 
     def _video_model(
-        self, body: Mapping[str, Any], found: list[triggers.Found], *, param: str = "model"
+        self, body: Mapping[str, Any], found: list[triggers.Found]
     ) -> tuple[str, str, bool]:
         """(requested model, model that runs, failover used) for a video request."""
         model = str(body.get("model") or fields.VIDEO_MODEL.default)
@@ -210,7 +210,7 @@ class Sandbox:
                 errors.INVALID_REQUEST,
                 f"model {model!r} is not served; expected one of {', '.join(known)} "
                 "(GET /v1/models lists them)",
-                param=param,
+                param=fields.VIDEO_MODEL.name,
             )
         runs = pricing.resolve_video_model(model)
         if triggers.first(found, "failover") is None:
@@ -233,9 +233,8 @@ class Sandbox:
         *,
         prefix: str,
         starts_at: float,
-        model_param: str = "model",
     ) -> Job:
-        model, runs, failover = self._video_model(body, found, param=model_param)
+        model, runs, failover = self._video_model(body, found)
         from_image = bool(body.get("image_url"))
         duration = int(body.get("duration") or pricing.default_duration())
         mode = "i2v" if from_image else "t2v"  # provider keys as the docs show them
@@ -299,7 +298,6 @@ class Sandbox:
                 found,
                 prefix=batch_item_prefix(),
                 starts_at=now + index * self.config.batch_stagger,
-                model_param="model",
             )
             job.webhook_url = None  # the batch reports once, for all its jobs
             jobs.append(job)
@@ -371,7 +369,7 @@ class Sandbox:
         body: dict[str, Any],
         request_base: str,
         size: tuple[int, int],
-    ) -> tuple[Job, list[triggers.Found]]:
+    ) -> Job:
         found = self._triggers(body)
         edit = op_key == "image.edit"
         model_field = fields.EDIT_MODEL if edit else fields.IMAGE_MODEL
@@ -381,14 +379,14 @@ class Sandbox:
             raise ApiError(
                 errors.INVALID_REQUEST,
                 f"model {model!r} is not served; expected one of {', '.join(known)}",
-                param="model",
+                param=model_field.name,
             )
         failover = triggers.first(found, "failover") is not None
         runs = pricing.alternative(model, model_field) if failover else model
         count = int(body.get("n") or 1)
         now = self.clock.now()
-        job = Job(
-            id=_new_id("img"),
+        return Job(
+            id=_new_id("img"),  # as the docs' image webhook example
             op=op_key,
             resource="image",
             kind=None,
@@ -405,7 +403,6 @@ class Sandbox:
             outcome=self._outcome(found),
             size=size,
         )
-        return job, found
 
     def generate_images(
         self,
@@ -416,7 +413,7 @@ class Sandbox:
         size: tuple[int, int],
     ) -> Job:
         """A synchronous image answer: the job is complete when this returns."""
-        job, _ = self._image_job(key, op_key, body, request_base, size)
+        job = self._image_job(key, op_key, body, request_base, size)
         if job.outcome:
             raise ApiError(
                 errors.SERVER_ERROR,
@@ -431,7 +428,7 @@ class Sandbox:
     def start_image_stream(
         self, key: ApiKey, body: dict[str, Any], request_base: str, size: tuple[int, int]
     ) -> Job:
-        job, _ = self._image_job(key, "image.stream", body, request_base, size)
+        job = self._image_job(key, "image.stream", body, request_base, size)
         job.stream = True
         with self._lock:
             self._charge(key, job.credits)

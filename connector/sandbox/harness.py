@@ -74,9 +74,17 @@ class RunningSandbox:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
-    def control(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+    def control(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
         """Call `/_sandbox/<path>`; raises for an error answer; returns the JSON."""
-        answer = self.http.request(method, "/_sandbox/" + path.lstrip("/"), json=body)
+        answer = self.http.request(
+            method, "/_sandbox/" + path.lstrip("/"), json=body, params=params
+        )
         answer.raise_for_status()
         return answer.json()
 
@@ -96,10 +104,8 @@ class RunningSandbox:
         self.control("DELETE", "faults")
 
     def jobs(self, **filters: str) -> list[dict[str, Any]]:
-        query = "&".join(f"{k}={v}" for k, v in filters.items())
-        jobs: list[dict[str, Any]] = self.control("GET", "jobs" + (f"?{query}" if query else ""))[
-            "jobs"
-        ]
+        """Jobs, filtered by `state`, `status`, `operation` or `key`."""
+        jobs: list[dict[str, Any]] = self.control("GET", "jobs", params=filters)["jobs"]
         return jobs
 
     def job(self, job_id: str) -> dict[str, Any]:
@@ -107,10 +113,8 @@ class RunningSandbox:
         return job
 
     def webhook_attempts(self, **filters: str) -> list[dict[str, Any]]:
-        query = "&".join(f"{k}={v}" for k, v in filters.items())
-        attempts: list[dict[str, Any]] = self.control(
-            "GET", "webhooks" + (f"?{query}" if query else "")
-        )["attempts"]
+        """Delivery attempts, filtered by `event`, `url`, `delivery_id` or `outcome`."""
+        attempts: list[dict[str, Any]] = self.control("GET", "webhooks", params=filters)["attempts"]
         return attempts
 
     def set_credits(self, credits: int, key: str | None = None) -> int:
