@@ -58,6 +58,20 @@ def png_info(data: bytes) -> tuple[int, int, int, bytes]:
     return width, height, colour, zlib.decompress(idat)
 
 
+def decode(path: Path) -> tuple[int, float]:
+    """Decode every frame: (video frames, seconds of audio)."""
+    import av  # PyAV, as the sandbox renders with it
+
+    frames, audio = 0, 0.0
+    with av.open(str(path)) as container:
+        if container.streams.video:
+            frames = sum(1 for _ in container.decode(video=0))
+    with av.open(str(path)) as container:
+        if container.streams.audio:
+            audio = sum(f.samples / f.sample_rate for f in container.decode(audio=0))
+    return frames, audio
+
+
 def download(sb: RunningSandbox, url: str, tmp_path: Path, name: str) -> Path:
     assert url.startswith(sb.url + "/files/"), url
     answer = httpx.get(url)  # output links need no key
@@ -271,10 +285,13 @@ def test_a_video_runs_processing_to_completed_with_a_real_mp4(
     responses.VideoJob.model_validate(done)
     assert done["status"] == "completed" and done["error"] is None
     assert done["completed_at"] >= done["created_at"]
-    info = media.probe(download(frozen, done["output_url"], tmp_path, "v.mp4"))
+    path = download(frozen, done["output_url"], tmp_path, "v.mp4")
+    info = media.probe(path)
     assert info["format"] == "mp4" and info["video"]["codec"] == "h264"
     assert (info["video"]["width"], info["video"]["height"]) == (1280, 720)
     assert info["duration"] == pytest.approx(5, abs=0.2)
+    frames, _ = decode(path)
+    assert frames >= 5 * 10  # every frame of the 5 s clip decodes
 
 
 def test_image_to_video_on_the_alias_path(frozen: RunningSandbox, tmp_path: Path) -> None:
@@ -395,7 +412,9 @@ def test_voice_goes_pending_processing_completed_and_its_length_follows_the_text
     frozen.advance(cfg.job_seconds["voice"])
     done = shared(frozen, job["id"])
     assert done["status"] == "COMPLETED" and done["completed_at"]
-    short_mp3 = media.probe(download(frozen, done["output_url"], tmp_path, "short.mp3"))
+    short_path = download(frozen, done["output_url"], tmp_path, "short.mp3")
+    short_mp3 = media.probe(short_path)
+    assert decode(short_path)[1] == pytest.approx(short_mp3["duration"], abs=0.1)
     long_mp3 = media.probe(
         download(frozen, shared(frozen, long["id"])["output_url"], tmp_path, "long.mp3")
     )
@@ -430,11 +449,14 @@ def test_compose_muxes_the_voice_onto_the_video(
     frozen.advance(30)
     done = shared(frozen, job["id"])
     assert done["status"] == "COMPLETED", done
-    out = media.probe(download(frozen, done["output_url"], tmp_path, "story.mp4"))
+    story = download(frozen, done["output_url"], tmp_path, "story.mp4")
+    out = media.probe(story)
     source = media.probe(download(frozen, video_url, tmp_path, "source.mp4"))
     assert out["video"] == source["video"]
     assert out["audio"]["codec"] == "aac"
     assert out["duration"] == pytest.approx(source["duration"], abs=0.2)
+    frames, audio_seconds = decode(story)
+    assert frames > 0 and audio_seconds == pytest.approx(source["duration"], abs=0.2)
 
 
 @pytest.mark.parametrize(
