@@ -11,6 +11,7 @@ import email.utils
 import time
 from typing import Any
 
+import httpx
 import pytest
 from test_client_support import (
     KEY,
@@ -35,6 +36,7 @@ from connector.client import (
 from connector.client.errors import InvalidRequestError, ProviderUnavailableError
 
 SCHEDULE = limits.CLIENT_RETRY
+READ_TIMEOUT = httpx.Timeout(0.3, connect=10.0)  # a quick read timeout, a patient connect
 NO_JITTER = RetryPolicy(jitter=0.0)
 VIDEO = {
     "id": "vgen_1",
@@ -192,7 +194,7 @@ def test_get_retried_after_the_server_closes_without_answer(mode: str) -> None:
 
 def test_get_read_timeout_is_retried_then_reported(mode: str) -> None:
     with ScriptedServer([Reply(action="hang"), Reply(action="hang")]) as server:
-        out = run(mode, server.url, get_video, max_retries=1, timeout=0.3)
+        out = run(mode, server.url, get_video, max_retries=1, timeout=READ_TIMEOUT)
     error = out.raised(APITimeoutError)
     assert "after 2 attempts" in str(error)
     assert len(server.received) == 2 and len(out.sleeps) == 1
@@ -249,7 +251,9 @@ def test_create_not_retried_after_reset(mode: str) -> None:
 def test_create_not_retried_after_read_timeout(mode: str) -> None:
     hook = "https://hooks.example/creativeai?token=secret-token"
     with ScriptedServer([Reply(action="hang"), Reply(202, VIDEO)]) as server:
-        out = run(mode, server.url, lambda c: create_video(c, webhook_url=hook), timeout=0.3)
+        out = run(
+            mode, server.url, lambda c: create_video(c, webhook_url=hook), timeout=READ_TIMEOUT
+        )
     error = out.raised(JobMayExistError)
     assert len(server.received) == 1
     text = str(error)
