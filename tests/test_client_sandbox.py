@@ -4,6 +4,8 @@ with drops and resumes."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,40 +92,56 @@ def test_the_commerce_flow_runs_end_to_end(sandbox: RunningSandbox) -> None:
     assert final.status == "COMPLETED" and final.output_url.endswith(".mp4")
 
 
-async def _async_every_operation(client: Any) -> dict[str, Any]:
+async def _every_operation(client: Any) -> dict[str, Any]:
+    """Each non-stream operation once; `client` is sync or async (answers awaited if need be)."""
+
+    async def do(answer: Any) -> Any:
+        return await answer if inspect.isawaitable(answer) else answer
+
     got: dict[str, Any] = {}
-    video = await client.videos.create(prompt="a coastal city", duration=5, aspect_ratio="16:9")
+    video = await do(client.videos.create(prompt="a coastal city", duration=5, aspect_ratio="16:9"))
     got["video.create_from_text"] = video
-    got["video.get"] = await client.videos.get(video.id)
-    got["video.create_from_image"] = await client.videos.create(
-        prompt="zoom", image_url="https://example.com/p.png"
+    got["video.get"] = await do(client.videos.get(video.id))
+    got["video.create_from_image"] = await do(
+        client.videos.create(prompt="zoom", image_url="https://example.com/p.png")
     )
-    batch = await client.batches.create(["one", {"prompt": "two"}], duration=5)
+    batch = await do(client.batches.create(["one", {"prompt": "two"}], duration=5))
     got["batch.create"] = batch
-    got["batch.get"] = await client.batches.get(batch.batch_id)
-    voice = await client.voice.create(text="Hello there", voice="nova", speed=1.25)
+    got["batch.get"] = await do(client.batches.get(batch.batch_id))
+    voice = await do(client.voice.create(text="Hello there", voice="nova", speed=1.25))
     got["voice.create"] = voice
-    got["job.get"] = await client.jobs.get(voice.id)
-    got["compose.create"] = await client.compose.create(
-        video_url="https://example.com/v.mp4",
-        audio_url="https://example.com/a.mp3",
-        replace_audio=False,
+    got["job.get"] = await do(client.jobs.get(voice.id))
+    got["compose.create"] = await do(
+        client.compose.create(
+            video_url="https://example.com/v.mp4",
+            audio_url="https://example.com/a.mp3",
+            replace_audio=False,
+        )
     )
-    got["chart.create"] = await client.charts.create(chart_data=CHART, animation_style="build_up")
-    got["image.generate"] = await client.images.generate(prompt="a garden", n=2, size="1024x1024")
-    got["image.edit"] = await client.images.edit(
-        model="wan-2.6-image-edit", image=PNG, mask=("mask.png", PNG), prompt="fix the hand"
+    got["chart.create"] = await do(
+        client.charts.create(chart_data=CHART, animation_style="build_up")
     )
-    got["model.list"] = await client.models.list()
-    got["price.calculate"] = await client.prices.calculate(model="kling-o3-pro", duration=5)
+    got["image.generate"] = await do(
+        client.images.generate(prompt="a garden", n=2, size="1024x1024")
+    )
+    got["image.edit"] = await do(
+        client.images.edit(
+            model="wan-2.6-image-edit", image=PNG, mask=("mask.png", PNG), prompt="fix the hand"
+        )
+    )
+    got["model.list"] = await do(client.models.list())
+    got["price.calculate"] = await do(client.prices.calculate(model="kling-o3-pro", duration=5))
     return got
 
 
 def test_every_operation_answers_its_typed_model(
-    sandbox_factory: Callable[..., RunningSandbox],
+    mode: str, sandbox_factory: Callable[..., RunningSandbox]
 ) -> None:
     sandbox = sandbox_factory()  # with the per-minute budgets, so the rate headers are sent
-    got = ok(against("async", sandbox, _async_every_operation))
+    if mode == "async":
+        got = ok(against(mode, sandbox, _every_operation))
+    else:
+        got = ok(against(mode, sandbox, lambda client: asyncio.run(_every_operation(client))))
     streams = {k for k, op in CATALOG.operations.items() if op.path.endswith("/stream")}
     assert set(got) == set(CATALOG.operations) - streams  # streams: see below
     for key, answer in got.items():
