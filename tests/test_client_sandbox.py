@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from test_client_support import run
 
@@ -305,6 +306,18 @@ def test_a_lost_create_answer_is_not_retried_and_the_webhook_reconciles(
     assert delivery.header(limits.DELIVERY_ID_HEADER) == job["id"]  # the job the answer lost
     signature = delivery.header(limits.SIGNATURE_HEADER)
     assert webhooks.verify(delivery.body, signature, sandbox.api_key)
+
+
+def test_a_create_timing_out_is_not_retried_and_its_job_still_appears(
+    mode: str, sandbox: RunningSandbox
+) -> None:
+    sandbox.fault("delay", seconds=0.5, operation="voice.create")
+    timeout = httpx.Timeout(0.2, connect=10.0)
+    out = against(mode, sandbox, lambda c: c.voice.create(text="Hello"), timeout=timeout)
+    error = out.raised(JobMayExistError)
+    assert "ReadTimeout" in str(error) and out.sleeps == []
+    jobs = sandbox.wait_for(sandbox.jobs, what="the job the slow answer created")
+    assert len(jobs) == 1  # created once, although the client never saw the answer
 
 
 def test_a_reset_get_is_retried(mode: str, sandbox: RunningSandbox) -> None:
