@@ -17,7 +17,11 @@ registered) while the rounds run: creates answer at once whatever the clock, and
 server does nothing but answer them. It sits behind a small threaded HTTP/1.1 gateway
 that keeps connections alive (werkzeug's development server closes every connection, which
 would make both sides measure TCP handshakes). Both clients keep their connections warm
-between rounds; one untimed warm-up round each opens them.
+between rounds; one untimed warm-up round each opens them. Garbage is collected before
+each round (untimed) and the long-lived objects are frozen out of the collector after the
+warm-up: a full collection of the whole heap (tens of ms) landing inside one side's round
+would otherwise decide that round. Collections caused by a side's own allocations still
+count against it.
 
 Rounds alternate which side goes first; each round pairs a client run with the raw run
 next to it, and the median of those paired ratios client/raw is the headline figure
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import io
 import os
 import statistics
@@ -187,6 +192,7 @@ CPU: dict[str, list[float]] = {"client": [], "raw": []}
 
 
 async def fan_out(call: Callable[[], Awaitable[object]], n: int, side: str = "") -> float:
+    gc.collect()  # untimed: no garbage from the other side's round is pending
     cpu = time.process_time()
     start = time.perf_counter()
     await asyncio.gather(*(call() for _ in range(n)))
@@ -220,6 +226,7 @@ async def measure(
 
         await fan_out(via_client, n)  # warm-up: open the connections
         await fan_out(via_raw, n)
+        gc.freeze()  # modules, the catalog, both clients: long-lived, out of the collector's way
         ours: list[float] = []
         theirs: list[float] = []
         for r in range(rounds):
