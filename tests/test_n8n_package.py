@@ -27,6 +27,9 @@ from connector.platforms.n8n import toolchain
 from connector.relay.testing import fast_config, running_relay, sqlite_url
 from connector.sandbox.harness import RunningSandbox, running_sandbox
 
+# A cold first run installs the Node tools (about 1.5 min) inside the first test's setup.
+pytestmark = pytest.mark.timeout(900)
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "n8n-nodes"
 CASES = ROOT / "tests" / "cases" / "operations.json"

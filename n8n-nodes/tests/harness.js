@@ -310,6 +310,10 @@ async function start({ credentials }) {
 		execution.hits.push({ headers: request.headers, body: request.body });
 		const { workflow, node } = execution;
 		const runExecutionData = structuredClone(execution.runExecutionData);
+		// As n8n's WaitingWebhooks does: the parked run's output is dropped before the node's
+		// webhook() runs (it keeps only an input override, if any).
+		const parkedRun = runExecutionData.resultData.runData[node.name].pop();
+		if (parkedRun?.inputOverride) runExecutionData.resultData.runData[node.name].push({ startTime: 0, executionTime: 0, executionIndex: 0, source: parkedRun.source, inputOverride: parkedRun.inputOverride });
 		const extra = additionalData(id, new core.ExecutionLifecycleHooks('manual', id, execution.data));
 		extra.httpRequest = request;
 		extra.httpResponse = shim;
@@ -342,7 +346,7 @@ async function start({ credentials }) {
 		entry.node.disabled = true;
 		entry.data.main = answer.workflowData;
 		entry.metadata = { ...entry.metadata, forwardAllOutputs: true };
-		runExecutionData.resultData.runData[node.name].pop();
+		if (!runExecutionData.resultData.runData[node.name].length) delete runExecutionData.resultData.runData[node.name];
 		const executor = new core.WorkflowExecute(extra, 'manual', runExecutionData);
 		const finished = await executor.processRunExecutionData(workflow);
 		execution.resolve(summary(finished, node.name));

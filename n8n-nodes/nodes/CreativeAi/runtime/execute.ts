@@ -298,6 +298,18 @@ async function park(
 		};
 		return { json: { ...slot.accepted, [WAITING_KEY]: info as unknown as IDataObject }, pairedItem: { item: slot.itemIndex } };
 	});
+	// n8n keeps this node's input with the parked execution and hands it to webhook() when
+	// the execution is resumed: it becomes the list of what this run waits for. (Should
+	// n8n's own time limit resume it instead, these items pass on, each saying the job did
+	// not finish in time.)
+	const deadline = new Date(waiting.deadline).toISOString();
+	ctx.getExecuteData().data.main = [
+		parked.map((item) =>
+			item.json[WAITING_KEY]
+				? { ...item, json: { ...item.json, error: `CreativeAI job ${String(item.json.id ?? item.json.batch_id)} did not finish before ${deadline}` } }
+				: item,
+		),
+	];
 	// The relay forwards at its deadline (naming what is missing); n8n's own limit comes a
 	// little later, as a last resort.
 	const grace = waiting.via === 'relay' ? 120_000 : 0;

@@ -34,6 +34,9 @@ export async function createJoinRoute(
 			// Keep the route a little past its deadline so the deadline forward can happen.
 			expires_in: Math.max(deadlineSeconds + 3600, 60),
 			fan_out_batch: false,
+			// n8n answers 409 while the execution is still being parked ("running already"):
+			// that is worth retrying. The join forwards once, so no other 409 is expected.
+			accept_409: false,
 		},
 	});
 	return answer.body as Route;

@@ -28,10 +28,9 @@ function continuesOnFail(ctx: IWebhookFunctions): boolean {
 	return node.continueOnFail === true || (node.onError !== undefined && node.onError !== 'stopWorkflow');
 }
 
-/** The items this node returned when it parked (its last run's output). */
+/** What the parked run waits for: execute() left it as this node's input (see park()). */
 function parkedItems(ctx: IWebhookFunctions): INodeExecutionData[] {
-	const name = JSON.stringify(ctx.getNode().name);
-	const items = ctx.evaluateExpression(`{{ $(${name}).all(0, -1) }}`, 0);
+	const items = ctx.evaluateExpression('{{ $input.all() }}', 0);
 	return Array.isArray(items) ? (items as INodeExecutionData[]) : [];
 }
 
