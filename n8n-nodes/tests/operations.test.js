@@ -309,14 +309,17 @@ test('API errors carry the API message and field; 429 says how long to wait; the
 });
 
 test('Poll gives up at the timeout with an error naming the job id', async () => {
+	// A batch of 20 whose jobs start 2 sandbox seconds apart: far from done after 0.1 s.
+	const prompts = { values: Array.from({ length: 20 }, (_, n) => ({ prompt: `slow ${n}` })) };
 	const run = await direct.run({
-		resource: 'video',
-		operation: 'createFromText',
-		params: { prompt: 'long one', completion: 'poll', pollInterval: 0.05, timeout: 0.1 },
+		resource: 'batch',
+		operation: 'create',
+		params: { prompts, completion: 'poll', pollInterval: 0.05, timeout: 0.1 },
 		items: items(1),
 	});
 	assert.equal(run.status, 'error');
-	assert.match(run.error.message, /CreativeAI job vgen_\w+ did not finish within 0.1 s/);
+	assert.match(run.error.message, /CreativeAI job \w+ did not finish within 0.1 s \(last status: /);
+	assert.match(run.error.description, /look it up later with "Get Video Batch"/);
 });
 
 async function fault(spec) {

@@ -172,8 +172,10 @@ Required fields come first; the rest are under *Additional Fields*. Model lists 
 - *Resume by Webhook*: submits with a webhook that resumes this execution and parks it
   (no worker held). With a relay URL, one relay route per node run collects every job's
   completion and resumes once; without one, the API calls n8n's resume URL directly and the
-  node checks `{limits.SIGNATURE_HEADER}` with the API key. At the deadline, the node fails
-  naming the jobs that did not finish.
+  node checks `{limits.SIGNATURE_HEADER}` with the API key. Through the relay, at the
+  deadline ("Give Up After") the node fails naming the jobs that did not finish (error items
+  with *Continue On Fail*); straight from the API, n8n's own wait limit resumes the run and
+  each unfinished item carries an error naming its job.
 
 **Many items**: video items go out as batch calls of up to {limits.BATCH_MAX_PROMPTS};
 other operations run in parallel (option *Parallel Requests*). Every output item is paired
