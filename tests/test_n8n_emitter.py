@@ -1,0 +1,145 @@
+"""The n8n emitter: what it makes of the catalog, before any Node tool sees it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from connector.catalog import CATALOG, FieldType, Operation, limits
+from connector.platforms import GENERATED_NOTICE
+from connector.platforms import n8n as emitter
+from connector.platforms.n8n import properties as P
+from connector.platforms.n8n.ts import literal, sort_key, title_case
+
+FILES = emitter.emit(CATALOG)
+N8N_OPS = CATALOG.for_platform("n8n")
+
+
+def test_emit_is_deterministic() -> None:
+    assert emitter.emit(CATALOG) == FILES
+
+
+def test_every_file_says_it_is_generated_where_its_format_allows() -> None:
+    no_comment = {"eslint.config.mjs"}  # must equal n8n's strict-mode default byte for byte
+    for path, content in FILES.items():
+        text = content.decode()
+        if path.endswith(".node.json") or path in no_comment:
+            continue  # listed in the README instead (checked below)
+        if path == "package.json":
+            assert next(iter(json.loads(text))) == "//"
+            assert json.loads(text)["//"] == GENERATED_NOTICE
+            continue
+        assert GENERATED_NOTICE in text.splitlines()[0], path
+    readme = FILES["README.md"].decode()
+    assert "eslint.config.mjs" in readme and "nodes/*/*.node.json" in readme
+
+
+def test_every_n8n_operation_has_a_description_file_and_a_runtime_entry() -> None:
+    catalog_ts = FILES["nodes/CreativeAi/catalog.ts"].decode()
+    for op in N8N_OPS:
+        value = P.op_value(op)
+        assert f"nodes/CreativeAi/resources/{op.resource}/{value}.ts" in FILES
+        assert f"'{op.resource}.{value}': {{" in catalog_ts
+        assert f"key: '{op.key}'" in catalog_ts
+    hidden = [op for op in CATALOG.operations.values() if "n8n" not in op.platforms]
+    for op in hidden:
+        assert f"key: '{op.key}'" not in catalog_ts
+
+
+@pytest.mark.parametrize("op", N8N_OPS, ids=[op.key for op in N8N_OPS])
+def test_fields_keep_the_catalogs_types_ranges_and_defaults(op: Operation) -> None:
+    split = P.split(op)
+    assert all(u.required for u in split.top) and not any(u.required for u in split.additional)
+    for use in (*split.top, *split.additional):
+        f = use.field
+        prop = P.property_for(f)
+        if f.type in (FieldType.INTEGER, FieldType.NUMBER):
+            assert prop["type"] == "number"
+            assert prop["typeOptions"].get("minValue") == f.minimum
+            assert prop["typeOptions"].get("maxValue") == f.maximum
+            if f.default is not None:
+                assert prop["default"] == f.default
+        elif f.options_source:
+            assert prop["type"] == "options"
+            assert prop["typeOptions"]["loadOptionsMethod"].startswith("get")
+        elif f.type is FieldType.ENUM and f.closed:
+            assert sorted(o["value"] for o in prop["options"]) == sorted(f.option_values)
+            assert prop["default"] in f.option_values
+        elif f.type is FieldType.BOOLEAN:
+            assert prop["type"] == "boolean"
+            assert prop["default"] == bool(f.default)
+            assert prop["description"].startswith("Whether")
+        elif f.type is FieldType.FILE:
+            assert prop["name"].endswith("BinaryPropertyName")
+        spec = P.field_spec(f, required=use.required, additional=not use.required)
+        assert spec["wire"] == f.name and spec["allowed"] == f.allowed()
+
+
+def test_async_operations_offer_the_three_completions_with_the_catalogs_cadence() -> None:
+    for op in N8N_OPS:
+        text = FILES[f"nodes/CreativeAi/resources/{op.resource}/{P.op_value(op)}.ts"].decode()
+        if op.is_async and op.job is not None:
+            cadence = limits.POLL_CADENCE[op.job]
+            assert f"completionFields(showFor, {cadence.interval:g}, {cadence.timeout:g})" in text
+        else:
+            assert "completionFields" not in text
+    completion = FILES["nodes/CreativeAi/resources/completion.ts"].decode()
+    for value in ("'none'", "'poll'", "'webhook'"):
+        assert f"value: {value}" in completion
+
+
+def test_the_trigger_lists_every_catalog_event() -> None:
+    text = FILES["nodes/CreativeAiTrigger/CreativeAiTrigger.node.ts"].decode()
+    assert re.findall(r"value: '([a-z.]+)'", text) == sorted(
+        CATALOG.events, key=lambda n: sort_key(CATALOG.events[n].label)
+    )
+
+
+def test_the_credential_tests_against_the_model_list_and_hides_the_key() -> None:
+    text = FILES["credentials/CreativeAiApi.credentials.ts"].decode()
+    assert f"url: '{CATALOG.operation('model.list').path}'" in text
+    assert "password: true" in text
+    assert f"default: '{limits.DEFAULT_BASE_URL}'" in text
+    assert "Authorization: '=Bearer {{$credentials.apiKey}}'" in text
+
+
+def test_package_json_follows_the_community_conventions() -> None:
+    meta = json.loads(FILES["package.json"])
+    assert meta["name"].startswith("n8n-nodes-")
+    assert "n8n-community-node-package" in meta["keywords"]
+    assert meta["files"] == ["dist"]
+    assert "dependencies" not in meta
+    assert meta["peerDependencies"] == {"n8n-workflow": "*"}
+    assert meta["n8n"]["strict"] is True and meta["n8n"]["n8nNodesApiVersion"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("16:9 (landscape)", "16:9 (Landscape)"),
+        ("Duration (seconds)", "Duration (Seconds)"),
+        ("Compose Video and Audio", "Compose Video and Audio"),
+        ("Put Output File in Field", "Put Output File in Field"),
+    ],
+)
+def test_title_case_matches_the_linters(text: str, expected: str) -> None:
+    assert title_case(text) == expected
+
+
+def test_sorting_matches_javascripts_locale_compare() -> None:
+    names = ["9:16 (Vertical)", "16:9 (Landscape)", "1:1 (Square)", "4:3", "21:9 (Cinema)", "3:4"]
+    assert sorted(names, key=sort_key) == [
+        "1:1 (Square)",
+        "16:9 (Landscape)",
+        "21:9 (Cinema)",
+        "3:4",
+        "4:3",
+        "9:16 (Vertical)",
+    ]
+
+
+def test_literals_escape_quotes_and_keep_references_raw() -> None:
+    assert literal("it's") == "'it\\'s'"
+    assert literal({"a-b": 1, "c": [1, 2]}) == "{\n\t'a-b': 1,\n\tc: [1, 2],\n}"
