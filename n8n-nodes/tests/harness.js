@@ -352,6 +352,17 @@ async function start({ credentials }) {
 		execution.resolve(summary(finished, node.name));
 	}
 
+	/** What n8n does when a parked run's wait limit passes without a resume. */
+	async function expire(run) {
+		const execution = executions.get(run.executionId);
+		if (!execution || execution.finished) throw new Error('that run is not waiting');
+		execution.finished = true;
+		const runExecutionData = structuredClone(execution.runExecutionData);
+		const extra = additionalData(run.executionId, new core.ExecutionLifecycleHooks('manual', run.executionId, execution.data));
+		const executor = new core.WorkflowExecute(extra, 'manual', runExecutionData);
+		return summary(await executor.processRunExecutionData(execution.workflow), execution.node.name);
+	}
+
 	async function resumed(run, timeoutMs = 20000) {
 		const execution = executions.get(run.executionId);
 		if (!execution) throw new Error('that run is not waiting');
@@ -448,6 +459,7 @@ async function start({ credentials }) {
 		base,
 		run,
 		resumed,
+		expire,
 		trigger,
 		loadOptions,
 		paramsFromWire,

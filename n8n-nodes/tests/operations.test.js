@@ -322,6 +322,22 @@ test('Poll gives up at the timeout with an error naming the job id', async () =>
 	assert.match(run.error.description, /look it up later with "Get Video Batch"/);
 });
 
+test("n8n's own wait limit passes each unfinished item on with an error naming its job", async () => {
+	await fault({ action: 'webhook_drop', count: 3 });
+	const run = await direct.run({
+		resource: 'voice',
+		operation: 'create',
+		params: { text: 'nobody calls back', completion: 'webhook', timeout: 60 },
+		items: items(1),
+	});
+	assert.equal(run.status, 'waiting');
+	const jobId = run.output[0].json.id;
+	const expired = await direct.expire(run);
+	assert.equal(expired.status, 'success');
+	assert.equal(expired.output.length, 1);
+	assert.match(expired.output[0].json.error, new RegExp(`CreativeAI job ${jobId} did not finish before`));
+});
+
 async function fault(spec) {
 	const answer = await fetch(`${SANDBOX}/_sandbox/faults`, {
 		method: 'POST',
