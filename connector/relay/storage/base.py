@@ -196,6 +196,8 @@ class Storage(ABC):
 
         A backend may commit the work of several concurrent callers together (SQLite does:
         one fsync for the batch); each caller's work still succeeds or fails on its own.
+        `work` must touch the database only through `tx`: it may run more than once (SQLite
+        runs a batch again, without the failed work, when one work failed half way).
         """
         with self.transaction() as tx:
             return work(tx)

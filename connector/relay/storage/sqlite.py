@@ -1,28 +1,41 @@
 """SQLite storage: one file, WAL journal, nothing to install (the default).
 
-Durability: every transaction that accepts an event commits with `synchronous=FULL`
-(the default, `RELAY_SQLITE_SYNCHRONOUS`), so the WAL is fsynced before the relay
-answers 2xx: an accepted event survives a killed process and a power cut. `NORMAL`
-in WAL mode survives a killed process (the WAL is written before COMMIT returns) but
-may lose the last transactions on power loss; choose it only when that is acceptable.
+Durability: with `synchronous=FULL` (the default, `RELAY_SQLITE_SYNCHRONOUS`) the WAL is
+fsynced after every commit and before the relay answers 2xx: an accepted event survives
+a killed process and a power cut. `NORMAL` in WAL mode survives a killed process (the
+WAL is written before COMMIT returns) but may lose the last transactions on power loss;
+choose it only when that is acceptable.
+
+How FULL is kept cheap. SQLite's own FULL is NORMAL plus one fsync of the WAL inside
+each COMMIT, that is while the write lock is held, so writers queue behind every fsync.
+Here, once the journal is confirmed to be WAL, connections run with NORMAL and the
+storage fsyncs the WAL itself right after COMMIT, outside the write lock: the same
+bytes reach the disk before anyone is told "done", but the next transaction is written
+while the fsync runs, and one fsync covers every commit made before it began (the
+WAL's frames carry cumulative checksums, so recovery keeps each commit whose frames are
+on disk). Checkpoints are unchanged: SQLite syncs the WAL before one and the database
+after it, before the WAL can be reused.
 
 Writers are serialized by `BEGIN IMMEDIATE`; readers never wait for them (WAL).
 Within a process, writers queue on a lock rather than on SQLite's busy handler (which
 sleeps in steps of up to 100 ms). `write(work)` goes further: it runs the work of every
-caller waiting at that moment in ONE transaction (each in its own
-savepoint, so one caller's failure does not undo another's) and commits it with one
-fsync: group commit. No caller hears "done" before that commit. There is no writer
-thread: whoever holds the write lock commits for everyone queued behind it.
+caller waiting at that moment in ONE transaction and commits it once: group commit.
+One caller's failure does not undo another's: a work that fails before changing
+anything just fails; one that fails half way has the transaction rolled back and the
+others run again without it (so a work may run more than once). No caller hears "done"
+before the commit that holds its work is on disk. There is no writer thread: whoever
+holds the write lock commits for everyone queued behind it.
 
 Several processes may share the file (a separate `relay worker`, gunicorn workers).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +54,7 @@ class _Work:
         self.work = work
         self.value: Any = None
         self.error: BaseException | None = None
+        self.taken = False  # in a group that some writer is committing
         self.done = threading.Event()
 
     def result(self) -> Any:
@@ -72,8 +86,14 @@ class SqliteStorage(Storage):
                 "SQLite storage needs a file path (an in-memory database is not shared)"
             )
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._synchronous = synchronous
+        self._synchronous = synchronous.upper()
         self._busy_timeout = busy_timeout
+        self._wal_path = self.path + "-wal"
+        # FULL: the storage fsyncs the WAL after each commit (see the module docstring).
+        self._sync_after_commit = self._synchronous == "FULL"
+        self._commits = 0  # commits made through this storage (counted under the write lock)
+        self._synced = 0  # commits known to be on disk
+        self._sync_lock = threading.Lock()
         self._pool: Pool[sqlite3.Connection] = Pool(
             self._connect, lambda c: c.close(), lambda c: True, pool_size
         )
@@ -90,18 +110,30 @@ class SqliteStorage(Storage):
             self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
         )
         conn.row_factory = _dict_row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        wal = bool(mode) and str(next(iter(mode.values()))).lower() == "wal"
+        # The WAL fsync moves out of COMMIT (durable_after) only when there is a WAL.
+        synchronous = "NORMAL" if wal and self._sync_after_commit else self._synchronous
+        conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
         return conn
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:
+        if not write:
+            with self._pool.connection() as conn:
+                conn.execute("BEGIN")
+                try:
+                    yield Tx(self, conn)
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
+            return
         # The write lock first, then a connection (as `write` does): never the other way
         # round, or writers holding connections could wait on a lock holder waiting for one.
-        with self._write_lock if write else nullcontext(), self._pool.connection() as conn:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        with self._write_lock, self._pool.connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 yield Tx(self, conn)
                 conn.execute("COMMIT")
@@ -109,6 +141,8 @@ class SqliteStorage(Storage):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            commit = self._counted_commit()
+        self.durable_after(commit)
 
     def write(self, work: Callable[[Tx], T]) -> T:
         """Group commit without a thread of its own: the caller that gets the write lock
@@ -116,42 +150,103 @@ class SqliteStorage(Storage):
         item = _Work(work)
         with self._pending_lock:
             self._pending.append(item)
-        with self._write_lock:
-            if not item.done.is_set():
+        while not item.taken:
+            with self._write_lock:
                 with self._pending_lock:
                     group = self._pending[:MAX_GROUP]
                     del self._pending[:MAX_GROUP]
-                self._commit_group(group)
+                    for queued in group:
+                        queued.taken = True
+                commit = self._commit_group(group) if group else None
+            if group:
+                self._release(group, commit)
         value: T = item.result()
         return value
 
-    def _commit_group(self, group: list[_Work]) -> None:
-        """Run each caller's work in a savepoint of one transaction; commit once."""
+    def _counted_commit(self) -> int:
+        """Number this commit (the caller holds the write lock, right after COMMIT)."""
+        self._commits += 1
+        return self._commits
+
+    def durable_after(self, commit: int) -> None:
+        """Return once the WAL has been fsynced after commit number `commit`.
+
+        One fsync serves every commit made before it began; callers that arrive while one
+        runs wait for it and are often covered by it.
+        """
+        if not self._sync_after_commit:
+            return
+        with self._sync_lock:
+            if self._synced >= commit:
+                return
+            covered = self._commits  # every commit up to here has written its frames
+            try:
+                fd = os.open(self._wal_path, os.O_RDONLY)
+            except FileNotFoundError:
+                # No WAL (not WAL mode: the connection synced itself; or the last connection
+                # closed and checkpointed it into the synced database file).
+                self._synced = covered
+                return
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._synced = covered
+
+    def _release(self, group: list[_Work], commit: int | None) -> None:
+        """Tell a committed group's callers, once their commit is on disk."""
         try:
-            with self._pool.connection() as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for item in group:
-                        conn.execute("SAVEPOINT work")
-                        try:
-                            item.value = item.work(Tx(self, conn))
-                            conn.execute("RELEASE work")
-                        except Exception as exc:
-                            conn.execute("ROLLBACK TO work")
-                            conn.execute("RELEASE work")
-                            item.error = exc
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-        except BaseException as exc:  # the commit failed: nobody's work is done
+            if commit is not None:
+                self.durable_after(commit)
+        except BaseException as exc:  # committed, but not known to be on disk: not "done"
             for item in group:
                 item.error = item.error or exc
                 item.value = None
         finally:
             for item in group:
                 item.done.set()
+
+    def _commit_group(self, group: list[_Work]) -> int | None:
+        """Run every caller's work in one transaction and commit it once; returns the
+        commit's number (None if the commit failed: then every work failed with it).
+
+        No savepoints (two more statements per caller): a work that fails before it
+        changed anything (the usual case: a route that is gone) simply fails; one that
+        fails half way rolls the transaction back, and the others run again without it.
+        """
+        todo = group
+        try:
+            with self._pool.connection() as conn:
+                while todo:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        redo = self._run_all(conn, todo)
+                        conn.execute("ROLLBACK" if redo is not None else "COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
+                    todo = redo or []
+            return self._counted_commit()
+        except BaseException as exc:  # the commit failed: nobody's work is done
+            for item in group:
+                item.error = item.error or exc
+                item.value = None
+            return None
+
+    def _run_all(self, conn: sqlite3.Connection, todo: list[_Work]) -> list[_Work] | None:
+        """None when the transaction holds every successful work and nothing of a failed
+        one; else what to run again after a rollback (a work failed half way)."""
+        tx = Tx(self, conn)
+        for item in todo:
+            before = conn.total_changes
+            try:
+                item.value = item.work(tx)
+            except Exception as exc:
+                item.error, item.value = exc, None
+                if conn.total_changes != before:
+                    return [other for other in todo if other.error is None]
+        return None
 
     def fetch(self, conn: Any, sql: str, params: Sequence[Any]) -> list[Row]:
         rows: list[Row] = conn.execute(sql, tuple(params)).fetchall()

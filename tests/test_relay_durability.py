@@ -1,0 +1,137 @@
+"""SQLite durability with `synchronous=FULL`: the WAL is fsynced after COMMIT, outside the
+write lock, and no writer returns before an fsync that began after its commit finished.
+
+The real `os.fsync` runs; the tests only hold it at a gate to see who waits for it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.relay.storage import Tx
+from connector.relay.storage.sqlite import SqliteStorage
+from connector.relay.testing import wait_until
+
+
+class GatedFsync:
+    """`os.fsync` that records each call and waits at a gate the test opens."""
+
+    def __init__(self, real: Callable[[int], None]) -> None:
+        self.real = real
+        self.gate = threading.Event()
+        self.started: list[str] = []
+        self.finished = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, fd: int) -> None:
+        with self._lock:
+            self.started.append(os.readlink(f"/proc/self/fd/{fd}"))
+        self.gate.wait(10)
+        self.real(fd)
+        with self._lock:
+            self.finished += 1
+
+
+@pytest.fixture
+def fsync(monkeypatch: pytest.MonkeyPatch) -> GatedFsync:
+    gated = GatedFsync(os.fsync)
+    monkeypatch.setattr(os, "fsync", gated)  # the storage calls os.fsync
+    return gated
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
+    store = SqliteStorage(tmp_path / "relay.sqlite3", synchronous="FULL")
+    store.migrate()
+    yield store
+    store.close()
+
+
+def _insert(tenant: str) -> Callable[[Tx], str]:
+    def work(tx: Tx) -> str:
+        tx.run("INSERT INTO tenants (id, created_at) VALUES (?, ?)", tenant, time.time())
+        return tenant
+
+    return work
+
+
+def _stored(storage: SqliteStorage) -> set[str]:
+    with storage.transaction(write=False) as tx:
+        return {str(r["id"]) for r in tx.rows("SELECT id FROM tenants")}
+
+
+def _writer(storage: SqliteStorage, tenant: str) -> Callable[[], str]:
+    return lambda: storage.write(_insert(tenant))
+
+
+def _in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(call()), daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_a_write_returns_only_after_the_wal_fsync_that_follows_its_commit(
+    storage: SqliteStorage, fsync: GatedFsync
+) -> None:
+    first, first_out = _in_thread(lambda: storage.write(_insert("t-first")))
+    wait_until(lambda: fsync.started)
+    assert fsync.started[0] == os.path.realpath(storage.path + "-wal")
+    # Committed (readers see it) but not yet on disk: the writer has not been answered.
+    assert "t-first" in _stored(storage)
+    first.join(0.2)
+    assert first.is_alive() and not first_out
+
+    # The write lock is free while the fsync runs: the next writer commits meanwhile…
+    second, second_out = _in_thread(lambda: storage.write(_insert("t-second")))
+    wait_until(lambda: "t-second" in _stored(storage))
+    second.join(0.2)
+    assert second.is_alive() and not second_out  # …and waits for an fsync after its commit
+
+    fsync.gate.set()
+    first.join(5)
+    second.join(5)
+    assert (first_out, second_out) == (["t-first"], ["t-second"])
+    assert 1 <= fsync.finished <= 2
+
+
+def test_transactions_are_synced_too_and_one_fsync_serves_waiting_writers(
+    storage: SqliteStorage, fsync: GatedFsync
+) -> None:
+    holder, _ = _in_thread(lambda: storage.ensure_tenant("t-holder", time.time()))
+    wait_until(lambda: fsync.started)  # transaction() commits, then waits for its fsync
+    writers = [_in_thread(_writer(storage, f"t-{n}")) for n in range(6)]
+    wait_until(lambda: len(_stored(storage)) == 7)  # all committed while the fsync is held
+    assert len(fsync.started) == 1
+    fsync.gate.set()
+    holder.join(5)
+    for thread, out in writers:
+        thread.join(5)
+        assert out and out[0].startswith("t-")
+    # The held fsync covered the holder; one more covers the six that committed meanwhile.
+    assert fsync.finished == 2
+
+
+def test_normal_leaves_syncing_to_sqlite_checkpoints(tmp_path: Path, fsync: GatedFsync) -> None:
+    storage = SqliteStorage(tmp_path / "relay.sqlite3", synchronous="NORMAL")
+    try:
+        storage.migrate()
+        assert storage.write(_insert("t-normal")) == "t-normal"
+        assert fsync.started == []
+    finally:
+        storage.close()
+
+
+def test_full_connections_leave_the_commit_fsync_to_the_storage(storage: SqliteStorage) -> None:
+    with storage.transaction(write=False) as tx:
+        mode = tx.one("PRAGMA journal_mode")
+        sync = tx.one("PRAGMA synchronous")
+    assert mode is not None and mode["journal_mode"] == "wal"
+    assert sync is not None and sync["synchronous"] == 1  # NORMAL + the storage's own fsync
