@@ -93,11 +93,11 @@ def _install_handlers(app: Flask) -> None:
 
     @app.after_request
     def access_log(response: Response) -> Response:
-        if request.path not in _QUIET_PATHS:
+        # Inbound webhooks log their own outcome; their access line is debug detail.
+        level = logging.DEBUG if request.path.startswith("/hooks/") else logging.INFO
+        if request.path not in _QUIET_PATHS and log.isEnabledFor(level):
             began: Any = g.get("relay_started")
             took = (time.perf_counter() - began) * 1000 if began else None
-            # Inbound webhooks log their own outcome; their access line is debug detail.
-            level = logging.DEBUG if request.path.startswith("/hooks/") else logging.INFO
             log.log(
                 level,
                 "request",

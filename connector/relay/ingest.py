@@ -78,6 +78,20 @@ def kept_headers(headers: Any) -> dict[str, str]:
     return kept
 
 
+_ENVIRON_PREFIX = "HTTP_" + _KEPT_PREFIX.upper().replace("-", "_")
+_ENVIRON_SIGNATURE = "HTTP_" + limits.SIGNATURE_HEADER.upper().replace("-", "_")
+
+
+def kept_environ_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """`kept_headers` straight from a WSGI environ, named as werkzeug names them
+    (`X-Creativeai-Event`), without building every header of the request."""
+    return {
+        key[5:].replace("_", "-").title(): value
+        for key, value in environ.items()
+        if key.startswith(_ENVIRON_PREFIX) and key != _ENVIRON_SIGNATURE
+    }
+
+
 def matches(filters: Sequence[str] | None, event_name: str) -> bool:
     """None matches every event; otherwise an exact name or a `video.*` style pattern."""
     if filters is None:
