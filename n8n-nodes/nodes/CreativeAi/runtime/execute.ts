@@ -50,9 +50,20 @@ export interface Waiting {
 
 export const WAITING_KEY = 'creativeaiWaiting';
 
-export function operationOf(ctx: { getNodeParameter(name: string, index: number): unknown }): OperationSpec {
+interface ParameterReader {
+	getNode: IExecuteFunctions['getNode'];
+	getNodeParameter(name: string, index: number): unknown;
+}
+
+export function operationOf(ctx: ParameterReader): OperationSpec {
 	const key = `${String(ctx.getNodeParameter('resource', 0))}.${String(ctx.getNodeParameter('operation', 0))}`;
-	return OPERATIONS[key];
+	const spec = OPERATIONS[key];
+	if (!spec) {
+		throw new NodeOperationError(ctx.getNode(), `Unknown operation "${key}"`, {
+			description: `Known: ${Object.keys(OPERATIONS).join(', ')}`,
+		});
+	}
+	return spec;
 }
 
 function pick(fields: IDataObject, names: string[]): IDataObject {
