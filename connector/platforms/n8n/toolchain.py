@@ -208,8 +208,17 @@ class N8nInstall:
 
 
 def _node_of(inst: Install) -> Path:
-    relative = str(inst.meta.get("node") or "")
-    return inst.path / relative if relative else Path(shutil.which("node") or "node")
+    """The Node binary recorded for an install, always resolved inside the install itself.
+
+    Markers written by earlier versions held an absolute path, sometimes into the scratch
+    folder the install was renamed from; only the part inside the install is trusted.
+    """
+    recorded = str(inst.meta.get("node") or "")
+    if not recorded:
+        return Path(shutil.which("node") or "node")
+    marker = "node_modules/"
+    relative = recorded[recorded.index(marker) :] if marker in recorded else recorded
+    return inst.path / relative.lstrip("/")
 
 
 def n8n() -> N8nInstall:
