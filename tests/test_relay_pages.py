@@ -277,6 +277,8 @@ def test_forms_need_this_origin_and_the_session_token(
             "/log/login", data={"api_key": KEY, "next": "//evil.example/"}, headers=origin
         )
         assert (signed.status_code, signed.headers["location"]) == (303, "/log/")
+        again = browser_like.get("/log/login")  # signed in already: straight to the log
+        assert (again.status_code, again.headers["location"]) == (303, "/log/")
         page = browser_like.get(f"/log/deliveries/{delivery['id']}")
         assert page.status_code == 200
         assert "default-src 'none'" in page.headers["content-security-policy"]

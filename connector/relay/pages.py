@@ -286,11 +286,12 @@ def _tenant_known(tenant: str) -> bool:
 
 
 @bp.get("/login")
-def login() -> tuple[str, int]:
+def login() -> Redirect | tuple[str, int]:
+    next_url = _safe_next(request.args.get("next"))
+    if _visitor() is not None:
+        return redirect(next_url, 303)
     notice = NOTICES.get(request.args.get("notice", ""))
-    return _page(
-        "login.html", next=_safe_next(request.args.get("next")), notice=notice, visitor=None
-    )
+    return _page("login.html", next=next_url, notice=notice, visitor=None)
 
 
 @bp.post("/login")
