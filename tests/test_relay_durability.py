@@ -135,3 +135,15 @@ def test_full_connections_leave_the_commit_fsync_to_the_storage(storage: SqliteS
         sync = tx.one("PRAGMA synchronous")
     assert mode is not None and mode["journal_mode"] == "wal"
     assert sync is not None and sync["synchronous"] == 1  # NORMAL + the storage's own fsync
+
+
+def test_a_claim_does_not_wait_for_the_disk(storage: SqliteStorage, fsync: GatedFsync) -> None:
+    """Claims are safe to lose (the lease lapses and the delivery goes again), so a worker
+    sends at once instead of waiting behind the fsync of someone else's commit."""
+    writer, _ = _in_thread(lambda: storage.write(_insert("t-held")))
+    wait_until(lambda: fsync.started)
+    claimer, claimed = _in_thread(lambda: storage.claim_due(time.time(), 4, 10.0))
+    claimer.join(5)
+    assert claimed == [[]] and writer.is_alive()
+    fsync.gate.set()
+    writer.join(5)

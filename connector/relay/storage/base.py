@@ -188,8 +188,13 @@ class Storage(ABC):
     # -- what a backend supplies ----------------------------------------------------------
 
     @abstractmethod
-    def transaction(self, write: bool = True) -> AbstractContextManager[Tx]:
-        """A transaction on a pooled connection; commits on success, rolls back on error."""
+    def transaction(self, write: bool = True, durable: bool = True) -> AbstractContextManager[Tx]:
+        """A transaction on a pooled connection; commits on success, rolls back on error.
+
+        `durable=False`: the block may end before the commit is on disk, for changes that
+        are safe to lose in a power cut (a claim: its lease lapses and the delivery is
+        sent again, as after any crash); a later durable commit makes it durable too.
+        """
 
     def write(self, work: Callable[[Tx], T]) -> T:
         """Run `work` in a write transaction and return its result once committed.
@@ -403,7 +408,7 @@ class Storage(ABC):
         mid-attempt gives its deliveries back when the lease runs out.
         """
         claim_id = secrets.token_hex(8)
-        with self.transaction() as tx:
+        with self.transaction(durable=False) as tx:  # a lost claim is sent again
             claimed = tx.rows(
                 f"""UPDATE deliveries SET status = ?, claim_id = ?, next_attempt_at = ?,
                     updated_at = ?
@@ -517,7 +522,7 @@ class Storage(ABC):
 
     def release(self, claim: Claim, now: float) -> None:
         """Give a claimed delivery back untried (e.g. on shutdown)."""
-        with self.transaction() as tx:
+        with self.transaction(durable=False) as tx:
             tx.run(
                 """UPDATE deliveries SET status = ?, claim_id = NULL, next_attempt_at = ?,
                     updated_at = ?

@@ -59,8 +59,10 @@ class PostgresStorage(Storage):
         return conn
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Tx]:
+    def transaction(self, write: bool = True, durable: bool = True) -> Iterator[Tx]:
         with self._pool.connection() as conn, conn.transaction():
+            if not durable:  # COMMIT does not wait for the WAL flush
+                conn.execute("SET LOCAL synchronous_commit TO OFF")
             yield Tx(self, conn)
 
     def _sql(self, sql: str) -> str:

@@ -120,7 +120,7 @@ class SqliteStorage(Storage):
         return conn
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Tx]:
+    def transaction(self, write: bool = True, durable: bool = True) -> Iterator[Tx]:
         if not write:
             with self._pool.connection() as conn:
                 conn.execute("BEGIN")
@@ -142,7 +142,8 @@ class SqliteStorage(Storage):
                     conn.execute("ROLLBACK")
                 raise
             commit = self._counted_commit()
-        self.durable_after(commit)
+        if durable:
+            self.durable_after(commit)
 
     def write(self, work: Callable[[Tx], T]) -> T:
         """Group commit without a thread of its own: the caller that gets the write lock
