@@ -592,6 +592,9 @@ def main() -> int:
         "--also-normal", action="store_true", help="also RELAY_SQLITE_SYNCHRONOUS=NORMAL"
     )
     parser.add_argument("--database-url", help="e.g. postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--parts", default="throughput,paced", help="what to run: throughput, paced or both"
+    )
     args = parser.parse_args()
     servers = ("gunicorn", "werkzeug") if args.server == "both" else (args.server,)
 
@@ -639,6 +642,13 @@ def report(setup: Setup, args: argparse.Namespace, env: dict[str, str], durabili
         f"\n== {setup.server} ({setup.threads} threads), {setup.conns} connections, "
         f"relay durability: {durability}"
     )
+    if "throughput" in args.parts:
+        throughput(setup, args, env)
+    if "paced" in args.parts:
+        paced(setup, args, env)
+
+
+def throughput(setup: Setup, args: argparse.Namespace, env: dict[str, str]) -> None:
     series: dict[str, list[float]] = {label: [] for label, _, _ in PLANS}
     for round_no in range(args.rounds):
         order = PLANS if round_no % 2 == 0 else tuple(reversed(PLANS))
@@ -667,8 +677,11 @@ def report(setup: Setup, args: argparse.Namespace, env: dict[str, str], durabili
             f"    {label:27s} {value:8.1f} req/s  ratio {value / bare:.2f}x"
             f" ({verdict} the {THROUGHPUT_TARGET:.2f}x target)"
         )
+
+
+def paced(setup: Setup, args: argparse.Namespace, env: dict[str, str]) -> None:
     count = int(args.rate * args.paced_seconds)
-    paced = measure(
+    relay_run = measure(
         setup,
         "relay",
         rate=args.rate,
@@ -678,9 +691,9 @@ def report(setup: Setup, args: argparse.Namespace, env: dict[str, str], durabili
         extra_env=env,
     )
     bare_paced = measure(setup, "bare", rate=args.rate, seconds=args.paced_seconds + 5, count=count)
-    lat = paced.latencies_ms()
+    lat = relay_run.latencies_ms()
     base = bare_paced.latencies_ms()
-    lags = lag_ms(paced)
+    lags = lag_ms(relay_run)
     verdict = "meets" if pct(lat, 0.99) < P99_TARGET_MS else "misses"
     print(f"  ack latency at {args.rate:.0f} events/s, paced ({len(lat)} acked of {count}):")
     print(
