@@ -14,6 +14,7 @@ delivery it already has (the API retries). Nothing unverified is stored or forwa
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import IO
 
@@ -22,7 +23,7 @@ from flask import Blueprint, Response, request
 from connector.catalog import limits
 from connector.relay import ingest
 from connector.relay.errors import ApiError
-from connector.relay.logs import fields, get_logger
+from connector.relay.logs import fields, get_logger, log_fast
 from connector.relay.state import Relay, current_relay
 from connector.relay.tokens import Claims, TokenExpired, TokenInvalid
 from connector.webhooks import WebhookError, parse, verify
@@ -65,9 +66,11 @@ def receive(token: str) -> tuple[Response, int]:
         answer = _receive(relay, token)
     except Rejected as rejected:
         relay.metrics.rejected.labels(reason=rejected.reason).inc()
-        log.info(
+        log_fast(
+            log,
+            logging.INFO,
             "webhook refused",
-            extra=fields(reason=rejected.reason, status=rejected.status),
+            fields(reason=rejected.reason, status=rejected.status),
         )
         answer = rejected.response()
     relay.metrics.ack_seconds.observe(time.perf_counter() - started)
@@ -135,14 +138,14 @@ def _receive(relay: Relay, token: str) -> tuple[Response, int]:
     )
     if result.duplicate:
         relay.metrics.duplicates.inc()
-        log.info("duplicate webhook: already stored", extra=info)
+        log_fast(log, logging.INFO, "duplicate webhook: already stored", info)
         return _json({"duplicate": True, "event_id": result.event_id}), 200
     relay.metrics.received.labels(kind=claims.kind).inc()
     if result.joined:
         relay.metrics.joins.labels(complete="true").inc()
     if result.deliveries:
         relay.wake()
-    log.info("webhook accepted", extra=info)
+    log_fast(log, logging.INFO, "webhook accepted", info)
     answer = {"accepted": True, "event_id": result.event_id, "deliveries": result.deliveries}
     if result.late:
         answer["late"] = True

@@ -53,11 +53,26 @@ def target_host(url: str) -> str:
     return f"{parts.scheme}://{host}{port}"
 
 
+#: One encoder for every line: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._second: tuple[int, str] = (-1, "")  # the last second formatted, and its text
+
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        known, stamp = self._second
+        if second != known:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, stamp)
+        return f"{stamp}.{int((created - second) * 1000):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -68,7 +83,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: exception text can quote URLs, bodies or headers.
             entry["exception"] = record.exc_info[0].__name__
-        return mask(json.dumps(entry, default=str, ensure_ascii=False))
+        return mask(_ENCODER.encode(entry))
 
 
 class _Handler(logging.StreamHandler[IO[str]]):
@@ -93,6 +108,13 @@ def configure(level: str = "INFO", stream: IO[str] | None = None, json_lines: bo
 
 def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(f"{ROOT}.{name}")
+
+
+def log_fast(logger: logging.Logger, level: int, msg: str, extra: dict[str, Any]) -> None:
+    """`logger.log(level, msg, extra=extra)` for lines logged on every request: the same
+    record, without looking up the calling source line (no format here shows it)."""
+    if logger.isEnabledFor(level):
+        logger.handle(logger.makeRecord(logger.name, level, "", 0, msg, (), None, extra=extra))
 
 
 def fields(**values: Any) -> dict[str, Any]:
