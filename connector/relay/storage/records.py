@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,9 +36,30 @@ class SubscriptionStatus(StrEnum):
 REPLAYABLE = (DeliveryStatus.DEAD, DeliveryStatus.CANCELED, DeliveryStatus.SUCCEEDED)
 
 
+_TAIL_BITS = 48
+_id_lock = threading.Lock()
+_last_id = (0, 0)  # (milliseconds, tail) of the last id made in this process
+
+
 def new_id(prefix: str) -> str:
-    """A time-ordered id (`dlv_018c…`): sorting by id sorts by creation time."""
-    return f"{prefix}_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
+    """A time-ordered id (`dlv_018c…`): sorting by id sorts by creation time.
+
+    12 hex digits of milliseconds, then 12 of a random tail; within one millisecond a
+    process's ids still increase (the tail steps up by a random amount), so a page of
+    deliveries made in the same millisecond keeps its order.
+    """
+    global _last_id
+    now = time.time_ns() // 1_000_000
+    with _id_lock:
+        last_ms, last_tail = _last_id
+        if now <= last_ms:
+            now, tail = last_ms, last_tail + 1 + secrets.randbelow(1 << 16)
+            if tail >= 1 << _TAIL_BITS:  # the millisecond is used up: borrow the next one
+                now, tail = now + 1, secrets.randbits(_TAIL_BITS - 1)
+        else:
+            tail = secrets.randbits(_TAIL_BITS - 1)  # room to step up within this millisecond
+        _last_id = (now, tail)
+    return f"{prefix}_{now:012x}{tail:012x}"
 
 
 def dump_list(values: tuple[str, ...] | None) -> str | None:
