@@ -29,7 +29,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -148,7 +148,7 @@ def _sessions() -> Sessions:
 @dataclass(frozen=True)
 class Visitor:
     tenant: str
-    cookie: str
+    cookie: str = field(repr=False)  # a credential: never in a repr
 
     @property
     def csrf(self) -> str:
