@@ -61,8 +61,17 @@ class Tx:
     # -- primitives of an inbound event --------------------------------------------------
 
     def lock_route(self, route_id: str) -> Route | None:
-        """The route, locked until commit (so concurrent join arrivals count one by one)."""
-        row = self.one("SELECT * FROM routes WHERE id = ?" + self._storage.lock_clause, route_id)
+        """The route, locked until commit: a join route exclusively (its arrivals count one
+        by one); any other in share mode, so events of one route are stored side by side
+        while ending or deleting the route waits for them (and cancels what they stored)."""
+        lock = self._storage.lock_clause
+        if lock:
+            peek = self.one("SELECT expect FROM routes WHERE id = ?", route_id)
+            if peek is None:
+                return None
+            if peek["expect"] is None:  # set at creation, never changed: not a join route
+                lock = self._storage.share_clause
+        row = self.one("SELECT * FROM routes WHERE id = ?" + lock, route_id)
         return route_from(row) if row else None
 
     def insert_event(
@@ -183,6 +192,7 @@ class Storage(ABC):
 
     types: Types
     lock_clause: str  # appended to a SELECT to lock its rows until commit
+    share_clause: str  # the same in share mode: other readers may lock them too
     skip_locked_clause: str  # appended to the claim query
 
     # -- what a backend supplies ----------------------------------------------------------

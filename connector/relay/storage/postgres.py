@@ -28,6 +28,7 @@ _LOCK_KEY = 0x52454C4159  # "RELAY": serializes schema migrations between proces
 class PostgresStorage(Storage):
     types = POSTGRES_TYPES
     lock_clause = " FOR UPDATE"
+    share_clause = " FOR SHARE"
     skip_locked_clause = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, schema: str | None = None, pool_size: int = 8) -> None:

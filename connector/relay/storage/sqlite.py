@@ -71,6 +71,7 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
 class SqliteStorage(Storage):
     types = SQLITE_TYPES
     lock_clause = ""  # BEGIN IMMEDIATE already holds the write lock
+    share_clause = ""
     skip_locked_clause = ""
 
     def __init__(
