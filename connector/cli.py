@@ -14,6 +14,7 @@ from typing import Any
 from connector import platforms, webhooks
 from connector.catalog import CATALOG, Field, FieldType, InvalidInput, Operation
 from connector.catalog import limits as api_limits
+from connector.progress import ProgressBar, job_progress
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -137,7 +138,7 @@ def cmd_call(args: argparse.Namespace) -> int:
             result = client.call(key, **fields)
             if getattr(args, "wait", False) and op.is_async:
                 result = client.wait(
-                    result, interval=args.interval, on_progress=_progress_for(op.label)
+                    result, interval=args.interval, on_progress=job_progress(op.label)
                 )
             if getattr(args, "download", None) and getattr(result, "output_url", None):
                 saved = client.download(result.output_url, args.download)
@@ -152,24 +153,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_for(label: str) -> Callable[[Any], None]:
-    from connector.catalog import states
-    from connector.progress import STATE_PERCENT, ProgressBar
-
-    bar = ProgressBar(label)
-
-    def show(job: Any) -> None:
-        state = states.normalize(job.status).value if hasattr(job, "status") else job.state.value
-        bar.update(STATE_PERCENT.get(state), state)
-        if state in ("completed", "failed", "canceled"):
-            bar.done(state)
-
-    return show
-
-
 def _follow_stream(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> int:
-    from connector.progress import ProgressBar
-
     bar = ProgressBar("video")
     last = None
     for update in client.videos.stream(poll_interval=args.interval, **fields):

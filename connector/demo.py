@@ -12,14 +12,15 @@ is one record per SKU plus the downloaded MP4.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from connector.catalog import limits, states
+from connector.catalog import limits
 from connector.catalog.spec import JobKind
 from connector.client import CreativeAI
-from connector.progress import STATE_PERCENT, ProgressBar
+from connector.progress import ProgressBar, job_progress
 from connector.sandbox import media
 
 
@@ -75,6 +76,9 @@ def run(
     def bar(label: str) -> ProgressBar | None:
         return ProgressBar(label) if show else None
 
+    def watch(label: str) -> Callable[[Any], None] | None:
+        return job_progress(label) if show else None
+
     # 1. Clean up the product photo (synchronous).
     photo = media.png(512, 512, seed=product.sku)
     edit = client.images.edit(
@@ -96,7 +100,7 @@ def run(
             aspect_ratio="9:16",
         ),
         interval=_interval(JobKind.VIDEO, time_scale),
-        on_progress=_polling(bar("2/4 motion clip")),
+        on_progress=watch("2/4 motion clip"),
     )
     video_url = _first_url(video.output_url, "video")
     credits += _credits(video)
@@ -105,7 +109,7 @@ def run(
     voice = client.wait(
         client.voice.create(text=product.narration, voice="nova", language="en"),
         interval=_interval(JobKind.SHARED, time_scale),
-        on_progress=_polling(bar("3/4 narration")),
+        on_progress=watch("3/4 narration"),
     )
     credits += _credits(voice)
 
@@ -115,7 +119,7 @@ def run(
             video_url=video_url, audio_url=_first_url(voice.output_url, "voice"), replace_audio=True
         ),
         interval=_interval(JobKind.SHARED, time_scale),
-        on_progress=_polling(bar("4/4 narrated MP4")),
+        on_progress=watch("4/4 narrated MP4"),
     )
     credits += _credits(composed)
 
@@ -156,15 +160,3 @@ def _credits(obj: Any) -> float:
 def _step(progress: ProgressBar | None, status: str) -> None:
     if progress:
         progress.done(status)
-
-
-def _polling(progress: ProgressBar | None) -> Any:
-    def show(job: Any) -> None:
-        if progress is None:
-            return
-        state = states.normalize(job.status).value
-        progress.update(STATE_PERCENT.get(state), state)
-        if state == "completed":
-            progress.done("completed")
-
-    return show

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from connector.catalog import NormalizedState
 
 
 class ProgressBar:
@@ -51,3 +54,16 @@ class ProgressBar:
 
 #: A rough percent for job states when the API reports none (polling).
 STATE_PERCENT = {"pending": 5.0, "processing": 50.0, "completed": 100.0}
+
+
+def job_progress(label: str, *, stream: TextIO | None = None) -> Callable[[Any], None]:
+    """An `on_progress` callback for `client.wait`: one bar fed by each polled job state."""
+    bar = ProgressBar(label, stream=stream)
+
+    def show(job: Any) -> None:
+        state: NormalizedState = job.state
+        bar.update(STATE_PERCENT.get(state.value), state.value)
+        if state.terminal:
+            bar.done(state.value)
+
+    return show
