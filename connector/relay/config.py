@@ -133,6 +133,7 @@ class RelayConfig:
     database_url: str = "sqlite:///relay.sqlite3"
     database_schema: str | None = None
     sqlite_synchronous: str = "FULL"
+    sqlite_group_wait: float = 0.002
     token_keys: tuple[str, ...] = field(default=(), repr=False)
     token_keys_file: str | None = None
     public_url: str | None = None
@@ -259,6 +260,13 @@ def _keys(name: str, raw: str) -> tuple[str, ...]:
     return keys
 
 
+def _wait(name: str, raw: str) -> float:
+    wait = parse_duration(name, raw)
+    if wait > 0.1:
+        raise ConfigError(name, raw, "a duration from 0 to 100ms, e.g. 2ms (0: never wait)")
+    return wait
+
+
 _VARS: tuple[_Var, ...] = (
     _Var("RELAY_DATABASE_URL", "database_url", lambda n, r: r.strip()),
     _Var("RELAY_DATABASE_SCHEMA", "database_schema", lambda n, r: _schema(n, r)),
@@ -267,6 +275,7 @@ _VARS: tuple[_Var, ...] = (
         "sqlite_synchronous",
         lambda n, r: _choice(n, r, SQLITE_SYNCHRONOUS),
     ),
+    _Var("RELAY_SQLITE_GROUP_WAIT", "sqlite_group_wait", lambda n, r: _wait(n, r)),
     _Var("RELAY_TOKEN_KEYS", "token_keys", _keys),
     _Var("RELAY_TOKEN_KEYS_FILE", "token_keys_file", lambda n, r: r.strip()),
     _Var("RELAY_PUBLIC_URL", "public_url", _url),

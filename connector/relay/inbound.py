@@ -63,7 +63,8 @@ def receive(token: str) -> tuple[Response, int]:
     started = time.perf_counter()
     relay = current_relay()
     try:
-        answer = _receive(relay, token)
+        with relay.storage.arriving():
+            answer = _receive(relay, token)
     except Rejected as rejected:
         relay.metrics.rejected.labels(reason=rejected.reason).inc()
         log_fast(

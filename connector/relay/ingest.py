@@ -23,7 +23,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connector.catalog import events as catalog_events
@@ -33,6 +33,7 @@ from connector.catalog.states import normalize
 from connector.relay.storage import (
     Delivery,
     DeliveryStatus,
+    Event,
     JoinItem,
     Route,
     RouteStatus,
@@ -41,6 +42,7 @@ from connector.relay.storage import (
     Tx,
     new_id,
 )
+from connector.relay.storage.base import BatchWork
 from connector.webhooks import Delivery as Webhook
 
 #: X-CreativeAI-Event of a join route's combined delivery (the relay's own, not the API's).
@@ -154,50 +156,129 @@ def ingest(
     first_delay: float = 0.0,
 ) -> Ingested:
     """Store one verified webhook with its deliveries; raises RouteNotFound / RouteEnded."""
-    event_id = new_id("evt")
+    inbound = Inbound(kind, tenant_id, route_id, hook, raw_body, headers, now, first_delay)
+    return storage.write(inbound)
 
-    def work(tx: Tx) -> Ingested:
+
+@dataclass(frozen=True, eq=False)
+class Inbound(BatchWork[Ingested]):
+    """One verified webhook to store. Alone (`inbound(tx)`) it locks its route and stores
+    itself; under load, SQLite's group commit stores every queued one through `run_batch`
+    in a handful of statements, with the same outcome for each."""
+
+    kind: str
+    tenant_id: str
+    route_id: str | None
+    hook: Webhook
+    raw_body: bytes
+    headers: dict[str, str]
+    now: float
+    first_delay: float
+    event_id: str = field(default_factory=lambda: new_id("evt"))
+
+    def __call__(self, tx: Tx) -> Ingested:
         route: Route | None = None
-        if kind == "route":
-            route = tx.lock_route(route_id or "")
-            if route is None or route.tenant_id != tenant_id:
-                raise RouteNotFound(route_id)
-            if route.status is not RouteStatus.ACTIVE and not (
-                route.is_join and route.joined_at is not None
-            ):
-                raise RouteEnded(route.ended_reason or route.status.value)
-        fresh = tx.insert_event(
-            id=event_id,
-            tenant_id=tenant_id,
-            route_id=route.id if route else None,
-            dedup_key=hook.dedup_key,
-            event_name=hook.event,
-            delivery_id=hook.delivery_id,
-            body=raw_body,
-            headers=headers,
-            received_at=now,
-        )
-        if not fresh:
-            existing = tx.event_id_by_dedup(tenant_id, hook.dedup_key) or event_id
-            return Ingested(event_id=existing, duplicate=True)
+        if self.kind == "route":
+            route = tx.lock_route(self.route_id or "")
+            self.check(route)
+        if not tx.insert_events([self.event()]):
+            return self.duplicate(tx)
         if route is not None and route.is_join:
-            return _join(tx, route, event_id, hook, raw_body, now)
-        targets: list[Route | Subscription]
+            return _join(tx, route, self.event_id, self.hook, self.raw_body, self.now)
         if route is not None:
-            targets = [route] if matches(route.events, hook.event) else []
+            targets: list[Route | Subscription] = [route]
         else:
-            targets = [
-                s for s in tx.active_subscriptions(tenant_id) if matches(s.events, hook.event)
-            ]
-        count = 0
-        for target in targets:
-            for part in _parts(event_id, hook, raw_body, target.fan_out_batch):
-                delivery = _delivery(target, tenant_id, event_id, part, now, now + first_delay)
-                tx.insert_delivery(delivery)
-                count += 1
-        return Ingested(event_id=event_id, deliveries=count)
+            targets = list(tx.active_subscriptions(self.tenant_id))
+        deliveries = self.deliveries(targets)
+        tx.insert_deliveries(deliveries)
+        return Ingested(event_id=self.event_id, deliveries=len(deliveries))
 
-    return storage.write(work)
+    @classmethod
+    def run_batch(cls, tx: Tx, works: Sequence[Any]) -> list[Ingested | Exception]:
+        """Every inbound of a group: one query for the routes, one for the subscriptions,
+        one INSERT for the events and one for the deliveries. Join routes (and ids that
+        are no plain route) take the one-by-one path, after the others."""
+        inbounds: list[Inbound] = list(works)
+        results: list[Ingested | Exception | None] = [None] * len(inbounds)
+        routes = tx.share_plain_routes(
+            sorted({i.route_id or "" for i in inbounds if i.kind == "route"})
+        )
+        subscriptions = tx.active_subscriptions_of(
+            sorted({i.tenant_id for i in inbounds if i.kind != "route"})
+        )
+        alone: list[int] = []
+        ready: list[tuple[int, Inbound, list[Route | Subscription]]] = []
+        for index, inbound in enumerate(inbounds):
+            targets: list[Route | Subscription]
+            if inbound.kind == "route":
+                route = routes.get(inbound.route_id or "")
+                if route is None:  # a join route, or no such route: see __call__
+                    alone.append(index)
+                    continue
+                try:
+                    inbound.check(route)
+                except (RouteNotFound, RouteEnded) as refused:
+                    results[index] = refused
+                    continue
+                targets = [route]
+            else:
+                targets = list(subscriptions.get(inbound.tenant_id, ()))
+            ready.append((index, inbound, targets))
+        stored = tx.insert_events([inbound.event() for _, inbound, _ in ready])
+        deliveries: list[Delivery] = []
+        for index, inbound, targets in ready:
+            if inbound.event_id not in stored:
+                results[index] = inbound.duplicate(tx)
+                continue
+            made = inbound.deliveries(targets)
+            deliveries += made
+            results[index] = Ingested(event_id=inbound.event_id, deliveries=len(made))
+        tx.insert_deliveries(deliveries)
+        for index in alone:
+            try:
+                results[index] = inbounds[index](tx)
+            except (RouteNotFound, RouteEnded) as refused:  # raised before any change
+                results[index] = refused
+        return [r if r is not None else RuntimeError("not stored") for r in results]
+
+    def check(self, route: Route | None) -> None:
+        """RouteNotFound / RouteEnded unless `route` may take this event."""
+        if route is None or route.tenant_id != self.tenant_id:
+            raise RouteNotFound(self.route_id)
+        if route.status is not RouteStatus.ACTIVE and not (
+            route.is_join and route.joined_at is not None
+        ):
+            raise RouteEnded(route.ended_reason or route.status.value)
+
+    def event(self) -> Event:
+        route_id = self.route_id if self.kind == "route" else None
+        hook = self.hook
+        return Event(
+            self.event_id,
+            self.tenant_id,
+            route_id,
+            hook.dedup_key,
+            hook.event,
+            hook.delivery_id,
+            self.raw_body,
+            self.headers,
+            self.now,
+        )
+
+    def duplicate(self, tx: Tx) -> Ingested:
+        existing = tx.event_id_by_dedup(self.tenant_id, self.hook.dedup_key) or self.event_id
+        return Ingested(event_id=existing, duplicate=True)
+
+    def deliveries(self, targets: Sequence[Route | Subscription]) -> list[Delivery]:
+        """One delivery per target whose filter takes the event (per job when it fans out)."""
+        made = []
+        due = self.now + self.first_delay
+        for target in targets:
+            if not matches(target.events, self.hook.event):
+                continue
+            for part in _parts(self.event_id, self.hook, self.raw_body, target.fan_out_batch):
+                made.append(_delivery(target, self.tenant_id, self.event_id, part, self.now, due))
+        return made
 
 
 def _delivery(

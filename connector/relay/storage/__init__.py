@@ -32,7 +32,10 @@ def open_storage(config: RelayConfig, migrate: bool = True) -> Storage:
         from connector.relay.storage.sqlite import SqliteStorage
 
         storage = SqliteStorage(
-            config.sqlite_path, synchronous=config.sqlite_synchronous, pool_size=config.pool_size
+            config.sqlite_path,
+            synchronous=config.sqlite_synchronous,
+            pool_size=config.pool_size,
+            group_wait=config.sqlite_group_wait,
         )
     else:
         from connector.relay.storage.postgres import PostgresStorage

@@ -14,8 +14,9 @@ import json
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from contextlib import AbstractContextManager, nullcontext
+from functools import lru_cache
+from typing import Any, Generic, TypeVar
 
 from connector.relay.storage.records import (
     Attempt,
@@ -24,6 +25,7 @@ from connector.relay.storage.records import (
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
+    Event,
     JoinItem,
     Page,
     Route,
@@ -39,6 +41,45 @@ Row = dict[str, Any]
 T = TypeVar("T")
 
 _OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.DELIVERING.value)
+
+#: Most rows in one multi-row INSERT (17 columns: far below either database's parameter limit).
+BATCH_ROWS = 200
+
+
+def _chunks(items: Sequence[T]) -> list[Sequence[T]]:
+    return [items[i : i + BATCH_ROWS] for i in range(0, len(items), BATCH_ROWS)]
+
+
+@lru_cache(maxsize=256)
+def _marks(count: int) -> str:
+    """`?, ?, ?` for an IN list of `count` values."""
+    return ", ".join("?" * count)
+
+
+@lru_cache(maxsize=256)
+def _values(columns: int, rows: int) -> str:
+    """`(?, ?), (?, ?)`: the VALUES of a multi-row INSERT."""
+    row = f"({_marks(columns)})"
+    return ", ".join([row] * rows)
+
+
+class BatchWork(ABC, Generic[T]):
+    """A write that can be stored together with others of its kind in fewer statements.
+
+    `storage.write(work)` runs it alone (`work(tx)`); a backend that commits several
+    callers' work together (SQLite's group commit) hands every queued work of one class
+    to `run_batch` at once. `run_batch` answers each work's result, or the exception that
+    work failed with *before changing anything* (its caller gets it raised); if it raises
+    itself, the backend runs those works again one by one, so one bad work cannot fail
+    the others.
+    """
+
+    @abstractmethod
+    def __call__(self, tx: Tx) -> T: ...
+
+    @classmethod
+    @abstractmethod
+    def run_batch(cls, tx: Tx, works: Sequence[Any]) -> list[T | Exception]: ...
 
 
 class Tx:
@@ -88,22 +129,28 @@ class Tx:
         received_at: float,
     ) -> bool:
         """False when the tenant already has an event with this dedup key."""
-        inserted = self.rows(
-            """INSERT INTO events (id, tenant_id, route_id, dedup_key, event_name, delivery_id,
-                body, headers, received_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (tenant_id, dedup_key) DO NOTHING RETURNING id""",
-            id,
-            tenant_id,
-            route_id,
-            dedup_key,
-            event_name,
-            delivery_id,
-            body,
-            json.dumps(headers),
-            received_at,
+        event = Event(
+            id, tenant_id, route_id, dedup_key, event_name, delivery_id, body, headers, received_at
         )
-        return bool(inserted)
+        return bool(self.insert_events([event]))
+
+    def insert_events(self, events: Sequence[Event]) -> set[str]:
+        """Store events, a statement per `BATCH_ROWS`; returns the ids stored. An event whose
+        tenant already has its dedup key (stored before, or earlier in `events`) is skipped."""
+        stored: set[str] = set()
+        for chunk in _chunks(events):
+            params: list[Any] = []
+            for e in chunk:
+                params += (e.id, e.tenant_id, e.route_id, e.dedup_key, e.event_name)
+                params += (e.delivery_id, e.body, json.dumps(e.headers), e.received_at)
+            found = self.rows(
+                "INSERT INTO events (id, tenant_id, route_id, dedup_key, event_name, delivery_id,"
+                f" body, headers, received_at) VALUES {_values(9, len(chunk))}"
+                " ON CONFLICT (tenant_id, dedup_key) DO NOTHING RETURNING id",
+                *params,
+            )
+            stored.update(row["id"] for row in found)
+        return stored
 
     def event_id_by_dedup(self, tenant_id: str, dedup_key: str) -> str | None:
         row = self.one(
@@ -112,37 +159,54 @@ class Tx:
         return str(row["id"]) if row else None
 
     def active_subscriptions(self, tenant_id: str) -> list[Subscription]:
+        return self.active_subscriptions_of([tenant_id]).get(tenant_id, [])
+
+    def active_subscriptions_of(self, tenant_ids: Sequence[str]) -> dict[str, list[Subscription]]:
+        """Each tenant's active subscriptions, in id order (tenants without any are absent)."""
+        if not tenant_ids:
+            return {}
         found = self.rows(
-            "SELECT * FROM subscriptions WHERE tenant_id = ? AND status = ? ORDER BY id",
-            tenant_id,
+            f"SELECT * FROM subscriptions WHERE tenant_id IN ({_marks(len(tenant_ids))})"
+            " AND status = ? ORDER BY tenant_id, id",
+            *tenant_ids,
             SubscriptionStatus.ACTIVE.value,
         )
-        return [subscription_from(r) for r in found]
+        by_tenant: dict[str, list[Subscription]] = {}
+        for row in found:
+            by_tenant.setdefault(row["tenant_id"], []).append(subscription_from(row))
+        return by_tenant
+
+    def share_plain_routes(self, route_ids: Sequence[str]) -> dict[str, Route]:
+        """The routes among `route_ids` that are not join routes, each locked in share mode
+        until commit (as `lock_route` locks them); unknown ids and join routes are absent."""
+        if not route_ids:
+            return {}
+        found = self.rows(
+            f"SELECT * FROM routes WHERE id IN ({_marks(len(route_ids))}) AND expect IS NULL"
+            + self._storage.share_clause,
+            *route_ids,
+        )
+        return {row["id"]: route_from(row) for row in found}
 
     def insert_delivery(self, d: Delivery) -> None:
-        self.run(
-            """INSERT INTO deliveries (id, tenant_id, event_id, route_id, subscription_id,
-                target_url, event_name, api_delivery_id, message_id, payload, status, attempts,
-                run_attempts, next_attempt_at, received_at, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            d.id,
-            d.tenant_id,
-            d.event_id,
-            d.route_id,
-            d.subscription_id,
-            d.target_url,
-            d.event_name,
-            d.api_delivery_id,
-            d.message_id,
-            d.payload,
-            d.status.value,
-            d.attempts,
-            d.run_attempts,
-            d.next_attempt_at,
-            d.received_at,
-            d.created_at,
-            d.created_at,
-        )
+        self.insert_deliveries([d])
+
+    def insert_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Store new deliveries, a statement per `BATCH_ROWS`."""
+        for chunk in _chunks(deliveries):
+            params: list[Any] = []
+            for d in chunk:
+                params += (d.id, d.tenant_id, d.event_id, d.route_id, d.subscription_id)
+                params += (d.target_url, d.event_name, d.api_delivery_id, d.message_id, d.payload)
+                params += (d.status.value, d.attempts, d.run_attempts, d.next_attempt_at)
+                params += (d.received_at, d.created_at, d.created_at)
+            self.run(
+                "INSERT INTO deliveries (id, tenant_id, event_id, route_id, subscription_id,"
+                " target_url, event_name, api_delivery_id, message_id, payload, status, attempts,"
+                " run_attempts, next_attempt_at, received_at, created_at, updated_at)"
+                f" VALUES {_values(17, len(chunk))}",
+                *params,
+            )
 
     def add_join_item(self, route_id: str, item: JoinItem) -> bool:
         """False when the route already holds an item with this id."""
@@ -216,6 +280,12 @@ class Storage(ABC):
         """
         with self.transaction() as tx:
             return work(tx)
+
+    def arriving(self) -> AbstractContextManager[None]:
+        """Announce a `write` this thread is about to make (an inbound webhook being
+        verified), so a backend that commits writes in groups may wait for it to join
+        the group being formed. Leave the block whether or not the write was made."""
+        return nullcontext()
 
     @abstractmethod
     def fetch(self, conn: Any, sql: str, params: Sequence[Any]) -> list[Row]: ...
