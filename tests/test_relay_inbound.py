@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -331,3 +332,52 @@ def test_odd_requests_never_get_a_5xx(relay: RunningRelay) -> None:
         except httpx.HTTPError:
             continue  # the server may close a connection whose length it cannot trust
         assert answer.status_code < 500, (method, sent, answer.status_code)
+
+
+def test_other_methods_are_405_and_deeper_paths_404(relay: RunningRelay) -> None:
+    route = _route(relay)
+    answer = HTTP.get(route["webhook_url"])
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    assert answer.json()["error"]["code"] == "method_not_allowed"
+    body, headers = api_webhook(video_payload(), KEY)
+    for url in (route["webhook_url"] + "/more", f"{relay.url}/hooks/", f"{relay.url}/hooks"):
+        assert _post(url, body, headers).status_code == 404, url
+    assert _deliveries(relay) == []
+
+
+def test_a_body_shorter_than_its_length_is_400(relay: RunningRelay) -> None:
+    route = _route(relay)
+    body, headers = api_webhook(video_payload(), KEY)
+    head = [f"POST {httpx.URL(route['webhook_url']).raw_path.decode()} HTTP/1.1"]
+    head += ["Host: 127.0.0.1", "Connection: close", f"Content-Length: {len(body) + 50}"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    port = httpx.URL(relay.url).port or 80
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.split(b"\r\n", 1)[0].split()[1] == b"400", answer[:300]
+    assert b'"malformed"' in answer
+    assert _deliveries(relay) == []
+
+
+def test_a_failing_database_is_a_500_that_names_nothing(
+    relay: RunningRelay, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    route = _route(relay)
+
+    def broken(work: object) -> object:
+        raise OSError("disk I/O error at /secret/path")
+
+    monkeypatch.setattr(relay.relay.storage, "write", broken)
+    body, headers = api_webhook(video_payload(), KEY)
+    answer = _post(route["webhook_url"], body, headers)
+    assert answer.status_code == 500
+    assert answer.json() == {"error": {"code": "internal", "message": "the relay failed"}}
+    token = route["webhook_url"].rsplit("/", 1)[1]
+    failed = [r for r in caplog.records if r.getMessage() == "request failed"]
+    assert failed and failed[-1].fields["error"] == "OSError"  # type: ignore[attr-defined]
+    assert token not in caplog.text and "/secret/path" not in caplog.text

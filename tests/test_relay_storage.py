@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -381,3 +382,17 @@ def test_concurrent_writes_commit_independently(storage: Storage) -> None:
     assert stored == {f"tenant-{n}" for n in range(40) if n % 5}
     assert all(isinstance(results[n], ValueError) for n in range(0, 40, 5))
     assert all(results[n] == f"tenant-{n}" for n in range(40) if n % 5)
+
+
+def test_ids_increase_are_unique_and_random_within_a_millisecond() -> None:
+    made = [new_id("dlv") for _ in range(20000)]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert all(i.startswith("dlv_") and len(i) == 28 for i in made)
+    by_ms: dict[str, list[int]] = {}
+    for i in made:
+        by_ms.setdefault(i[4:16], []).append(int(i[16:], 16))
+    steps = [b - a for tails in by_ms.values() for a, b in pairwise(tails)]
+    assert steps and all(1 <= s <= 1 << 16 for s in steps)
+    assert len(set(steps)) > len(steps) // 2  # random steps, not a counter
+    firsts = [tails[0] for tails in by_ms.values()]
+    assert len(set(firsts)) == len(firsts)  # each millisecond starts at a random tail

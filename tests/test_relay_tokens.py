@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from connector.relay.tokens import (
     MAX_TOKEN_LENGTH,
+    OPENED_CACHE,
     Claims,
     TokenError,
     TokenExpired,
@@ -210,6 +211,24 @@ def test_expiry() -> None:
     )
     with pytest.raises(TokenExpired):
         sealer.open(token)  # default clock: long past
+
+
+def test_opened_claims_are_remembered_but_never_a_refusal() -> None:
+    sealer = TokenSealer([KEY_A])
+    value = claims(expires_at=None)
+    token = sealer.seal(value)
+    assert sealer.open(token) == value
+    assert sealer.open(token) == value
+    info = sealer._authentic.cache_info()
+    assert (info.hits, info.currsize, info.maxsize) == (1, 1, OPENED_CACHE)
+    forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BA")
+    for _ in range(2):
+        with pytest.raises(TokenInvalid):
+            sealer.open(forged)
+    assert sealer._authentic.cache_info().currsize == 1  # the forged token was not kept
+    other = TokenSealer([KEY_B])  # a relay without the key: its own cache, no shortcut
+    with pytest.raises(TokenInvalid):
+        other.open(token)
 
 
 def test_no_expiry_never_expires() -> None:

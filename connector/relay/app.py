@@ -45,11 +45,12 @@ def create_app(
     app = Flask("connector.relay")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["relay"] = relay
-    app.register_blueprint(inbound.bp)
     app.register_blueprint(management.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
     _install_handlers(app)
+    # POST /hooks/<token> is answered before Flask (see inbound.py); the rest goes on to it.
+    app.wsgi_app = inbound.InboundEndpoint(relay, app.wsgi_app)  # type: ignore[method-assign]
     if config.embedded_worker:
         relay.start_forwarder()
     log.info(
