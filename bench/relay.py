@@ -10,8 +10,8 @@ Every part is a process of its own, all on 127.0.0.1:
   file on disk with the default `synchronous=FULL`: each event is fsynced before its 2xx),
   or a bare Flask app whose `POST /hooks/<token>` reads the body and answers "200 OK";
   both under the same WSGI server with the same threads (default gunicorn, one gthread
-  worker with `--threads` threads; `--server werkzeug` uses the relay's own threaded
-  server, which closes every connection);
+  worker with `--threads` threads, by default one per connection; `--server werkzeug`
+  uses the relay's own threaded server, which closes every connection);
 * the load generator: pre-built requests (each a distinct event, signed with the key the
   route was made with) sent over keep-alive connections from one selector loop, bounded
   in count and time;
@@ -581,7 +581,11 @@ def main() -> int:
     parser.add_argument(
         "--server", choices=("both", "gunicorn", "werkzeug"), default="both", help="WSGI server"
     )
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn gthread threads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="gunicorn gthread threads (default: one per connection, as werkzeug runs)",
+    )
     parser.add_argument("--conns", type=int, default=16, help="closed-loop connections")
     parser.add_argument("--seconds", type=float, default=6.0, help="each closed-loop run")
     parser.add_argument("--count", type=int, default=40000, help="most requests in one run")
@@ -597,6 +601,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     servers = ("gunicorn", "werkzeug") if args.server == "both" else (args.server,)
+    # A thread per sender: a request waiting for its commit to reach the disk holds its
+    # thread, so fewer threads than senders leaves requests queued behind idle waits.
+    args.threads = args.threads or args.conns
 
     print(f"load average before: {load_average()} ({os.cpu_count()} CPUs)")
     # /var/tmp: on disk (a tmpfs /tmp would make every fsync free).

@@ -51,24 +51,29 @@ MAX_GROUP = 64
 
 
 class _Work:
-    __slots__ = ("_done", "alone", "error", "taken", "value", "work")
+    """One caller's work in the group commit, and how its thread is woken: when the work
+    is done, or earlier when it is handed the lead (then it commits the next group)."""
+
+    __slots__ = ("_wake", "alone", "error", "lead", "taken", "value", "work")
 
     def __init__(self, work: Callable[[Tx], Any]) -> None:
         self.work = work
         self.value: Any = None
         self.error: BaseException | None = None
-        self.taken = False  # in a group that some writer is committing
+        self.taken = False  # in a group that a leader is committing
         self.alone = False  # run on its own, even if it is a BatchWork
-        # Held until the work is done: a bare lock is the cheapest one-shot signal.
-        self._done = threading.Lock()
-        self._done.acquire()
+        self.lead = False  # this work's thread commits the next group
+        # Held until the thread is woken: a bare lock is the cheapest one-shot signal.
+        self._wake = threading.Lock()
+        self._wake.acquire()
 
-    def finish(self) -> None:
-        self._done.release()
+    def wake(self) -> None:
+        self._wake.release()
 
-    def result(self) -> Any:
-        with self._done:
-            pass
+    def wait(self) -> None:
+        self._wake.acquire()
+
+    def outcome(self) -> Any:
         if self.error is not None:
             raise self.error
         return self.value
@@ -118,6 +123,7 @@ class SqliteStorage(Storage):
         self._announced = 0
         self._local = threading.local()
         self._joined = threading.Condition(self._pending_lock)
+        self._leading = False  # a caller is committing a group (see write)
 
     @property
     def backend(self) -> str:
@@ -175,39 +181,67 @@ class SqliteStorage(Storage):
                 self._local.announced = False
                 with self._pending_lock:
                     self._announced -= 1
-                    self._joined.notify()
+                    self._wake_gatherer()
 
     def write(self, work: Callable[[Tx], T]) -> T:
-        """Group commit without a thread of its own: the caller that gets the write lock
-        commits the work of every caller queued by then; the others find theirs done.
+        """Group commit without a thread of its own. One caller at a time leads: it takes
+        every work queued by then, commits them in one transaction, hands the lead to the
+        first caller still queued, then fsyncs and tells its group. The others sleep once,
+        until their work is done (or the lead comes to them).
 
-        Before it takes the group, that leader waits (at most `group_wait`) for writers
+        Before it takes the group, a leader waits (at most `group_wait`) for writers
         announced by `arriving` to queue theirs: under load, one commit and one fsync then
         serve many webhooks (a commit costs ten times what one more row does); with
         nobody announced, it does not wait at all.
         """
         item = _Work(work)
-        announced = getattr(self._local, "announced", False)
         with self._pending_lock:
             self._pending.append(item)
-            if announced:
+            if getattr(self._local, "announced", False):
                 self._local.announced = False
                 self._announced -= 1
-                self._joined.notify()
-        while True:
-            with self._write_lock:
-                with self._pending_lock:
-                    if item.taken:  # a leader took it (maybe while this one queued for the lock)
-                        break
-                    self._gather()
-                    group = self._pending[:MAX_GROUP]
-                    del self._pending[:MAX_GROUP]
-                    for queued in group:
-                        queued.taken = True
-                commit = self._commit_group(group)
-            self._release(group, commit)
-        value: T = item.result()
+                self._wake_gatherer()
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            item.wait()
+            if not item.lead:
+                value: T = item.outcome()
+                return value
+        self._lead()
+        value = item.outcome()
         return value
+
+    def _lead(self) -> None:
+        """Commit one group (the leader's own work is the first queued), pass the lead on,
+        then make the commit durable and wake the group."""
+        group: list[_Work] = []
+        commit: int | None = None
+        try:
+            with self._write_lock:
+                try:
+                    with self._pending_lock:
+                        self._gather()
+                        group = self._pending[:MAX_GROUP]
+                        del self._pending[:MAX_GROUP]
+                        for queued in group:
+                            queued.taken = True
+                    commit = self._commit_group(group)
+                finally:
+                    with self._pending_lock:
+                        if self._pending:
+                            self._pending[0].lead = True
+                            self._pending[0].wake()
+                        else:
+                            self._leading = False
+        finally:
+            self._release(group, commit)
+
+    def _wake_gatherer(self) -> None:
+        """A writer queued or left (the caller holds the pending lock): wake a gathering
+        leader only when it has nothing left to wait for, not once per arrival."""
+        if self._announced == 0 or len(self._pending) >= MAX_GROUP:
+            self._joined.notify()
 
     def _gather(self) -> None:
         """Wait (holding the pending lock, which the wait releases) while announced writers
@@ -262,7 +296,9 @@ class SqliteStorage(Storage):
                 item.value = None
         finally:
             for item in group:
-                item.finish()
+                if commit is None and item.error is None:  # the group never reached COMMIT
+                    item.error = item.error or RuntimeError("the write was not committed")
+                item.wake()
 
     def _commit_group(self, group: list[_Work]) -> int | None:
         """Run every caller's work in one transaction and commit it once; returns the
