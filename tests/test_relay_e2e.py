@@ -238,6 +238,7 @@ def test_logs_never_contain_the_key_the_secrets_or_the_tokens(
                     d["status"] == "succeeded" for d in api.get("/v1/deliveries").json()["data"]
                 )
             )
+    logs.flush()
     lines = stream.getvalue().splitlines()
     assert len(lines) > 20
     entries = [json.loads(line) for line in lines]  # one JSON object per line
