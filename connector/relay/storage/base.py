@@ -143,12 +143,17 @@ class Tx:
             for e in chunk:
                 params += (e.id, e.tenant_id, e.route_id, e.dedup_key, e.event_name)
                 params += (e.delivery_id, e.body, json.dumps(e.headers), e.received_at)
-            found = self.rows(
+            inserted = self.run(
                 "INSERT INTO events (id, tenant_id, route_id, dedup_key, event_name, delivery_id,"
                 f" body, headers, received_at) VALUES {_values(9, len(chunk))}"
-                " ON CONFLICT (tenant_id, dedup_key) DO NOTHING RETURNING id",
+                " ON CONFLICT (tenant_id, dedup_key) DO NOTHING",
                 *params,
             )
+            ids = [e.id for e in chunk]
+            if inserted == len(chunk):  # the usual case: no duplicate, and no row to read
+                stored.update(ids)
+                continue
+            found = self.rows(f"SELECT id FROM events WHERE id IN ({_marks(len(ids))})", *ids)
             stored.update(row["id"] for row in found)
         return stored
 
