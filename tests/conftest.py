@@ -11,6 +11,7 @@ httpx client with the key set), `.app`, and control helpers (`advance`, `fault`,
 `webhook_attempts`, `set_credits`, `reset`, `wait_for`). `sandbox_factory(**settings)`
 starts more, with other `SandboxConfig` settings. `webhook_sink` records every request
 (`.requests`, `.wait_for(n)`) and answers 200 unless told otherwise (`.respond(500, times=2)`).
+`pg_schema` names a fresh PostgreSQL schema for one test module (skips without a server).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from connector.relay.testing import postgres_available, postgres_schema
 from connector.sandbox import harness
 from connector.sandbox.harness import RunningSandbox, WebhookSink
 
@@ -52,3 +54,11 @@ def webhook_sink() -> Iterator[WebhookSink]:
     """A local HTTP receiver on 127.0.0.1 that records requests (answers 200 by default)."""
     with harness.webhook_sink() as sink:
         yield sink
+
+
+@pytest.fixture(scope="module")
+def pg_schema() -> Iterator[str]:
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+    with postgres_schema() as name:
+        yield name

@@ -20,8 +20,6 @@ from connector.relay.testing import (
     api_webhook,
     batch_payload,
     fast_config,
-    postgres_available,
-    postgres_schema,
     running_relay,
     sqlite_url,
     video_payload,
@@ -32,14 +30,6 @@ from connector.webhooks import sign
 KEY = "sk-inbound-test-key"
 OTHER_KEY = "sk-someone-else"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="module")
-def pg_schema() -> Iterator[str]:
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-    with postgres_schema() as name:
-        yield name
 
 
 @pytest.fixture(params=BACKENDS)

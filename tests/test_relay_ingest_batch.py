@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +22,11 @@ from connector.relay.testing import (
     api_webhook,
     batch_payload,
     empty,
-    postgres_available,
-    postgres_schema,
     video_payload,
 )
 from connector.webhooks import parse
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="module")
-def pg_schema() -> Iterator[str]:
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-    with postgres_schema() as name:
-        yield name
 
 
 def _open(backend: str, path: Path, request: pytest.FixtureRequest) -> Storage:

@@ -18,6 +18,7 @@ from connector.relay.storage import (
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
+    Event,
     JoinItem,
     Route,
     RouteStatus,
@@ -30,17 +31,9 @@ from connector.relay.storage import (
 from connector.relay.storage.postgres import PostgresStorage
 from connector.relay.storage.schema import MIGRATIONS
 from connector.relay.storage.sqlite import SqliteStorage
-from connector.relay.testing import PG_URL, empty, postgres_available, postgres_schema
+from connector.relay.testing import PG_URL, empty
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="module")
-def pg_schema() -> Iterator[str]:
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-    with postgres_schema() as name:
-        yield name
 
 
 @pytest.fixture(params=BACKENDS)
@@ -87,18 +80,22 @@ def _event(
 ) -> str | None:
     event_id = new_id("evt")
     with storage.transaction() as tx:
-        fresh = tx.insert_event(
-            id=event_id,
-            tenant_id=tenant,
-            route_id=None,
-            dedup_key=key or new_id("k"),
-            event_name="video.generation.completed",
-            delivery_id="vgen_1",
-            body=body,
-            headers={"X-CreativeAI-Event": "video.generation.completed"},
-            received_at=time.time(),
+        stored = tx.insert_events(
+            [
+                Event(
+                    id=event_id,
+                    tenant_id=tenant,
+                    route_id=None,
+                    dedup_key=key or new_id("k"),
+                    event_name="video.generation.completed",
+                    delivery_id="vgen_1",
+                    body=body,
+                    headers={"X-CreativeAI-Event": "video.generation.completed"},
+                    received_at=time.time(),
+                )
+            ]
         )
-    return event_id if fresh else None
+    return event_id if stored else None
 
 
 def _delivery(

@@ -26,8 +26,6 @@ from connector.relay.testing import (
     api_webhook,
     batch_payload,
     fast_config,
-    postgres_available,
-    postgres_schema,
     reset_server,
     running_relay,
     running_target,
@@ -40,14 +38,6 @@ from connector.relay.worker import Forwarder, Schedule, honour_retry_after
 KEY = "sk-worker-test-key"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 HTTP = httpx.Client(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def pg_schema() -> Iterator[str]:
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-    with postgres_schema() as name:
-        yield name
 
 
 @pytest.fixture(params=BACKENDS)

@@ -22,10 +22,11 @@ class ApiError(Exception):
         self.message = message
         self.extra = extra
 
+    def body(self) -> dict[str, object]:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
     def response(self) -> tuple[Response, int]:
-        return jsonify({"error": {"code": self.code, "message": self.message, **self.extra}}), (
-            self.status
-        )
+        return jsonify(self.body()), self.status
 
 
 class Invalid(ApiError):

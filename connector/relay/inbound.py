@@ -50,9 +50,6 @@ class Rejected(ApiError):
         super().__init__(status, reason, message)
         self.reason = reason
 
-    def body(self) -> dict[str, object]:
-        return {"error": {"code": self.code, "message": self.message}}
-
 
 def is_json(mimetype: str) -> bool:
     return mimetype == "application/json" or (
@@ -90,10 +87,8 @@ class InboundEndpoint:
         if not path.startswith(_HOOKS) or not token or "/" in token:
             return self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") != "POST":
-            answer: dict[str, object] = {
-                "error": {"code": "method_not_allowed", "message": "webhooks are POSTed"}
-            }
-            return _answer(start_response, 405, answer, [("Allow", "POST")])
+            refused = ApiError(405, "method_not_allowed", "webhooks are POSTed")
+            return _answer(start_response, 405, refused.body(), [("Allow", "POST")])
         started = time.perf_counter()
         relay = self.relay
         try:
@@ -112,7 +107,7 @@ class InboundEndpoint:
             log.error(
                 "request failed", extra=fields(error=type(exc).__name__, path="/hooks/<token>")
             )
-            status, answer = 500, {"error": {"code": "internal", "message": "the relay failed"}}
+            status, answer = 500, ApiError(500, "internal", "the relay failed").body()
         took = time.perf_counter() - started
         relay.metrics.ack_seconds.observe(took)
         if access.isEnabledFor(logging.DEBUG):  # the access line, as app.py logs the others

@@ -115,25 +115,6 @@ class Tx:
         row = self.one("SELECT * FROM routes WHERE id = ?" + lock, route_id)
         return route_from(row) if row else None
 
-    def insert_event(
-        self,
-        *,
-        id: str,
-        tenant_id: str,
-        route_id: str | None,
-        dedup_key: str,
-        event_name: str,
-        delivery_id: str,
-        body: bytes,
-        headers: dict[str, str],
-        received_at: float,
-    ) -> bool:
-        """False when the tenant already has an event with this dedup key."""
-        event = Event(
-            id, tenant_id, route_id, dedup_key, event_name, delivery_id, body, headers, received_at
-        )
-        return bool(self.insert_events([event]))
-
     def insert_events(self, events: Sequence[Event]) -> set[str]:
         """Store events, a statement per `BATCH_ROWS`; returns the ids stored. An event whose
         tenant already has its dedup key (stored before, or earlier in `events`) is skipped."""

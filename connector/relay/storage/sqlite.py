@@ -54,13 +54,12 @@ class _Work:
     """One caller's work in the group commit, and how its thread is woken: when the work
     is done, or earlier when it is handed the lead (then it commits the next group)."""
 
-    __slots__ = ("_wake", "alone", "error", "lead", "taken", "value", "work")
+    __slots__ = ("_wake", "alone", "error", "lead", "value", "work")
 
     def __init__(self, work: Callable[[Tx], Any]) -> None:
         self.work = work
         self.value: Any = None
         self.error: BaseException | None = None
-        self.taken = False  # in a group that a leader is committing
         self.alone = False  # run on its own, even if it is a BatchWork
         self.lead = False  # this work's thread commits the next group
         # Held until the thread is woken: a bare lock is the cheapest one-shot signal.
@@ -224,8 +223,6 @@ class SqliteStorage(Storage):
                         self._gather()
                         group = self._pending[:MAX_GROUP]
                         del self._pending[:MAX_GROUP]
-                        for queued in group:
-                            queued.taken = True
                     commit = self._commit_group(group)
                 finally:
                     with self._pending_lock:
@@ -297,7 +294,7 @@ class SqliteStorage(Storage):
         finally:
             for item in group:
                 if commit is None and item.error is None:  # the group never reached COMMIT
-                    item.error = item.error or RuntimeError("the write was not committed")
+                    item.error = RuntimeError("the write was not committed")
                 item.wake()
 
     def _commit_group(self, group: list[_Work]) -> int | None:
