@@ -89,34 +89,53 @@ def test_a_write_returns_only_after_the_wal_fsync_that_follows_its_commit(
     first.join(0.2)
     assert first.is_alive() and not first_out
 
-    # The write lock is free while the fsync runs: the next writer commits meanwhile…
+    # The next writer waits for that fsync before it commits: webhooks that queue while
+    # an fsync runs go into one commit after it (see the next test).
     second, second_out = _in_thread(lambda: storage.write(_insert("t-second")))
-    wait_until(lambda: "t-second" in _stored(storage))
-    second.join(0.2)
-    assert second.is_alive() and not second_out  # …and waits for an fsync after its commit
+    second.join(0.3)
+    assert second.is_alive() and "t-second" not in _stored(storage)
 
     fsync.gate.set()
     first.join(5)
     second.join(5)
     assert (first_out, second_out) == (["t-first"], ["t-second"])
-    assert 1 <= fsync.finished <= 2
+    assert fsync.finished == 2  # the second commit came after the first fsync: one more
 
 
-def test_transactions_are_synced_too_and_one_fsync_serves_waiting_writers(
+def test_writers_queued_during_an_fsync_share_one_commit_and_one_fsync_after_it(
     storage: SqliteStorage, fsync: GatedFsync
 ) -> None:
     holder, _ = _in_thread(lambda: storage.ensure_tenant("t-holder", time.time()))
     wait_until(lambda: fsync.started)  # transaction() commits, then waits for its fsync
+    commits = storage._commits
     writers = [_in_thread(_writer(storage, f"t-{n}")) for n in range(6)]
-    wait_until(lambda: len(_stored(storage)) == 7)  # all committed while the fsync is held
-    assert len(fsync.started) == 1
+    wait_until(lambda: len(storage._pending) == 6)  # all queued, none committed
+    assert _stored(storage) == {"t-holder"}
     fsync.gate.set()
     holder.join(5)
     for thread, out in writers:
         thread.join(5)
         assert out and out[0].startswith("t-")
-    # The held fsync covered the holder; one more covers the six that committed meanwhile.
+    # Committing as soon as the lock was free would have made a commit of one work, then
+    # a commit of the five that queued behind it, and a third fsync.
+    assert storage._commits - commits == 1
     assert fsync.finished == 2
+
+
+def test_other_transactions_commit_while_a_webhook_group_waits_for_an_fsync(
+    storage: SqliteStorage, fsync: GatedFsync
+) -> None:
+    first, _ = _in_thread(lambda: storage.write(_insert("t-first")))
+    wait_until(lambda: fsync.started)
+    second, _ = _in_thread(lambda: storage.write(_insert("t-second")))
+    wait_until(lambda: storage._pending)  # the next group is gathering, without the lock
+    with storage.transaction(durable=False) as tx:  # e.g. a worker recording an attempt
+        tx.run("INSERT INTO tenants (id, created_at) VALUES (?, ?)", "t-other", time.time())
+    assert _stored(storage) == {"t-first", "t-other"}
+    fsync.gate.set()
+    first.join(5)
+    second.join(5)
+    assert _stored(storage) == {"t-first", "t-other", "t-second"}
 
 
 def test_normal_leaves_syncing_to_sqlite_checkpoints(tmp_path: Path, fsync: GatedFsync) -> None:

@@ -10,16 +10,18 @@ How FULL is kept cheap. SQLite's own FULL is NORMAL plus one fsync of the WAL in
 each COMMIT, that is while the write lock is held, so writers queue behind every fsync.
 Here, once the journal is confirmed to be WAL, connections run with NORMAL and the
 storage fsyncs the WAL itself right after COMMIT, outside the write lock: the same
-bytes reach the disk before anyone is told "done", but the next transaction is written
-while the fsync runs, and one fsync covers every commit made before it began (the
-WAL's frames carry cumulative checksums, so recovery keeps each commit whose frames are
-on disk). Checkpoints are unchanged: SQLite syncs the WAL before one and the database
-after it, before the WAL can be reused.
+bytes reach the disk before anyone is told "done", but other transactions (a worker's
+claims) go on while the fsync runs, the next group of webhooks gathers meanwhile, and
+one fsync covers every commit made before it began (the WAL's frames carry cumulative
+checksums, so recovery keeps each commit whose frames are on disk). Checkpoints are
+unchanged: SQLite syncs the WAL before one and the database after it, before the WAL
+can be reused.
 
 Writers are serialized by `BEGIN IMMEDIATE`; readers never wait for them (WAL).
 Within a process, writers queue on a lock rather than on SQLite's busy handler (which
 sleeps in steps of up to 100 ms). `write(work)` goes further: it runs the work of every
-caller waiting at that moment in ONE transaction and commits it once: group commit.
+caller waiting at that moment (or queued while the last fsync ran) in ONE transaction
+and commits it once: group commit.
 One caller's failure does not undo another's: a work that fails before changing
 anything just fails; one that fails half way has the transaction rolled back and the
 others run again without it (so a work may run more than once). No caller hears "done"
@@ -123,6 +125,7 @@ class SqliteStorage(Storage):
         self._local = threading.local()
         self._joined = threading.Condition(self._pending_lock)
         self._leading = False  # a caller is committing a group (see write)
+        self._flushing = 0  # commits whose fsync has not finished (see _gather)
 
     @property
     def backend(self) -> str:
@@ -165,8 +168,13 @@ class SqliteStorage(Storage):
                     conn.execute("ROLLBACK")
                 raise
             commit = self._counted_commit()
+            if durable:
+                self._flush_begins()
         if durable:
-            self.durable_after(commit)
+            try:
+                self.durable_after(commit)
+            finally:
+                self._flush_ends()
 
     @contextmanager
     def arriving(self) -> Iterator[None]:
@@ -188,10 +196,11 @@ class SqliteStorage(Storage):
         first caller still queued, then fsyncs and tells its group. The others sleep once,
         until their work is done (or the lead comes to them).
 
-        Before it takes the group, a leader waits (at most `group_wait`) for writers
-        announced by `arriving` to queue theirs: under load, one commit and one fsync then
-        serve many webhooks (a commit costs ten times what one more row does); with
-        nobody announced, it does not wait at all.
+        Before it takes the group, a leader waits for the fsync of the last commit to
+        finish, and (at most `group_wait`) for writers announced by `arriving` to queue
+        theirs: under load, one commit and one fsync then serve many webhooks (a commit
+        costs ten times what one more row does); with no fsync running and nobody
+        announced, it does not wait at all.
         """
         item = _Work(work)
         with self._pending_lock:
@@ -217,14 +226,17 @@ class SqliteStorage(Storage):
         group: list[_Work] = []
         commit: int | None = None
         try:
+            with self._pending_lock:
+                self._gather()
             with self._write_lock:
                 try:
                     with self._pending_lock:
-                        self._gather()
                         group = self._pending[:MAX_GROUP]
                         del self._pending[:MAX_GROUP]
                     commit = self._commit_group(group)
                 finally:
+                    if commit is not None:
+                        self._flush_begins()
                     with self._pending_lock:
                         if self._pending:
                             self._pending[0].lead = True
@@ -234,6 +246,18 @@ class SqliteStorage(Storage):
         finally:
             self._release(group, commit)
 
+    def _flush_begins(self) -> None:
+        """A commit is waiting for its fsync: the next group waits for it too (_gather)."""
+        if self._sync_after_commit:
+            with self._pending_lock:
+                self._flushing += 1
+
+    def _flush_ends(self) -> None:
+        if self._sync_after_commit:
+            with self._pending_lock:
+                self._flushing -= 1
+                self._joined.notify()
+
     def _wake_gatherer(self) -> None:
         """A writer queued or left (the caller holds the pending lock): wake a gathering
         leader only when it has nothing left to wait for, not once per arrival."""
@@ -241,8 +265,17 @@ class SqliteStorage(Storage):
             self._joined.notify()
 
     def _gather(self) -> None:
-        """Wait (holding the pending lock, which the wait releases) while announced writers
-        are still on their way and the group has room, at most `group_wait` seconds."""
+        """Wait (holding the pending lock, which the wait releases) while the group has
+        room and either the last group's fsync is still running or announced writers are
+        still on their way (those at most `group_wait` seconds).
+
+        Waiting out the fsync is what makes groups: a commit made during it would be on
+        disk no sooner (it waits for the next fsync anyway) and would hold only the few
+        works that queued since the last commit, while commits cost ten times what one
+        more work in a commit does. Measured under gunicorn with 16 connections, without
+        this wait four groups in five held a single work."""
+        while self._flushing and len(self._pending) < MAX_GROUP:
+            self._joined.wait()
         deadline = 0.0
         while self._announced > 0 and len(self._pending) < MAX_GROUP:
             now = time.monotonic()
@@ -292,6 +325,8 @@ class SqliteStorage(Storage):
                 item.error = item.error or exc
                 item.value = None
         finally:
+            if commit is not None:
+                self._flush_ends()
             for item in group:
                 if commit is None and item.error is None:  # the group never reached COMMIT
                     item.error = RuntimeError("the write was not committed")
