@@ -34,6 +34,7 @@ DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
+SQLITE_WRITERS = ("PROCESS", "INLINE")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 
@@ -134,6 +135,7 @@ class RelayConfig:
     database_schema: str | None = None
     sqlite_synchronous: str = "FULL"
     sqlite_group_wait: float = 0.002
+    sqlite_writer: str = "PROCESS"
     token_keys: tuple[str, ...] = field(default=(), repr=False)
     token_keys_file: str | None = None
     public_url: str | None = None
@@ -276,6 +278,7 @@ _VARS: tuple[_Var, ...] = (
         lambda n, r: _choice(n, r, SQLITE_SYNCHRONOUS),
     ),
     _Var("RELAY_SQLITE_GROUP_WAIT", "sqlite_group_wait", lambda n, r: _wait(n, r)),
+    _Var("RELAY_SQLITE_WRITER", "sqlite_writer", lambda n, r: _choice(n, r, SQLITE_WRITERS)),
     _Var("RELAY_TOKEN_KEYS", "token_keys", _keys),
     _Var("RELAY_TOKEN_KEYS_FILE", "token_keys_file", lambda n, r: r.strip()),
     _Var("RELAY_PUBLIC_URL", "public_url", _url),

@@ -77,7 +77,8 @@ def run_worker(
     stop = stop or threading.Event()
     if config.log_json:
         logs.configure(config.log_level)
-    relay = Relay.build(config, open_storage(config))
+    # No inbound webhooks here: this process stores its own attempts (no writer process).
+    relay = Relay.build(config, open_storage(config.with_(sqlite_writer="INLINE")))
     restore = _stop_on_signals(stop)
     try:
         if metrics_port is not None:

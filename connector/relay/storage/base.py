@@ -15,6 +15,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
@@ -80,6 +81,25 @@ class BatchWork(ABC, Generic[T]):
     @classmethod
     @abstractmethod
     def run_batch(cls, tx: Tx, works: Sequence[Any]) -> list[T | Exception]: ...
+
+
+@dataclass(frozen=True)
+class FinishAttempt(BatchWork[bool]):
+    """`Storage.finish_attempt` as a work: where a writer process stores the webhooks,
+    a forwarder in the same process records its attempts there too, so that one commit
+    and one fsync serve both (and the two never queue for the file's write lock)."""
+
+    delivery_id: str
+    claim_id: str
+    result: AttemptResult
+    now: float
+
+    def __call__(self, tx: Tx) -> bool:
+        return Storage._finish(tx, self)
+
+    @classmethod
+    def run_batch(cls, tx: Tx, works: Sequence[Any]) -> list[bool | Exception]:
+        return [work(tx) for work in works]
 
 
 class Tx:
@@ -529,9 +549,11 @@ class Storage(ABC):
         Returns False when the claim had lapsed and another worker holds the delivery:
         the attempt is still recorded, the delivery's state is left to that worker.
         """
-        return self.write(lambda tx: self._finish(tx, claim, result, now))
+        return self.write(FinishAttempt(claim.delivery.id, claim.claim_id, result, now))
 
-    def _finish(self, tx: Tx, claim: Claim, result: AttemptResult, now: float) -> bool:
+    @staticmethod
+    def _finish(tx: Tx, work: FinishAttempt) -> bool:
+        result, now = work.result, work.now
         a = result.attempt
         terminal = result.status not in (DeliveryStatus.PENDING, DeliveryStatus.DELIVERING)
         moved = tx.run(
@@ -545,8 +567,8 @@ class Storage(ABC):
             a.error,
             now,
             now if terminal else None,
-            claim.delivery.id,
-            claim.claim_id,
+            work.delivery_id,
+            work.claim_id,
         )
         tx.run(
             """INSERT INTO attempts (delivery_id, number, started_at, duration_ms, outcome,

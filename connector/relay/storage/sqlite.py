@@ -33,6 +33,7 @@ Several processes may share the file (a separate `relay worker`, gunicorn worker
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -45,6 +46,7 @@ from typing import Any, TypeVar
 from connector.relay.storage.base import BatchWork, Row, Storage, Tx
 from connector.relay.storage.pool import Pool
 from connector.relay.storage.schema import SQLITE_TYPES
+from connector.relay.storage.writer import IngestWriter
 
 T = TypeVar("T")
 
@@ -97,6 +99,7 @@ class SqliteStorage(Storage):
         pool_size: int = 8,
         busy_timeout: float = 30.0,
         group_wait: float = 0.002,
+        writer: bool = False,
     ) -> None:
         self.path = str(path)
         if self.path in ("", ":memory:"):
@@ -116,6 +119,12 @@ class SqliteStorage(Storage):
             self._connect, lambda c: c.close(), lambda c: True, pool_size
         )
         self._write_lock = threading.Lock()
+        # Between processes (a writer process, a `relay worker`, gunicorn workers), writers
+        # queue on an flock of this file: SQLite's own busy handler sleeps 1, 2, 5, 10 ms
+        # and more between tries, while an flock wakes the next writer when it is released.
+        self._lock_path = self.path + "-writelock"
+        self._lock_fd = -1
+        self._lock_pid = 0
         self._pending_lock = threading.Lock()
         self._pending: list[_Work] = []
         # Writers announced by `arriving` that have not queued their work yet, and the
@@ -126,10 +135,26 @@ class SqliteStorage(Storage):
         self._joined = threading.Condition(self._pending_lock)
         self._leading = False  # a caller is committing a group (see write)
         self._flushing = 0  # commits whose fsync has not finished (see _gather)
+        # writer=True: batch works (inbound webhooks) are stored by a writer process.
+        self.writer: IngestWriter | None = None
+        if writer:
+            self.writer = IngestWriter(self.path, self._synchronous)
 
     @property
     def backend(self) -> str:
         return "sqlite"
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """The write lock between processes (the caller holds `_write_lock`)."""
+        if self._lock_pid != os.getpid():  # an flock is shared with a forked parent: reopen
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._lock_pid = os.getpid()
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -158,7 +183,7 @@ class SqliteStorage(Storage):
             return
         # The write lock first, then a connection (as `write` does): never the other way
         # round, or writers holding connections could wait on a lock holder waiting for one.
-        with self._write_lock, self._pool.connection() as conn:
+        with self._write_lock, self._file_lock(), self._pool.connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield Tx(self, conn)
@@ -178,6 +203,9 @@ class SqliteStorage(Storage):
 
     @contextmanager
     def arriving(self) -> Iterator[None]:
+        if self.writer is not None:  # the writer groups whatever reaches it meanwhile
+            yield
+            return
         with self._pending_lock:
             self._announced += 1
         self._local.announced = True
@@ -202,6 +230,9 @@ class SqliteStorage(Storage):
         costs ten times what one more row does); with no fsync running and nobody
         announced, it does not wait at all.
         """
+        if self.writer is not None and isinstance(work, BatchWork):
+            stored: T = self.writer.submit(work)
+            return stored
         item = _Work(work)
         with self._pending_lock:
             self._pending.append(item)
@@ -228,7 +259,7 @@ class SqliteStorage(Storage):
         try:
             with self._pending_lock:
                 self._gather()
-            with self._write_lock:
+            with self._write_lock, self._file_lock():
                 try:
                     with self._pending_lock:
                         group = self._pending[:MAX_GROUP]
@@ -284,6 +315,25 @@ class SqliteStorage(Storage):
             elif now >= deadline:
                 return
             self._joined.wait(deadline - now)
+
+    def write_many(self, works: Sequence[Callable[[Tx], Any]]) -> list[tuple[bool, Any]]:
+        """Store `works` in as few commits as can hold them (one, up to MAX_GROUP), and
+        return once they are on disk: for each, (True, its result) or (False, the
+        exception it failed with). What the writer process runs for each group it reads.
+        """
+        items = [_Work(work) for work in works]
+        commit: int | None = None
+        with self._write_lock, self._file_lock():
+            for start in range(0, len(items), MAX_GROUP):
+                done = self._commit_group(items[start : start + MAX_GROUP])
+                commit = done if done is not None else commit
+        if commit is not None:
+            try:
+                self.durable_after(commit)
+            except Exception as exc:  # committed, but not known to be on disk: not "done"
+                for item in items:
+                    item.error, item.value = item.error or exc, None
+        return [(item.error is None, item.error or item.value) for item in items]
 
     def _counted_commit(self) -> int:
         """Number this commit (the caller holds the write lock, right after COMMIT)."""
@@ -413,4 +463,9 @@ class SqliteStorage(Storage):
         return None  # BEGIN IMMEDIATE serializes migrations between processes
 
     def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self._lock_pid == os.getpid():
+            os.close(self._lock_fd)
+            self._lock_pid = 0
         self._pool.close()
