@@ -236,3 +236,19 @@ def test_the_writer_is_the_default_and_can_be_turned_off(tmp_path: Path) -> None
         RelayConfig.from_env({"RELAY_DATABASE_URL": url, "RELAY_SQLITE_WRITER": "thread"})
     assert "RELAY_SQLITE_WRITER='thread'" in str(error.value)
     assert "PROCESS, INLINE" in str(error.value)
+
+
+def test_short_lived_threads_reuse_the_writers_connections(tmp_path: Path) -> None:
+    """werkzeug starts a thread per client connection: those threads must not each open
+    (and leave behind) a connection of their own to the writer."""
+    store = _writer_store(tmp_path / "relay.sqlite3")
+    try:
+        for n in range(20):
+            inbound = _inbound(n, "route", "rt_plain", video_payload(f"vgen_{n}"))
+            thread = threading.Thread(target=store.write, args=(inbound,))
+            thread.start()
+            thread.join(30)
+        assert store.writer is not None
+        assert len(store.writer._idle) == 1
+    finally:
+        store.close()

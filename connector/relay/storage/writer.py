@@ -7,13 +7,13 @@ the GIL around every SQLite call and fsync, which sixteen request threads then q
 for. In a writer process that work runs on another core, and a request thread only
 sends its event and sleeps once until the answer comes.
 
-How it talks. Each serving thread has a connection of its own to the writer's Unix
-socket (in a private 0700 directory). A request is one `BatchWork` (an `ingest.Inbound`),
-pickled and prefixed with its length; the answer is `("ok", result)` or `("error",
-exception)`. The writer reads every request that is ready, stores them with the
-storage's group commit (`SqliteStorage.write_many`: one transaction and one fsync for
-the lot), and answers each only once its commit is on disk. Whatever arrives while it
-commits and syncs forms the next group: there is no timer.
+How it talks. Serving threads take turns on a few connections to the writer's Unix
+socket (in a private 0700 directory), one request at a time on each. A request is one
+`BatchWork` (an `ingest.Inbound`), pickled and prefixed with its length; the answer is
+`("ok", result)` or `("error", exception)`. The writer reads every request that is
+ready, stores them with the storage's group commit (`SqliteStorage.write_many`: one
+transaction and one fsync for the lot), and answers each only once its commit is on
+disk. Whatever arrives while it commits and syncs forms the next group: no timer.
 
 Lifetime. `IngestWriter` starts the process on first use, in the process that uses it
 (a gunicorn worker starts its own after the fork), and starts a new one if it died. The
@@ -96,12 +96,12 @@ class IngestWriter:
         self.synchronous = synchronous
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._local = threading.local()
+        self._idle: list[tuple[socket.socket, int]] = []  # with the start each belongs to
         self._owner = os.getpid()  # the process whose writer `_proc` is
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: str | None = None
         self._address = ""
-        self._generation = 0  # counts starts: a thread drops a connection to an older writer
+        self._generation = 0  # counts starts: connections to an older writer are dropped
 
     @property
     def pid(self) -> int | None:
@@ -114,36 +114,40 @@ class IngestWriter:
     def submit(self, work: BatchWork[T]) -> T:
         """Store `work` in the writer; returns its result once committed and on disk."""
         request = _frame(pickle.dumps(work, pickle.HIGHEST_PROTOCOL))
-        conn = self._connection()
+        conn, generation = self._take()
         try:
             conn.sendall(request)
         except OSError:  # the writer went away before it read a byte: a new one, once
-            self._drop_connection()
-            conn = self._connection()
+            conn.close()
+            conn, generation = self._take(fresh=True)
             try:
                 conn.sendall(request)
             except OSError as exc:
-                self._drop_connection()
+                conn.close()
                 raise WriterUnavailable("the ingest writer is not taking writes") from exc
         try:
             (size,) = _LENGTH.unpack(_read_exactly(conn, _LENGTH.size))
             status, value = pickle.loads(_read_exactly(conn, size))
         except (OSError, EOFError) as exc:  # timed out, or the writer died
-            self._drop_connection()
+            conn.close()  # a late answer on it would be taken for the next request's
             raise WriterUnavailable("the ingest writer did not answer") from exc
+        self._give(conn, generation)
         if status != "ok":
             raise value
         result: T = value
         return result
 
-    def _connection(self) -> socket.socket:
-        local = self._local
-        conn: socket.socket | None = getattr(local, "conn", None)
-        if conn is not None and local.pid == os.getpid():
-            if local.generation == self._generation and self.pid is not None:
-                return conn
-            conn.close()
-        local.conn = None  # one of a parent's (after a fork) or of an earlier writer
+    def _take(self, fresh: bool = False) -> tuple[socket.socket, int]:
+        """An idle connection to the running writer, or a new one. Connections are shared
+        by all threads, one request at a time: a server that starts a thread per client
+        connection (werkzeug's) then does not connect anew for every webhook."""
+        with self._lock:
+            self._adopt()
+            while self._idle and not fresh:
+                conn, generation = self._idle.pop()
+                if generation == self._generation:
+                    return conn, generation
+                conn.close()  # to a writer that has since been replaced
         address, generation = self._started()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.settimeout(self.timeout)
@@ -152,19 +156,27 @@ class IngestWriter:
         except OSError as exc:
             conn.close()
             raise WriterUnavailable("the ingest writer is not listening") from exc
-        local.conn, local.pid, local.generation = conn, os.getpid(), generation
-        return conn
+        return conn, generation
 
-    def _drop_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._local.conn = None
-            conn.close()
+    def _give(self, conn: socket.socket, generation: int) -> None:
+        with self._lock:
+            if generation == self._generation and self._owner == os.getpid():
+                self._idle.append((conn, generation))
+                return
+        conn.close()
+
+    def _adopt(self) -> None:
+        """After a fork (the caller holds the lock): the parent's writer and connections
+        stay the parent's; this process starts its own."""
+        if self._owner != os.getpid():
+            for conn, _ in self._idle:
+                conn.close()  # this process's copies only
+            self._idle = []
+            self._owner, self._proc, self._dir = os.getpid(), None, None
 
     def _started(self) -> tuple[str, int]:
         with self._lock:
-            if self._owner != os.getpid():  # forked: the parent's writer is the parent's
-                self._owner, self._proc, self._dir = os.getpid(), None, None
+            self._adopt()
             if self._proc is None or self._proc.poll() is not None:
                 self._stop()
                 self._start()
@@ -207,10 +219,12 @@ class IngestWriter:
             self._dir = None
 
     def close(self) -> None:
-        self._drop_connection()
         with self._lock:
-            if self._owner == os.getpid():
-                self._stop()
+            self._adopt()
+            for conn, _ in self._idle:
+                conn.close()
+            self._idle = []
+            self._stop()
 
 
 # -- the writer's side --------------------------------------------------------------------
