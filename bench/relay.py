@@ -34,6 +34,11 @@ Figures:
 `--also-normal` repeats the relay runs with `RELAY_SQLITE_SYNCHRONOUS=NORMAL` (survives a
 killed process, may lose the last commits on power loss) and prints those figures
 separately; the default stays FULL.
+
+The relay runs as shipped: with SQLite, its serving process stores webhooks through an
+ingest writer process of its own (`RELAY_SQLITE_WRITER=process`, the default), which
+the bare endpoint has no need of. `--also-inline` repeats the relay runs with
+`RELAY_SQLITE_WRITER=inline` (everything in the serving process) and prints those too.
 """
 
 from __future__ import annotations
@@ -595,6 +600,9 @@ def main() -> int:
     parser.add_argument(
         "--also-normal", action="store_true", help="also RELAY_SQLITE_SYNCHRONOUS=NORMAL"
     )
+    parser.add_argument(
+        "--also-inline", action="store_true", help="also RELAY_SQLITE_WRITER=inline"
+    )
     parser.add_argument("--database-url", help="e.g. postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument(
         "--parts", default="throughput,paced", help="what to run: throughput, paced or both"
@@ -617,9 +625,16 @@ def main() -> int:
                 setup = Setup(
                     server, args.threads, args.conns, target_url, args.database_url, Path(work)
                 )
-                report(setup, args, {}, "FULL" if not args.database_url else "PostgreSQL")
-                if args.also_normal and not args.database_url:
-                    report(setup, args, {"RELAY_SQLITE_SYNCHRONOUS": "NORMAL"}, "NORMAL")
+                if args.database_url:
+                    report(setup, args, {}, "PostgreSQL")
+                    continue
+                report(setup, args, {}, "FULL, ingest writer process")
+                if args.also_normal:
+                    normal = {"RELAY_SQLITE_SYNCHRONOUS": "NORMAL"}
+                    report(setup, args, normal, "NORMAL, ingest writer process")
+                if args.also_inline:
+                    inline = {"RELAY_SQLITE_WRITER": "INLINE"}
+                    report(setup, args, inline, "FULL, inline (no writer process)")
     print(f"load average after: {load_average()}")
     return 0
 
