@@ -35,10 +35,11 @@ Figures:
 killed process, may lose the last commits on power loss) and prints those figures
 separately; the default stays FULL.
 
-The relay runs as shipped: with SQLite, its serving process stores webhooks through an
-ingest writer process of its own (`RELAY_SQLITE_WRITER=process`, the default), which
-the bare endpoint has no need of. `--also-inline` repeats the relay runs with
-`RELAY_SQLITE_WRITER=inline` (everything in the serving process) and prints those too.
+The relay runs as shipped (`RELAY_SQLITE_WRITER=auto`): with SQLite, a serving process
+that does not forward stores webhooks through an ingest writer process of its own (the
+"ingest only" and "+ worker process" runs), one that forwards stores them itself.
+`--also-inline` repeats the relay runs with `RELAY_SQLITE_WRITER=inline` (no writer
+process anywhere) and prints those too.
 """
 
 from __future__ import annotations
@@ -628,10 +629,10 @@ def main() -> int:
                 if args.database_url:
                     report(setup, args, {}, "PostgreSQL")
                     continue
-                report(setup, args, {}, "FULL, ingest writer process")
+                report(setup, args, {}, "FULL, RELAY_SQLITE_WRITER=auto")
                 if args.also_normal:
                     normal = {"RELAY_SQLITE_SYNCHRONOUS": "NORMAL"}
-                    report(setup, args, normal, "NORMAL, ingest writer process")
+                    report(setup, args, normal, "NORMAL, RELAY_SQLITE_WRITER=auto")
                 if args.also_inline:
                     inline = {"RELAY_SQLITE_WRITER": "INLINE"}
                     report(setup, args, inline, "FULL, inline (no writer process)")

@@ -222,20 +222,26 @@ def test_writers_in_other_processes_queue_on_the_files_flock(tmp_path: Path) -> 
         store.close()
 
 
-def test_the_writer_is_the_default_and_can_be_turned_off(tmp_path: Path) -> None:
+def test_by_default_only_a_process_that_does_not_forward_takes_a_writer(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'relay.sqlite3'}"
-    default = RelayConfig.from_env({"RELAY_DATABASE_URL": url})
-    inline = RelayConfig.from_env({"RELAY_DATABASE_URL": url, "RELAY_SQLITE_WRITER": "inline"})
-    assert (default.sqlite_writer, inline.sqlite_writer) == ("PROCESS", "INLINE")
-    for config, expected in ((default, True), (inline, False)):
+    cases = [
+        ({}, True),  # gunicorn + `relay worker`, or `relay serve --no-forward`
+        ({"RELAY_EMBEDDED_WORKER": "true"}, False),  # `relay serve`: it forwards too
+        ({"RELAY_SQLITE_WRITER": "process", "RELAY_EMBEDDED_WORKER": "true"}, True),
+        ({"RELAY_SQLITE_WRITER": "inline"}, False),
+    ]
+    for env, expected in cases:
+        config = RelayConfig.from_env({"RELAY_DATABASE_URL": url, **env})
+        assert config.uses_writer_process is expected, env
         store = open_storage(config)
         assert isinstance(store, SqliteStorage)
-        assert isinstance(store.writer, IngestWriter) is expected
+        assert isinstance(store.writer, IngestWriter) is expected, env
         store.close()
+    assert RelayConfig.from_env({"RELAY_DATABASE_URL": url}).sqlite_writer == "AUTO"
     with pytest.raises(ConfigError) as error:
         RelayConfig.from_env({"RELAY_DATABASE_URL": url, "RELAY_SQLITE_WRITER": "thread"})
     assert "RELAY_SQLITE_WRITER='thread'" in str(error.value)
-    assert "PROCESS, INLINE" in str(error.value)
+    assert "AUTO, PROCESS, INLINE" in str(error.value)
 
 
 def test_short_lived_threads_reuse_the_writers_connections(tmp_path: Path) -> None:

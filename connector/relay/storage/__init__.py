@@ -36,7 +36,7 @@ def open_storage(config: RelayConfig, migrate: bool = True) -> Storage:
             synchronous=config.sqlite_synchronous,
             pool_size=config.pool_size,
             group_wait=config.sqlite_group_wait,
-            writer=config.sqlite_writer == "PROCESS",
+            writer=config.uses_writer_process,
         )
     else:
         from connector.relay.storage.postgres import PostgresStorage
