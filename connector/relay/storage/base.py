@@ -95,7 +95,60 @@ class FinishAttempt(BatchWork[bool]):
     now: float
 
     def __call__(self, tx: Tx) -> bool:
-        return Storage._finish(tx, self)
+        result, now = self.result, self.now
+        a = result.attempt
+        terminal = result.status not in (DeliveryStatus.PENDING, DeliveryStatus.DELIVERING)
+        moved = tx.run(
+            """UPDATE deliveries SET status = ?, attempts = attempts + 1,
+                run_attempts = run_attempts + 1, next_attempt_at = ?, claim_id = NULL,
+                last_status_code = ?, last_error = ?, updated_at = ?, completed_at = ?
+            WHERE id = ? AND claim_id = ?""",
+            result.status.value,
+            result.next_attempt_at,
+            a.status_code,
+            a.error,
+            now,
+            now if terminal else None,
+            self.delivery_id,
+            self.claim_id,
+        )
+        tx.run(
+            """INSERT INTO attempts (delivery_id, number, started_at, duration_ms, outcome,
+                status_code, error, response_excerpt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            a.delivery_id,
+            a.number,
+            a.started_at,
+            a.duration_ms,
+            a.outcome,
+            a.status_code,
+            a.error,
+            a.response_excerpt,
+        )
+        reason = result.reason or "target gone"
+        if result.end_route:
+            tx.run(
+                """UPDATE routes SET status = ?, ended_reason = ?, ended_at = ?
+                WHERE id = ? AND status = ?""",
+                RouteStatus.ENDED.value,
+                reason,
+                now,
+                result.end_route,
+                RouteStatus.ACTIVE.value,
+            )
+            _cancel_open(tx, "route_id", result.end_route, reason, now)
+        if result.end_subscription:
+            tx.run(
+                """UPDATE subscriptions SET status = ?, ended_reason = ?, ended_at = ?
+                WHERE id = ? AND status = ?""",
+                SubscriptionStatus.GONE.value,
+                reason,
+                now,
+                result.end_subscription,
+                SubscriptionStatus.ACTIVE.value,
+            )
+            _cancel_open(tx, "subscription_id", result.end_subscription, reason, now)
+        return moved == 1
 
     @classmethod
     def run_batch(cls, tx: Tx, works: Sequence[Any]) -> list[bool | Exception]:
@@ -550,63 +603,6 @@ class Storage(ABC):
         the attempt is still recorded, the delivery's state is left to that worker.
         """
         return self.write(FinishAttempt(claim.delivery.id, claim.claim_id, result, now))
-
-    @staticmethod
-    def _finish(tx: Tx, work: FinishAttempt) -> bool:
-        result, now = work.result, work.now
-        a = result.attempt
-        terminal = result.status not in (DeliveryStatus.PENDING, DeliveryStatus.DELIVERING)
-        moved = tx.run(
-            """UPDATE deliveries SET status = ?, attempts = attempts + 1,
-                run_attempts = run_attempts + 1, next_attempt_at = ?, claim_id = NULL,
-                last_status_code = ?, last_error = ?, updated_at = ?, completed_at = ?
-            WHERE id = ? AND claim_id = ?""",
-            result.status.value,
-            result.next_attempt_at,
-            a.status_code,
-            a.error,
-            now,
-            now if terminal else None,
-            work.delivery_id,
-            work.claim_id,
-        )
-        tx.run(
-            """INSERT INTO attempts (delivery_id, number, started_at, duration_ms, outcome,
-                status_code, error, response_excerpt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            a.delivery_id,
-            a.number,
-            a.started_at,
-            a.duration_ms,
-            a.outcome,
-            a.status_code,
-            a.error,
-            a.response_excerpt,
-        )
-        reason = result.reason or "target gone"
-        if result.end_route:
-            tx.run(
-                """UPDATE routes SET status = ?, ended_reason = ?, ended_at = ?
-                WHERE id = ? AND status = ?""",
-                RouteStatus.ENDED.value,
-                reason,
-                now,
-                result.end_route,
-                RouteStatus.ACTIVE.value,
-            )
-            _cancel_open(tx, "route_id", result.end_route, reason, now)
-        if result.end_subscription:
-            tx.run(
-                """UPDATE subscriptions SET status = ?, ended_reason = ?, ended_at = ?
-                WHERE id = ? AND status = ?""",
-                SubscriptionStatus.GONE.value,
-                reason,
-                now,
-                result.end_subscription,
-                SubscriptionStatus.ACTIVE.value,
-            )
-            _cancel_open(tx, "subscription_id", result.end_subscription, reason, now)
-        return moved == 1
 
     def release(self, claim: Claim, now: float) -> None:
         """Give a claimed delivery back untried (e.g. on shutdown)."""

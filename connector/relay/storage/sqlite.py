@@ -328,11 +328,8 @@ class SqliteStorage(Storage):
                 done = self._commit_group(items[start : start + MAX_GROUP])
                 commit = done if done is not None else commit
         if commit is not None:
-            try:
-                self.durable_after(commit)
-            except Exception as exc:  # committed, but not known to be on disk: not "done"
-                for item in items:
-                    item.error, item.value = item.error or exc, None
+            self._flush_begins()
+        self._release(items, commit)
         return [(item.error is None, item.error or item.value) for item in items]
 
     def _counted_commit(self) -> int:

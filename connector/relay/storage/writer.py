@@ -169,10 +169,13 @@ class IngestWriter:
         """After a fork (the caller holds the lock): the parent's writer and connections
         stay the parent's; this process starts its own."""
         if self._owner != os.getpid():
-            for conn, _ in self._idle:
-                conn.close()  # this process's copies only
-            self._idle = []
+            self._close_idle()  # this process's copies only
             self._owner, self._proc, self._dir = os.getpid(), None, None
+
+    def _close_idle(self) -> None:
+        for conn, _ in self._idle:
+            conn.close()
+        self._idle = []
 
     def _started(self) -> tuple[str, int]:
         with self._lock:
@@ -221,9 +224,7 @@ class IngestWriter:
     def close(self) -> None:
         with self._lock:
             self._adopt()
-            for conn, _ in self._idle:
-                conn.close()
-            self._idle = []
+            self._close_idle()
             self._stop()
 
 
