@@ -37,7 +37,7 @@ def test_every_variable_is_read() -> None:
             "RELAY_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
             "RELAY_DATABASE_SCHEMA": "relay_a",
             "RELAY_SQLITE_SYNCHRONOUS": "normal",
-            "RELAY_SQLITE_GROUP_WAIT": "5ms",
+            "RELAY_GROUP_WAIT": "5ms",
             "RELAY_TOKEN_KEYS": f"{key}, {TokenSealer.generate_key()}",
             "RELAY_PUBLIC_URL": "https://relay.example.com/",
             "RELAY_MAX_BODY_BYTES": "2048",
@@ -65,7 +65,7 @@ def test_every_variable_is_read() -> None:
     )
     assert config.database_schema == "relay_a"
     assert config.sqlite_synchronous == "NORMAL"
-    assert config.sqlite_group_wait == 0.005
+    assert config.group_wait == 0.005
     assert config.token_keys[0] == key
     assert config.public_url == "https://relay.example.com"
     assert config.retry_schedule == (0.0, 0.25, 2.0, 60.0)
@@ -95,7 +95,7 @@ def test_every_variable_is_read() -> None:
         ("RELAY_DATABASE_SCHEMA", "Drop Table", "identifier"),
         ("RELAY_CONNECT_TIMEOUT", "30", "at most RELAY_ATTEMPT_TIMEOUT"),
         ("RELAY_ROUTE_TTL", "90d", "at most RELAY_ROUTE_TTL_MAX"),
-        ("RELAY_SQLITE_GROUP_WAIT", "1s", "0 to 100ms"),
+        ("RELAY_GROUP_WAIT", "1s", "0 to 100ms"),
     ],
 )
 def test_bad_values_name_the_variable_the_value_and_what_is_allowed(

@@ -1,5 +1,7 @@
-"""SQLite durability with `synchronous=FULL`: the WAL is fsynced after COMMIT, outside the
-write lock, and no writer returns before an fsync that began after its commit finished.
+"""SQLite durability with `synchronous=FULL`. With `RELAY_SQLITE_WAL_SYNC=relay`
+(`storage.walsync`) the WAL is fsynced after COMMIT, outside the write lock, and no writer
+returns before an fsync that began after its commit finished; the plain path leaves the
+fsync to SQLite's own FULL.
 
 The real `os.fsync` runs; the tests only hold it at a gate to see who waits for it.
 """
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 from connector.relay.storage import Tx
+from connector.relay.storage.group import GroupCommit
 from connector.relay.storage.sqlite import SqliteStorage
 from connector.relay.testing import wait_until
 
@@ -48,10 +51,16 @@ def fsync(monkeypatch: pytest.MonkeyPatch) -> GatedFsync:
 
 @pytest.fixture
 def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
-    store = SqliteStorage(tmp_path / "relay.sqlite3", synchronous="FULL")
+    store = SqliteStorage(tmp_path / "relay.sqlite3", synchronous="FULL", wal_sync=True)
+    store.writes = GroupCommit(store)
     store.migrate()
     yield store
     store.close()
+
+
+def _group(storage: SqliteStorage) -> GroupCommit:
+    assert isinstance(storage.writes, GroupCommit)
+    return storage.writes
 
 
 def _insert(tenant: str) -> Callable[[Tx], str]:
@@ -105,20 +114,20 @@ def test_a_write_returns_only_after_the_wal_fsync_that_follows_its_commit(
 def test_writers_queued_during_an_fsync_share_one_commit_and_one_fsync_after_it(
     storage: SqliteStorage, fsync: GatedFsync
 ) -> None:
-    holder, _ = _in_thread(lambda: storage.ensure_tenant("t-holder", time.time()))
-    wait_until(lambda: fsync.started)  # transaction() commits, then waits for its fsync
-    commits = storage._commits
+    holder, _ = _in_thread(_writer(storage, "t-holder"))
+    wait_until(lambda: fsync.started)  # the group committed, and waits for its fsync
+    group = _group(storage)
     writers = [_in_thread(_writer(storage, f"t-{n}")) for n in range(6)]
-    wait_until(lambda: len(storage._pending) == 6)  # all queued, none committed
+    wait_until(lambda: len(group._pending) == 6)  # all queued, none committed
     assert _stored(storage) == {"t-holder"}
     fsync.gate.set()
     holder.join(5)
     for thread, out in writers:
         thread.join(5)
         assert out and out[0].startswith("t-")
-    # Committing as soon as the lock was free would have made a commit of one work, then
-    # a commit of the five that queued behind it, and a third fsync.
-    assert storage._commits - commits == 1
+    # The holder's commit, then one for all six: committing as soon as the lock was free
+    # would have made a commit of one work, then one of the five queued behind it.
+    assert group.commits == 2
     assert fsync.finished == 2
 
 
@@ -128,7 +137,7 @@ def test_other_transactions_commit_while_a_webhook_group_waits_for_an_fsync(
     first, _ = _in_thread(lambda: storage.write(_insert("t-first")))
     wait_until(lambda: fsync.started)
     second, _ = _in_thread(lambda: storage.write(_insert("t-second")))
-    wait_until(lambda: storage._pending)  # the next group is gathering, without the lock
+    wait_until(lambda: _group(storage)._pending)  # the next group waits, without the lock
     with storage.transaction(durable=False) as tx:  # e.g. a worker recording an attempt
         tx.run("INSERT INTO tenants (id, created_at) VALUES (?, ?)", "t-other", time.time())
     assert _stored(storage) == {"t-first", "t-other"}
@@ -139,7 +148,7 @@ def test_other_transactions_commit_while_a_webhook_group_waits_for_an_fsync(
 
 
 def test_normal_leaves_syncing_to_sqlite_checkpoints(tmp_path: Path, fsync: GatedFsync) -> None:
-    storage = SqliteStorage(tmp_path / "relay.sqlite3", synchronous="NORMAL")
+    storage = SqliteStorage(tmp_path / "relay.sqlite3", synchronous="NORMAL", wal_sync=True)
     try:
         storage.migrate()
         assert storage.write(_insert("t-normal")) == "t-normal"
@@ -154,6 +163,40 @@ def test_full_connections_leave_the_commit_fsync_to_the_storage(storage: SqliteS
         sync = tx.one("PRAGMA synchronous")
     assert mode is not None and mode["journal_mode"] == "wal"
     assert sync is not None and sync["synchronous"] == 1  # NORMAL + the storage's own fsync
+
+
+def test_the_plain_path_leaves_the_fsync_to_sqlites_own_full(
+    tmp_path: Path, fsync: GatedFsync
+) -> None:
+    storage = SqliteStorage(tmp_path / "relay.sqlite3")  # no acceleration
+    try:
+        storage.migrate()
+        assert storage.writes is None and storage.wal_sync is None and storage.flock is None
+        fsync.gate.set()
+        assert storage.write(_insert("t-plain")) == "t-plain"
+        assert fsync.started == []  # SQLite syncs inside COMMIT (not through os.fsync)
+        with storage.transaction(write=False) as tx:
+            sync = tx.one("PRAGMA synchronous")
+        assert sync is not None and sync["synchronous"] == 2  # FULL
+        assert not Path(storage.path + "-writelock").exists()
+    finally:
+        storage.close()
+
+
+def test_a_plain_claim_skips_the_fsync_and_leaves_its_connection_full(tmp_path: Path) -> None:
+    """Without the relay's own WAL sync, a claim's commit runs at NORMAL (safe to lose),
+    and the pooled connection it used is FULL again for the next durable commit."""
+    storage = SqliteStorage(tmp_path / "relay.sqlite3", pool_size=1)
+    try:
+        storage.migrate()
+        seen: list[Any] = []
+        with storage.transaction(durable=False) as tx:
+            seen.append(tx.one("PRAGMA synchronous"))
+        with storage.transaction() as tx:
+            seen.append(tx.one("PRAGMA synchronous"))
+        assert seen == [{"synchronous": 1}, {"synchronous": 2}]
+    finally:
+        storage.close()
 
 
 def test_a_claim_does_not_wait_for_the_disk(storage: SqliteStorage, fsync: GatedFsync) -> None:

@@ -1,5 +1,6 @@
 """Storing inbound webhooks in groups: `Inbound.run_batch` ends exactly as storing each
-one alone would, and SQLite's group commit gathers announced writers into one commit."""
+one alone would, and group commit (`storage.group`, both backends) gathers announced
+writers into one transaction and one commit."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from connector.relay import ingest
 from connector.relay.config import RelayConfig
 from connector.relay.storage import Route, RouteStatus, Storage, Subscription, Tx, open_storage
 from connector.relay.storage.base import BatchWork
+from connector.relay.storage.group import GroupCommit
 from connector.relay.storage.postgres import PostgresStorage
 from connector.relay.storage.sqlite import SqliteStorage
 from connector.relay.testing import (
@@ -171,27 +173,50 @@ def test_a_batch_ends_exactly_as_storing_each_alone(
 
 
 class _Row(BatchWork[str]):
-    """Inserts one tenant row; a batch containing `bad` inserts everything, then raises."""
+    """Inserts one tenant row and answers its name and the id of its transaction; a batch
+    containing `bad` inserts everything, then raises; `broken` fails on a bad statement
+    (PostgreSQL then refuses every later statement of the transaction)."""
 
-    def __init__(self, name: str, bad: bool = False) -> None:
-        self.name, self.bad = name, bad
+    def __init__(self, name: str, bad: bool = False, broken: bool = False) -> None:
+        self.name, self.bad, self.broken = name, bad, broken
 
     def __call__(self, tx: Tx) -> str:
+        if self.broken:
+            tx.rows("SELECT * FROM no_such_table")
         tx.run("INSERT INTO tenants (id, created_at) VALUES (?, ?)", self.name, time.time())
         if self.bad:
             raise ValueError(f"{self.name} fails half way")
-        return self.name
+        return f"{self.name}@{_txid(tx)}"
 
     @classmethod
     def run_batch(cls, tx: Tx, works: Sequence[Any]) -> list[str | Exception]:
         for work in works:
             tx.run("INSERT INTO tenants (id, created_at) VALUES (?, ?)", work.name, time.time())
-        if any(work.bad for work in works):
+        if any(work.bad or work.broken for work in works):
             raise RuntimeError("the batch failed after changing rows")
-        return [work.name for work in works]
+        txid = _txid(tx)
+        return [f"{work.name}@{txid}" for work in works]
 
 
-def _announced_group(store: SqliteStorage, works: list[BatchWork[str]]) -> dict[str, object]:
+def _txid(tx: Tx) -> str:
+    """The transaction's own id (PostgreSQL); SQLite has none to show."""
+    if tx._storage.backend == "postgresql":
+        row = tx.one("SELECT txid_current() AS t")
+        assert row is not None
+        return str(row["t"])
+    return "sqlite"
+
+
+def _grouped(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, wait: float = 30.0
+) -> tuple[Storage, GroupCommit]:
+    store = _open(backend, tmp_path / "relay.sqlite3", request)
+    group = GroupCommit(store, wait=wait)
+    store.writes = group
+    return store, group
+
+
+def _announced_group(store: Storage, works: Sequence[Any]) -> dict[str, object]:
     """Every work written from its own thread, all announced before any writes."""
     results: dict[str, object] = {}
     ready = threading.Barrier(len(works))
@@ -201,7 +226,7 @@ def _announced_group(store: SqliteStorage, works: list[BatchWork[str]]) -> dict[
             ready.wait()
             try:
                 results[work.name] = store.write(work)
-            except ValueError as exc:
+            except Exception as exc:
                 results[work.name] = exc
 
     threads = [threading.Thread(target=run, args=(w,)) for w in works]
@@ -212,35 +237,85 @@ def _announced_group(store: SqliteStorage, works: list[BatchWork[str]]) -> dict[
     return results
 
 
-def test_announced_writers_share_one_commit(tmp_path: Path) -> None:
-    store = SqliteStorage(tmp_path / "relay.sqlite3", group_wait=30.0)
-    store.migrate()
-    before = store._commits
+def _names(results: dict[str, object]) -> dict[str, str]:
+    return {name: str(value).split("@")[0] for name, value in results.items()}
+
+
+def test_announced_writers_share_one_transaction_and_one_commit(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store, group = _grouped(backend, tmp_path, request)
+    before = group.commits
     results = _announced_group(store, [_Row(f"t{n}") for n in range(8)])
-    assert results == {f"t{n}": f"t{n}" for n in range(8)}
+    assert _names(results) == {f"t{n}": f"t{n}" for n in range(8)}
     # Without gathering, eight threads racing for the lock commit in several groups.
-    assert store._commits - before == 1
+    assert group.commits - before == 1
+    assert len({str(value).split("@")[1] for value in results.values()}) == 1  # one txid
     store.close()
 
 
-def test_a_failing_batch_is_run_again_one_by_one(tmp_path: Path) -> None:
-    store = SqliteStorage(tmp_path / "relay.sqlite3", group_wait=30.0)
-    store.migrate()
-    works: list[BatchWork[str]] = [_Row(f"t{n}", bad=n == 3) for n in range(6)]
+def test_without_group_commit_each_write_is_its_own_transaction(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store = _open(backend, tmp_path / "relay.sqlite3", request)
+    assert store.writes is None
+    results = _announced_group(store, [_Row(f"t{n}") for n in range(4)])
+    assert _names(results) == {f"t{n}": f"t{n}" for n in range(4)}
+    if backend == "postgres":  # the check above is not vacuous: ids do differ
+        assert len({str(value).split("@")[1] for value in results.values()}) == 4
+    store.close()
+
+
+@pytest.mark.parametrize("failure", ["bad", "broken"])
+def test_a_failing_batch_is_run_again_one_by_one(
+    backend: str, failure: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store, _ = _grouped(backend, tmp_path, request)
+    works: list[BatchWork[str]] = [
+        _Row(f"t{n}", bad=failure == "bad" and n == 3, broken=failure == "broken" and n == 3)
+        for n in range(6)
+    ]
     results = _announced_group(store, works)
-    assert isinstance(results.pop("t3"), ValueError)
-    assert results == {f"t{n}": f"t{n}" for n in range(6) if n != 3}
+    assert isinstance(results.pop("t3"), Exception)
+    assert _names(results) == {f"t{n}": f"t{n}" for n in range(6) if n != 3}
     with store.transaction(write=False) as tx:
         stored = sorted(r["id"] for r in tx.rows("SELECT id FROM tenants"))
     assert stored == [f"t{n}" for n in range(6) if n != 3]  # each once, the bad one never
     store.close()
 
 
-def test_a_leader_waits_for_an_announced_writer_only_while_it_is_on_its_way(
-    tmp_path: Path,
+class _Lookup:
+    """A plain (not batch) work that fails on a bad statement before changing anything."""
+
+    def __init__(self, name: str, broken: bool = False) -> None:
+        self.name, self.broken = name, broken
+
+    def __call__(self, tx: Tx) -> str:
+        if self.broken:
+            tx.rows("SELECT * FROM no_such_table")
+        tx.run("INSERT INTO tenants (id, created_at) VALUES (?, ?)", self.name, time.time())
+        return self.name
+
+
+def test_a_work_whose_statement_fails_does_not_fail_its_group(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    store = SqliteStorage(tmp_path / "relay.sqlite3", group_wait=30.0)
-    store.migrate()
+    """PostgreSQL refuses every statement after a failed one in the same transaction: the
+    group runs again without the failed work, so its neighbours are stored."""
+    store, _ = _grouped(backend, tmp_path, request)
+    results = _announced_group(
+        store,
+        [_Lookup(f"t{n}", broken=n == 0) for n in range(5)],
+    )
+    assert isinstance(results.pop("t0"), Exception)
+    assert results == {f"t{n}": f"t{n}" for n in range(1, 5)}
+    store.close()
+
+
+def test_a_leader_waits_for_an_announced_writer_only_while_it_is_on_its_way(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store, _ = _grouped(backend, tmp_path, request)
     leave = threading.Event()
     entered = threading.Event()
 
@@ -269,21 +344,21 @@ def test_a_leader_waits_for_an_announced_writer_only_while_it_is_on_its_way(
     store.close()
 
 
-def test_the_group_wait_comes_from_the_config(tmp_path: Path) -> None:
-    config = RelayConfig.from_env(
-        {
-            "RELAY_DATABASE_URL": f"sqlite:///{tmp_path / 'relay.sqlite3'}",
-            "RELAY_SQLITE_GROUP_WAIT": "7ms",
-        }
-    )
-    store = open_storage(config)
-    assert isinstance(store, SqliteStorage)
-    assert store.group_wait == 0.007
+def test_the_group_commit_and_its_wait_come_from_the_config(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'relay.sqlite3'}"
+    config = RelayConfig.from_env({"RELAY_DATABASE_URL": url, "RELAY_GROUP_WAIT": "7ms"})
+    store = open_storage(config.with_(sqlite_writer="INLINE"))
+    assert isinstance(store.writes, GroupCommit)
+    assert store.writes.wait == 0.007
+    store.close()
+    store = open_storage(config.with_(sqlite_writer="INLINE", group_commit=False))
+    assert store.writes is None
     store.close()
 
 
 def test_a_write_without_announcement_does_not_wait(tmp_path: Path) -> None:
-    store = SqliteStorage(tmp_path / "relay.sqlite3", group_wait=30.0)
+    store = SqliteStorage(tmp_path / "relay.sqlite3")
+    store.writes = GroupCommit(store, wait=30.0)
     store.migrate()
-    assert store.write(_Row("t1")) == "t1"  # returns at once: nobody was announced
+    assert store.write(_Row("t1")) == "t1@sqlite"  # returns at once: nobody was announced
     store.close()

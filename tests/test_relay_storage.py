@@ -393,3 +393,100 @@ def test_ids_increase_are_unique_and_random_within_a_millisecond() -> None:
     assert len(set(steps)) > len(steps) // 2  # random steps, not a counter
     firsts = [tails[0] for tails in by_ms.values()]
     assert len(set(firsts)) == len(firsts)  # each millisecond starts at a random tail
+
+
+# -- the structure: a plain path, each acceleration behind its own setting --------------------
+
+
+def _storage_imports() -> dict[str, set[str]]:
+    """Which storage modules each storage module imports (at the top or inside a function)."""
+    import ast
+
+    package = Path(__file__).resolve().parents[1] / "connector" / "relay" / "storage"
+    prefix = "connector.relay.storage"
+    graph: dict[str, set[str]] = {}
+    for source in package.glob("*.py"):
+        name = prefix if source.stem == "__init__" else f"{prefix}.{source.stem}"
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        graph[name] = {m for m in found if m.startswith(prefix + ".") and m != name}
+    return graph
+
+
+def test_no_storage_module_imports_one_that_imports_it_back() -> None:
+    graph = _storage_imports()
+    assert "connector.relay.storage.writer" in graph  # the scan sees the modules
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    cycles = sorted(name for name in graph if reaches(name, name, {name}))
+    assert cycles == []
+    # The plain path knows no acceleration above it.
+    assert graph["connector.relay.storage.sqlite"].isdisjoint(
+        {"connector.relay.storage.group", "connector.relay.storage.writer"}
+    )
+
+
+def test_each_acceleration_is_behind_its_own_setting(tmp_path: Path) -> None:
+    from connector.relay.config import RelayConfig
+    from connector.relay.storage import open_storage
+    from connector.relay.storage.group import GroupCommit
+    from connector.relay.storage.writer import WriterPath
+
+    url = f"sqlite:///{tmp_path / 'relay.sqlite3'}"
+    plain = {
+        "RELAY_DATABASE_URL": url,
+        "RELAY_GROUP_COMMIT": "false",
+        "RELAY_SQLITE_WAL_SYNC": "sqlite",
+        "RELAY_SQLITE_FLOCK": "false",
+        "RELAY_SQLITE_WRITER": "inline",
+    }
+    seen = {}
+    for change in (
+        {},
+        {"RELAY_GROUP_COMMIT": "true"},
+        {"RELAY_SQLITE_WAL_SYNC": "relay"},
+        {"RELAY_SQLITE_FLOCK": "true"},
+        {"RELAY_SQLITE_WRITER": "process"},
+    ):
+        store = open_storage(RelayConfig.from_env({**plain, **change}))
+        assert isinstance(store, SqliteStorage)
+        seen[tuple(change)] = (
+            type(store.writes).__name__ if store.writes else None,
+            store.wal_sync is not None,
+            store.flock is not None,
+        )
+        store.write(lambda tx: tx.run("INSERT INTO tenants (id, created_at) VALUES ('t', 1)"))
+        store.close()
+        (tmp_path / "relay.sqlite3").unlink()
+    assert seen == {
+        (): (None, False, False),
+        ("RELAY_GROUP_COMMIT",): (GroupCommit.__name__, False, False),
+        ("RELAY_SQLITE_WAL_SYNC",): (None, True, False),
+        ("RELAY_SQLITE_FLOCK",): (None, False, True),
+        ("RELAY_SQLITE_WRITER",): (WriterPath.__name__, False, False),
+    }
+
+
+@pytest.mark.postgres
+def test_postgres_takes_group_commit_and_no_sqlite_acceleration(pg_schema: str) -> None:
+    from connector.relay.config import RelayConfig
+    from connector.relay.storage import open_storage
+    from connector.relay.storage.group import GroupCommit
+
+    env = {"RELAY_DATABASE_URL": PG_URL, "RELAY_DATABASE_SCHEMA": pg_schema}
+    env["RELAY_TOKEN_KEYS"] = "x" * 43
+    store = open_storage(RelayConfig.from_env(env))
+    assert isinstance(store, PostgresStorage) and isinstance(store.writes, GroupCommit)
+    store.close()
+    store = open_storage(RelayConfig.from_env({**env, "RELAY_GROUP_COMMIT": "false"}))
+    assert store.writes is None
+    store.close()

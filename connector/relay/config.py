@@ -35,6 +35,7 @@ DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 SQLITE_WRITERS = ("AUTO", "PROCESS", "INLINE")
+SQLITE_WAL_SYNCS = ("RELAY", "SQLITE")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 
@@ -134,7 +135,10 @@ class RelayConfig:
     database_url: str = "sqlite:///relay.sqlite3"
     database_schema: str | None = None
     sqlite_synchronous: str = "FULL"
-    sqlite_group_wait: float = 0.002
+    group_commit: bool = True
+    group_wait: float = 0.002
+    sqlite_wal_sync: str = "RELAY"
+    sqlite_flock: bool = True
     sqlite_writer: str = "AUTO"
     token_keys: tuple[str, ...] = field(default=(), repr=False)
     token_keys_file: str | None = None
@@ -288,7 +292,10 @@ _VARS: tuple[_Var, ...] = (
         "sqlite_synchronous",
         lambda n, r: _choice(n, r, SQLITE_SYNCHRONOUS),
     ),
-    _Var("RELAY_SQLITE_GROUP_WAIT", "sqlite_group_wait", lambda n, r: _wait(n, r)),
+    _Var("RELAY_GROUP_COMMIT", "group_commit", _bool),
+    _Var("RELAY_GROUP_WAIT", "group_wait", lambda n, r: _wait(n, r)),
+    _Var("RELAY_SQLITE_WAL_SYNC", "sqlite_wal_sync", lambda n, r: _choice(n, r, SQLITE_WAL_SYNCS)),
+    _Var("RELAY_SQLITE_FLOCK", "sqlite_flock", _bool),
     _Var("RELAY_SQLITE_WRITER", "sqlite_writer", lambda n, r: _choice(n, r, SQLITE_WRITERS)),
     _Var("RELAY_TOKEN_KEYS", "token_keys", _keys),
     _Var("RELAY_TOKEN_KEYS_FILE", "token_keys_file", lambda n, r: r.strip()),

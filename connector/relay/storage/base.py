@@ -67,9 +67,9 @@ def _values(columns: int, rows: int) -> str:
 class BatchWork(ABC, Generic[T]):
     """A write that can be stored together with others of its kind in fewer statements.
 
-    `storage.write(work)` runs it alone (`work(tx)`); a backend that commits several
-    callers' work together (SQLite's group commit) hands every queued work of one class
-    to `run_batch` at once. `run_batch` answers each work's result, or the exception that
+    `storage.write(work)` runs it alone (`work(tx)`); a write path that commits several
+    callers' work together (`storage.group`, `storage.writer`) hands every queued work of
+    one class to `run_batch` at once. `run_batch` answers each work's result, or the exception that
     work failed with *before changing anything* (its caller gets it raised); if it raises
     itself, the backend runs those works again one by one, so one bad work cannot fail
     the others.
@@ -85,9 +85,9 @@ class BatchWork(ABC, Generic[T]):
 
 @dataclass(frozen=True)
 class FinishAttempt(BatchWork[bool]):
-    """`Storage.finish_attempt` as a work: where a writer process stores the webhooks,
-    a forwarder in the same process records its attempts there too, so that one commit
-    and one fsync serve both (and the two never queue for the file's write lock)."""
+    """`Storage.finish_attempt` as a work: it shares the commits of the webhooks (group
+    commit, or the writer process where that stores them), so that one commit and one
+    fsync serve both."""
 
     delivery_id: str
     claim_id: str
@@ -156,21 +156,39 @@ class FinishAttempt(BatchWork[bool]):
 
 
 class Tx:
-    """One open transaction. Only the methods below touch the database."""
+    """One open transaction. Only the methods below touch the database.
+
+    It counts the statements that may have changed something (`changes`) and whether a
+    statement failed (`broken`): group commit (`storage.group`) runs the work of several
+    callers in one transaction and needs to know whether a failed work left a trace.
+    """
 
     def __init__(self, storage: Storage, conn: Any) -> None:
         self._storage = storage
         self._conn = conn
+        self.changes = 0
+        self.broken = False
 
     def rows(self, sql: str, *params: Any) -> list[Row]:
-        return self._storage.fetch(self._conn, sql, params)
+        if sql.lstrip()[:6].upper() != "SELECT":  # INSERT ... RETURNING and the like
+            self.changes += 1
+        try:
+            return self._storage.fetch(self._conn, sql, params)
+        except BaseException:
+            self.broken = True
+            raise
 
     def one(self, sql: str, *params: Any) -> Row | None:
         found = self.rows(sql, *params)
         return found[0] if found else None
 
     def run(self, sql: str, *params: Any) -> int:
-        return self._storage.execute(self._conn, sql, params)
+        self.changes += 1
+        try:
+            return self._storage.execute(self._conn, sql, params)
+        except BaseException:
+            self.broken = True
+            raise
 
     # -- primitives of an inbound event --------------------------------------------------
 
@@ -310,9 +328,25 @@ class Tx:
         )
 
 
+class WritePath(ABC):
+    """How `Storage.write` commits, when not one transaction per call: group commit
+    (`storage.group.GroupCommit`) or the SQLite writer process (`storage.writer`)."""
+
+    @abstractmethod
+    def write(self, work: Callable[[Tx], T]) -> T: ...
+
+    def arriving(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def close(self) -> None:
+        return None
+
+
 class Storage(ABC):
     """Everything the relay keeps. Thread-safe: each call borrows its own connection."""
 
+    #: Where `write` sends its work (see WritePath); None: one transaction per call.
+    writes: WritePath | None = None
     types: Types
     lock_clause: str  # appended to a SELECT to lock its rows until commit
     share_clause: str  # the same in share mode: other readers may lock them too
@@ -332,18 +366,23 @@ class Storage(ABC):
     def write(self, work: Callable[[Tx], T]) -> T:
         """Run `work` in a write transaction and return its result once committed.
 
-        A backend may commit the work of several concurrent callers together (SQLite does:
-        one fsync for the batch); each caller's work still succeeds or fails on its own.
-        `work` must touch the database only through `tx`: it may run more than once (SQLite
-        runs a batch again, without the failed work, when one work failed half way).
+        With a write path (`writes`), the work of several concurrent callers may be
+        committed together (one commit, one fsync); each caller's work still succeeds or
+        fails on its own. `work` must touch the database only through `tx`: it may run
+        more than once (a group runs again, without the failed work, when one work failed
+        half way).
         """
+        if self.writes is not None:
+            return self.writes.write(work)
         with self.transaction() as tx:
             return work(tx)
 
     def arriving(self) -> AbstractContextManager[None]:
         """Announce a `write` this thread is about to make (an inbound webhook being
-        verified), so a backend that commits writes in groups may wait for it to join
-        the group being formed. Leave the block whether or not the write was made."""
+        verified), so a write path that commits in groups may wait for it to join the
+        group being formed. Leave the block whether or not the write was made."""
+        if self.writes is not None:
+            return self.writes.arriving()
         return nullcontext()
 
     @abstractmethod
@@ -356,8 +395,15 @@ class Storage(ABC):
     def _migration_lock(self, tx: Tx) -> None:
         """Serialize migrations between processes (inside the migration transaction)."""
 
+    def close(self) -> None:
+        """Stop the write path, then close the connections."""
+        writes, self.writes = self.writes, None
+        if writes is not None:
+            writes.close()
+        self._close()
+
     @abstractmethod
-    def close(self) -> None: ...
+    def _close(self) -> None: ...
 
     @property
     @abstractmethod

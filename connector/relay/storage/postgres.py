@@ -83,7 +83,7 @@ class PostgresStorage(Storage):
     def _migration_lock(self, tx: Tx) -> None:
         tx.rows("SELECT pg_advisory_xact_lock(?) AS locked", _LOCK_KEY)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self._pool.close()
 
     def drop_schema(self) -> None:

@@ -1,4 +1,5 @@
-"""The ingest writer: a process of its own that stores inbound webhooks for SQLite.
+"""The ingest writer: a process of its own that stores inbound webhooks for SQLite
+(`RELAY_SQLITE_WRITER`).
 
 Why a process. A relay process runs Python on one core at a time (the GIL). Measured
 under gunicorn, storing the webhooks took more of that core than everything else the
@@ -11,9 +12,10 @@ How it talks. Serving threads take turns on a few connections to the writer's Un
 socket (in a private 0700 directory), one request at a time on each. A request is one
 `BatchWork` (an `ingest.Inbound`), pickled and prefixed with its length; the answer is
 `("ok", result)` or `("error", exception)`. The writer reads every request that is
-ready, stores them with the storage's group commit (`SqliteStorage.write_many`: one
-transaction and one fsync for the lot), and answers each only once its commit is on
-disk. Whatever arrives while it commits and syncs forms the next group: no timer.
+ready, stores them in one transaction (`group.run_group`: one commit and one fsync for
+the lot), and answers each only once its commit is on disk. Whatever arrives while it
+commits and syncs forms the next group: no timer. Other writes of the serving process
+(the management API, claims) stay in that process (`WriterPath`).
 
 Lifetime. `IngestWriter` starts the process on first use, in the process that uses it
 (a gunicorn worker starts its own after the fork), and starts a new one if it died. The
@@ -40,12 +42,14 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext, suppress
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from connector.relay.storage.base import BatchWork
+from connector.relay.storage.base import BatchWork, Storage, Tx, WritePath
+from connector.relay.storage.group import MAX_GROUP, Work, run_group
+from connector.relay.storage.sqlite import SqliteStorage
 
 T = TypeVar("T")
 
@@ -88,12 +92,51 @@ def _answer_of(item: tuple[bool, Any]) -> bytes:
 # -- the relay's side ---------------------------------------------------------------------
 
 
-class IngestWriter:
-    """Sends works to a writer process for the SQLite file at `path`, started on first use."""
+class WriterPath(WritePath):
+    """`storage.write` of a serving process: batch works (webhooks, attempt results) go to
+    the writer process, anything else to `inline` (group commit, or one transaction per
+    call when None)."""
 
-    def __init__(self, path: str, synchronous: str = "FULL", timeout: float = ANSWER_TIMEOUT):
+    def __init__(self, storage: Storage, writer: IngestWriter, inline: WritePath | None) -> None:
+        self.storage = storage
+        self.writer = writer
+        self.inline = inline
+
+    def write(self, work: Callable[[Tx], T]) -> T:
+        if isinstance(work, BatchWork):
+            stored: T = self.writer.submit(work)
+            return stored
+        if self.inline is not None:
+            return self.inline.write(work)
+        with self.storage.transaction() as tx:
+            return work(tx)
+
+    def arriving(self) -> AbstractContextManager[None]:
+        return nullcontext()  # the writer groups whatever reaches it meanwhile
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.inline is not None:
+            self.inline.close()
+
+
+class IngestWriter:
+    """Sends works to a writer process for the SQLite file at `path`, started on first use.
+    `synchronous`, `wal_sync` and `flock` are those of the writer's storage."""
+
+    def __init__(
+        self,
+        path: str,
+        synchronous: str = "FULL",
+        *,
+        wal_sync: bool = False,
+        flock: bool = False,
+        timeout: float = ANSWER_TIMEOUT,
+    ):
         self.path = path
         self.synchronous = synchronous
+        self.wal_sync = wal_sync
+        self.flock = flock
         self.timeout = timeout
         self._lock = threading.Lock()
         self._idle: list[tuple[socket.socket, int]] = []  # with the start each belongs to
@@ -194,6 +237,8 @@ class IngestWriter:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         command = [sys.executable, "-m", "connector.relay.storage.writer", "--database"]
         command += [self.path, "--synchronous", self.synchronous, "--socket", self._address]
+        command += ["--wal-sync"] if self.wal_sync else []
+        command += ["--flock"] if self.flock else []
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self._proc = proc
         assert proc.stdout is not None
@@ -252,7 +297,7 @@ class _Reader:
         return out
 
 
-def serve(storage: Any, listener: socket.socket, parent: IO[bytes]) -> None:
+def serve(storage: Storage, listener: socket.socket, parent: IO[bytes]) -> None:
     """Answer requests until `parent` (the relay's end of a pipe) closes."""
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
@@ -286,20 +331,24 @@ def serve(storage: Any, listener: socket.socket, parent: IO[bytes]) -> None:
             _store(storage, requests)
 
 
-def _store(storage: Any, requests: Sequence[tuple[socket.socket, bytes]]) -> None:
-    works: list[Any] = []
+def _store(storage: Storage, requests: Sequence[tuple[socket.socket, bytes]]) -> None:
+    works: list[Work] = []
     answers: list[bytes | None] = []
     for _, frame in requests:
         try:
-            works.append(pickle.loads(frame))
+            works.append(Work(pickle.loads(frame)))
             answers.append(None)
         except Exception as exc:
             answers.append(_answer_of((False, RuntimeError(f"unreadable work ({exc})"))))
-    outcomes = iter(storage.write_many(works)) if works else iter(())
+    for start in range(0, len(works), MAX_GROUP):
+        run_group(storage, works[start : start + MAX_GROUP])
+    outcomes: Iterator[Work] = iter(works)
     for (conn, _), answer in zip(requests, answers, strict=True):
-        payload = answer if answer is not None else _answer_of(next(outcomes))
+        if answer is None:
+            work = next(outcomes)
+            answer = _answer_of((work.error is None, work.error or work.value))
         with suppress(OSError):  # its thread gave up waiting: nobody to tell
-            conn.sendall(_frame(payload))
+            conn.sendall(_frame(answer))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -307,12 +356,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database", required=True, help="the SQLite file")
     parser.add_argument("--synchronous", default="FULL")
     parser.add_argument("--socket", required=True, help="the Unix socket to listen on")
+    parser.add_argument("--wal-sync", action="store_true", help="fsync the WAL after COMMIT")
+    parser.add_argument("--flock", action="store_true", help="take turns on the file's flock")
     args = parser.parse_args(argv)
     # Ctrl-C reaches the whole process group: the relay decides when the writer ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from connector.relay.storage.sqlite import SqliteStorage
-
-    storage = SqliteStorage(args.database, synchronous=args.synchronous, pool_size=1)
+    storage = SqliteStorage(
+        args.database,
+        synchronous=args.synchronous,
+        pool_size=1,
+        wal_sync=args.wal_sync,
+        flock=args.flock,
+    )
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(args.socket)
     listener.listen(256)
