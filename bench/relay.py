@@ -73,6 +73,7 @@ from connector.relay.testing import api_webhook, video_payload  # noqa: E402
 from connector.relay.tokens import TokenSealer  # noqa: E402
 
 THROUGHPUT_TARGET = 0.60
+PG_TARGET = 0.50
 P99_TARGET_MS = 50.0
 KEY = "sk-bench-relay"
 DELIVERY_HEADER = "HTTP_" + limits.DELIVERY_ID_HEADER.upper().replace("-", "_")
@@ -127,7 +128,7 @@ def target_app() -> Any:
     return app
 
 
-def serve_forever(app: Any, server: str, port: int, threads: int) -> None:
+def serve_forever(app: Any, server: str, port: int, threads: int, workers: int = 1) -> None:
     if server == "werkzeug":
         from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -143,7 +144,7 @@ def serve_forever(app: Any, server: str, port: int, threads: int) -> None:
         def load_config(self) -> None:
             for name, value in {
                 "bind": f"127.0.0.1:{port}",
-                "workers": 1,
+                "workers": workers,
                 "worker_class": "gthread",
                 "threads": threads,
                 "keepalive": 30,
@@ -160,7 +161,7 @@ def serve_forever(app: Any, server: str, port: int, threads: int) -> None:
     Gunicorn().run()
 
 
-def child_serve(kind: str, server: str, port: int, threads: int) -> None:
+def child_serve(kind: str, server: str, port: int, threads: int, workers: int = 1) -> None:
     # The relay is made inside the serving process (gunicorn: in the worker, after the fork).
     factory = {"bare": bare_app, "relay": relay_app, "target": target_app}[kind]
     if server == "gunicorn" and kind != "target":
@@ -174,7 +175,7 @@ def child_serve(kind: str, server: str, port: int, threads: int) -> None:
                 return Lazy.app(environ, start_response)
 
         lazy = Lazy()
-        serve_forever(lazy, server, port, threads)
+        serve_forever(lazy, server, port, threads, workers)
     else:
         serve_forever(factory(), "werkzeug" if kind == "target" else server, port, threads)
 
@@ -407,17 +408,20 @@ class Setup:
     workdir: Path
 
 
-def relay_env(setup: Setup, db_dir: Path, extra: dict[str, str]) -> dict[str, str]:
+def relay_env(
+    setup: Setup, db_dir: Path, extra: dict[str, str], database_url: str | None = None
+) -> dict[str, str]:
+    database_url = database_url or setup.database_url
     env = dict(os.environ)
     env.update(
-        RELAY_DATABASE_URL=setup.database_url or f"sqlite:///{db_dir / 'relay.sqlite3'}",
+        RELAY_DATABASE_URL=database_url or f"sqlite:///{db_dir / 'relay.sqlite3'}",
         RELAY_TOKEN_KEYS=TokenSealer.generate_key(),
         RELAY_ALLOW_HTTP="true",
         RELAY_ALLOW_NETWORKS="127.0.0.0/8",
         RELAY_EMBEDDED_WORKER="false",
         RELAY_POLL_INTERVAL="50ms",
     )
-    if setup.database_url and setup.database_url.startswith("postgresql"):
+    if database_url and database_url.startswith("postgresql"):
         env["RELAY_DATABASE_SCHEMA"] = "bench_" + os.urandom(4).hex()
     env.update(extra)
     return env
@@ -493,12 +497,15 @@ def measure(
     count: int,
     forward: str = "none",  # none | embedded | worker
     extra_env: dict[str, str] | None = None,
+    database_url: str | None = None,
+    processes: int = 1,
+    wait_forwarded: bool = True,
 ) -> Run:
     """Start the server, warm it up, run one measured load, stop it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     db_dir = Path(tempfile.mkdtemp(dir=setup.workdir))
-    env = relay_env(setup, db_dir, dict(extra_env or {}))
+    env = relay_env(setup, db_dir, dict(extra_env or {}), database_url)
     if forward == "embedded":
         env["RELAY_EMBEDDED_WORKER"] = "true"
     tag = f"{kind}{os.urandom(3).hex()}"
@@ -513,6 +520,8 @@ def measure(
             str(port),
             "--threads",
             str(setup.threads),
+            "--workers",
+            str(processes),
         ],
         env,
     ) as proc:
@@ -529,7 +538,7 @@ def measure(
             requests = build_requests(path, count, tag)
             rows, took = drive(setup, port, requests, rate, seconds)
             arrivals = None
-            if forward != "none" and kind == "relay":
+            if forward != "none" and kind == "relay" and wait_forwarded:
                 wanted = {f"vgen_{tag}_{r[0]:07d}" for r in rows if r[4] == 202}
                 arrivals = wait_arrivals(setup.target_url, wanted)
         finally:
@@ -604,15 +613,29 @@ def main() -> int:
     parser.add_argument(
         "--also-inline", action="store_true", help="also RELAY_SQLITE_WRITER=inline"
     )
-    parser.add_argument("--database-url", help="e.g. postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument(
-        "--parts", default="throughput,paced", help="what to run: throughput, paced or both"
+        "--database-url",
+        help="run the throughput and paced parts on this database instead of SQLite,"
+        " e.g. postgresql://postgres@127.0.0.1:5432/test",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="PostgreSQL of the storage matrix ('' to leave it out)",
+    )
+    parser.add_argument(
+        "--parts",
+        default="matrix,paced",
+        help="what to run, comma-separated: matrix (the storage settings on SQLite and"
+        " PostgreSQL), throughput (ingest with and without forwarding), paced",
     )
     args = parser.parse_args()
     servers = ("gunicorn", "werkzeug") if args.server == "both" else (args.server,)
     # A thread per sender: a request waiting for its commit to reach the disk holds its
     # thread, so fewer threads than senders leaves requests queued behind idle waits.
     args.threads = args.threads or args.conns
+    if args.database_url:  # the matrix names its own databases
+        args.parts = args.parts.replace("matrix", "")
 
     print(f"load average before: {load_average()} ({os.cpu_count()} CPUs)")
     # /var/tmp: on disk (a tmpfs /tmp would make every fsync free).
@@ -660,11 +683,141 @@ PLANS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One server setup of the storage matrix: a label, the relay's settings, and the
+    plan (label) whose figure it is compared with."""
+
+    label: str
+    kind: str = "relay"
+    env: tuple[tuple[str, str], ...] = ()
+    forward: str = "none"
+    postgres: bool = False
+    processes: int = 1
+    against: str = ""
+
+
+#: The storage's accelerations, each behind one setting: (setting, value that turns it
+#: on, value that turns it off, what it is).
+ACCELERATIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("RELAY_GROUP_COMMIT", "true", "false", "group commit"),
+    ("RELAY_SQLITE_WAL_SYNC", "relay", "sqlite", "the relay's WAL fsync outside the lock"),
+    ("RELAY_SQLITE_WRITER", "auto", "inline", "the ingest writer process"),
+    ("RELAY_SQLITE_FLOCK", "true", "false", "the flock between processes"),
+)
+SHIPPED = "sqlite as shipped"
+SHIPPED_WORKER = "sqlite as shipped + worker process"
+PG_SHIPPED = "postgresql as shipped"
+
+
+def _shipped_on(setting: str) -> bool:
+    """Whether the relay's default config turns this acceleration on."""
+    from connector.relay.config import RelayConfig
+
+    config = RelayConfig()
+    return {
+        "RELAY_GROUP_COMMIT": config.group_commit,
+        "RELAY_SQLITE_WAL_SYNC": config.sqlite_wal_sync == "RELAY",
+        "RELAY_SQLITE_WRITER": config.uses_writer_process,
+        "RELAY_SQLITE_FLOCK": config.sqlite_flock,
+    }[setting]
+
+
+def matrix_plans(postgres: bool) -> list[Plan]:
+    """Bare Flask; SQLite as shipped, with no acceleration, and with each acceleration
+    flipped from its default (the flock where it matters: a worker process writes
+    beside the ingest); PostgreSQL as shipped, without group commit, and with two relay
+    processes on the same database."""
+    plain = tuple((setting, off) for setting, _, off, _ in ACCELERATIONS)
+    plans = [
+        Plan("bare Flask 200 OK", kind="bare"),
+        Plan(SHIPPED, against="bare Flask 200 OK"),
+        Plan("sqlite, no acceleration", env=plain, against=SHIPPED),
+    ]
+    for setting, on, off, what in ACCELERATIONS:
+        shipped = _shipped_on(setting)
+        label = f"sqlite {'without' if shipped else 'with'} {what}"
+        flipped = ((setting, off if shipped else on),)
+        if setting == "RELAY_SQLITE_FLOCK":
+            plans.append(Plan(SHIPPED_WORKER, forward="worker", against="bare Flask 200 OK"))
+            plans.append(
+                Plan(
+                    label + " + worker process",
+                    env=flipped,
+                    forward="worker",
+                    against=SHIPPED_WORKER,
+                )
+            )
+        else:
+            plans.append(Plan(label, env=flipped, against=SHIPPED))
+    if postgres:
+        no_group = (("RELAY_GROUP_COMMIT", "false"),)
+        plans += [
+            Plan(PG_SHIPPED, postgres=True, against="bare Flask 200 OK"),
+            Plan(
+                "postgresql without group commit", env=no_group, postgres=True, against=PG_SHIPPED
+            ),
+            Plan("postgresql, 2 relay processes", postgres=True, processes=2, against=PG_SHIPPED),
+        ]
+    return plans
+
+
+def storage_matrix(setup: Setup, args: argparse.Namespace) -> None:
+    """Ingest throughput (closed loop) of every plan, rounds in alternating order; the
+    medians with their ratio to bare Flask and to the plan each is compared with."""
+    plans = matrix_plans(postgres=bool(args.pg_url))
+    series: dict[str, list[float]] = {plan.label: [] for plan in plans}
+    for round_no in range(args.rounds):
+        order = plans if round_no % 2 == 0 else list(reversed(plans))
+        for plan in order:
+            run = measure(
+                setup,
+                plan.kind,
+                rate=None,
+                seconds=args.seconds,
+                count=args.count,
+                forward=plan.forward,
+                extra_env=dict(plan.env),
+                database_url=args.pg_url if plan.postgres else None,
+                processes=plan.processes,
+                wait_forwarded=False,
+            )
+            series[plan.label].append(run.rps)
+            print(
+                f"  round {round_no + 1} {plan.label:52s} {run.rps:8.1f} req/s"
+                f" ({run.ok} ok, {len(run.rows) - run.ok} not 2xx)",
+                flush=True,
+            )
+    medians = {label: statistics.median(values) for label, values in series.items()}
+    bare = medians["bare Flask 200 OK"]
+    print(f"  storage matrix, ingest throughput, median of {args.rounds} rounds:")
+    print(f"    {'bare Flask 200 OK':52s} {bare:8.1f} req/s")
+    for plan in plans[1:]:
+        value = medians[plan.label]
+        line = f"    {plan.label:52s} {value:8.1f} req/s  {value / bare:.2f}x bare"
+        if plan.against != "bare Flask 200 OK":
+            line += f", {value / medians[plan.against]:.2f}x {plan.against}"
+        print(line)
+    shipped = medians[SHIPPED] / bare
+    verdict = "meets" if shipped >= THROUGHPUT_TARGET else "misses"
+    print(f"  SQLite ingest only: {shipped:.2f}x bare ({verdict} {THROUGHPUT_TARGET:.2f}x)")
+    if args.pg_url:
+        pg = medians[PG_SHIPPED] / bare
+        verdict = "meets" if pg >= PG_TARGET else "misses"
+        two = medians["postgresql, 2 relay processes"] / bare
+        print(
+            f"  PostgreSQL ingest only: {pg:.2f}x bare ({verdict} {PG_TARGET:.2f}x);"
+            f" 2 relay processes {two:.2f}x, 1 process {pg:.2f}x"
+        )
+
+
 def report(setup: Setup, args: argparse.Namespace, env: dict[str, str], durability: str) -> None:
     print(
         f"\n== {setup.server} ({setup.threads} threads), {setup.conns} connections, "
         f"relay durability: {durability}"
     )
+    if "matrix" in args.parts:
+        storage_matrix(setup, args)
     if "throughput" in args.parts:
         throughput(setup, args, env)
     if "paced" in args.parts:
@@ -747,6 +900,7 @@ def _child_main(argv: list[str]) -> None:
     s.add_argument("--server", default="gunicorn")
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--threads", type=int, default=8)
+    s.add_argument("--workers", type=int, default=1)
     sub.add_parser("_worker")
     lo = sub.add_parser("_load")
     lo.add_argument("--port", type=int, required=True)
@@ -757,7 +911,7 @@ def _child_main(argv: list[str]) -> None:
     lo.add_argument("--rate", type=float, default=0)
     args = parser.parse_args(argv)
     if args.cmd == "_serve":
-        child_serve(args.kind, args.server, args.port, args.threads)
+        child_serve(args.kind, args.server, args.port, args.threads, args.workers)
     elif args.cmd == "_worker":
         child_worker()
     else:
