@@ -362,3 +362,32 @@ def test_a_write_without_announcement_does_not_wait(tmp_path: Path) -> None:
     store.migrate()
     assert store.write(_Row("t1")) == "t1@sqlite"  # returns at once: nobody was announced
     store.close()
+
+
+def test_no_writer_of_a_group_hears_done_before_its_commit(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Each writer, the moment `write` returns, finds its row from another connection:
+    a group never wakes its writers before the COMMIT that holds their work."""
+    store, group = _grouped(backend, tmp_path, request, wait=0.05)
+    check = _open(backend, tmp_path / "relay.sqlite3", request)  # the same database
+    unseen: list[str] = []
+    ready = threading.Barrier(16)
+
+    def run(n: int) -> None:
+        with store.arriving():
+            ready.wait()
+            store.write(_Row(f"t{n}"))
+        with check.transaction(write=False) as tx:  # a connection of another storage
+            if tx.one("SELECT id FROM tenants WHERE id = ?", f"t{n}") is None:
+                unseen.append(f"t{n}")
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert unseen == []
+    assert group.commits < 16  # they did share commits
+    check.close()
+    store.close()
