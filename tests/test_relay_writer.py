@@ -228,11 +228,12 @@ def test_writers_in_other_processes_queue_on_the_files_flock(tmp_path: Path) -> 
         store.close()
 
 
-def test_by_default_only_a_process_that_does_not_forward_takes_a_writer(tmp_path: Path) -> None:
+def test_the_writer_is_taken_only_when_asked_for(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'relay.sqlite3'}"
     cases = [
-        ({}, True),  # gunicorn + `relay worker`, or `relay serve --no-forward`
-        ({"RELAY_EMBEDDED_WORKER": "true"}, False),  # `relay serve`: it forwards too
+        ({}, False),  # the default: inline
+        ({"RELAY_SQLITE_WRITER": "auto"}, True),  # gunicorn + `relay worker`, --no-forward
+        ({"RELAY_SQLITE_WRITER": "auto", "RELAY_EMBEDDED_WORKER": "true"}, False),
         ({"RELAY_SQLITE_WRITER": "process", "RELAY_EMBEDDED_WORKER": "true"}, True),
         ({"RELAY_SQLITE_WRITER": "inline"}, False),
     ]
@@ -245,7 +246,7 @@ def test_by_default_only_a_process_that_does_not_forward_takes_a_writer(tmp_path
             assert isinstance(store.writes, WriterPath)
             assert isinstance(store.writes.inline, GroupCommit)
         store.close()
-    assert RelayConfig.from_env({"RELAY_DATABASE_URL": url}).sqlite_writer == "AUTO"
+    assert RelayConfig.from_env({"RELAY_DATABASE_URL": url}).sqlite_writer == "INLINE"
     with pytest.raises(ConfigError) as error:
         RelayConfig.from_env({"RELAY_DATABASE_URL": url, "RELAY_SQLITE_WRITER": "thread"})
     assert "RELAY_SQLITE_WRITER='thread'" in str(error.value)

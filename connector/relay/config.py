@@ -139,7 +139,7 @@ class RelayConfig:
     group_wait: float = 0.002
     sqlite_wal_sync: str = "RELAY"
     sqlite_flock: bool = True
-    sqlite_writer: str = "AUTO"
+    sqlite_writer: str = "INLINE"
     token_keys: tuple[str, ...] = field(default=(), repr=False)
     token_keys_file: str | None = None
     public_url: str | None = None
@@ -207,11 +207,9 @@ class RelayConfig:
 
     @property
     def uses_writer_process(self) -> bool:
-        """Whether SQLite webhooks go through an ingest writer process (`storage.writer`).
-        AUTO: only where the serving process does not forward too. Measured on 2 cores, a
-        writer took an ingest-only process from 0.65x to 0.96x of a bare endpoint, but with
-        the forwarder in the same process it cost throughput (0.45x -> 0.36x) and forward
-        lag (p99 39 -> 240 ms under werkzeug), so there the default stays inline."""
+        """Whether SQLite webhooks go through an ingest writer process (`storage.writer`):
+        PROCESS always, AUTO where the serving process does not forward too, INLINE (the
+        default: see the relay README's Storage section for what was measured) never."""
         if not self.is_sqlite or self.sqlite_writer == "INLINE":
             return False
         return self.sqlite_writer == "PROCESS" or not self.embedded_worker
