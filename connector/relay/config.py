@@ -138,7 +138,7 @@ class RelayConfig:
     group_commit: bool = True
     group_wait: float = 0.002
     sqlite_wal_sync: str = "RELAY"
-    sqlite_flock: bool = True
+    sqlite_flock: bool = False
     sqlite_writer: str = "INLINE"
     token_keys: tuple[str, ...] = field(default=(), repr=False)
     token_keys_file: str | None = None
