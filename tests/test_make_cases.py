@@ -30,9 +30,9 @@ def server() -> Iterator[CaptureServer]:
 
 @pytest.fixture(scope="module")
 def connected(server: CaptureServer) -> tuple[Runtime, dict[str, Any]]:
-    make = Runtime(APP)
+    make = Runtime(APP, routes={limits.DEFAULT_BASE_URL: server.url})
     server.answer = (200, dict(CATALOG.operation("model.list").sample_response))
-    connection = make.connect({"apiKey": KEY, "baseUrl": server.url})
+    connection = make.connect({"apiKey": KEY})
     [check] = server.requests
     assert (check.method, check.path) == ("GET", CATALOG.operation("model.list").path)
     return make, connection

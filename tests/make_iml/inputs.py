@@ -2,7 +2,8 @@
 
 Make parameters carry the wire names, so most values pass as they are; a file becomes
 Make's upload pair (`fileName`, `data`), and a module that can wait is told not to, so it
-sends exactly the one request the table describes.
+sends exactly the one request the table describes; a list is given a limit above any
+page the table holds.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from connector.catalog import CATALOG, FieldType, Operation
+from connector.catalog import CATALOG, FieldType, Operation, OperationKind
 from connector.platforms.make import modules, params
 from connector.platforms.make.model import module_id
 
@@ -45,4 +46,6 @@ def make_parameters(
             out[name] = value
     if modules.wait_plan(CATALOG, op) is not None:
         out[modules.WAIT_PARAM] = wait
+    if op.kind is OperationKind.LIST:
+        out.setdefault(modules.LIMIT_PARAM, 100)
     return out

@@ -20,7 +20,6 @@ import referencing.jsonschema
 from jsonschema_specifications import REGISTRY as METASCHEMAS
 
 
-
 def _schema_dir() -> Path:
     """`shared/make-schemas` beside the checkout or beside any folder above it (a worktree
     may sit one level deeper than the main checkout)."""

@@ -16,6 +16,7 @@ from typing import Any, Union
 from pydantic import BaseModel
 
 from connector.catalog import Field, FieldType
+from connector.platforms.make.text import sentence_case
 
 T = FieldType
 Param = dict[str, Any]
@@ -57,7 +58,11 @@ def parameter(
     extra_help: str = "",
 ) -> Param:
     """One mappable parameter for a catalog field (`rpc_for` names the RPC of an options source)."""
-    param: Param = {"name": field.name, "type": make_type(field), "label": field.label}
+    param: Param = {
+        "name": field.name,
+        "type": make_type(field),
+        "label": sentence_case(field.label),
+    }
     help_text = " ".join(part for part in (field.help, extra_help) if part)
     if help_text:
         param["help"] = help_text
@@ -91,9 +96,9 @@ def _spec(field: Field, rpc_for: Callable[[str], str] | None) -> Param | list[Pa
     t = field.type
     if t is T.STRING_LIST:
         item = field.item_type or T.STRING
-        return {"type": PARAMETER_TYPES[item], "label": _singular(field.label)}
+        return {"type": PARAMETER_TYPES[item], "label": sentence_case(_singular(field.label))}
     if t is T.NUMBER_LIST:
-        return {"type": PARAMETER_TYPES[T.NUMBER], "label": _singular(field.label)}
+        return {"type": PARAMETER_TYPES[T.NUMBER], "label": sentence_case(_singular(field.label))}
     if t in (T.OBJECT, T.OBJECT_LIST):
         return [parameter(c, required=c.required, rpc_for=rpc_for) for c in field.children]
     if t is T.FILE:  # both parts are needed once a file is given
@@ -101,7 +106,7 @@ def _spec(field: Field, rpc_for: Callable[[str], str] | None) -> Param | list[Pa
             {
                 "name": FILE_NAME,
                 "type": "filename",
-                "label": "File Name",
+                "label": "File name",
                 "required": True,
                 "semantic": "file:name",
             },
@@ -146,8 +151,10 @@ _WORDS = {"id": "ID", "url": "URL", "urls": "URLs"}
 
 
 def label_of(name: str) -> str:
-    """`output_url` → `Output URL`: response fields carry no labels, so they get their names'."""
-    return " ".join(_WORDS.get(w, w.capitalize()) for w in name.split("_"))
+    """`output_url` → `Output URL`, `created_at` → `Created at`: response fields carry no
+    labels, so they get their names', in sentence case."""
+    first, *rest = [_WORDS.get(w, w) for w in name.split("_")]
+    return " ".join([first[:1].upper() + first[1:], *rest])
 
 
 def interface(model: type[BaseModel]) -> list[Param]:
