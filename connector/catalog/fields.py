@@ -9,7 +9,7 @@ Sources: ../shared/api-reference.md and the API docs it digests.
 
 from __future__ import annotations
 
-from connector.catalog.spec import Field, FieldType, Option
+from connector.catalog.spec import Field, FieldType, ModelSource, Option
 
 T = FieldType
 
@@ -64,7 +64,7 @@ VIDEO_MODEL = Field(
     ),
     closed=False,  # the live list at GET /v1/models may hold more
     default="auto",
-    options_source="models:video",
+    options_source=ModelSource(kind="video"),
     operations=(*VIDEO_AND_STREAM, "batch.create"),
 )
 
@@ -345,7 +345,7 @@ IMAGE_MODEL = Field(
     ),
     closed=False,
     default="dall-e-3",
-    options_source="models:image",
+    options_source=ModelSource(kind="image"),
     operations=IMAGE_GENERATES,
 )
 
@@ -412,7 +412,7 @@ EDIT_MODEL = Field(
     ),
     closed=False,
     default="seedream-v4.5-edit",
-    options_source="models:image-edit",
+    options_source=ModelSource(kind="image-edit"),
     operations=("image.edit",),
     required_in=("image.edit",),
 )
@@ -567,7 +567,7 @@ PRICE_MODEL = Field(
     help="The model of the generation to price; add its duration, resolution or count.",
     min_length=1,
     example="kling-o3-pro",
-    options_source="models:all",
+    options_source=ModelSource(),
     operations=("price.calculate",),
     required_in=("price.calculate",),
 )

@@ -17,6 +17,7 @@ from connector.catalog import (
     Catalog,
     Event,
     JobKind,
+    ModelSource,
     NormalizedState,
     Operation,
     OperationKind,
@@ -295,8 +296,8 @@ class AppBuilder:
 
     # -- triggers --------------------------------------------------------------------------
 
-    def _model_sources(self) -> list[str]:
-        found: list[str] = []
+    def _model_sources(self) -> list[ModelSource]:
+        found: list[ModelSource] = []
         for op in self.operations:
             for use in op.fields:
                 for f in (use.field, *use.field.children):
