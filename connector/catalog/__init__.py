@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connector.catalog import (
+    contract,
     errors,
     events,
     fields,
@@ -119,6 +120,14 @@ class Catalog:
         """The webhook events a job of `op_key` can end with (from `Event.operations`)."""
         return tuple(self.events[name] for name in self.operation(op_key).events)
 
+    def output(self, op_key: str) -> contract.Output:
+        """What `op_key` outputs: fields and a sample (see `contract`)."""
+        return contract.output(self.operation(op_key))
+
+    def event_output(self, event_name: str) -> contract.Output:
+        """What the webhook trigger for `event_name` outputs (see `contract`)."""
+        return contract.event_output(event_name)
+
     def job_nouns(self, job: JobKind) -> list[str]:
         """The nouns of the resources whose jobs a status endpoint follows, in catalog order."""
         found: list[str] = []
@@ -172,6 +181,7 @@ __all__ = [
     "RequestModel",
     "Resource",
     "Upload",
+    "contract",
     "errors",
     "events",
     "fields",

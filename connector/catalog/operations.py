@@ -350,3 +350,5 @@ ALL: tuple[Operation, ...] = (
         platforms=NO_PLATFORM,
     ),
 )
+
+BY_KEY: dict[str, Operation] = {op.key: op for op in ALL}
