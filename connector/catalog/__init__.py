@@ -93,6 +93,11 @@ class Catalog:
             )
             ends = tuple(e.name for e in all_events if op.key in e.operations)
             self.operations[op.key] = op.model_copy(update={"fields": uses, "events": ends})
+        for op in list(self.operations.values()):
+            if "{jobs}" in op.description and op.job is not None:
+                listed = text.join_words(self.job_nouns(op.job), "or")
+                described = op.description.replace("{jobs}", listed)
+                self.operations[op.key] = op.model_copy(update={"description": described})
         self.events = {e.name: e for e in all_events}
         self.errors = errors.BY_CODE
         self._models: dict[str, type[RequestModel]] = {}

@@ -224,7 +224,8 @@ ALL: tuple[Operation, ...] = (
         resource="job",
         action="get",
         label="Get Job",
-        description="Get a voice, compose or chart job's status and result.",
+        # {jobs}: the nouns of the resources whose jobs this endpoint follows.
+        description="Get a {jobs} job's status and result.",
         method="GET",
         path="/api/generate/status/{id}",
         kind=K.GET,

@@ -190,7 +190,7 @@ module.exports = {
         label: 'Duration (seconds)',
         required: false,
         type: 'integer',
-        helpText: 'Length of the chart video in seconds (the docs give no range). A whole number at least 1.',
+        helpText: 'Length of the chart video in seconds. A whole number at least 1.',
         placeholder: '8',
       },
       {
