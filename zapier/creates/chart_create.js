@@ -128,7 +128,7 @@ const request = {
 
 module.exports = {
   key: 'chart_create',
-  noun: 'Chart',
+  noun: 'Chart Video',
   display: {
     label: 'Create Chart Video',
     description: 'Animate a chart image or chart data into a video. With Wait for the Result on (and a relay in the connection), the step finishes when the job does and outputs the result and its file.',

@@ -55,11 +55,7 @@ WAIT_PARAM = "waitForResult"
 
 def visible_fields(op: Operation) -> list[tuple[Field, bool]]:
     """The fields a Make user fills in, with whether the operation requires them."""
-    return [
-        (use.field, use.required)
-        for use in op.fields
-        if PLATFORM in use.field.platforms and use.field.fixed is None
-    ]
+    return [(use.field, use.required) for use in op.visible_fields(PLATFORM)]
 
 
 def _extra_help(op: Operation, name: str) -> str:

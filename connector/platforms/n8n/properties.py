@@ -271,7 +271,7 @@ class OperationFields:
 
 
 def split(op: Operation) -> OperationFields:
-    shown = [u for u in op.fields if "n8n" in u.field.platforms and u.field.fixed is None]
+    shown = op.visible_fields("n8n")
     # A one-of group (chart image URL or chart data) is required as a group, not per field.
     return OperationFields(
         top=tuple(u for u in shown if u.required),

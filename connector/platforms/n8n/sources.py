@@ -7,6 +7,7 @@ from typing import Any
 
 from connector.catalog import Catalog, Operation, errors, limits, states
 from connector.catalog.events import unconfirmed_note
+from connector.catalog.resources import BY_KEY as RESOURCES
 from connector.catalog.spec import JobKind
 from connector.catalog.text import n8n_description
 from connector.platforms import GENERATED_NOTICE
@@ -33,17 +34,7 @@ def resources(catalog: Catalog) -> dict[str, list[Operation]]:
 
 
 def resource_label(ops: list[Operation]) -> str:
-    return {
-        "video": "Video",
-        "batch": "Video Batch",
-        "voice": "Voice",
-        "compose": "Compose",
-        "job": "Job",
-        "image": "Image",
-        "chart": "Chart Video",
-        "model": "Model",
-        "price": "Price",
-    }.get(ops[0].resource, ops[0].resource.title())
+    return RESOURCES[ops[0].resource].label
 
 
 def _sentence(text: str) -> str:

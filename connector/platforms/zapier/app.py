@@ -26,6 +26,7 @@ from connector.catalog import (
     limits,
     states,
 )
+from connector.catalog.resources import BY_KEY as RESOURCES
 from connector.platforms import GENERATED_NOTICE
 from connector.platforms.zapier import inputs, outputs
 from connector.platforms.zapier.js import Code, literal
@@ -213,7 +214,7 @@ class AppBuilder:
         operation.update(sample=Code("sample"), outputFields=output_fields)
         definition = {
             "key": zapier_key(op.key),
-            "noun": op.resource.capitalize(),
+            "noun": RESOURCES[op.resource].label,
             "display": {"label": op.label, "description": description},
             "operation": operation,
         }

@@ -60,7 +60,7 @@ class Mapped:
 
 
 def map_operation(op: Operation) -> Mapped:
-    shown = [u for u in op.fields if u.field.fixed is None and "zapier" in u.field.platforms]
+    shown = op.visible_fields("zapier")
     taken = {u.field.name for u in shown}
     for use in shown:
         if use.field.type is T.OBJECT:
