@@ -78,6 +78,9 @@ def test_polled_and_webhook_outputs_have_the_contracts_keys_and_spelling(
     assert from_hook["status"] == shaped["status"]
     assert from_hook["state"] == shaped["state"] == CATALOG.events[str(event)].state.value
     assert from_hook["id"] == shaped["id"] == created["id"]
+    if shaped["state"] == "failed":  # the reason reaches the workflow on both paths
+        assert shaped["error_message"] and from_hook["error_message"]
+        assert shaped["error"]["message"] == from_hook["error"]["message"]
 
 
 def test_a_batch_polled_and_by_webhook(frozen: RunningSandbox, webhook_sink: WebhookSink) -> None:

@@ -143,6 +143,7 @@ ERROR = _f(
 )
 ERROR_MESSAGE = _f("error_message", "Error message", help="Why the job failed, as one text.")
 GENERATION_ID = _f("id", "Generation ID")
+CREDITS_REFUNDED = _f("credits_refunded", "Credits refunded", T.NUMBER)
 
 VIDEO_JOB = (
     GENERATION_ID,
@@ -169,6 +170,10 @@ SHARED_JOB = (
     OUTPUT_URL,
     CREDITS,
     _f("parameters", "Parameters", T.OBJECT, "The settings the job ran with."),
+    # Not in the documented shared status shape; as on the video status, a failed job
+    # needs its reason.
+    ERROR,
+    ERROR_MESSAGE,
     CREATED_AT,
     COMPLETED_AT,
 )
@@ -251,7 +256,7 @@ VIDEO_EVENT = (
     ERROR,
     ERROR_MESSAGE,
     CREDITS,
-    _f("credits_refunded", "Credits refunded", T.NUMBER),
+    CREDITS_REFUNDED,
     FAILOVER_USED,
     COMPLETED_AT,
 )
@@ -301,7 +306,10 @@ VOICE_EVENT = (
     OUTPUT_URL,
     _f("duration_seconds", "Length (seconds)", T.NUMBER),
     CREDITS,
+    # The failed voice event is not documented: it follows the documented failed video event.
+    ERROR,
     ERROR_MESSAGE,
+    CREDITS_REFUNDED,
     COMPLETED_AT,
 )
 # Compose and chart events are not documented: the single-job shape the others share.
@@ -312,7 +320,9 @@ JOB_EVENT = (
     STATE,
     OUTPUT_URL,
     CREDITS,
+    ERROR,
     ERROR_MESSAGE,
+    CREDITS_REFUNDED,
     COMPLETED_AT,
 )
 _BY_PAYLOAD: dict[str, tuple[OutputField, ...]] = {
@@ -352,6 +362,13 @@ _VOICE_COMPLETED = {
     "completed_at": "2026-03-09T16:03:45Z",
 }
 _FAILED = {"status": "failed", "output_url": None, "credits": 0}
+
+
+def _failure(message: str, refunded: float) -> dict[str, Any]:
+    """What the documented failed video event adds, for the undocumented failed events."""
+    error = {"message": message, "type": "server_error", "code": "generation_failed"}
+    return {**_FAILED, "error": error, "error_message": message, "credits_refunded": refunded}
+
 
 WEBHOOK_SAMPLES: dict[str, Mapping[str, Any]] = {
     "video.generation.completed": _VIDEO_COMPLETED,
@@ -405,9 +422,8 @@ WEBHOOK_SAMPLES: dict[str, Mapping[str, Any]] = {
     # The events below are not documented: their samples follow the documented ones.
     "voice.generation.failed": {
         **_VOICE_COMPLETED,
-        **_FAILED,
+        **_failure("Voice generation failed", 1),
         "id": "voice_xyz789",
-        "error_message": "Voice generation failed",
     },
 }
 
@@ -417,7 +433,7 @@ def _job_event_sample(op_key: str, state: NormalizedState) -> dict[str, Any]:
     done = dict(operations.BY_KEY[op_key].sample_response)
     body = {**done, "object": f"{operations.BY_KEY[op_key].resource}.generation"}
     if state is NormalizedState.FAILED:
-        body.update(_FAILED, error_message="Generation failed")
+        body.update(_failure("Generation failed", done.get("credits") or 0))
     return body
 
 
