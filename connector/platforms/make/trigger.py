@@ -230,6 +230,10 @@ def _keep(sample: Json, interface: list[Json]) -> Json:
 
 def relay_webhook(catalog: Catalog) -> Component:
     found = trigger_events(catalog)
+    inferred = [e.name for e in found if not e.documented]
+    events_help = "Which job endings start the scenario."
+    if inferred:
+        events_help += " " + events.unconfirmed_note(inferred)
     webhook_params = [
         {
             "name": RELAY_URL,
@@ -245,7 +249,7 @@ def relay_webhook(catalog: Catalog) -> Component:
             "name": EVENTS_PARAM,
             "type": "select",
             "label": "Events",
-            "help": "Which job endings start the scenario.",
+            "help": events_help,
             "multiple": True,
             "required": True,
             "default": default_events(catalog),
