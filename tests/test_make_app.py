@@ -22,10 +22,10 @@ from make_iml.iml import (
 )
 
 from connector.catalog import CATALOG, FieldType, limits
+from connector.catalog.text import sentence_case
 from connector.platforms import GENERATED_NOTICE, MANIFEST
 from connector.platforms import make as emitter
 from connector.platforms.make import modules, params
-from connector.platforms.make.text import sentence_case, third_person
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_DIR = ROOT / emitter.OUTPUT_DIR
@@ -265,7 +265,16 @@ def _used(pick: Any) -> set[str]:
 def test_the_app_uses_only_functions_and_operators_make_documents() -> None:
     """The list a reviewer checks: every IML function and operator the app uses, each one on
     Make's documented lists (help.make.com's functions, developers.make.com's operators)."""
-    assert _used(functions) == {"if", "ifempty", "substring", "encodeURL", "toCollection"}
+    assert _used(functions) == {
+        "if",
+        "ifempty",
+        "substring",
+        "encodeURL",
+        "toCollection",
+        "lower",
+        "split",
+        "contains",
+    }
     assert _used(functions) <= DOCUMENTED_FUNCTIONS
     assert "startsWith" not in DOCUMENTED_FUNCTIONS
     assert _used(operators) == {"+", "==", "||", "!"}
@@ -294,7 +303,8 @@ def test_every_operation_has_a_module_of_the_right_type() -> None:
         module = _module_for(op.label)
         meta = module.metadata
         assert (meta["moduleType"], meta.get("actionCrud")) == expected[op.kind.value], op.key
-        assert meta["description"] == third_person(op.description)
+        assert meta["description"] == modules.operation_text(op)[1]
+        assert meta["label"] == sentence_case(op.label)
         assert module.codes["samples"], f"{op.key}: a sample"
         assert module.codes["interface"], f"{op.key}: an interface"
         response = module.codes["communication"]
@@ -508,3 +518,82 @@ def test_make_an_api_call_follows_makes_universal_module_convention() -> None:
     assert limits.DEFAULT_BASE_URL in specs["url"]["help"]
     request = module.codes["communication"]
     assert set(request) == {"url", "method", "headers", "qs", "body", "response"}
+
+
+# -- the output contract and the catalog's durations -------------------------------------------
+
+
+def _contract_of(op_key: str) -> tuple[list[Any], dict[str, Any]]:
+    """The fields and sample a module of this operation gives, by the catalog's contract."""
+    contract = CATALOG.output(op_key)
+    op = CATALOG.operation(op_key)
+    if op.kind.value == "list":
+        items = contract.field("data").children
+        return list(items), dict(contract.sample["data"][0])
+    return list(contract.fields), dict(contract.sample)
+
+
+def test_interfaces_and_samples_come_from_the_output_contract() -> None:
+    for op in CATALOG.for_platform("make"):
+        module = _module_for(op.label)
+        fields, sample = _contract_of(op.key)
+        names = [p["name"] for p in module.codes["interface"]]
+        assert names == [f.key for f in fields], op.key
+        labels = [p["label"] for p in module.codes["interface"]]
+        assert labels == [f.label for f in fields], op.key
+        expected = {}
+        for f in fields:
+            if f.key not in sample:
+                continue
+            value = sample[f.key]
+            if f.type is FieldType.OBJECT_LIST and f.children:  # items as the API sends them
+                keys = {c.key for c in f.children} - {"state"}
+                value = [{k: v for k, v in item.items() if k in keys} for item in value]
+            expected[f.key] = value
+        assert module.codes["samples"] == expected, op.key
+        if "state" in names:
+            assert module.codes["samples"]["state"] == sample["state"], op.key
+            assert module.codes["samples"]["status"] == sample["status"], op.key
+
+
+def test_every_sample_declares_only_interface_keys() -> None:
+    for cid, module in APP.components["module"].items():
+        names = {p["name"] for p in module.codes["interface"]}
+        assert set(module.codes["samples"]) <= names, cid
+
+
+def test_a_shared_status_webhook_is_respelled_for_its_kind() -> None:
+    """A voice job's webhook says `completed`; the relay trigger outputs `COMPLETED`, as
+    polling and Get job do, plus the one `state`."""
+    from make_iml.runtime import Runtime
+
+    from connector.catalog import contract
+
+    make = Runtime(APP)
+    for event, status in (
+        ("voice.generation.completed", "COMPLETED"),
+        ("video.generation.completed", "completed"),
+    ):
+        body = dict(contract.WEBHOOK_SAMPLES[event])
+        headers = {limits.EVENT_HEADER: event, limits.DELIVERY_ID_HEADER: "d-1"}
+        hook = {"relayUrl": "https://relay.example", "events": [event], "fanOutBatch": False}
+        [bundle] = make.receive("completedGenerations", hook, body=body, headers=headers)
+        assert (bundle["payload"]["status"], bundle["payload"]["state"]) == (status, "completed")
+        expected = CATALOG.event_output(event).shape(body)
+        assert {k: v for k, v in bundle["payload"].items()} == {
+            k: v for k, v in expected.items() if k in bundle["payload"]
+        }
+
+
+def test_which_modules_wait_follows_the_catalogs_durations() -> None:
+    from connector.catalog import Duration
+
+    voice = CATALOG.operation("voice.create")
+    assert voice.duration is not None and voice.duration.typical_s <= modules.WAIT_BUDGET_S
+    assert modules.wait_plan(CATALOG, voice) is not None
+    slow = voice.model_copy(update={"duration": Duration(typical_s=45, longest_s=600)})
+    assert modules.wait_plan(CATALOG, slow) is None
+    chart = CATALOG.operation("chart.create")
+    assert chart.duration is not None and chart.duration.typical_s > modules.WAIT_BUDGET_S
+    quick = chart.model_copy(update={"duration": Duration(typical_s=5, longest_s=600)})
+    assert modules.wait_plan(CATALOG, quick) is not None  # the duration decides, not a sample

@@ -16,7 +16,7 @@ import pytest
 from conftest import FAST
 from make_iml.appfiles import LocalApp
 from make_iml.hooks import deliveries
-from make_iml.inputs import make_cases, make_parameters, module_of
+from make_iml.inputs import expected_output, make_cases, make_parameters, module_of
 from make_iml.runtime import MakeError, Runtime
 
 from connector.catalog import CATALOG, JobKind, NormalizedState, errors, limits, states
@@ -111,6 +111,10 @@ def test_each_job_module_outputs_the_job(
     op = CATALOG.operation(CASES[case]["operation"])
     [job] = _run(make, case, connection)
     model = CATALOG.response_model(op.key).model_validate(job)
+    contract = CATALOG.output(op.key)  # what the module outputs is the sample's shape
+    raw = make.log[-1]["response"]["body"]
+    assert job == expected_output(contract.fields, contract.job, raw)
+    assert set(job) <= set(APP.module(module_of(op)).codes["samples"]) | {"error"}
     assert op.job is not None
     if op.job is JobKind.BATCH:
         assert len(job["jobs"]) == len(CASES[case]["input"]["prompts"])
@@ -144,9 +148,11 @@ def test_get_modules_follow_jobs_to_their_end(
 
 def test_list_models_and_the_model_selects(make: Runtime, connection: dict[str, Any]) -> None:
     models = make.run_module("listModels", {"limit": 100}, connection)
-    assert models and all({"id", "type"} <= set(m) for m in models)
+    listed = make.log[-1]["response"]["body"]["data"]  # the sandbox's items carry a type
+    assert [m["id"] for m in models] == [m["id"] for m in listed]
+    assert all("type" not in m for m in models), "the output keeps to the documented keys"
     by_type: dict[str, set[str]] = {}
-    for m in models:
+    for m in listed:
         by_type.setdefault(m["type"], set()).add(m["id"])
     for rpc_id, kind in (
         ("listVideoModels", "video"),

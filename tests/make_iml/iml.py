@@ -142,6 +142,9 @@ FUNCTIONS: dict[str, int] = {
     "substring": 3,
     "encodeURL": 1,
     "toCollection": 3,
+    "lower": 1,
+    "split": 2,
+    "contains": 2,
 }
 OPERATORS = frozenset({"+", "==", "!=", "&&", "||", "!"})
 assert set(FUNCTIONS) <= DOCUMENTED_FUNCTIONS and OPERATORS <= DOCUMENTED_OPERATORS
@@ -419,6 +422,15 @@ def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
             return to_text(text)[int(start) : int(end)]
         if node.name == "encodeURL":  # encodeURIComponent
             return urllib.parse.quote(to_text(args[0]), safe="-_.!~*'()")
+        if node.name == "lower":
+            return UNDEFINED if args[0] is UNDEFINED else to_text(args[0]).lower()
+        if node.name == "split":
+            return to_text(args[0]).split(to_text(args[1]))
+        if node.name == "contains":  # an array holds the value, or a text the fragment
+            haystack, needle = args
+            if isinstance(haystack, list):
+                return any(_strict_equal(item, needle) for item in haystack)
+            return to_text(needle) in to_text(haystack)
         items, key, val = args  # toCollection(array, key, value)
         if items is UNDEFINED or items is None:
             return {}

@@ -49,7 +49,7 @@ def build(catalog: Catalog) -> App:
     for label, kinds in GROUPS.items():
         groups.append({"label": label, "modules": [m for k in kinds for m in by_kind.get(k, [])]})
     groups.append({"label": "Other", "modules": [universal.id]})
-    rpcs = [modules.model_rpc(catalog, s) for s in modules.options_sources(ops)]
+    rpcs = [modules.model_rpc(catalog, s, k) for s, k in modules.options_sources(ops).items()]
     app = App(
         base(),
         [

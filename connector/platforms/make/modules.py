@@ -12,7 +12,6 @@ import json
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,11 @@ from connector.catalog import (
     limits,
     responses,
     states,
+    text,
 )
-from connector.platforms.make import iml, params
-from connector.platforms.make.iml import path, text, tpl
+from connector.platforms.make import iml, outputs, params
+from connector.platforms.make.iml import path, tpl
+from connector.platforms.make.iml import text as literal
 from connector.platforms.make.model import (
     CONNECTION_ID,
     NOTICE_TRIGGER_LABEL,
@@ -42,7 +43,6 @@ from connector.platforms.make.model import (
     module_id,
     rpc_id,
 )
-from connector.platforms.make.text import sentence_case, third_person
 
 S = NormalizedState
 T = FieldType
@@ -171,23 +171,12 @@ class Wait:
         return self.delay_s * self.limit
 
 
-def documented_run_s(op: Operation) -> float | None:
-    """How long the API docs' example job took (its sample's created_at → completed_at)."""
-    sample = op.sample_response
-    try:
-        started = datetime.fromisoformat(str(sample["created_at"]))
-        ended = datetime.fromisoformat(str(sample["completed_at"]))
-    except (KeyError, ValueError):
-        return None
-    return (ended - started).total_seconds()
-
-
 def wait_plan(catalog: Catalog, op: Operation) -> Wait | None:
-    """Offer to wait where the documented job fits within the module time limit."""
-    if not op.is_async or op.job is None or op.status_operation is None:
+    """Offer to wait where the job's typical duration (the catalog's) fits in the module's
+    time limit less the margin; anything longer returns the job at once."""
+    if not op.is_async or op.job is None or op.status_operation is None or op.duration is None:
         return None
-    run = documented_run_s(op)
-    if run is None or run > WAIT_BUDGET_S:
+    if op.duration.typical_s > WAIT_BUDGET_S:
         return None
     every = limits.POLL_CADENCE[op.job].interval
     return Wait(catalog.operation(op.status_operation), op.job, every, int(WAIT_BUDGET_S // every))
@@ -212,7 +201,7 @@ def _wait_param(wait: Wait) -> Json:
     }
 
 
-def _waiting_communication(op: Operation, wait: Wait) -> list[Json]:
+def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json]:
     """Create; then, if asked, poll the status with a bounded `repeat` until it ends; then
     read it once more and check it. The check sits in its own request so that Make, however
     it treats `valid` inside a repeat, never judges a job that is still running."""
@@ -229,7 +218,7 @@ def _waiting_communication(op: Operation, wait: Wait) -> list[Json]:
     )
     waiting = tpl(path("parameters", WAIT_PARAM))
     status_url = request_url(wait.status, source=("temp", "job"))
-    start = {**call(op), "response": {"temp": {"job": "{{body}}"}}}
+    start = {**call(op), "response": {"temp": {"job": output}}}
     poll = {
         "condition": {"condition": waiting, "default": "{{temp.job}}"},
         "url": status_url,
@@ -239,7 +228,7 @@ def _waiting_communication(op: Operation, wait: Wait) -> list[Json]:
             "delay": int(wait.delay_s * 1000),
             "limit": wait.limit,
         },
-        "response": {"temp": {"job": "{{body}}"}},
+        "response": {"temp": {"job": output}},
     }
     check = {
         "condition": {"condition": waiting, "default": "{{temp.job}}"},
@@ -251,13 +240,25 @@ def _waiting_communication(op: Operation, wait: Wait) -> list[Json]:
                 "type": "RuntimeError",
                 "message": tpl(message),
             },
-            "output": "{{body}}",
+            "output": output,
         },
     }
     return [start, poll, check]
 
 
 # -- modules -----------------------------------------------------------------------------------
+
+
+def operation_text(op: Operation) -> tuple[str, str]:
+    """An operation's label and description as Make wants them (the catalog's renderers)."""
+    verb, _, rest = op.description.partition(" ")
+    mark = verb[len(verb.rstrip(",;:")) :]
+    if mark:  # "Inpaint, outpaint or …": the renderer conjugates the bare verb only
+        described = text.third_person(verb.rstrip(",;:")).rstrip(".") + mark + " " + rest
+        described = described if described.endswith(".") else described + "."
+    else:
+        described = text.third_person(op.description)
+    return text.sentence_case(op.label), described
 
 
 def module(
@@ -269,13 +270,8 @@ def module(
     crud: str | None = None,
     component_id: str | None = None,
 ) -> Component:
-    """One module; `label` and `description` are rendered in Make's style here."""
-    label = sentence_case(label)
-    metadata: Json = {
-        "label": label,
-        "description": third_person(description),
-        "moduleType": module_type,
-    }
+    """One module; `label` in sentence case, `description` in the third person."""
+    metadata: Json = {"label": label, "description": description, "moduleType": module_type}
     if crud:
         metadata["actionCrud"] = crud
     metadata["connection"] = CONNECTION_ID
@@ -286,23 +282,25 @@ def action_module(catalog: Catalog, op: Operation) -> Component:
     """Creates and price; gets too (Make: a Get module is an action that reads one item)."""
     wait = wait_plan(catalog, op)
     mappable = mappable_params(op)
+    contract = catalog.output(op.key)
+    output = outputs.shaped("body", contract.fields, contract.job)
     communication: Any
     if wait is None:
-        communication = calls(op, {"output": "{{body}}"})
+        communication = calls(op, {"output": output})
     else:
         if optional_file(op) is not None:
             raise ValueError(f"{op.key}: a waiting module with an optional file part")
-        communication = _waiting_communication(op, wait)
+        communication = _waiting_communication(op, wait, output)
         mappable.append(_wait_param(wait))
     codes = {
         "communication": communication,
         "staticParams": [],
         "mappableParams": mappable,
-        "interface": params.interface(catalog.response_model(op.key)),
-        "samples": dict(op.sample_response),
+        "interface": outputs.interface(contract.fields),
+        "samples": outputs.sample_of(contract.fields, contract.sample),
     }
     crud = "create" if op.kind is OperationKind.CREATE else "read"
-    return module(op.label, op.description, "action", codes, crud=crud)
+    return module(*operation_text(op), "action", codes, crud=crud)
 
 
 LIMIT_PARAM = "limit"
@@ -323,20 +321,22 @@ def _limit_param() -> Json:
 
 def search_module(catalog: Catalog, op: Operation) -> Component:
     """A list: one bundle per item, at most `limit` (Make: search modules have a limit)."""
-    container, item_model = list_items(catalog, op)
+    container, _ = list_items(catalog, op)
+    contract = catalog.output(op.key)
+    items = contract.field(container).children
     response = {
         "limit": tpl(path("parameters", LIMIT_PARAM)),
         "iterate": tpl(path("body", container)),
-        "output": "{{item}}",
+        "output": outputs.shaped("item", items, contract.job),
     }
     codes = {
         "communication": {**call(op), "response": response},
         "staticParams": [],
         "mappableParams": [*mappable_params(op), _limit_param()],
-        "interface": params.interface(item_model),
-        "samples": dict(op.sample_response[container][0]),
+        "interface": outputs.interface(items),
+        "samples": outputs.sample_of(items, contract.sample[container][0]),
     }
-    return module(op.label, op.description, "search", codes)
+    return module(*operation_text(op), "search", codes)
 
 
 def list_items(catalog: Catalog, op: Operation) -> tuple[str, type[responses.ApiModel]]:
@@ -352,28 +352,35 @@ def list_items(catalog: Catalog, op: Operation) -> tuple[str, type[responses.Api
 # -- RPCs: live option lists -------------------------------------------------------------------
 
 
-def options_sources(ops: Iterable[Operation]) -> list[ModelSource]:
-    found: dict[ModelSource, None] = {}
+def options_sources(ops: Iterable[Operation]) -> dict[ModelSource, tuple[str, ...]]:
+    """Each live model list the app's selects use, with the catalog's known models for it."""
+    found: dict[ModelSource, dict[str, None]] = {}
     for op in ops:
         for f, _ in visible_fields(op):
             for each in (f, *f.children):
                 if each.options_source:
-                    found[each.options_source] = None
-    return list(found)
+                    known = found.setdefault(each.options_source, {})
+                    known.update(dict.fromkeys(each.option_values))
+    return {source: tuple(known) for source, known in found.items()}
 
 
-def model_rpc(catalog: Catalog, source: ModelSource) -> Component:
-    """The live model list, kept to one model type (`kind` None: every model)."""
+def model_rpc(catalog: Catalog, source: ModelSource, known: tuple[str, ...]) -> Component:
+    """The live model list, kept to one model type (`kind` None: every model).
+
+    The rule is `ModelSource.choices`: a model with a `type` is kept when it is of the kind;
+    the API's docs do not promise a `type`, so a model without one is kept when it is one of
+    the catalog's known models of the kind (`contains`/`split`: IML has no array literal)."""
     op = catalog.operation("model.list")
-    container, item_model = list_items(catalog, op)
-    kind = source.name
+    container, _ = list_items(catalog, op)
     iterate: Any = tpl(path("body", container))
     label = "List models"
-    if kind and kind != "all":
-        if "type" not in item_model.model_fields:
-            raise ValueError(f"{source}: models carry no type to filter on")
-        iterate = {"container": iterate, "condition": tpl(f"item.type == {text(kind)}")}
-        label = f"List {kind.replace('-', ' ')} models"
+    if source.kind is not None:
+        if any("," in k for k in known):
+            raise ValueError(f"{source.name}: a known model id holds a comma: {known}")
+        listed = f"split({literal(','.join(known))}, ',')"
+        keep = f"if(item.type, item.type == {literal(source.kind)}, contains({listed}, item.id))"
+        iterate = {"container": iterate, "condition": tpl(keep)}
+        label = f"List {source.kind.replace('-', ' ')} models"
     communication = {
         **call(op),
         "response": {

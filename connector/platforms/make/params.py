@@ -16,7 +16,7 @@ from typing import Any, Union
 from pydantic import BaseModel
 
 from connector.catalog import Field, FieldType, ModelSource
-from connector.platforms.make.text import sentence_case
+from connector.catalog.text import sentence_case
 
 T = FieldType
 Param = dict[str, Any]

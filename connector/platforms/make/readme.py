@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import string
 
-from connector.catalog import Catalog, limits
+from connector.catalog import Catalog, OperationKind, limits, text
 from connector.platforms import BUILD_COMMAND, GENERATED_NOTICE
 from connector.platforms.make import params
 from connector.platforms.make.base import advice, make_error_type
-from connector.platforms.make.model import NOTICE_TRIGGER_LABEL, RELAY_TRIGGER_LABEL, App
+from connector.platforms.make.model import (
+    NOTICE_TRIGGER_LABEL,
+    PLATFORM,
+    RELAY_TRIGGER_LABEL,
+    App,
+)
 from connector.platforms.make.modules import (
     MODULE_TIME_LIMIT_S,
     TEMPLATES,
@@ -27,7 +32,16 @@ _TYPE_NAMES = {
     "universal": "Universal",
 }
 
-SUMMARY = "Video, batch video, voice, compose, images and chart-to-video"
+
+def summary(catalog: Catalog) -> str:
+    """`Videos, video batches, … and chart videos`: what the app's create modules make."""
+    plurals = [
+        catalog.resource(op.key).plural
+        for op in catalog.for_platform(PLATFORM)
+        if op.kind is OperationKind.CREATE
+    ]
+    words = text.join_words(list(dict.fromkeys(plurals)))
+    return words[:1].upper() + words[1:]
 
 
 def readme(catalog: Catalog, app: App) -> str:
@@ -46,7 +60,7 @@ def readme(catalog: Catalog, app: App) -> str:
     source = (TEMPLATES / "README.md").read_text(encoding="utf-8")
     return string.Template(source).substitute(
         notice=GENERATED_NOTICE,
-        summary=SUMMARY,
+        summary=summary(catalog),
         base_url=limits.DEFAULT_BASE_URL,
         module_rows="\n".join(module_rows),
         waiting=", ".join(waiting[:-1]) + " and " + waiting[-1]

@@ -16,10 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from connector.catalog import Catalog, Event, JobKind, NormalizedState, events, limits, states
-from connector.platforms.make import iml, params
+from connector.catalog import (
+    Catalog,
+    Event,
+    JobKind,
+    NormalizedState,
+    events,
+    limits,
+    states,
+    text,
+)
+from connector.catalog.contract import Output, OutputField
+from connector.platforms.make import iml, outputs
 from connector.platforms.make.base import LOG, auth_headers
-from connector.platforms.make.iml import path, text, tpl
+from connector.platforms.make.iml import path, tpl
+from connector.platforms.make.iml import text as literal
 from connector.platforms.make.model import (
     API_KEY,
     CONNECTION_ID,
@@ -67,7 +78,7 @@ def _headers_output() -> Json:
 
 
 def _event_options(found: Iterable[Event]) -> list[Json]:
-    return [{"label": e.label, "value": e.name} for e in found]
+    return [{"label": text.sentence_case(e.label), "value": e.name} for e in found]
 
 
 # -- without a relay: notifications, checked by fetching the job back --------------------------
@@ -90,7 +101,7 @@ def notice_webhook(catalog: Catalog) -> Component:
 
 
 def _claims(event: str) -> str:
-    return f"{path('payload', 'event')} == {text(event)}"
+    return f"{path('payload', 'event')} == {literal(event)}"
 
 
 def _status_path(catalog: Catalog, event: Event) -> tuple[str, JobKind]:
@@ -110,10 +121,10 @@ def _fetch_url(catalog: Catalog, found: list[Event]) -> str:
         prefix, _ = _status_path(catalog, event)
         by_path.setdefault(prefix, []).append(event.name)
     *tested, (fallback, _) = list(by_path.items())
-    expression = text(fallback)
+    expression = literal(fallback)
     for prefix, names in reversed(tested):
         test = " || ".join(_claims(n) for n in names)
-        expression = f"if({test}, {text(prefix)}, {expression})"
+        expression = f"if({test}, {literal(prefix)}, {expression})"
     return tpl(f"{expression} + encodeURL({path('payload', JOB_ID)})")
 
 
@@ -146,15 +157,14 @@ def _confirmed(catalog: Catalog, found: list[Event]) -> str:
     return tpl(expression)
 
 
-def _job_interface(catalog: Catalog, found: list[Event]) -> list[Json]:
-    """Every field the fetched jobs carry, in first-seen order."""
-    merged: dict[str, Json] = {}
+def _fetched(catalog: Catalog, found: list[Event]) -> list[Output]:
+    """What the status operation of each event's job outputs."""
+    out = []
     for event in found:
         op = catalog.operation(event.operations[0])
         assert op.status_operation is not None
-        for param in params.interface(catalog.response_model(op.status_operation)):
-            merged.setdefault(param["name"], param)
-    return list(merged.values())
+        out.append(catalog.output(op.status_operation))
+    return out
 
 
 def _event_fields() -> list[Json]:
@@ -166,6 +176,7 @@ def _event_fields() -> list[Json]:
 
 def notice_trigger(catalog: Catalog) -> Component:
     found = trigger_events(catalog)
+    job_fields = outputs.merged(_fetched(catalog, found))
     communication = {
         "url": _fetch_url(catalog, found),
         "method": "GET",
@@ -174,7 +185,7 @@ def notice_trigger(catalog: Catalog) -> Component:
                 "event": "{{payload.event}}",
                 "delivery_id": "{{payload.delivery_id}}",
                 CONFIRMED: _confirmed(catalog, found),
-                "job": "{{body}}",
+                "job": outputs.shaped("body", job_fields, None),
             }
         },
     }
@@ -191,22 +202,23 @@ def notice_trigger(catalog: Catalog) -> Component:
             "name": "job",
             "type": "collection",
             "label": "Job",
-            "spec": _job_interface(catalog, found),
+            "help": "The job as the API returns it when asked, never what was posted.",
+            "spec": outputs.interface(job_fields),
         },
     ]
-    first = catalog.operation(found[0].operations[0])
-    assert first.status_operation is not None
-    job_sample = dict(catalog.operation(first.status_operation).sample_response)
+    job_sample = _fetched(catalog, found[:1])[0].sample
     sample = {
         "event": found[0].name,
         "delivery_id": job_sample.get("id", ""),
         CONFIRMED: True,
-        "job": _keep(job_sample, interface[-1]["spec"]),
+        "job": outputs.sample_of(job_fields, job_sample),
     }
     component = module(
         NOTICE_TRIGGER_LABEL,
-        "Triggers when CreativeAI posts that a job has ended to this webhook's address (map "
-        "it into a module's Webhook URL); fetches the job back to confirm it.",
+        text.trigger_description(
+            "CreativeAI posts to this webhook's address (mapped into a module's Webhook URL) "
+            "that a job has ended; fetches the job back to confirm it"
+        ),
         "instant_trigger",
         {
             "communication": communication,
@@ -217,12 +229,6 @@ def notice_trigger(catalog: Catalog) -> Component:
     )
     component.metadata["webhook"] = NOTICE_WEBHOOK_ID
     return component
-
-
-def _keep(sample: Json, interface: list[Json]) -> Json:
-    """A sample with only the keys an interface declares."""
-    names = {p["name"] for p in interface}
-    return {k: v for k, v in sample.items() if k in names}
 
 
 # -- with a relay: verified, deduplicated, forwarded --------------------------------------------
@@ -296,7 +302,7 @@ def relay_webhook(catalog: Catalog) -> Component:
         "headers": auth_headers(key),
         "log": LOG,
     }
-    communication = {"output": {**_headers_output(), "payload": "{{body}}"}}
+    communication = {"output": {**_headers_output(), "payload": _payload(catalog, found)}}
     return Component(
         "webhook",
         WEBHOOK_ID,
@@ -310,33 +316,52 @@ def relay_webhook(catalog: Catalog) -> Component:
     )
 
 
-def _payload_interface(found: list[Event]) -> list[Json]:
-    """Every field any of the events carries, in first-seen order."""
-    merged: dict[str, Json] = {}
-    for event in found:
-        for param in params.interface(events.PAYLOADS[event.payload]):
-            merged.setdefault(param["name"], param)
-    return list(merged.values())
+def _payload_fields(catalog: Catalog, found: list[Event]) -> list[OutputField]:
+    return outputs.merged(catalog.event_output(e.name) for e in found)
+
+
+def _payload(catalog: Catalog, found: list[Event]) -> Json:
+    """The webhook body as the contract gives it: a shared-status job's webhook spells its
+    status in lower case, so it is re-spelled for that kind (`COMPLETED`)."""
+    event = path("headers", limits.EVENT_HEADER.lower())
+    shared = [
+        e.name
+        for e in found
+        if all(catalog.operation(o).job is JobKind.SHARED for o in e.operations)
+    ]
+    status = path("body", outputs.STATUS)
+    respelled = outputs.spelled(JobKind.SHARED, outputs.state("body", None), status)
+    expression = f"if({iml.any_equal(event, shared)}, {respelled}, {status})"
+    return outputs.shaped(
+        "body", _payload_fields(catalog, found), None, status_expression=expression
+    )
 
 
 def relay_trigger(catalog: Catalog) -> Component:
     found = trigger_events(catalog)
     first = next(e for e in found if e.name in default_events(catalog))
-    payload_spec = _payload_interface(found)
+    payload_fields = _payload_fields(catalog, found)
     interface = [
         *_event_fields(),
-        {"name": "payload", "type": "collection", "label": "Payload", "spec": payload_spec},
+        {
+            "name": "payload",
+            "type": "collection",
+            "label": "Payload",
+            "spec": outputs.interface(payload_fields),
+        },
     ]
-    example = dict(catalog.operation(first.operations[0]).sample_response)
+    example = catalog.event_output(first.name).sample
     sample = {
         "event": first.name,
         "delivery_id": example["id"],
-        "payload": _keep(example, payload_spec),
+        "payload": outputs.sample_of(payload_fields, example),
     }
     component = module(
         RELAY_TRIGGER_LABEL,
-        "Triggers when a CreativeAI job ends, forwarded by your relay once it has checked the "
-        "API's signature and dropped duplicates.",
+        text.trigger_description(
+            "a CreativeAI job ends, forwarded by your relay once it has checked the API's "
+            "signature and dropped duplicates"
+        ),
         "instant_trigger",
         {"interface": interface, "samples": sample},
     )
