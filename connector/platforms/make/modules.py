@@ -228,7 +228,6 @@ def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json
             "delay": int(wait.delay_s * 1000),
             "limit": wait.limit,
         },
-        "response": {"temp": {"job": output}},
     }
     check = {
         "condition": {"condition": waiting, "default": "{{temp.job}}"},

@@ -16,7 +16,6 @@ from typing import Any
 
 from connector.catalog import FieldType, JobKind, NormalizedState, states
 from connector.catalog.contract import Output, OutputField
-from connector.platforms.make import iml
 from connector.platforms.make.iml import path, text, tpl
 from connector.platforms.make.model import Json
 
@@ -82,17 +81,15 @@ def sample_of(fields: Sequence[OutputField], sample: Mapping[str, Any]) -> Json:
 
 
 def _state_of_status(source: str) -> str:
-    """`state` from any spelling of `status` (every kind's table, as `states.normalize`)."""
+    """`state` from any spelling of `status` (every kind's table, as `states.normalize`):
+    each spelling whose lower case is not its state gets a branch; the rest is `lower()`."""
     status = path(source, STATUS)
-    expression = f"lower({status})"  # a spelling no table holds: itself, in lower case
-    by_state: dict[NormalizedState, list[str]] = {}
+    expression = f"lower({status})"
     for table in states.STATUSES.values():
         for raw, state in table.items():
-            by_state.setdefault(state, [])
-            if raw not in by_state[state]:
-                by_state[state].append(raw)
-    for state, spellings in reversed(list(by_state.items())):
-        expression = f"if({iml.any_equal(status, spellings)}, {text(state.value)}, {expression})"
+            if raw.lower() != state.value:
+                test = f"{status} == {text(raw)}"
+                expression = f"if({test}, {text(state.value)}, {expression})"
     return expression
 
 
