@@ -7,6 +7,7 @@ sandbox. A forged notification, or another job's, stops at the filter."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,11 @@ import pytest
 from conftest import FAST
 from make_iml import blueprint
 from make_iml.appfiles import LocalApp
-from make_iml.hooks import deliveries
 from make_iml.runtime import Runtime, check_parameters
 
 from connector.catalog import limits
 from connector.platforms.make.model import NOTICE_WEBHOOK_ID
-from connector.relay.testing import running_target
+from connector.relay.testing import Received, Target, running_target, wait_until
 from connector.sandbox.harness import RunningSandbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +84,16 @@ def test_the_second_scenario_starts_with_a_confirmed_video_completion() -> None:
     assert video["mapper"]["webhook_url"] == ADDRESS_PLACEHOLDER
     others = [s for s, m in _app_steps(START) if m != "createVideoFromImage"]
     assert all("webhook_url" not in s["mapper"] for s in others), "only the video reports"
+
+
+EVIL = "https://evil.example/x.mp4"
+DELIVERY = limits.DELIVERY_ID_HEADER.lower()
+
+
+def _posted(target: Target, which: Callable[[Received], bool]) -> tuple[Any, dict[str, str]]:
+    """The body and headers of the first request to Make's webhook address that `which` picks."""
+    found = wait_until(lambda: next((r for r in list(target.received) if which(r)), None))
+    return found.json(), found.headers
 
 
 def _with_address(flow: dict[str, Any], address: str) -> dict[str, Any]:
@@ -150,15 +160,20 @@ def test_the_commerce_flow_runs_end_to_end_without_a_relay(sandbox: RunningSandb
         assert started[5]["status"] == "COMPLETED"  # the narration did
         assert records[video_job["id"]]["sku"] == "MUG-42"
 
-        # Before the video ends, a forged completion for it stops at the filter.
-        forged = {"id": video_job["id"], "status": "completed", "output_url": "https://evil/x.mp4"}
+        # Anyone who knows the address can post a forged completion for a job still running:
+        # it reaches the webhook like any POST, and stops at the filter.
+        [running] = make.run_module("createVideoFromText", {"prompt": "A decoy"}, connection)
+        forged = {"id": running["id"], "status": "completed", "output_url": EVIL}
         event = {limits.EVENT_HEADER: "video.generation.completed"}
-        stopped = blueprint.run_flow(FINISH, handlers, {1: notified(forged, event)})
-        assert set(stopped) == {1} and stopped[1]["confirmed"] is False and not composed
+        httpx.post(make_hook.url + "/make", json=forged, headers=event, timeout=10)
+        forgery = notified(*_posted(make_hook, lambda r: r.json().get("output_url") == EVIL))
+        stopped = blueprint.run_flow(FINISH, handlers, {1: forgery})
+        assert set(stopped) == {1} and forgery["confirmed"] is False and not composed
+        assert forgery["job"]["output_url"] is None
 
         sandbox.advance(3600)
-        [posted] = deliveries(make_hook, 1)
-        trigger = notified(posted.json(), posted.headers)
+        real = _posted(make_hook, lambda r: r.headers.get(DELIVERY) == video_job["id"])
+        trigger = notified(*real)
         finished = blueprint.run_flow(FINISH, handlers, {1: trigger})
 
     assert trigger["confirmed"] is True and trigger["job"]["id"] == video_job["id"]
