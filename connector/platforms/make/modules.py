@@ -1,9 +1,10 @@
-"""Action and search modules, the RPCs behind model selects, and "Make an API Call".
+"""Action and search modules, the RPCs behind model selects, and "Make an API call".
 
-Each catalog operation becomes one module: its visible fields as mappable parameters, its
-path and body as the communication (`{{parameters.<wire name>}}` per field, so a field left
-empty is not sent), its response model as the interface and its sample response as the
-sample. Jobs short enough to finish inside Make's module time limit get an option to wait.
+Each catalog operation becomes one module, built from the catalog's one field table: its
+visible fields as mappable parameters, its path and body as the communication
+(`{{parameters.<wire name>}}` per field, so a field left empty is not sent), its output
+contract as the interface, the sample and the response's `output`. Jobs whose typical
+duration fits in Make's module time limit (less a margin) get an option to wait.
 """
 
 from __future__ import annotations

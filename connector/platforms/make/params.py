@@ -1,19 +1,15 @@
-"""Catalog fields and response models as Make parameters.
+"""Catalog fields as Make parameters.
 
 The one table a reader needs is `PARAMETER_TYPES`: how each catalog field type becomes a
 Make parameter type. Everything else here fills in what that type takes in Make: options,
 validation, nested `spec`s, and the file pair (`filename` + `buffer`) Make uses for uploads.
-Response models become `interface` parameters the same way, from their pydantic fields.
+Outputs (interfaces) come from the catalog's output contract: see `outputs`.
 """
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Callable, Mapping
-from typing import Any, Union
-
-from pydantic import BaseModel
+from typing import Any
 
 from connector.catalog import Field, FieldType, ModelSource
 from connector.catalog.text import sentence_case
@@ -143,61 +139,3 @@ def _put(rules: Param, key: str, value: float | None) -> None:
 
 def _singular(label: str) -> str:
     return label[:-1] if label.endswith("s") else label
-
-
-# -- response models as `interface` ------------------------------------------------------
-
-_WORDS = {"id": "ID", "url": "URL", "urls": "URLs"}
-
-
-def label_of(name: str) -> str:
-    """`output_url` → `Output URL`, `created_at` → `Created at`: response fields carry no
-    labels, so they get their names', in sentence case."""
-    first, *rest = [_WORDS.get(w, w) for w in name.split("_")]
-    return " ".join([first[:1].upper() + first[1:], *rest])
-
-
-def interface(model: type[BaseModel]) -> list[Param]:
-    """Output parameters describing a response model, one per field, nested models as `spec`."""
-    return [_output(name, info.annotation) for name, info in model.model_fields.items()]
-
-
-def _output(name: str, annotation: Any) -> Param:
-    param: Param = {"name": name, "type": "any", "label": label_of(name)}
-    inner = _unwrap_optional(annotation)
-    origin = typing.get_origin(inner)
-    if isinstance(inner, type) and issubclass(inner, BaseModel):
-        param.update(type="collection", spec=interface(inner))
-    elif origin is list:
-        (item,) = typing.get_args(inner)
-        param["type"] = "array"
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            param["spec"] = interface(item)
-    elif origin is dict or inner is dict:
-        param["type"] = "collection"
-    elif inner is bool:
-        param["type"] = "boolean"
-    elif inner is int:
-        param["type"] = "integer"
-    elif inner is float:
-        param["type"] = "number"
-    elif inner is str:
-        param["type"] = _text_kind(name)
-    return param
-
-
-def _text_kind(name: str) -> str:
-    """Timestamps (`*_at`) and links (`*_url`) get Make's date and url types."""
-    if name.endswith("_at"):
-        return "date"
-    if name.endswith("_url"):
-        return "url"
-    return "text"
-
-
-def _unwrap_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
