@@ -1,9 +1,11 @@
 """The generated Make app, end to end: each module's communication, run by the test-side
 runtime with sample parameters, against the local sandbox API and the real relay.
 
-Make's webhook URL is a local target; what the relay forwards to it goes through the
-webhook's own `output`, as Make would turn it into bundles. Make's waits are scaled like
-the sandbox clock (`FAST`), so a 3 s poll takes 0.03 s.
+The app calls the production API's address; the runtime routes it to the sandbox. Make's
+webhook address is a local target: what the API (without a relay) or the relay posts to it
+goes through the webhook's own `output`, as Make would turn it into bundles, and then
+through the trigger's own request. Make's waits are scaled like the sandbox clock (`FAST`),
+so a 3 s poll takes 0.03 s.
 """
 
 from __future__ import annotations
