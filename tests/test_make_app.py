@@ -607,3 +607,13 @@ def test_each_module_states_each_field_once_from_the_one_field_table() -> None:
             assert {k: v for k, v in spec.items() if k != "help"} == {
                 k: v for k, v in built.items() if k != "help"
             }, f"{op.key}.{use.field.name}"
+
+
+def test_a_description_opening_with_several_verbs_conjugates_each() -> None:
+    edit = CATALOG.operation("image.edit")
+    assert edit.description.startswith("Inpaint, outpaint or restyle ")
+    assert (
+        _module_for(edit.label)
+        .metadata["description"]
+        .startswith("Inpaints, outpaints or restyles an uploaded image")
+    )
