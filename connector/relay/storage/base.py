@@ -69,10 +69,10 @@ class BatchWork(ABC, Generic[T]):
 
     `storage.write(work)` runs it alone (`work(tx)`); a write path that commits several
     callers' work together (`storage.group`, `storage.writer`) hands every queued work of
-    one class to `run_batch` at once. `run_batch` answers each work's result, or the exception that
-    work failed with *before changing anything* (its caller gets it raised); if it raises
-    itself, the backend runs those works again one by one, so one bad work cannot fail
-    the others.
+    one class to `run_batch` at once. `run_batch` answers each work's result, or the
+    exception that work failed with *before changing anything* (its caller gets it
+    raised); if it raises itself, those works run again one by one, so one bad work
+    cannot fail the others.
     """
 
     @abstractmethod
