@@ -137,7 +137,7 @@ class RelayConfig:
     sqlite_synchronous: str = "FULL"
     group_commit: bool = True
     group_wait: float = 0.002
-    sqlite_wal_sync: str = "RELAY"
+    sqlite_wal_sync: str = "SQLITE"
     sqlite_flock: bool = False
     sqlite_writer: str = "INLINE"
     token_keys: tuple[str, ...] = field(default=(), repr=False)
