@@ -10,7 +10,7 @@
   sandbox and the relay on 127.0.0.1.
 
 Installs are cached under ~/.cache/creativeai-connector/zapier (see
-connector/platforms/zapier/toolchain.py); the first run downloads them from the registry.
+tests/zapier_toolchain.py); the first run downloads them from the registry.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zapier_toolchain as toolchain
 from jsonschema import Draft4Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 from connector.catalog import CATALOG
-from connector.platforms.zapier import toolchain
 from connector.relay.testing import fast_config, running_relay, sqlite_url
 from connector.sandbox.harness import RunningSandbox
 

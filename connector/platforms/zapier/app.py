@@ -8,8 +8,6 @@ behind the model dropdowns, and the webhook events are REST-hook triggers.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from connector import __version__
@@ -26,45 +24,25 @@ from connector.catalog import (
     states,
 )
 from connector.platforms import GENERATED_NOTICE
-from connector.platforms.zapier import inputs, outputs
+from connector.platforms.zapier import inputs, outputs, readme
 from connector.platforms.zapier.js import Code, literal
+from connector.platforms.zapier.js import key as js_key
+from connector.platforms.zapier.layout import (
+    CORE_VERSION,
+    GENERATED,
+    HEADER,
+    RUNTIME,
+    Module,
+    zapier_key,
+)
 
-#: zapier-platform-core, pinned exactly as Zapier requires (the CLI and schema share it).
-CORE_VERSION = "19.1.0"
 #: form-data builds the multipart body of file uploads (the version core itself uses).
 FORM_DATA_VERSION = "4.0.5"
 PACKAGE_NAME = "creativeai-zapier"
-HEADER = f"// {GENERATED_NOTICE}\n'use strict';\n"
-RUNTIME = ("auth", "files", "hooks", "http", "input", "models", "operations", "search")
-WAIT_KEY = "wait_for_result"
 NOTE_KEY = "note"
-
-
-def identifier(key: str) -> str:
-    """`video.create_from_text` -> `videoCreateFromText`."""
-    words = key.replace(".", "_").replace("-", "_").split("_")
-    return words[0] + "".join(w.capitalize() for w in words[1:])
-
-
-def zapier_key(key: str) -> str:
-    return key.replace(".", "_").replace("-", "_")
-
-
-@dataclass(frozen=True)
-class Module:
-    """One definition file: where it lives, its key, and the variable index.js binds."""
-
-    folder: str
-    key: str
-    source: str
-
-    @property
-    def path(self) -> str:
-        return f"{self.folder}/{self.key}.js"
-
-    @property
-    def name(self) -> str:
-        return identifier(self.key)
+#: From a definition in generated/<folder>/ to the runtime and to generated/.
+LIB = f"../../{RUNTIME}"
+UP = ".."
 
 
 class AppBuilder:
@@ -80,12 +58,9 @@ class AppBuilder:
         triggers = self.model_triggers() + self.hook_triggers()
         out: dict[str, str] = {m.path: m.source for m in (*creates, *searches, *triggers)}
         out["index.js"] = self.index(creates, searches, triggers)
-        out["authentication.js"] = self.authentication()
-        out["lib/api.js"] = self.api_facts()
-        for name in RUNTIME:
-            out[f"lib/{name}.js"] = (
-                HEADER + "\n" + _template(f"lib/{name}.js").replace("'use strict';\n\n", "", 1)
-            )
+        out[f"{GENERATED}/authentication.js"] = self.authentication()
+        out[f"{GENERATED}/api.js"] = self.api_facts()
+        out[f"{GENERATED}/fields.js"] = self.field_table()
         out["package.json"] = self.package_json()
         out[".gitignore"] = (
             f"# {GENERATED_NOTICE}\n"
@@ -94,39 +69,35 @@ class AppBuilder:
             "build/\n"
             "*.zip\n"
         )
-        out["README.md"] = self.readme(creates, searches, triggers)
+        out["README.md"] = readme.render(
+            core_version=CORE_VERSION,
+            creates=creates,
+            searches=searches,
+            triggers=triggers,
+        )
         return out
 
     def index(self, creates: list[Module], searches: list[Module], triggers: list[Module]) -> str:
-        requires = "\n".join(
-            f"const {m.name} = require('./{m.path[:-3]}');"
-            for m in (*triggers, *searches, *creates)
-        )
+        def group(modules: list[Module]) -> list[Code]:
+            return [Code(f"require('./{m.path[:-3]}')") for m in modules]
 
-        def group(modules: list[Module]) -> Code:
-            body = "".join(f"\n    [{m.name}.key]: {m.name}," for m in modules)
-            return Code("{" + body + "\n  }")
-
-        app = {
-            "version": Code("version"),
-            "platformVersion": Code("platformVersion"),
-            "authentication": Code("authentication"),
-            "beforeRequest": [Code("addApiKey")],
-            "afterResponse": [Code("raiseForErrors")],
-            "hydrators": {"downloadFile": Code("downloadFile")},
-            "triggers": group(triggers),
-            "searches": group(searches),
-            "creates": group(creates),
-        }
+        app = {"triggers": group(triggers), "searches": group(searches), "creates": group(creates)}
         return (
             f"{HEADER}\n"
-            "const { version } = require('./package.json');\n"
-            "const { version: platformVersion } = require('zapier-platform-core');\n\n"
-            "const authentication = require('./authentication');\n"
-            "const { addApiKey, raiseForErrors } = require('./lib/http');\n"
-            "const { downloadFile } = require('./lib/files');\n\n"
-            f"{requires}\n\n"
-            f"module.exports = {_object(app)};\n"
+            f"// The app: its definitions, generated under {GENERATED}/, put together by "
+            f"{RUNTIME}/app.js.\n"
+            f"const {{ defineApp }} = require('./{RUNTIME}/app');\n\n"
+            f"module.exports = defineApp({_object(app)});\n"
+        )
+
+    def field_table(self) -> str:
+        table = inputs.field_table(op for op in self.operations if _is_create(op))
+        return (
+            f"{HEADER}\n"
+            "// Every field the actions take, once, by its catalog key: the Zapier input field\n"
+            "// (an action adds whether it requires it) and, under `api`, how its value is sent.\n"
+            f"// {RUNTIME}/fields.js builds each action's inputFields and request from it.\n"
+            f"module.exports = {_object(table)};\n"
         )
 
     def authentication(self) -> str:
@@ -166,7 +137,7 @@ class AppBuilder:
         }
         return (
             f"{HEADER}\n"
-            "const { connectionLabel, testConnection } = require('./lib/auth');\n\n"
+            f"const {{ connectionLabel, testConnection }} = require('{UP}/{RUNTIME}/auth');\n\n"
             f"module.exports = {_object(auth)};\n"
         )
 
@@ -176,8 +147,6 @@ class AppBuilder:
         status = self._status_op(op)
         paths = outputs.file_paths(outputs.operation_models(op, status))
         sample = outputs.with_files(outputs.finished_sample(op, status), paths)
-        mapped = inputs.map_operation(op)
-        input_fields = list(mapped.input_fields)
         request: dict[str, Any] = {
             "label": op.label,
             "method": op.method,
@@ -190,7 +159,6 @@ class AppBuilder:
             assert op.job is not None
             request["job"] = op.job.value
             request["webhookField"] = fields.WEBHOOK_URL.name
-            input_fields.append(_wait_field())
             description += (
                 " With Wait for the Result on (and a relay in the connection), the step "
                 "finishes when the job does and outputs the result and its file."
@@ -198,13 +166,13 @@ class AppBuilder:
             output_fields.append({"key": NOTE_KEY, "label": "Note", "type": "string"})
         request["files"] = paths
         request["oneOf"] = [list(group) for group in op.one_of]
-        request["fields"] = mapped.spec
+        request["fields"] = Code("fields.specs")
         request["sample"] = Code("sample")
         operation: dict[str, Any] = {}
-        if mapped.has_advanced:
+        if inputs.has_advanced(op):
             operation["inputFieldGroups"] = [inputs.ADVANCED_GROUP]
         operation.update(
-            inputFields=input_fields,
+            inputFields=Code("fields.inputs"),
             perform=Code("(z, bundle) => perform(z, bundle, request)"),
         )
         if op.is_async:
@@ -217,15 +185,19 @@ class AppBuilder:
             "operation": operation,
         }
         imports = "perform, resume" if op.is_async else "perform"
+        wait = ", { wait: true }" if op.is_async else ""
         source = (
             f"{HEADER}\n"
-            f"const {{ {imports} }} = require('../lib/operations');\n\n"
+            f"const {{ forAction }} = require('{LIB}/fields');\n"
+            f"const {{ {imports} }} = require('{LIB}/operations');\n\n"
             f"const sample = {_object(sample)};\n\n"
+            f"// The fields it takes, by their key in ../fields.js, and whether it requires each.\n"
+            f"const fields = forAction({_call_arg(inputs.uses(op), wait)});\n\n"
             f"// How this action calls the API (from the catalog's `{op.key}`).\n"
             f"const request = {_object(request)};\n\n"
             f"module.exports = {_object(definition)};\n"
         )
-        return Module("creates", zapier_key(op.key), source)
+        return Module("creates", zapier_key(op.key), op.label, source)
 
     def _status_op(self, op: Operation) -> Operation | None:
         return self.catalog.operation(op.status_operation) if op.status_operation else None
@@ -284,11 +256,11 @@ class AppBuilder:
         }
         source = (
             f"{HEADER}\n"
-            "const { findGeneration } = require('../lib/search');\n\n"
+            f"const {{ findGeneration }} = require('{LIB}/search');\n\n"
             f"const sample = {_object(samples[0])};\n\n"
             f"module.exports = {_object(definition)};\n"
         )
-        return Module("searches", "find_generation", source)
+        return Module("searches", "find_generation", "Find Generation", source)
 
     def _read_files(self, op: Operation) -> list[str]:
         return outputs.file_paths(outputs.operation_models(op, None))
@@ -330,10 +302,10 @@ class AppBuilder:
             }
             source_js = (
                 f"{HEADER}\n"
-                "const { listModels } = require('../lib/models');\n\n"
+                f"const {{ listModels }} = require('{LIB}/models');\n\n"
                 f"module.exports = {_object(definition)};\n"
             )
-            modules.append(Module("triggers", key, source_js))
+            modules.append(Module("triggers", key, label, source_js))
         return modules
 
     def _zapier_events(self) -> list[Event]:
@@ -418,13 +390,13 @@ class AppBuilder:
         }
         source = (
             f"{HEADER}\n"
-            "const { receive, recent, subscribe, unsubscribe } = require('../lib/hooks');\n\n"
+            f"const {{ receive, recent, subscribe, unsubscribe }} = require('{LIB}/hooks');\n\n"
             f"const sample = {_object(sample)};\n\n"
             f"// The relay forwards these events here.\n"
             f"const hook = {_object(hook)};\n\n"
             f"module.exports = {_object(definition)};\n"
         )
-        return Module("triggers", key, source)
+        return Module("triggers", key, label, source)
 
     def _event_sample(self, event: Event, op: Operation) -> dict[str, Any]:
         sample = outputs.finished_sample(op, self._status_op(op))
@@ -504,11 +476,6 @@ class AppBuilder:
         }
         return json.dumps(package, indent=2, ensure_ascii=False) + "\n"
 
-    def readme(self, creates: list[Module], searches: list[Module], triggers: list[Module]) -> str:
-        from connector.platforms.zapier.readme import render
-
-        return render(self, creates, searches, triggers)
-
 
 def _is_create(op: Operation) -> bool:
     return op.kind in (OperationKind.CREATE, OperationKind.CALCULATE)
@@ -523,26 +490,16 @@ def _spelling(kind: JobKind, state: NormalizedState) -> str:
     return next(raw for raw, s in states.STATUSES[kind].items() if s is state)
 
 
-def _wait_field() -> dict[str, Any]:
-    return {
-        "key": WAIT_KEY,
-        "label": "Wait for the Result",
-        "type": "boolean",
-        "required": False,
-        "default": "true",
-        "helpText": "On: this step waits until the job has finished, through the relay in "
-        "the connection, and outputs the result and its file. Off, or without a relay: it "
-        "outputs the job id at once. In the Zap editor's test a waiting step shows a sample "
-        "result instead of starting a job.",
-    }
-
-
 def _object(value: Any) -> str:
     return literal(value, 0)
 
 
-def _template(name: str) -> str:
-    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+def _call_arg(uses: dict[str, bool], rest: str) -> str:
+    """`forAction(...)`'s arguments: on the call's line while they fit, else one per line."""
+    flat = literal(uses, len("const fields = forAction(") + len(rest) + 2)
+    if "\n" not in flat:
+        return flat + rest
+    return "{\n" + "".join(f"  {js_key(k)}: {literal(v)},\n" for k, v in uses.items()) + "}" + rest
 
 
-__all__ = ["CORE_VERSION", "AppBuilder", "identifier"]
+__all__ = ["CORE_VERSION", "AppBuilder"]
