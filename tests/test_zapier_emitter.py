@@ -105,6 +105,7 @@ def input_field(key: str, required: bool | None = None) -> dict[str, Any]:
     field = {"key": entry["key"], "label": entry["label"], "required": required or own, **entry}
     columns = TABLE[key]["api"].get("columns")
     if columns:
+        field.pop("helpText")  # shown by a copy field above the line items
         field["children"] = [input_field(c) for c in columns]
     return field
 
@@ -184,6 +185,9 @@ def test_batch_prompts_are_line_items() -> None:
     prompts = input_field("batch_prompts", True)
     assert prompts["required"] is True
     assert prompts["label"].endswith("(up to 20)")
+    assert TABLE["batch_prompts"]["helpText"].startswith(
+        CATALOG.operation("batch.create").field("prompts").field.help
+    )
     child = {c["key"]: c for c in prompts["children"]}
     assert child["prompt"]["required"] is True and child["prompt"]["type"] == "text"
     assert child["image_url"]["required"] is False
@@ -212,17 +216,34 @@ def test_samples_are_the_finished_job_with_its_file() -> None:
     status = CATALOG.operation("batch.get")
     paths = outputs.file_paths(outputs.operation_models(batch, status))
     assert paths == ["jobs[].output_url"]
-    sample = outputs.with_files(outputs.finished_sample(batch, status), paths)
+    sample = outputs.with_files(outputs.job_sample(batch, status), paths)
     assert sample["completed"] == status.sample_response["completed"]
+    assert sample["state"] == "completed"
     assert all(job["file"] == job["output_url"] for job in sample["jobs"])
     keys = {f["key"]: f for f in outputs.output_fields(sample)}
     assert keys["jobs[]file"]["type"] == "file"
-    assert keys["jobs[]output_url"]["label"] == "Jobs Output URL"
-    # A create whose sample is already finished keeps it as the catalog wrote it.
-    compose = CATALOG.operation("compose.create")
-    assert outputs.finished_sample(compose, CATALOG.operation("job.get")) == dict(
-        compose.sample_response
-    )
+
+
+def test_one_status_spelling_and_state_in_every_sample() -> None:
+    """A voice job is COMPLETED in its create's, the search's and its trigger's sample."""
+    voice = gen("creates/voice_create.js")
+    trigger = gen("triggers/voice_generation_completed.js")
+    for source in (voice, trigger):
+        assert "status: 'COMPLETED'" in source and "state: 'completed'" in source
+    assert "status: 'completed'" not in trigger.split("const hook")[0]
+
+
+def test_no_wiring_field_and_iso_timestamps_in_outputs() -> None:
+    for path, source in FILES.items():
+        if path.startswith(f"{GENERATED}/") and "const sample = " in source:
+            sample = source.split("const sample = ")[1].split("\n};\n")[0]
+            listed = source.split("outputFields")[-1]
+            for internal in outputs.INTERNAL:
+                assert f"{internal}:" not in sample, (path, internal)
+                assert f"key: '{internal}'" not in listed, (path, internal)
+    image = gen("creates/image_generate.js")
+    assert re.search(r"created: '\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'", image)
+    assert "key: 'created', label: 'Created', type: 'datetime'" in image
 
 
 def test_image_results_get_a_file_per_image() -> None:
@@ -290,3 +311,31 @@ def test_js_literals(value: Any, expected: str) -> None:
 def test_js_breaks_long_objects_one_entry_per_line() -> None:
     text = js.literal({"key": "x" * 60, "other": [1, 2, 3]})
     assert text == "{\n  key: '" + "x" * 60 + "',\n  other: [1, 2, 3],\n}"
+
+
+def test_the_emitter_modules_import_no_cycle() -> None:
+    """Every import inside connector/platforms/zapier (top-level or in a function) goes one
+    way: app -> readme used to import back into app."""
+    import ast
+
+    package = ROOT / "connector" / "platforms" / "zapier"
+    prefix = "connector.platforms.zapier"
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        name = path.stem
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == prefix:
+                    found |= {a.name for a in node.names}
+                elif node.module.startswith(prefix + "."):
+                    found.add(node.module.removeprefix(prefix + ".").split(".")[0])
+        graph[name] = found & {p.stem for p in package.glob("*.py")} - {name}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, set()) - seen:
+            if nxt == goal or reaches(nxt, goal, seen | {nxt}):
+                return True
+        return False
+
+    assert [m for m in graph if reaches(m, m, set())] == []

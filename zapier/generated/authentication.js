@@ -11,7 +11,7 @@ module.exports = {
       label: 'API Key',
       type: 'password',
       required: true,
-      helpText: 'Your CreativeAI API key (Dashboard → API Keys). It is sent only to the API and to your relay.',
+      helpText: 'Your CreativeAI API key: find it, or create one, under [Dashboard → API Keys](https://creativeai.run/dashboard/api-keys). It is sent only to the API and to your relay.',
     },
     {
       key: 'base_url',
@@ -26,7 +26,7 @@ module.exports = {
       label: 'Relay URL',
       type: 'string',
       required: false,
-      helpText: 'Base URL of your CreativeAI relay, e.g. `https://relay.example.com`. Needed to wait for results and for the Generation Completed triggers; without it, creates return the job id at once.',
+      helpText: "Optional: the base URL of your CreativeAI relay, e.g. `https://relay.example.com`. Actions wait for their results without it. The relay adds: the API's signature checked before anything reaches Zapier, duplicates dropped, retries with a delivery log, and the Generation Completed and Generation Failed triggers (they need it: the API has no subscriptions of its own).",
     },
   ],
   test: testConnection,

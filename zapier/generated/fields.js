@@ -223,6 +223,7 @@ module.exports = {
   batch_prompts: {
     key: 'prompts',
     label: 'Videos (up to 20)',
+    helpText: 'One entry per video: a prompt and an optional source image. A list of 1 to 20 items.',
     api: {
       wire: 'prompts',
       type: 'object_list',
@@ -537,6 +538,7 @@ module.exports = {
   chart_datasets: {
     key: 'chart_datasets',
     label: 'Datasets',
+    helpText: 'One series per dataset. A list of at least 1 items.',
     api: {
       wire: 'datasets',
       type: 'object_list',

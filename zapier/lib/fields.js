@@ -15,9 +15,9 @@ const WAIT_FIELD = {
   required: false,
   default: 'true',
   helpText:
-    'On: this step waits until the job has finished, through the relay in the connection, ' +
-    'and outputs the result and its file. Off, or without a relay: it outputs the job id at ' +
-    "once. In the Zap editor's test a waiting step shows a sample result instead of " +
+    'On: this step waits until the job has finished and outputs the result and its file ' +
+    '(Zapier pauses the Zap meanwhile, with or without a relay). Off: it outputs the job id ' +
+    "at once. In the Zap editor's test a waiting step shows a sample result instead of " +
     'starting a job.',
 };
 
@@ -34,9 +34,21 @@ const inputOf = (key, required) => {
   const { api, required: own, ...input } = entryOf(key);
   const field = { key: input.key, label: input.label, required: required ?? own ?? false, ...input };
   if (api.columns) {
+    delete field.helpText;
     field.children = api.columns.map((column) => inputOf(column));
   }
   return field;
+};
+
+// Line items take no help text of their own (Zapier refuses `helpText` beside `children`):
+// a copy field just before them carries it.
+const inputsOf = (key, required) => {
+  const field = inputOf(key, required);
+  const { helpText } = entryOf(key);
+  if (!field.children || !helpText) {
+    return [field];
+  }
+  return [{ key: `${field.key}_help`, label: field.label, type: 'copy', helpText }, field];
 };
 
 // What lib/input.js reads: the input key, label, whether required, and the wire facts.
@@ -60,9 +72,9 @@ const forAction = (uses, { wait = false } = {}) => {
   for (const [key, required] of Object.entries(uses)) {
     const { api } = entryOf(key);
     if (api.parts) {
-      inputs.push(...api.parts.map((part) => inputOf(part, false)));
+      inputs.push(...api.parts.flatMap((part) => inputsOf(part, false)));
     } else {
-      inputs.push(inputOf(key, required));
+      inputs.push(...inputsOf(key, required));
     }
     specs.push(specOf(key, required));
   }

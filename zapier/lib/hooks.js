@@ -11,6 +11,7 @@ const crypto = require('crypto');
 const api = require('../generated/api');
 const { callRelay, errorFor } = require('./http');
 const { attachFiles } = require('./files');
+const { shape } = require('./results');
 
 const SUBSCRIPTIONS = '/v1/subscriptions';
 const DELIVERIES = '/v1/deliveries';
@@ -108,8 +109,12 @@ const eventName = (bundle, body) => {
   return body.object && body.status ? `${body.object}.${String(body.status).toLowerCase()}` : null;
 };
 
-const record = (z, hook, name, body) =>
-  attachFiles(z, { ...body, id: body.id || body[api.jobs.batch.param], event: name }, hook.files);
+// The event as the trigger outputs it: its job's id (a batch's too) and status spelled as
+// that kind's status endpoint spells it.
+const record = (z, hook, name, body) => {
+  const event = { ...body, id: body.id || body[api.jobs.batch.param], event: name };
+  return attachFiles(z, shape(hook.kinds[name], event, hook.outputs[name] || null), hook.files);
+};
 
 const receive = (z, bundle, hook) => {
   checkSignature(z, bundle);

@@ -96,17 +96,37 @@ const withoutKey = (text, bundle) => {
   return key ? String(text).split(key).join(':censored:') : String(text);
 };
 
+// What to do about a refused key, rather than the answer's own words.
+const UNAUTHORIZED = {
+  api:
+    'the API key was not accepted (HTTP 401). Reconnect CreativeAI with a valid key: find ' +
+    'it under Dashboard → API Keys.',
+  relay:
+    "the relay did not accept this connection's API key (HTTP 401). Check that the Relay URL " +
+    'is your own relay and that it accepts this key; or clear Relay URL.',
+};
+
 const describe = (bundle, response, detail) => {
   const info =
     api.errors[detail.code] ||
     Object.values(api.errors).find((known) => known.status === response.status) ||
     null;
   const fromRelay = isUnder(String(response.request.url), relayUrl(bundle));
+  const who = fromRelay ? 'Relay' : 'CreativeAI';
+  if (response.status === 401) {
+    return `${who}: ${UNAUTHORIZED[fromRelay ? 'relay' : 'api']}`;
+  }
+  if (fromRelay && response.status === 404 && !detail.code) {
+    return (
+      `Relay: nothing at ${response.request.url} (HTTP 404): the Relay URL of this ` +
+      'connection does not lead to a CreativeAI relay. Check it (scheme, host, port, no path).'
+    );
+  }
   const what = detail.message || (info ? info.title : `HTTP ${response.status}`);
   const field = detail.field ? ` (field: ${detail.field})` : '';
   // The catalog's advice helps where the answer says nothing itself.
   const advice = info && !fromRelay && !detail.message ? ` ${info.advice}` : '';
-  return `${fromRelay ? 'Relay' : 'CreativeAI'}: ${sentence(what + field)}${advice}`;
+  return `${who}: ${sentence(what + field)}${advice}`;
 };
 
 // The error a Zap shows for an answer of 400 or more: 429 becomes ThrottledError with the
@@ -151,7 +171,11 @@ const send = (z, root, { method, path, json, form, query, skipThrowForStatus }) 
 
 const callApi = (z, bundle, options) => send(z, baseUrl(bundle), options);
 
-const callRelay = (z, bundle, options) => {
+// Errors this app or core raise on purpose pass through; anything else a relay call throws
+// (refused, unknown host, timeout, TLS) means the Relay URL cannot be reached.
+const OWN_ERRORS = ['AppError', 'ThrottledError', 'HaltedError', 'ExpiredAuthError'];
+
+const callRelay = async (z, bundle, options) => {
   const root = relayUrl(bundle);
   if (!root) {
     throw new z.errors.Error(
@@ -160,7 +184,21 @@ const callRelay = (z, bundle, options) => {
       400,
     );
   }
-  return send(z, root, options);
+  try {
+    return await send(z, root, options);
+  } catch (error) {
+    if (OWN_ERRORS.includes(error.name)) {
+      throw error;
+    }
+    const reason = withoutKey(error.code || error.message || 'no answer', bundle);
+    throw new z.errors.Error(
+      `Relay: the Relay URL of this connection (${root}) cannot be reached (${reason}). ` +
+        'Check that the relay is running and reachable from Zapier at that address ' +
+        '(scheme, host and port), or clear Relay URL to use the actions without a relay.',
+      'relay_unreachable',
+      502,
+    );
+  }
 };
 
 module.exports = {

@@ -1,18 +1,27 @@
 'use strict';
 
-// Creates: send the request and, for jobs, wait for the result through the relay.
+// Creates: send the request and, for jobs, wait for the result.
 //
-// Waiting: perform asks the relay for a webhook URL bound to this step's callback URL
-// (z.generateCallbackUrl()), starts the job with it and returns within seconds; Zapier
-// parks the step. When the job ends, the API's signed webhook reaches the relay, which
-// verifies and deduplicates it and forwards it to the callback URL; Zapier then runs
-// performResume with that event as bundle.cleanedRequest.
+// Waiting: perform starts the job with a webhook URL that leads back to this step's
+// callback URL (z.generateCallbackUrl()) and returns within seconds; Zapier parks the step
+// and runs performResume when something POSTs to that URL.
+// - Without a relay, the job's webhook goes to the callback URL itself. Zapier cannot check
+//   the API's signature, so performResume never trusts what was posted: it only takes the
+//   posted job id as a hint, checks it is the job this step started, and fetches that job
+//   from the API with the connection's key. A forged or early POST can at most make the
+//   step look the job up early: a job still running is waited for a little longer, then the
+//   step fails and says how to get the result. Zapier resumes a parked step once, so the
+//   API's retries of the same webhook never resume it twice.
+// - With a relay, perform asks the relay for a route to the callback URL; the relay checks
+//   the signature, drops duplicates, retries with a delivery log, then forwards. The step
+//   is resumed the same way (the job is fetched back), so both paths output the same.
 
 const api = require('../generated/api');
 const { callApi, callRelay, relayUrl } = require('./http');
 const { buildBody, coerce, isEmpty } = require('./input');
 const { attachFiles, multipartForm } = require('./files');
 const { WAIT_FIELD } = require('./fields');
+const { jobState, shape, tidy } = require('./results');
 
 const ROUTES = '/v1/routes';
 const INBOX = '/v1/inbox';
@@ -21,15 +30,10 @@ const LATER =
   'The job runs on: get its result with the Find Generation search (by this id), ' +
   'or with a Zap that starts on the Generation Completed trigger.';
 const NOT_WAITING = `Not waiting for the result (Wait for the Result is off). ${LATER}`;
-const NO_RELAY =
-  'Not waiting for the result: this connection has no Relay URL, so the job id is ' +
-  `returned at once. ${LATER}`;
 
 const wantsToWait = (z, bundle) =>
   coerce(z, { ...WAIT_FIELD, allowed: 'true or false' }, bundle.inputData.wait_for_result) !==
   false;
-
-const stateOf = (status) => api.states[String(status || '').toLowerCase()] || null;
 
 const send = async (z, bundle, operation, body) => {
   const request = { method: operation.method, path: operation.path };
@@ -64,15 +68,19 @@ const closeRoute = async (z, bundle, route) => {
   }
 };
 
-const startAndWait = async (z, bundle, operation, body) => {
+const refuseOwnWebhook = (z, operation, body) => {
   if (!isEmpty(body[operation.webhookField])) {
     throw new z.errors.Error(
       `Webhook URL (${operation.webhookField}) cannot be used with Wait for the Result: ` +
-        'the result comes back to this step through the relay. Clear one of the two.',
+        'the result comes back to this step itself. Clear one of the two.',
       'invalid_input',
       400,
     );
   }
+};
+
+// Through the relay: a route from a relay webhook URL to this step's callback URL.
+const startThroughRelay = async (z, bundle, operation, body) => {
   const route = await openRoute(z, bundle, z.generateCallbackUrl());
   let job;
   try {
@@ -84,6 +92,12 @@ const startAndWait = async (z, bundle, operation, body) => {
   return { ...job, relay_route_id: route.route_id };
 };
 
+// Without a relay: the job reports straight to this step's callback URL.
+const startAndPark = async (z, bundle, operation, body) => {
+  const callbackUrl = z.generateCallbackUrl();
+  return send(z, bundle, operation, { ...body, [operation.webhookField]: callbackUrl });
+};
+
 // Start a job and hand back its id at once. With a relay, the job reports to the relay's
 // inbox, so the Generation Completed trigger sees it.
 const startOnly = async (z, bundle, operation, body, note) => {
@@ -92,25 +106,26 @@ const startOnly = async (z, bundle, operation, body, note) => {
     const inbox = await callRelay(z, bundle, { method: 'GET', path: INBOX });
     request[operation.webhookField] = inbox.data.webhook_url;
   }
-  return { ...(await send(z, bundle, operation, request)), note };
+  return { ...shape(operation.job, await send(z, bundle, operation, request), null), note };
 };
 
 const perform = async (z, bundle, operation) => {
   const body = buildBody(z, operation, bundle.inputData);
   if (!operation.job) {
-    return attachFiles(z, await send(z, bundle, operation, body), operation.files);
+    const answer = await send(z, bundle, operation, body);
+    return attachFiles(z, tidy(answer, operation.outputs), operation.files);
   }
   if (!wantsToWait(z, bundle)) {
     return startOnly(z, bundle, operation, body, NOT_WAITING);
   }
-  if (!relayUrl(bundle)) {
-    return startOnly(z, bundle, operation, body, NO_RELAY);
-  }
+  refuseOwnWebhook(z, operation, body);
   // The editor's test never resumes a parked step: show what a finished job looks like.
   if (bundle.meta && bundle.meta.isLoadingSample) {
     return operation.sample;
   }
-  return startAndWait(z, bundle, operation, body);
+  return relayUrl(bundle)
+    ? startThroughRelay(z, bundle, operation, body)
+    : startAndPark(z, bundle, operation, body);
 };
 
 const jobId = (operation, job) => job[api.jobs[operation.job].param];
@@ -135,17 +150,59 @@ const failure = (z, operation, result) => {
   );
 };
 
-const resume = async (z, bundle, operation) => {
-  const accepted = bundle.outputData || {};
-  let result = { ...accepted, ...(bundle.cleanedRequest || {}) };
-  if (!api.terminalStates.includes(stateOf(result.status))) {
-    // Not a completion event: the status endpoint has the last word.
-    result = { ...accepted, ...(await fetchStatus(z, bundle, operation, jobId(operation, accepted))) };
-  }
-  if (api.failedStates.includes(stateOf(result.status))) {
-    throw failure(z, operation, result);
-  }
-  return attachFiles(z, result, operation.files);
+// How long performResume looks a job up again when it was called before the job ended
+// (a forged or early POST), within Zapier's 30 seconds for one run of an action.
+const RESUME_WAIT_MS = 15000;
+const RESUME_POLL_MS = 1000;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The job id a posted body names, if any (`batch_id` for batches).
+const postedId = (operation, posted) => {
+  const param = api.jobs[operation.job].param;
+  const id = posted && typeof posted === 'object' ? posted[param] || posted.id : null;
+  return id === undefined || id === null ? null : String(id);
 };
 
-module.exports = { perform, resume, stateOf };
+const resume = async (z, bundle, operation) => {
+  const started = bundle.outputData || {};
+  const id = jobId(operation, started);
+  if (!id) {
+    throw new z.errors.Error(
+      `${operation.label}: this step has no job to wait for (its start returned no id).`,
+      'no_job',
+      400,
+    );
+  }
+  const named = postedId(operation, bundle.cleanedRequest);
+  const foreign = named !== null && named !== String(id);
+  if (foreign) {
+    z.console.log(`Ignored a callback naming job ${named}: this step started job ${id}.`);
+  }
+  // Whatever was posted, the API has the last word: fetch the job with the connection's key.
+  const deadline = Date.now() + RESUME_WAIT_MS;
+  let result = await fetchStatus(z, bundle, operation, id);
+  while (!api.terminalStates.includes(jobState(operation.job, result)) && Date.now() < deadline) {
+    await sleep(RESUME_POLL_MS);
+    result = await fetchStatus(z, bundle, operation, id);
+  }
+  const state = jobState(operation.job, result);
+  if (!api.terminalStates.includes(state)) {
+    const why = foreign
+      ? `this step was called back for another job (${named}), not by CreativeAI for its own`
+      : 'this step was called back before the job ended, not by CreativeAI';
+    throw new z.errors.Error(
+      `${operation.label}: job ${id} is still ${state || 'running'}; ${why}. ` +
+        'Get its result with the Find Generation search (by this id), or with a Zap that ' +
+        'starts on the Generation Completed trigger.',
+      'job_not_finished',
+      409,
+    );
+  }
+  if (api.failedStates.includes(state)) {
+    throw failure(z, operation, result);
+  }
+  return attachFiles(z, shape(operation.job, result), operation.files);
+};
+
+module.exports = { perform, resume };

@@ -5,6 +5,7 @@
 const api = require('../generated/api');
 const { callApi, errorFor } = require('./http');
 const { attachFiles } = require('./files');
+const { shape } = require('./results');
 
 const findGeneration = async (z, bundle) => {
   const kindName = String(bundle.inputData.kind || '').trim();
@@ -34,7 +35,7 @@ const findGeneration = async (z, bundle) => {
   if (response.status >= 400) {
     throw errorFor(z, bundle, response);
   }
-  return [attachFiles(z, response.data, kind.files)];
+  return [attachFiles(z, shape(kindName, response.data), kind.files)];
 };
 
 module.exports = { findGeneration };

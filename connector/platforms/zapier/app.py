@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
+
 from connector import __version__
 from connector.catalog import (
     Catalog,
@@ -21,10 +23,12 @@ from connector.catalog import (
     errors,
     fields,
     limits,
+    responses,
     states,
 )
+from connector.catalog import events as catalog_events
 from connector.platforms import GENERATED_NOTICE
-from connector.platforms.zapier import inputs, outputs, readme
+from connector.platforms.zapier import inputs, outputs, readme, text
 from connector.platforms.zapier.js import Code, literal
 from connector.platforms.zapier.js import key as js_key
 from connector.platforms.zapier.layout import (
@@ -39,7 +43,9 @@ from connector.platforms.zapier.layout import (
 #: form-data builds the multipart body of file uploads (the version core itself uses).
 FORM_DATA_VERSION = "4.0.5"
 PACKAGE_NAME = "creativeai-zapier"
-NOTE_KEY = "note"
+#: Where a builder finds an API key (the docs name the page "Dashboard → API Keys"; the
+#: catalog holds no dashboard URL yet).
+DASHBOARD_API_KEYS_URL = "https://creativeai.run/dashboard/api-keys"
 #: From a definition in generated/<folder>/ to the runtime and to generated/.
 LIB = f"../../{RUNTIME}"
 UP = ".."
@@ -109,8 +115,9 @@ class AppBuilder:
                     "label": "API Key",
                     "type": "password",
                     "required": True,
-                    "helpText": "Your CreativeAI API key (Dashboard → API Keys). It is sent only "
-                    "to the API and to your relay.",
+                    "helpText": "Your CreativeAI API key: find it, or create one, under "
+                    f"[Dashboard → API Keys]({DASHBOARD_API_KEYS_URL}). It is sent only to "
+                    "the API and to your relay.",
                 },
                 {
                     "key": "base_url",
@@ -126,10 +133,12 @@ class AppBuilder:
                     "label": "Relay URL",
                     "type": "string",
                     "required": False,
-                    "helpText": "Base URL of your CreativeAI relay, e.g. "
-                    "`https://relay.example.com`. Needed to wait for results and for the "
-                    "Generation Completed triggers; without it, creates return the job id "
-                    "at once.",
+                    "helpText": "Optional: the base URL of your CreativeAI relay, e.g. "
+                    "`https://relay.example.com`. Actions wait for their results without "
+                    "it. The relay adds: the API's signature checked before anything "
+                    "reaches Zapier, duplicates dropped, retries with a delivery log, and "
+                    "the Generation Completed and Generation Failed triggers (they need it: "
+                    "the API has no subscriptions of its own).",
                 },
             ],
             "test": Code("testConnection"),
@@ -146,24 +155,26 @@ class AppBuilder:
     def create(self, op: Operation) -> Module:
         status = self._status_op(op)
         paths = outputs.file_paths(outputs.operation_models(op, status))
-        sample = outputs.with_files(outputs.finished_sample(op, status), paths)
+        answer = outputs.job_sample(op, status) if status else outputs.tidy(op.sample_response)
+        sample = outputs.with_files(answer, paths)
         request: dict[str, Any] = {
             "label": op.label,
             "method": op.method,
             "path": op.path,
             "body": op.body,
         }
-        description = op.description
+        description = text.sentence(text.third_person(op.description))
         output_fields = outputs.output_fields(sample)
         if op.is_async:
             assert op.job is not None
             request["job"] = op.job.value
             request["webhookField"] = fields.WEBHOOK_URL.name
             description += (
-                " With Wait for the Result on (and a relay in the connection), the step "
-                "finishes when the job does and outputs the result and its file."
+                " With Wait for the Result on, the step finishes when the job does and "
+                "outputs the result and its file."
             )
-            output_fields.append({"key": NOTE_KEY, "label": "Note", "type": "string"})
+        if not op.is_async:
+            request["outputs"] = list(_model(op).model_fields)
         request["files"] = paths
         request["oneOf"] = [list(group) for group in op.one_of]
         request["fields"] = Code("fields.specs")
@@ -180,7 +191,7 @@ class AppBuilder:
         operation.update(sample=Code("sample"), outputFields=output_fields)
         definition = {
             "key": zapier_key(op.key),
-            "noun": op.resource.capitalize(),
+            "noun": text.noun(op.resource),
             "display": {"label": op.label, "description": description},
             "operation": operation,
         }
@@ -209,7 +220,11 @@ class AppBuilder:
 
     def find_generation(self) -> Module:
         reads = self._status_reads()
-        samples = [outputs.with_files(op.sample_response, self._read_files(op)) for op in reads]
+        samples = [
+            outputs.with_files(outputs.shaped(_kind(op), op.sample_response, _model(op)), paths)
+            for op in reads
+            for paths in [self._read_files(op)]
+        ]
         merged: dict[str, Any] = {}
         for one in samples:
             merged.update({k: v for k, v in one.items() if k not in merged})
@@ -219,7 +234,7 @@ class AppBuilder:
             "noun": "Generation",
             "display": {
                 "label": "Find Generation",
-                "description": "Find a video, batch, voice, compose or chart job by its id: "
+                "description": "Finds a video, batch, voice, compose or chart job by its id: "
                 "its status and, once finished, its result and file.",
             },
             "operation": {
@@ -290,8 +305,9 @@ class AppBuilder:
                 "noun": "Model",
                 "display": {
                     "label": label,
-                    "description": f"Feeds the model dropdowns: {listing.description[:-1].lower()}"
-                    + (f" of type {kind}." if kind else "."),
+                    "description": "Feeds the model dropdowns: "
+                    + text.third_person(listing.description[:1].lower() + listing.description[1:-1])
+                    + (f", of type {kind}." if kind else "."),
                     "hidden": True,
                 },
                 "operation": {
@@ -335,12 +351,12 @@ class AppBuilder:
             ),
         ]
         for event in done:
-            what = event.label.removesuffix(" Completed").lower()
+            what = self._event_noun(event)
             modules.append(
                 self.hook(
                     zapier_key(event.name),
-                    event.label,
-                    f"Triggers when a {what} job started with this connection finishes.",
+                    self._event_label(event),
+                    f"Triggers when a {what.lower()} started with this connection is ready.",
                     [event],
                     choosable=False,
                 )
@@ -359,7 +375,14 @@ class AppBuilder:
         first = events[0]
         sample = self._event_sample(first, ops[0])
         sample = outputs.with_files(sample, paths)
-        hook = {"events": [e.name for e in events], "files": paths}
+        kinds = {e.name: self._event_kind(e) for e in events}
+        outs = {e.name: list(catalog_events.payload_model(e.name).model_fields) for e in events}
+        hook = {
+            "events": [e.name for e in events],
+            "kinds": kinds,
+            "outputs": outs,
+            "files": paths,
+        }
         operation: dict[str, Any] = {"type": "hook"}
         if choosable:
             operation["inputFields"] = [
@@ -369,7 +392,8 @@ class AppBuilder:
                     "required": False,
                     "list": True,
                     "choices": [
-                        {"value": e.name, "label": e.label, "sample": e.name} for e in events
+                        {"value": e.name, "label": self._event_label(e), "sample": e.name}
+                        for e in events
                     ],
                     "helpText": "Only these events; leave empty for all of them.",
                 }
@@ -398,13 +422,22 @@ class AppBuilder:
         )
         return Module("triggers", key, label, source)
 
+    def _event_noun(self, event: Event) -> str:
+        """What a job ending with `event` makes, as the trigger's label names it."""
+        return text.noun(self.catalog.operation(event.operations[0]).resource)
+
+    def _event_label(self, event: Event) -> str:
+        return f"{self._event_noun(event)} {event.state.value.capitalize()}"
+
+    def _event_kind(self, event: Event) -> str:
+        jobs = {op.job for key in event.operations if (op := self.catalog.operation(key)).job}
+        assert len(jobs) == 1, f"{event.name} follows jobs of kinds {jobs}"
+        return jobs.pop().value
+
     def _event_sample(self, event: Event, op: Operation) -> dict[str, Any]:
-        sample = outputs.finished_sample(op, self._status_op(op))
-        if event.state is not NormalizedState.COMPLETED and op.job is not None:
-            raw = _spelling(op.job, event.state)
-            sample = {**sample, "status": raw, "output_url": None}
-        ident = sample.get("id") or sample.get(self._id_param(op))
-        return {"id": ident, "event": event.name, **{k: v for k, v in sample.items() if k != "id"}}
+        status = self._status_op(op)
+        assert status is not None, f"{op.key} has no status operation"
+        return outputs.event_sample(event, op, status)
 
     def _id_param(self, op: Operation) -> str:
         status = self._status_op(op)
@@ -441,8 +474,12 @@ class AppBuilder:
                     "path": op.path,
                     "param": op.path_params[0].name,
                     "files": self._read_files(op),
+                    "spelling": outputs.spelling(op.job),
+                    "outputs": list(_model(op).model_fields),
+                    **({"counts": _BATCH_COUNTS} if op.job is JobKind.BATCH else {}),
                 }
                 for kind, op in reads.items()
+                if op.job
             },
             "errors": {
                 e.code: {"status": e.http_status, "title": e.title, "advice": e.advice}
@@ -450,6 +487,8 @@ class AppBuilder:
             },
             "jobFailures": dict(errors.JOB_FAILURES),
             "outputUrlLifetimeDays": limits.OUTPUT_URL_LIFETIME_DAYS,
+            "internalOutputs": list(outputs.INTERNAL),
+            "timestamps": list(outputs.EPOCH_TIMESTAMPS),
         }
         return (
             f"{HEADER}\n"
@@ -486,8 +525,21 @@ def _job(op: Operation) -> str:
     return op.job.value
 
 
-def _spelling(kind: JobKind, state: NormalizedState) -> str:
-    return next(raw for raw, s in states.STATUSES[kind].items() if s is state)
+def _kind(op: Operation) -> JobKind:
+    assert op.job is not None, f"{op.key} follows no job"
+    return op.job
+
+
+def _model(op: Operation) -> type[BaseModel]:
+    return responses.RESPONSES[op.response]
+
+
+#: How a batch's counts give its state (BatchStatus.state in the catalog, for the runtime).
+_BATCH_COUNTS = {
+    "total": "total_jobs",
+    "ended": ["completed", "failed"],
+    "started": ["processing", "completed", "failed"],
+}
 
 
 def _object(value: Any) -> str:

@@ -119,6 +119,8 @@ def _add(
         table[f.key] = {
             "key": key,
             "label": label,
+            # Shown in a copy field above the line items (lib/fields.js).
+            "helpText": f"{f.help} {_sentence(f.allowed())}",
             **grouped,
             "api": _api(f) | {"columns": columns},
         }

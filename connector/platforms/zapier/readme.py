@@ -52,10 +52,15 @@ Hidden triggers feeding the model dropdowns: {", ".join(f"`{m.key}`" for m in hi
 
 - **API Key** (password): sent only to the API and to the relay, never to file hosts.
 - **API Base URL**: the real API by default; a sandbox or gateway otherwise.
-- **Relay URL** (optional): the CreativeAI relay. With it, long actions wait for their
-  result (the job's signed webhook goes to the relay, which verifies and deduplicates it
-  and resumes the step through `z.generateCallbackUrl()`), and the triggers subscribe
-  there. Without it, actions return the job id at once and say so in `note`.
+- **Relay URL** (optional). Long actions wait for their result either way: perform
+  starts the job with a webhook URL that leads back to the step (`z.generateCallbackUrl()`)
+  and Zapier pauses the Zap. Without a relay the API's webhook goes straight to Zapier,
+  which cannot check its signature, so the resumed step never trusts what was posted: it
+  checks the posted job id is its own and fetches the job back from the API with the
+  connection's key (a forged or early call can only make it look the job up early). The
+  relay adds: the signature checked before anything reaches Zapier, duplicates dropped,
+  retries with a delivery log, and the Generation Completed / Generation Failed triggers,
+  which need it because the API has no subscriptions of its own.
 
 ## Validate, test, push
 

@@ -7,6 +7,10 @@ const { perform, resume } = require('../../lib/operations');
 const sample = {
   batch_id: 'video_batch_abc123',
   total_jobs: 2,
+  completed: 2,
+  failed: 0,
+  pending: 0,
+  processing: 0,
   jobs: [
     {
       id: 'vid_xyz1',
@@ -29,11 +33,7 @@ const sample = {
       file: 'https://cdn.creativeai.run/output/video-2.mp4',
     },
   ],
-  credits_charged: 60,
-  completed: 2,
-  failed: 0,
-  pending: 0,
-  processing: 0,
+  state: 'completed',
 };
 
 // The fields it takes, by their key in ../fields.js, and whether it requires each.
@@ -61,10 +61,10 @@ const request = {
 
 module.exports = {
   key: 'batch_create',
-  noun: 'Batch',
+  noun: 'Video Batch',
   display: {
     label: 'Create Video Batch',
-    description: 'Start 1 to 20 videos in one call; each runs independently. With Wait for the Result on (and a relay in the connection), the step finishes when the job does and outputs the result and its file.',
+    description: 'Starts 1 to 20 videos in one call; each runs independently. With Wait for the Result on, the step finishes when the job does and outputs the result and its file.',
   },
   operation: {
     inputFieldGroups: [{ key: 'advanced', label: 'Additional Options', emphasize: false }],
@@ -74,21 +74,20 @@ module.exports = {
     sample,
     outputFields: [
       { key: 'batch_id', label: 'Batch ID', type: 'string' },
-      { key: 'total_jobs', label: 'Total Jobs', type: 'integer' },
-      { key: 'jobs[]id', label: 'Jobs ID', type: 'string' },
-      { key: 'jobs[]prompt', label: 'Jobs Prompt', type: 'string' },
-      { key: 'jobs[]status', label: 'Jobs Status', type: 'string' },
-      { key: 'jobs[]credits', label: 'Jobs Credits', type: 'integer' },
-      { key: 'jobs[]image_url', label: 'Jobs Image URL' },
-      { key: 'jobs[]error_message', label: 'Jobs Error Message' },
-      { key: 'jobs[]output_url', label: 'Jobs Output URL', type: 'string' },
-      { key: 'jobs[]file', label: 'Jobs File', type: 'file' },
-      { key: 'credits_charged', label: 'Credits Charged', type: 'integer' },
-      { key: 'completed', label: 'Completed', type: 'integer' },
-      { key: 'failed', label: 'Failed', type: 'integer' },
-      { key: 'pending', label: 'Pending', type: 'integer' },
-      { key: 'processing', label: 'Processing', type: 'integer' },
-      { key: 'note', label: 'Note', type: 'string' },
+      { key: 'total_jobs', label: 'Number of Videos', type: 'integer' },
+      { key: 'completed', label: 'Videos Completed', type: 'integer' },
+      { key: 'failed', label: 'Videos Failed', type: 'integer' },
+      { key: 'pending', label: 'Videos Pending', type: 'integer' },
+      { key: 'processing', label: 'Videos Processing', type: 'integer' },
+      { key: 'jobs[]id', label: 'Video ID', type: 'string' },
+      { key: 'jobs[]prompt', label: 'Video Prompt', type: 'string' },
+      { key: 'jobs[]status', label: 'Video Status', type: 'string' },
+      { key: 'jobs[]credits', label: 'Video Credits', type: 'integer' },
+      { key: 'jobs[]image_url', label: 'Video Image URL' },
+      { key: 'jobs[]error_message', label: 'Video Error Message' },
+      { key: 'jobs[]output_url', label: 'Video Output URL', type: 'string' },
+      { key: 'jobs[]file', label: 'Video File', type: 'file' },
+      { key: 'state', label: 'State', type: 'string' },
     ],
   },
 };

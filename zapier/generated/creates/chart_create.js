@@ -5,13 +5,16 @@ const { forAction } = require('../../lib/fields');
 const { perform, resume } = require('../../lib/operations');
 
 const sample = {
-  id: 'chart_xyz123',
+  id: 'voice_abc123',
+  type: 'VOICE',
   status: 'COMPLETED',
-  output_url: 'https://cdn.creativeai.run/output/animated-chart-q4-revenue.mp4',
-  credits: 15,
-  created_at: '2026-03-28T20:30:00Z',
-  completed_at: '2026-03-28T20:30:45Z',
-  file: 'https://cdn.creativeai.run/output/animated-chart-q4-revenue.mp4',
+  output_url: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
+  credits: 8,
+  parameters: { duration: 8 },
+  created_at: '2026-03-27T18:30:00Z',
+  completed_at: '2026-03-27T18:30:12Z',
+  state: 'completed',
+  file: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
 };
 
 // The fields it takes, by their key in ../fields.js, and whether it requires each.
@@ -40,10 +43,10 @@ const request = {
 
 module.exports = {
   key: 'chart_create',
-  noun: 'Chart',
+  noun: 'Chart Video',
   display: {
     label: 'Create Chart Video',
-    description: 'Animate a chart image or chart data into a video. With Wait for the Result on (and a relay in the connection), the step finishes when the job does and outputs the result and its file.',
+    description: 'Animates a chart image or chart data into a video. With Wait for the Result on, the step finishes when the job does and outputs the result and its file.',
   },
   operation: {
     inputFieldGroups: [{ key: 'advanced', label: 'Additional Options', emphasize: false }],
@@ -53,13 +56,19 @@ module.exports = {
     sample,
     outputFields: [
       { key: 'id', label: 'ID', type: 'string' },
+      { key: 'type', label: 'Type', type: 'string' },
       { key: 'status', label: 'Status', type: 'string' },
       { key: 'output_url', label: 'Output URL', type: 'string' },
       { key: 'credits', label: 'Credits', type: 'integer' },
+      {
+        key: 'parameters__duration',
+        label: 'Duration Setting',
+        type: 'integer',
+      },
       { key: 'created_at', label: 'Created At', type: 'datetime' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
+      { key: 'state', label: 'State', type: 'string' },
       { key: 'file', label: 'File', type: 'file' },
-      { key: 'note', label: 'Note', type: 'string' },
     ],
   },
 };

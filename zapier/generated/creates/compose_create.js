@@ -5,13 +5,20 @@ const { forAction } = require('../../lib/fields');
 const { perform, resume } = require('../../lib/operations');
 
 const sample = {
-  id: 'comp_xyz789',
+  id: 'voice_abc123',
+  type: 'VOICE',
   status: 'COMPLETED',
-  output_url: 'https://cdn.creativeai.run/output/product-demo-with-voice.mp4',
-  credits: 5,
+  output_url: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
+  credits: 8,
+  parameters: {
+    video_url: 'https://cdn.creativeai.run/output/product-motion.mp4',
+    audio_url: 'https://cdn.creativeai.run/output/product-voice.mp3',
+    replace_audio: true,
+  },
   created_at: '2026-03-27T18:30:00Z',
-  completed_at: '2026-03-27T18:30:18Z',
-  file: 'https://cdn.creativeai.run/output/product-demo-with-voice.mp4',
+  completed_at: '2026-03-27T18:30:12Z',
+  state: 'completed',
+  file: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
 };
 
 // The fields it takes, by their key in ../fields.js, and whether it requires each.
@@ -38,10 +45,10 @@ const request = {
 
 module.exports = {
   key: 'compose_create',
-  noun: 'Compose',
+  noun: 'Composed Video',
   display: {
     label: 'Compose Video and Audio',
-    description: 'Put a hosted audio track onto a hosted MP4 (replace or mix). With Wait for the Result on (and a relay in the connection), the step finishes when the job does and outputs the result and its file.',
+    description: 'Puts a hosted audio track onto a hosted MP4 (replace or mix). With Wait for the Result on, the step finishes when the job does and outputs the result and its file.',
   },
   operation: {
     inputFieldGroups: [{ key: 'advanced', label: 'Additional Options', emphasize: false }],
@@ -51,13 +58,29 @@ module.exports = {
     sample,
     outputFields: [
       { key: 'id', label: 'ID', type: 'string' },
+      { key: 'type', label: 'Type', type: 'string' },
       { key: 'status', label: 'Status', type: 'string' },
       { key: 'output_url', label: 'Output URL', type: 'string' },
       { key: 'credits', label: 'Credits', type: 'integer' },
+      {
+        key: 'parameters__video_url',
+        label: 'Video URL Setting',
+        type: 'string',
+      },
+      {
+        key: 'parameters__audio_url',
+        label: 'Audio URL Setting',
+        type: 'string',
+      },
+      {
+        key: 'parameters__replace_audio',
+        label: 'Replace Audio Setting',
+        type: 'boolean',
+      },
       { key: 'created_at', label: 'Created At', type: 'datetime' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
+      { key: 'state', label: 'State', type: 'string' },
       { key: 'file', label: 'File', type: 'file' },
-      { key: 'note', label: 'Note', type: 'string' },
     ],
   },
 };

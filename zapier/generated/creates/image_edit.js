@@ -5,7 +5,7 @@ const { forAction } = require('../../lib/fields');
 const { perform } = require('../../lib/operations');
 
 const sample = {
-  created: 1709550000,
+  created: '2024-03-04T11:00:00Z',
   data: [
     {
       url: 'https://cdn.creativeai.run/output/edited-abc123.png',
@@ -32,6 +32,7 @@ const request = {
   method: 'POST',
   path: '/v1/images/edits',
   body: 'multipart',
+  outputs: ['created', 'data'],
   files: ['data[].url'],
   oneOf: [],
   fields: fields.specs,
@@ -43,7 +44,7 @@ module.exports = {
   noun: 'Image',
   display: {
     label: 'Edit Image',
-    description: 'Inpaint, outpaint or restyle an uploaded image (answers at once).',
+    description: 'Inpaints, outpaints or restyles an uploaded image (answers at once).',
   },
   operation: {
     inputFieldGroups: [{ key: 'advanced', label: 'Additional Options', emphasize: false }],
@@ -51,14 +52,14 @@ module.exports = {
     perform: (z, bundle) => perform(z, bundle, request),
     sample,
     outputFields: [
-      { key: 'created', label: 'Created', type: 'integer' },
-      { key: 'data[]url', label: 'Data URL', type: 'string' },
+      { key: 'created', label: 'Created', type: 'datetime' },
+      { key: 'data[]url', label: 'Image URL', type: 'string' },
       {
         key: 'data[]revised_prompt',
-        label: 'Data Revised Prompt',
+        label: 'Image Revised Prompt',
         type: 'string',
       },
-      { key: 'data[]file', label: 'Data File', type: 'file' },
+      { key: 'data[]file', label: 'Image File', type: 'file' },
     ],
   },
 };

@@ -20,6 +20,7 @@ const request = {
   method: 'POST',
   path: '/api/v1/model/calculate',
   body: 'json',
+  outputs: ['model', 'credits'],
   files: [],
   oneOf: [],
   fields: fields.specs,
@@ -31,7 +32,7 @@ module.exports = {
   noun: 'Price',
   display: {
     label: 'Calculate Price',
-    description: 'Price a generation before running it.',
+    description: 'Prices a generation before running it.',
   },
   operation: {
     inputFieldGroups: [{ key: 'advanced', label: 'Additional Options', emphasize: false }],

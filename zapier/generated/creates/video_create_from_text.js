@@ -14,10 +14,10 @@ const sample = {
   credits: 60,
   failover_used: false,
   output_url: 'https://cdn.creativeai.run/output/video-abc123.mp4',
-  webhook_url: null,
   created_at: '2026-03-09T16:10:00Z',
   error: null,
   completed_at: '2026-03-09T16:12:43Z',
+  state: 'completed',
   file: 'https://cdn.creativeai.run/output/video-abc123.mp4',
 };
 
@@ -59,7 +59,7 @@ module.exports = {
   noun: 'Video',
   display: {
     label: 'Create Video From Text',
-    description: 'Start a video from a text prompt; finishes asynchronously. With Wait for the Result on (and a relay in the connection), the step finishes when the job does and outputs the result and its file.',
+    description: 'Starts a video from a text prompt; finishes asynchronously. With Wait for the Result on, the step finishes when the job does and outputs the result and its file.',
   },
   operation: {
     inputFieldGroups: [{ key: 'advanced', label: 'Additional Options', emphasize: false }],
@@ -71,18 +71,17 @@ module.exports = {
       { key: 'id', label: 'ID', type: 'string' },
       { key: 'object', label: 'Object', type: 'string' },
       { key: 'model', label: 'Model', type: 'string' },
-      { key: 'model_actual', label: 'Model Actual', type: 'string' },
+      { key: 'model_actual', label: 'Model Used', type: 'string' },
       { key: 'status', label: 'Status', type: 'string' },
       { key: 'prompt', label: 'Prompt', type: 'string' },
       { key: 'credits', label: 'Credits', type: 'integer' },
       { key: 'failover_used', label: 'Failover Used', type: 'boolean' },
       { key: 'output_url', label: 'Output URL', type: 'string' },
-      { key: 'webhook_url', label: 'Webhook URL' },
       { key: 'created_at', label: 'Created At', type: 'datetime' },
       { key: 'error', label: 'Error' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
+      { key: 'state', label: 'State', type: 'string' },
       { key: 'file', label: 'File', type: 'file' },
-      { key: 'note', label: 'Note', type: 'string' },
     ],
   },
 };

@@ -14,6 +14,7 @@ const sample = {
   parameters: { voice: 'alloy', language: 'en', speed: 1 },
   created_at: '2026-03-27T18:30:00Z',
   completed_at: '2026-03-27T18:30:12Z',
+  state: 'completed',
   file: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
 };
 
@@ -42,10 +43,10 @@ const request = {
 
 module.exports = {
   key: 'voice_create',
-  noun: 'Voice',
+  noun: 'Narration',
   display: {
     label: 'Create Voice',
-    description: 'Turn text into narration (MP3); finishes asynchronously. With Wait for the Result on (and a relay in the connection), the step finishes when the job does and outputs the result and its file.',
+    description: 'Turns text into narration (MP3); finishes asynchronously. With Wait for the Result on, the step finishes when the job does and outputs the result and its file.',
   },
   operation: {
     inputFieldGroups: [{ key: 'advanced', label: 'Additional Options', emphasize: false }],
@@ -60,17 +61,13 @@ module.exports = {
       { key: 'status', label: 'Status', type: 'string' },
       { key: 'output_url', label: 'Output URL', type: 'string' },
       { key: 'credits', label: 'Credits', type: 'integer' },
-      { key: 'parameters__voice', label: 'Parameters Voice', type: 'string' },
-      {
-        key: 'parameters__language',
-        label: 'Parameters Language',
-        type: 'string',
-      },
-      { key: 'parameters__speed', label: 'Parameters Speed', type: 'number' },
+      { key: 'parameters__voice', label: 'Voice Setting', type: 'string' },
+      { key: 'parameters__language', label: 'Language Setting', type: 'string' },
+      { key: 'parameters__speed', label: 'Speed Setting', type: 'number' },
       { key: 'created_at', label: 'Created At', type: 'datetime' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
+      { key: 'state', label: 'State', type: 'string' },
       { key: 'file', label: 'File', type: 'file' },
-      { key: 'note', label: 'Note', type: 'string' },
     ],
   },
 };

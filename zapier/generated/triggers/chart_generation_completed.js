@@ -4,25 +4,43 @@
 const { receive, recent, subscribe, unsubscribe } = require('../../lib/hooks');
 
 const sample = {
-  id: 'chart_xyz123',
+  id: 'voice_abc123',
   event: 'chart.generation.completed',
+  object: 'chart.generation',
   status: 'COMPLETED',
-  output_url: 'https://cdn.creativeai.run/output/animated-chart-q4-revenue.mp4',
-  credits: 15,
-  created_at: '2026-03-28T20:30:00Z',
-  completed_at: '2026-03-28T20:30:45Z',
-  file: 'https://cdn.creativeai.run/output/animated-chart-q4-revenue.mp4',
+  credits: 8,
+  completed_at: '2026-03-27T18:30:12Z',
+  output_url: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
+  error_message: null,
+  state: 'completed',
+  file: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
 };
 
 // The relay forwards these events here.
-const hook = { events: ['chart.generation.completed'], files: ['output_url'] };
+const hook = {
+  events: ['chart.generation.completed'],
+  kinds: { 'chart.generation.completed': 'shared' },
+  outputs: {
+    'chart.generation.completed': [
+      'object',
+      'status',
+      'credits',
+      'completed_at',
+      'id',
+      'output_url',
+      'error',
+      'error_message',
+    ],
+  },
+  files: ['output_url'],
+};
 
 module.exports = {
   key: 'chart_generation_completed',
   noun: 'Generation',
   display: {
     label: 'Chart Video Completed',
-    description: 'Triggers when a chart video job started with this connection finishes.',
+    description: 'Triggers when a chart video started with this connection is ready.',
   },
   operation: {
     type: 'hook',
@@ -34,11 +52,13 @@ module.exports = {
     outputFields: [
       { key: 'id', label: 'ID', type: 'string' },
       { key: 'event', label: 'Event', type: 'string' },
+      { key: 'object', label: 'Object', type: 'string' },
       { key: 'status', label: 'Status', type: 'string' },
-      { key: 'output_url', label: 'Output URL', type: 'string' },
       { key: 'credits', label: 'Credits', type: 'integer' },
-      { key: 'created_at', label: 'Created At', type: 'datetime' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
+      { key: 'output_url', label: 'Output URL', type: 'string' },
+      { key: 'error_message', label: 'Error Message' },
+      { key: 'state', label: 'State', type: 'string' },
       { key: 'file', label: 'File', type: 'file' },
     ],
   },

@@ -8,7 +8,7 @@ module.exports = {
   noun: 'Model',
   display: {
     label: 'Image Edit Models',
-    description: 'Feeds the model dropdowns: list the models the api serves now of type image-edit.',
+    description: 'Feeds the model dropdowns: lists the models the API serves now, of type image-edit.',
     hidden: true,
   },
   operation: {

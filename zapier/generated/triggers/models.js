@@ -8,7 +8,7 @@ module.exports = {
   noun: 'Model',
   display: {
     label: 'Models',
-    description: 'Feeds the model dropdowns: list the models the api serves now.',
+    description: 'Feeds the model dropdowns: lists the models the API serves now.',
     hidden: true,
   },
   operation: {

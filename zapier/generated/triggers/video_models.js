@@ -8,7 +8,7 @@ module.exports = {
   noun: 'Model',
   display: {
     label: 'Video Models',
-    description: 'Feeds the model dropdowns: list the models the api serves now of type video.',
+    description: 'Feeds the model dropdowns: lists the models the API serves now, of type video.',
     hidden: true,
   },
   operation: {

@@ -6,26 +6,49 @@ const { receive, recent, subscribe, unsubscribe } = require('../../lib/hooks');
 const sample = {
   id: 'voice_abc123',
   event: 'voice.generation.completed',
-  type: 'VOICE',
-  model: 'creative-voice',
+  object: 'voice.generation',
   status: 'COMPLETED',
-  output_url: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
   credits: 8,
-  parameters: { voice: 'alloy', language: 'en', speed: 1 },
-  created_at: '2026-03-27T18:30:00Z',
   completed_at: '2026-03-27T18:30:12Z',
+  output_url: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
+  error_message: null,
+  text: 'Meet the travel mug built for commutes, workouts, and long desk days.',
+  voice: null,
+  language: null,
+  duration_seconds: 4.2,
+  state: 'completed',
   file: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
 };
 
 // The relay forwards these events here.
-const hook = { events: ['voice.generation.completed'], files: ['output_url'] };
+const hook = {
+  events: ['voice.generation.completed'],
+  kinds: { 'voice.generation.completed': 'shared' },
+  outputs: {
+    'voice.generation.completed': [
+      'object',
+      'status',
+      'credits',
+      'completed_at',
+      'id',
+      'output_url',
+      'error',
+      'error_message',
+      'text',
+      'voice',
+      'language',
+      'duration_seconds',
+    ],
+  },
+  files: ['output_url'],
+};
 
 module.exports = {
   key: 'voice_generation_completed',
   noun: 'Generation',
   display: {
-    label: 'Voice Completed',
-    description: 'Triggers when a voice job started with this connection finishes.',
+    label: 'Narration Completed',
+    description: 'Triggers when a narration started with this connection is ready.',
   },
   operation: {
     type: 'hook',
@@ -37,20 +60,17 @@ module.exports = {
     outputFields: [
       { key: 'id', label: 'ID', type: 'string' },
       { key: 'event', label: 'Event', type: 'string' },
-      { key: 'type', label: 'Type', type: 'string' },
-      { key: 'model', label: 'Model', type: 'string' },
+      { key: 'object', label: 'Object', type: 'string' },
       { key: 'status', label: 'Status', type: 'string' },
-      { key: 'output_url', label: 'Output URL', type: 'string' },
       { key: 'credits', label: 'Credits', type: 'integer' },
-      { key: 'parameters__voice', label: 'Parameters Voice', type: 'string' },
-      {
-        key: 'parameters__language',
-        label: 'Parameters Language',
-        type: 'string',
-      },
-      { key: 'parameters__speed', label: 'Parameters Speed', type: 'number' },
-      { key: 'created_at', label: 'Created At', type: 'datetime' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
+      { key: 'output_url', label: 'Output URL', type: 'string' },
+      { key: 'error_message', label: 'Error Message' },
+      { key: 'text', label: 'Text', type: 'string' },
+      { key: 'voice', label: 'Voice' },
+      { key: 'language', label: 'Language' },
+      { key: 'duration_seconds', label: 'Duration (seconds)', type: 'number' },
+      { key: 'state', label: 'State', type: 'string' },
       { key: 'file', label: 'File', type: 'file' },
     ],
   },
