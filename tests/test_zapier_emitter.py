@@ -16,7 +16,7 @@ import pytest
 
 from connector.catalog import CATALOG, Field, FieldType, OperationKind, fields
 from connector.platforms import GENERATED_NOTICE, zapier
-from connector.platforms.zapier import inputs, js, outputs
+from connector.platforms.zapier import inputs, js, outputs, text
 from connector.platforms.zapier.app import AppBuilder
 from connector.platforms.zapier.layout import GENERATED, RUNTIME, zapier_key
 
@@ -36,10 +36,10 @@ def test_emit_is_deterministic() -> None:
 
 
 def test_every_generated_file_says_so_on_line_one() -> None:
-    for path, text in FILES.items():
-        first = text.splitlines()[0]
+    for path, content in FILES.items():
+        first = content.splitlines()[0]
         if path == "package.json":
-            assert json.loads(text)["//"] == GENERATED_NOTICE
+            assert json.loads(content)["//"] == GENERATED_NOTICE
         else:
             assert GENERATED_NOTICE in first, path
 
@@ -198,8 +198,11 @@ def test_models_come_from_hidden_triggers_on_the_model_list() -> None:
         source = gen(f"triggers/{key}.js")
         assert "hidden: true" in source
         assert "listModels" in source
-    assert "listModels(z, bundle, 'video')" in gen("triggers/video_models.js")
-    assert "listModels(z, bundle, null)" in gen("triggers/models.js")
+    video = gen("triggers/video_models.js")
+    assert "listModels(z, bundle, 'video', known)" in video
+    known = video.split("const known = ")[1].split(";")[0]
+    assert known == js.literal(list(fields.VIDEO_MODEL.option_values))
+    assert "listModels(z, bundle, null, known)" in gen("triggers/models.js")
 
 
 def test_long_creates_offer_waiting_and_short_ones_do_not() -> None:
@@ -211,17 +214,29 @@ def test_long_creates_offer_waiting_and_short_ones_do_not() -> None:
             assert f"webhookField: '{fields.WEBHOOK_URL.name}'" in source
 
 
-def test_samples_are_the_finished_job_with_its_file() -> None:
+def test_samples_and_output_fields_come_from_the_output_contract() -> None:
+    """Each create's sample is the catalog's contract sample (a job create: what its status
+    operation outputs) with a file beside each output URL; its output fields are the
+    contract's fields in Title Case."""
+    for op in CREATES:
+        contract = CATALOG.output(op.key)
+        source = gen(f"creates/{zapier_key(op.key)}.js")
+        sample = source.split("const sample = ")[1].split(";\n\n")[0]
+        for key in contract.keys:
+            assert re.search(rf"[{{\s]{key}: ", sample), (op.key, key)
+        listed = source.split("outputFields")[-1]
+        for field in contract.fields:
+            if not field.children and field.type is not FieldType.OBJECT:
+                assert f"label: {js.string(text.title(field.label))}" in listed, (op.key, field.key)
     batch = CATALOG.operation("batch.create")
-    status = CATALOG.operation("batch.get")
-    paths = outputs.file_paths(outputs.operation_models(batch, status))
+    paths = outputs.file_paths(outputs.operation_models(batch, CATALOG.operation("batch.get")))
     assert paths == ["jobs[].output_url"]
-    sample = outputs.with_files(outputs.job_sample(batch, status), paths)
-    assert sample["completed"] == status.sample_response["completed"]
-    assert sample["state"] == "completed"
+    sample = outputs.sample_of(CATALOG.output("batch.create"), paths)
+    assert sample["state"] == "completed" and sample["status"] == "completed"
     assert all(job["file"] == job["output_url"] for job in sample["jobs"])
-    keys = {f["key"]: f for f in outputs.output_fields(sample)}
+    keys = {f["key"]: f for f in outputs.contract_fields(CATALOG.output("batch.create"), paths)}
     assert keys["jobs[]file"]["type"] == "file"
+    assert keys["jobs[]output_url"]["label"] == "Videos: Output URL"
 
 
 def test_one_status_spelling_and_state_in_every_sample() -> None:
@@ -238,7 +253,7 @@ def test_no_wiring_field_and_iso_timestamps_in_outputs() -> None:
         if path.startswith(f"{GENERATED}/") and "const sample = " in source:
             sample = source.split("const sample = ")[1].split("\n};\n")[0]
             listed = source.split("outputFields")[-1]
-            for internal in outputs.INTERNAL:
+            for internal in ("webhook_url", "relay_route_id"):
                 assert f"{internal}:" not in sample, (path, internal)
                 assert f"key: '{internal}'" not in listed, (path, internal)
     image = gen("creates/image_generate.js")

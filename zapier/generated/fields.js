@@ -372,11 +372,7 @@ module.exports = {
         sample: '1536x1024',
       },
       { value: '1024x1536', label: '1024x1536 (portrait)', sample: '1024x1536' },
-      {
-        value: '1792x1024',
-        label: "1792x1024 (wide; used in the API's examples)",
-        sample: '1792x1024',
-      },
+      { value: '1792x1024', label: '1792x1024 (wide)', sample: '1792x1024' },
     ],
     helpText: 'Width x height in pixels.',
     api: {
@@ -561,7 +557,7 @@ module.exports = {
     key: 'duration',
     label: 'Duration (seconds)',
     type: 'integer',
-    helpText: 'Length of the chart video in seconds (the docs give no range). A whole number at least 1.',
+    helpText: 'Length of the chart video in seconds. A whole number at least 1.',
     placeholder: '8',
     api: {
       wire: 'duration',

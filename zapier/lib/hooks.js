@@ -111,9 +111,11 @@ const eventName = (bundle, body) => {
 
 // The event as the trigger outputs it: its job's id (a batch's too) and status spelled as
 // that kind's status endpoint spells it.
+// Zapier deduplicates a trigger's records on `id`; `event` names what happened.
 const record = (z, hook, name, body) => {
-  const event = { ...body, id: body.id || body[api.jobs.batch.param], event: name };
-  return attachFiles(z, shape(hook.kinds[name], event, hook.outputs[name] || null), hook.files);
+  const shaped = shape(hook.kinds[name], body, hook.outputs[name] || null);
+  const id = body.id || body[api.jobs.batch.param];
+  return attachFiles(z, { id, event: name, ...shaped }, hook.files);
 };
 
 const receive = (z, bundle, hook) => {

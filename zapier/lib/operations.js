@@ -21,7 +21,7 @@ const { callApi, callRelay, relayUrl } = require('./http');
 const { buildBody, coerce, isEmpty } = require('./input');
 const { attachFiles, multipartForm } = require('./files');
 const { WAIT_FIELD } = require('./fields');
-const { jobState, shape, tidy } = require('./results');
+const { jobState, shape } = require('./results');
 
 const ROUTES = '/v1/routes';
 const INBOX = '/v1/inbox';
@@ -106,14 +106,14 @@ const startOnly = async (z, bundle, operation, body, note) => {
     const inbox = await callRelay(z, bundle, { method: 'GET', path: INBOX });
     request[operation.webhookField] = inbox.data.webhook_url;
   }
-  return { ...shape(operation.job, await send(z, bundle, operation, request), null), note };
+  return { ...shape(operation.job, await send(z, bundle, operation, request)), note };
 };
 
 const perform = async (z, bundle, operation) => {
   const body = buildBody(z, operation, bundle.inputData);
   if (!operation.job) {
     const answer = await send(z, bundle, operation, body);
-    return attachFiles(z, tidy(answer, operation.outputs), operation.files);
+    return attachFiles(z, shape(null, answer, operation.outputs), operation.files);
   }
   if (!wantsToWait(z, bundle)) {
     return startOnly(z, bundle, operation, body, NOT_WAITING);

@@ -95,4 +95,24 @@ describe('the connection', () => {
       return true;
     });
   });
+
+  test("a model list without types offers the catalog's known models", async () => {
+    const api = await recorder(() => ({
+      body: { object: 'list', data: [{ id: 'kling-v3', object: 'model' }, { id: 'x', object: 'model' }] },
+    }));
+    try {
+      const auth = { api_key: 'sk-untyped-list-0000', base_url: api.url };
+      const video = await appTester(app.triggers.video_models.operation.perform, {
+        authData: auth,
+        inputData: {},
+      });
+      assert.ok(video.length > 0 && video.every((model) => model.type === 'video'));
+      assert.ok(video.some((model) => model.id === 'kling-v3'));
+      assert.ok(!video.some((model) => model.id === 'x'), 'only models the catalog knows as video');
+      const all = await appTester(app.triggers.models.operation.perform, { authData: auth, inputData: {} });
+      assert.deepEqual(all.map((model) => model.id), ['kling-v3', 'x']);
+    } finally {
+      await api.close();
+    }
+  });
 });

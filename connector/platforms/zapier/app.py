@@ -17,6 +17,7 @@ from connector.catalog import (
     Catalog,
     Event,
     JobKind,
+    ModelSource,
     NormalizedState,
     Operation,
     OperationKind,
@@ -26,7 +27,7 @@ from connector.catalog import (
     responses,
     states,
 )
-from connector.catalog import events as catalog_events
+from connector.catalog import text as catalog_text
 from connector.platforms import GENERATED_NOTICE
 from connector.platforms.zapier import inputs, outputs, readme, text
 from connector.platforms.zapier.js import Code, literal
@@ -155,16 +156,16 @@ class AppBuilder:
     def create(self, op: Operation) -> Module:
         status = self._status_op(op)
         paths = outputs.file_paths(outputs.operation_models(op, status))
-        answer = outputs.job_sample(op, status) if status else outputs.tidy(op.sample_response)
-        sample = outputs.with_files(answer, paths)
+        contract = self.catalog.output(op.key)
+        sample = outputs.sample_of(contract, paths)
         request: dict[str, Any] = {
             "label": op.label,
             "method": op.method,
             "path": op.path,
             "body": op.body,
         }
-        description = text.sentence(text.third_person(op.description))
-        output_fields = outputs.output_fields(sample)
+        description = text.third_person(op.description)
+        output_fields = outputs.contract_fields(contract, paths)
         if op.is_async:
             assert op.job is not None
             request["job"] = op.job.value
@@ -174,7 +175,7 @@ class AppBuilder:
                 "outputs the result and its file."
             )
         if not op.is_async:
-            request["outputs"] = list(_model(op).model_fields)
+            request["outputs"] = outputs.runtime_spec(contract.fields)
         request["files"] = paths
         request["oneOf"] = [list(group) for group in op.one_of]
         request["fields"] = Code("fields.specs")
@@ -215,27 +216,37 @@ class AppBuilder:
 
     # -- the search ------------------------------------------------------------------------
 
+    def _job_words(self) -> str:
+        """ "video, video batch, voice, composed video or chart video": what jobs make."""
+        nouns: list[str] = []
+        for op in self.operations:
+            if op.is_async and text.noun(op.resource).lower() not in nouns:
+                nouns.append(text.noun(op.resource).lower())
+        return catalog_text.join_words(nouns, "or")
+
     def _status_reads(self) -> list[Operation]:
         return [op for op in self.operations if op.kind is OperationKind.GET and op.job]
 
     def find_generation(self) -> Module:
         reads = self._status_reads()
         samples = [
-            outputs.with_files(outputs.shaped(_kind(op), op.sample_response, _model(op)), paths)
-            for op in reads
-            for paths in [self._read_files(op)]
+            outputs.sample_of(self.catalog.output(op.key), self._read_files(op)) for op in reads
         ]
-        merged: dict[str, Any] = {}
-        for one in samples:
-            merged.update({k: v for k, v in one.items() if k not in merged})
+        listed: list[dict[str, Any]] = []
+        for op in reads:
+            for field in outputs.contract_fields(self.catalog.output(op.key), self._read_files(op)):
+                if all(field["key"] != known["key"] for known in listed):
+                    listed.append(field)
         first = reads[0]
         definition = {
             "key": "find_generation",
             "noun": "Generation",
             "display": {
                 "label": "Find Generation",
-                "description": "Finds a video, batch, voice, compose or chart job by its id: "
-                "its status and, once finished, its result and file.",
+                "description": text.third_person(
+                    f"Find a {self._job_words()} by its id: its status and, once finished, "
+                    "its result and file."
+                ),
             },
             "operation": {
                 "inputFields": [
@@ -266,7 +277,7 @@ class AppBuilder:
                 ],
                 "perform": Code("findGeneration"),
                 "sample": Code("sample"),
-                "outputFields": outputs.output_fields(merged),
+                "outputFields": listed,
             },
         }
         source = (
@@ -282,8 +293,8 @@ class AppBuilder:
 
     # -- triggers --------------------------------------------------------------------------
 
-    def _model_sources(self) -> list[str]:
-        found: list[str] = []
+    def _model_sources(self) -> list[ModelSource]:
+        found: list[ModelSource] = []
         for op in self.operations:
             for use in op.fields:
                 for f in (use.field, *use.field.children):
@@ -292,6 +303,17 @@ class AppBuilder:
                         found.append(src)
         return found
 
+    def _known_models(self, source: ModelSource) -> list[str]:
+        """The catalog's known models of the fields fed by `source` (the fallback when the
+        live list carries no `type`)."""
+        known: list[str] = []
+        for op in self.operations:
+            for use in op.fields:
+                for f in (use.field, *use.field.children):
+                    if f.options_source == source:
+                        known += [v for v in f.option_values if v not in known]
+        return known
+
     def model_triggers(self) -> list[Module]:
         listing = next(op for op in self.operations if op.kind is OperationKind.LIST)
         sample = dict(listing.sample_response["data"][0])
@@ -299,6 +321,7 @@ class AppBuilder:
         for source in self._model_sources():
             key = inputs.models_trigger_key(source)
             kind = inputs.models_trigger_kind(source)
+            known = self._known_models(source)
             label = f"{kind.replace('-', ' ').title()} Models" if kind else "Models"
             definition = {
                 "key": key,
@@ -306,12 +329,14 @@ class AppBuilder:
                 "display": {
                     "label": label,
                     "description": "Feeds the model dropdowns: "
-                    + text.third_person(listing.description[:1].lower() + listing.description[1:-1])
+                    + _lowered(text.third_person(listing.description)).removesuffix(".")
                     + (f", of type {kind}." if kind else "."),
                     "hidden": True,
                 },
                 "operation": {
-                    "perform": Code(f"(z, bundle) => listModels(z, bundle, {literal(kind)})"),
+                    "perform": Code(
+                        f"(z, bundle) => listModels(z, bundle, {literal(kind)}, known)"
+                    ),
                     "sample": sample,
                     "outputFields": outputs.output_fields(sample),
                 },
@@ -319,6 +344,8 @@ class AppBuilder:
             source_js = (
                 f"{HEADER}\n"
                 f"const {{ listModels }} = require('{LIB}/models');\n\n"
+                "// The catalog's models, offered when the live list says no model's type.\n"
+                f"const known = {_object(known)};\n\n"
                 f"module.exports = {_object(definition)};\n"
             )
             modules.append(Module("triggers", key, label, source_js))
@@ -336,8 +363,8 @@ class AppBuilder:
             self.hook(
                 "generation_completed",
                 "Generation Completed",
-                "Triggers when a job started with this connection finishes: a video, "
-                "batch, voice, compose or chart job.",
+                f"Triggers when a job started with this connection finishes: a "
+                f"{self._job_words()}.",
                 done,
                 choosable=True,
             ),
@@ -373,10 +400,13 @@ class AppBuilder:
             models += outputs.operation_models(op, self._status_op(op))
         paths = outputs.file_paths(models)
         first = events[0]
-        sample = self._event_sample(first, ops[0])
-        sample = outputs.with_files(sample, paths)
+        contract = self.catalog.event_output(first.name)
+        ident = self._id_of(contract.sample)
+        sample = outputs.sample_of(contract, paths, id=ident, event=first.name)
         kinds = {e.name: self._event_kind(e) for e in events}
-        outs = {e.name: list(catalog_events.payload_model(e.name).model_fields) for e in events}
+        outs = {
+            e.name: outputs.runtime_spec(self.catalog.event_output(e.name).fields) for e in events
+        }
         hook = {
             "events": [e.name for e in events],
             "kinds": kinds,
@@ -404,7 +434,7 @@ class AppBuilder:
             perform=Code("(z, bundle) => receive(z, bundle, hook)"),
             performList=Code("(z, bundle) => recent(z, bundle, hook)"),
             sample=Code("sample"),
-            outputFields=outputs.output_fields(sample),
+            outputFields=outputs.contract_fields(contract, paths, id="ID", event="Event"),
         )
         definition = {
             "key": key,
@@ -434,10 +464,9 @@ class AppBuilder:
         assert len(jobs) == 1, f"{event.name} follows jobs of kinds {jobs}"
         return jobs.pop().value
 
-    def _event_sample(self, event: Event, op: Operation) -> dict[str, Any]:
-        status = self._status_op(op)
-        assert status is not None, f"{op.key} has no status operation"
-        return outputs.event_sample(event, op, status)
+    def _id_of(self, sample: Any) -> Any:
+        """A trigger's record id (Zapier deduplicates on it): the job's, or the batch's."""
+        return sample.get("id") or sample.get(api_batch_param(self.catalog))
 
     def _id_param(self, op: Operation) -> str:
         status = self._status_op(op)
@@ -475,7 +504,7 @@ class AppBuilder:
                     "param": op.path_params[0].name,
                     "files": self._read_files(op),
                     "spelling": outputs.spelling(op.job),
-                    "outputs": list(_model(op).model_fields),
+                    "outputs": outputs.runtime_spec(self.catalog.output(op.key).fields),
                     **({"counts": _BATCH_COUNTS} if op.job is JobKind.BATCH else {}),
                 }
                 for kind, op in reads.items()
@@ -487,7 +516,6 @@ class AppBuilder:
             },
             "jobFailures": dict(errors.JOB_FAILURES),
             "outputUrlLifetimeDays": limits.OUTPUT_URL_LIFETIME_DAYS,
-            "internalOutputs": list(outputs.INTERNAL),
             "timestamps": list(outputs.EPOCH_TIMESTAMPS),
         }
         return (
@@ -523,6 +551,18 @@ def _is_create(op: Operation) -> bool:
 def _job(op: Operation) -> str:
     assert op.job is not None, f"{op.key} follows no job"
     return op.job.value
+
+
+def _lowered(sentence: str) -> str:
+    return sentence[:1].lower() + sentence[1:]
+
+
+def api_batch_param(catalog: Catalog) -> str:
+    """The name a batch's id goes by (the batch status path's parameter)."""
+    batch = next(
+        op for op in catalog.operations.values() if op.job is JobKind.BATCH and op.path_params
+    )
+    return batch.path_params[0].name
 
 
 def _kind(op: Operation) -> JobKind:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from connector.catalog import Field, FieldType, Operation
+from connector.catalog import Field, FieldType, ModelSource, Operation
 
 T = FieldType
 ADVANCED_GROUP = {"key": "advanced", "label": "Additional Options", "emphasize": False}
@@ -43,28 +43,22 @@ _TYPES = {
 }
 
 
-def models_trigger_key(source: str) -> str:
-    """The hidden trigger behind an `options_source` such as "models:video"."""
-    kind = source.split(":", 1)[1] if ":" in source else "all"
-    return "models" if kind == "all" else f"{kind.replace('-', '_')}_models"
+def models_trigger_key(source: ModelSource) -> str:
+    """The hidden trigger behind an `options_source` (video models: "video_models")."""
+    return "models" if source.kind is None else f"{source.kind.replace('-', '_')}_models"
 
 
-def models_trigger_kind(source: str) -> str | None:
-    kind = source.split(":", 1)[1] if ":" in source else "all"
-    return None if kind == "all" else kind
+def models_trigger_kind(source: ModelSource) -> str | None:
+    return source.kind
 
 
 def shown(op: Operation) -> list[Field]:
-    return [u.field for u in op.fields if u.field.fixed is None and "zapier" in u.field.platforms]
+    return [u.field for u in op.visible_fields("zapier")]
 
 
 def uses(op: Operation) -> dict[str, bool]:
     """The fields an action takes, by catalog key, and whether it requires each."""
-    return {
-        u.field.key: u.required
-        for u in op.fields
-        if u.field.fixed is None and "zapier" in u.field.platforms
-    }
+    return {u.field.key: u.required for u in op.visible_fields("zapier")}
 
 
 def has_advanced(op: Operation) -> bool:

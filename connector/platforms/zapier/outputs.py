@@ -21,7 +21,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from connector.catalog import (
-    Event,
     FieldType,
     JobKind,
     NormalizedState,
@@ -30,6 +29,7 @@ from connector.catalog import (
     responses,
     states,
 )
+from connector.catalog.contract import Output, OutputField
 from connector.platforms.zapier import text
 
 #: The key added next to each output URL: the file itself, as a Zapier file.
@@ -75,32 +75,36 @@ def operation_models(op: Operation, status: Operation | None) -> list[type[BaseM
     return found
 
 
-#: Fields that wire a step up and are no output of it: the webhook URL a job reports to
-#: (the relay's or Zapier's), the relay route a waiting step opened.
-INTERNAL = ("webhook_url", "relay_route_id")
-#: Timestamps the API gives in epoch seconds (everything else is ISO 8601 and ends `_at`).
+#: Timestamps the API gives in epoch seconds; a step outputs them in ISO 8601 like the rest.
 EPOCH_TIMESTAMPS = ("created",)
-#: Payload fields a webhook carries only for a failed job.
-_FAILURE_ONLY = ("error", "credits_refunded")
-#: Payload model fields the documented payloads do not carry (not yet in the catalog).
-_NOT_SENT: dict[str, tuple[str, ...]] = {"BatchEventPayload": ("credits",)}
-_NOT_SENT_IN_ITEMS = ("image_url",)
+_ZAPIER_TYPES = {
+    FieldType.INTEGER: "integer",
+    FieldType.NUMBER: "number",
+    FieldType.BOOLEAN: "boolean",
+}
 
 
 def spelling(kind: JobKind) -> dict[str, str]:
-    """Each state as this kind's status endpoint spells it (the first documented spelling)."""
-    out: dict[str, str] = {}
-    for raw, state in states.STATUSES[kind].items():
-        out.setdefault(state.value, raw)
+    """Each state as this kind's status endpoint spells it."""
+    return {state.value: states.spell(kind, state) for state in NormalizedState}
+
+
+def runtime_spec(fields: tuple[OutputField, ...]) -> list[dict[str, Any]]:
+    """The contract's keys for lib/results.js, which shapes live answers as the catalog's
+    `Output.shape` does: [{key, children?}], `state` where the contract adds one."""
+    out: list[dict[str, Any]] = []
+    for f in fields:
+        entry: dict[str, Any] = {"key": f.key}
+        if f.children:
+            entry["children"] = runtime_spec(f.children)
+        out.append(entry)
     return out
 
 
 def tidy(answer: Mapping[str, Any]) -> dict[str, Any]:
-    """An answer as a step outputs it: no wiring fields, timestamps in ISO 8601."""
+    """A shaped answer as a Zapier step outputs it: epoch timestamps in ISO 8601."""
     out: dict[str, Any] = {}
     for key, value in answer.items():
-        if key in INTERNAL:
-            continue
         if key in EPOCH_TIMESTAMPS and isinstance(value, int | float):
             out[key] = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         elif isinstance(value, list):
@@ -110,106 +114,54 @@ def tidy(answer: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def shaped(kind: JobKind, answer: Mapping[str, Any], model: type[BaseModel]) -> dict[str, Any]:
-    """A job as a step outputs it: its kind's status spelling, plus `state` (as the answer's
-    model reads it: a batch's from its counts)."""
-    out = tidy(answer)
-    state: NormalizedState = getattr(model.model_validate(dict(answer)), "state")  # noqa: B009
-    if "status" in out:
-        out["status"] = spelling(kind)[state.value]
-    return {**out, "state": state.value}
+def sample_of(output: Output, paths: list[str], **added: Any) -> dict[str, Any]:
+    """The contract's sample as the step outputs it: `added` keys first (a trigger's `id`
+    and `event`), ISO timestamps, a `file` beside each output URL."""
+    return with_files({**added, **tidy(output.sample)}, paths)
 
 
-#: Shared-status jobs that report a `model` (the docs show one for voice; compose and
-#: chart jobs run no model a builder picks). Not in the catalog yet.
-_SHARED_WITH_MODEL = ("voice",)
+def contract_fields(output: Output, paths: list[str], **added: str) -> list[dict[str, Any]]:
+    """Zapier output fields for the contract's fields (Title Case labels), with the `file`
+    beside each output URL and the `added` keys (key -> label)."""
+    fields = [{"key": k, "label": label, "type": "string"} for k, label in added.items()]
+    _walk(output.fields, "", "", fields)
+    for path in paths:
+        head, _, _ = path.rpartition(".")
+        key = f"{head.replace('[]', '[]')}{FILE_KEY}" if head else FILE_KEY
+        label = "File" if not head else f"{_list_label(output.fields, head)}: File"
+        fields.append({"key": key.replace(".", ""), "label": label, "type": "file"})
+    return fields
 
 
-def job_sample(op: Operation, status: Operation) -> dict[str, Any]:
-    """A finished job of `op`, as its status endpoint reports it: the status sample, with
-    the inputs the status model echoes (an image-to-video job's `image_url`) and, for a
-    shared job, its own settings as `parameters`."""
-    assert op.job is not None
-    model = responses.RESPONSES[status.response]
-    sample = dict(status.sample_response)
-    for use in op.fields:
-        f = use.field
-        if use.required and f.name in model.model_fields and f.name not in sample:
-            sample[f.name] = f.example
-    if isinstance(sample.get("parameters"), Mapping):
-        sample["parameters"] = settings_sample(op)
-        if op.resource not in _SHARED_WITH_MODEL:
-            sample.pop("model", None)
-    return shaped(op.job, sample, model)
+def _list_label(fields: tuple[OutputField, ...], head: str) -> str:
+    name = head.removesuffix("[]")
+    for f in fields:
+        if f.key == name:
+            return text.title(f.label)
+    return text.title(name.replace("_", " "))
 
 
-def settings_sample(op: Operation) -> dict[str, Any]:
-    """A shared job's `parameters`: the settings it was started with (not its long text)."""
-    out: dict[str, Any] = {}
-    for use in op.fields:
-        f = use.field
-        long_or_nested = (FieldType.TEXT, FieldType.FILE, FieldType.OBJECT, FieldType.OBJECT_LIST)
-        if f.type in long_or_nested or f.name == "webhook_url":
+def _walk(
+    fields: tuple[OutputField, ...], prefix: str, parent: str, out: list[dict[str, Any]]
+) -> None:
+    for f in fields:
+        key = prefix + f.key
+        label = text.title(f.label)
+        shown = f"{parent}: {label}" if parent else label
+        if f.children and f.type is FieldType.OBJECT_LIST:
+            _walk(f.children, f"{key}[]", label, out)
             continue
-        value = f.example if f.example is not None else f.default
-        if value is not None:
-            out[f.name] = value
-    return out
-
-
-def event_sample(event: Event, op: Operation, status: Operation) -> dict[str, Any]:
-    """The event as the trigger outputs it: the documented payload of `event`, its values
-    from the job's sample, with the event's name, `state` and its kind's status spelling."""
-    assert op.job is not None
-    model = events.payload_model(event.name)
-    skip = set(_NOT_SENT.get(event.payload, ()))
-    if event.state is NormalizedState.COMPLETED:
-        skip |= set(_FAILURE_ONLY)
-    pool = {**_examples(op), **op.sample_response, **status.sample_response}
-    pool.setdefault("total_credits", pool.get("credits_charged"))
-    body: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
-        if name in skip:
+        if f.children and f.type is FieldType.OBJECT:
+            _walk(f.children, f"{key}__", label, out)
             continue
-        if name == "object":
-            body[name] = event.name.rsplit(".", 1)[0]
-        elif name == "status":
-            body[name] = event.state.value
-        elif name in ("output_url",) and event.state is not NormalizedState.COMPLETED:
-            body[name] = None
-        elif name == "jobs":
-            body[name] = [
-                {k: v for k, v in dict(job).items() if k not in _NOT_SENT_IN_ITEMS}
-                for job in pool.get("jobs", [])
-            ]
-        elif name == "error":
-            body[name] = {
-                "message": "The generation ran out of time.",
-                "type": "server_error",
-                "code": "generation_timeout",
-            }
+        if f.type is FieldType.OBJECT:
+            continue  # free-form (a job's parameters): no fixed keys to map
+        field: dict[str, Any] = {"key": key, "label": shown}
+        if f.key.endswith("_at") or f.key in EPOCH_TIMESTAMPS:
+            field["type"] = "datetime"
         else:
-            body[name] = pool.get(name, _blank(name, info.annotation))
-    ident = body.pop("id", None) or body.get("batch_id")
-    return shaped(op.job, {"id": ident, "event": event.name, **body}, model)
-
-
-def _examples(op: Operation) -> dict[str, Any]:
-    return {u.field.name: u.field.example for u in op.fields if u.field.example is not None}
-
-
-def _blank(name: str, annotation: Any) -> Any:
-    """A plausible value for a payload field no sample shows."""
-    text = str(annotation)
-    if name.endswith("_at"):
-        return "2026-03-09T16:12:43Z"
-    if "float" in text:
-        return 4.2
-    if "int" in text:
-        return 1
-    if "bool" in text:
-        return False
-    return None
+            field["type"] = _ZAPIER_TYPES.get(f.type, "string")
+        out.append(field)
 
 
 def with_files(sample: Mapping[str, Any], paths: list[str]) -> dict[str, Any]:

@@ -1,101 +1,70 @@
 """Builder-facing text in Zapier's style (its publishing checklist), from the catalog's words.
 
-- Action descriptions start with a third-person verb and end with a period: the catalog's
-  "Start a video from a text prompt." reads "Starts a video from a text prompt.".
-- Each resource has a noun Zapier shows as "Create a new <noun>" (a noun, never a verb).
-- Output labels read as names of what they hold ("Job ID", "Model Used", "Image URL").
+The catalog states each label and description once (`connector.catalog.text` renders
+them); this module only adds what Zapier asks beyond that:
 
-The catalog states labels once per resource and action; these renderers only put them in
-Zapier's grammar.
+- descriptions start with a third-person verb and end with a period (the catalog's
+  `third_person`, also for a list of verbs: "Inpaint, outpaint or restyle …");
+- Title Case labels end with a capital too ("Created At");
+- each resource's noun, as "Create a new <noun>" shows it, is a noun: the catalog's label,
+  except "Compose", which is a verb.
 """
 
 from __future__ import annotations
 
-import re
+from connector.catalog import text as catalog_text
+from connector.catalog.resources import BY_KEY as RESOURCES
 
-#: What each resource's items are called (the catalog names resources by key only).
-NOUNS = {
-    "video": "Video",
-    "batch": "Video Batch",
-    "voice": "Narration",
-    "compose": "Composed Video",
-    "image": "Image",
-    "chart": "Chart Video",
-    "price": "Price",
-    "model": "Model",
-    "job": "Job",
-}
+#: Nouns where the catalog's resource label is not one (not yet in the catalog).
+NOUN_OVERRIDES = {"compose": "Composed Video"}
 
-#: Output labels where the key's words alone read badly.
-OUTPUT_LABELS = {
-    "model_actual": "Model Used",
-    "failover_used": "Failover Used",
-    "credits_refunded": "Credits Refunded",
-    "error_message": "Error Message",
-    "duration_seconds": "Duration (seconds)",
-    "total_jobs": "Number of Videos",
-    "completed": "Videos Completed",
-    "failed": "Videos Failed",
-    "pending": "Videos Pending",
-    "processing": "Videos Processing",
-    "state": "State",
-    "event": "Event",
-}
-#: How one item of an output list is called: `jobs[]id` is a "Job ID".
-LIST_ITEMS = {"jobs": "Video", "data": "Image"}
 _WORDS = {"url": "URL", "id": "ID", "api": "API", "cdn": "CDN", "mp4": "MP4"}
-_ES = re.compile(r"(s|sh|ch|x|z|o)$")
 
 
 def noun(resource: str) -> str:
-    return NOUNS.get(resource, resource.replace("_", " ").title())
+    return NOUN_OVERRIDES.get(resource) or RESOURCES[resource].label
 
 
-def third_person(sentence: str) -> str:
+def title(label: str) -> str:
+    """The catalog's Title Case, with the last word capitalised as Title Case wants it."""
+    text = catalog_text.title_case(label)
+    head, _, last = text.rpartition(" ")
+    if head and last[:1].islower():
+        return f"{head} {last[:1].upper()}{last[1:]}"
+    return text
+
+
+def third_person(imperative: str) -> str:
     """ "Start a video." -> "Starts a video."; "Inpaint, outpaint or restyle an image" ->
-    "Inpaints, outpaints or restyles an image"; third person already stays as it is."""
-    tokens = sentence.split(" ")
-    i = 0
-    while i < len(tokens):
-        word = tokens[i]
-        bare = word.rstrip(",")
-        tokens[i] = _verb(bare) + word[len(bare) :]
-        if word.endswith(",") and i + 1 < len(tokens):
-            i += 1
-        elif i + 2 < len(tokens) and tokens[i + 1] in ("or", "and") and i > 0:
-            i += 2
-        else:
+    "Inpaints, outpaints or restyles an image." (the catalog renders one verb)."""
+    tokens = imperative.strip().split(" ")
+    listed = tokens[0].endswith(",") or (len(tokens) > 2 and tokens[1] in ("or", "and"))
+    if not listed:
+        return catalog_text.third_person(imperative)
+    verbs = [tokens.pop(0).rstrip(",")]
+    joiner = "and"
+    while tokens:
+        word = tokens.pop(0)
+        if word in ("or", "and") and tokens:
+            joiner = word
+            verbs.append(tokens.pop(0))
             break
-    return " ".join(tokens)
+        verbs.append(word.rstrip(","))
+        if not word.endswith(",") and not (tokens and tokens[0] in ("or", "and")):
+            break
+    turned = [_turned(v) for v in verbs]
+    sentence = " ".join([catalog_text.join_words(turned, joiner), *tokens])
+    return sentence if sentence.endswith((".", "!", "?")) else sentence + "."
 
 
-def _verb(verb: str) -> str:
-    if verb.endswith("s") and not verb.endswith("ss"):
-        return verb
-    if _ES.search(verb):
-        return verb + "es"
-    if verb.endswith("y") and verb[-2:-1] not in "aeiou":
-        return verb[:-1] + "ies"
-    return verb + "s"
-
-
-def sentence(text: str) -> str:
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-def words(key: str) -> str:
-    return " ".join(_WORDS.get(w, w.capitalize()) for w in key.split("_") if w)
+def _turned(verb: str) -> str:
+    """One verb in the third person, in the case it came in."""
+    capital = verb[:1].upper() + verb[1:]
+    done = catalog_text.third_person(capital).rstrip(".")
+    return done if verb[:1].isupper() else done[:1].lower() + done[1:]
 
 
 def output_label(key: str) -> str:
-    """`jobs[]output_url` -> "Video Output URL"; `parameters__voice` -> "Voice Setting"."""
-    if "[]" in key:
-        head, _, tail = key.partition("[]")
-        item = LIST_ITEMS.get(head, words(head))
-        return f"{item} {output_label(tail)}".replace(f"{item} {item} ", f"{item} ")
-    if key.startswith("parameters__"):
-        return f"{output_label(key.removeprefix('parameters__'))} Setting"
-    if "__" in key:
-        head, _, tail = key.partition("__")
-        return f"{output_label(head)} {output_label(tail)}"
-    return OUTPUT_LABELS.get(key, words(key))
+    """A label for an output key no contract describes (the hidden model triggers)."""
+    words = key.replace("[]", "_").replace("__", "_").split("_")
+    return " ".join(_WORDS.get(w, w.capitalize()) for w in words if w)

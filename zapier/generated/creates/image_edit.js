@@ -32,7 +32,10 @@ const request = {
   method: 'POST',
   path: '/v1/images/edits',
   body: 'multipart',
-  outputs: ['created', 'data'],
+  outputs: [
+    { key: 'created' },
+    { key: 'data', children: [{ key: 'url' }, { key: 'revised_prompt' }] },
+  ],
   files: ['data[].url'],
   oneOf: [],
   fields: fields.specs,
@@ -53,13 +56,13 @@ module.exports = {
     sample,
     outputFields: [
       { key: 'created', label: 'Created', type: 'datetime' },
-      { key: 'data[]url', label: 'Image URL', type: 'string' },
+      { key: 'data[]url', label: 'Images: Image URL', type: 'string' },
       {
         key: 'data[]revised_prompt',
-        label: 'Image Revised Prompt',
+        label: 'Images: Revised Prompt',
         type: 'string',
       },
-      { key: 'data[]file', label: 'Image File', type: 'file' },
+      { key: 'data[]file', label: 'Images: File', type: 'file' },
     ],
   },
 };

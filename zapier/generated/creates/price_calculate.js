@@ -20,7 +20,7 @@ const request = {
   method: 'POST',
   path: '/api/v1/model/calculate',
   body: 'json',
-  outputs: ['model', 'credits'],
+  outputs: [{ key: 'model' }, { key: 'credits' }],
   files: [],
   oneOf: [],
   fields: fields.specs,
@@ -41,7 +41,7 @@ module.exports = {
     sample,
     outputFields: [
       { key: 'model', label: 'Model', type: 'string' },
-      { key: 'credits', label: 'Credits', type: 'integer' },
+      { key: 'credits', label: 'Credits', type: 'number' },
     ],
   },
 };

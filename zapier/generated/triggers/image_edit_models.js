@@ -3,6 +3,9 @@
 
 const { listModels } = require('../../lib/models');
 
+// The catalog's models, offered when the live list says no model's type.
+const known = ['seedream-v4.5-edit', 'wan-2.6-image-edit'];
+
 module.exports = {
   key: 'image_edit_models',
   noun: 'Model',
@@ -12,7 +15,7 @@ module.exports = {
     hidden: true,
   },
   operation: {
-    perform: (z, bundle) => listModels(z, bundle, 'image-edit'),
+    perform: (z, bundle) => listModels(z, bundle, 'image-edit', known),
     sample: { id: 'auto', object: 'model', owned_by: 'creativeai', type: 'video' },
     outputFields: [
       { key: 'id', label: 'ID', type: 'string' },

@@ -3,6 +3,9 @@
 
 const { listModels } = require('../../lib/models');
 
+// The catalog's models, offered when the live list says no model's type.
+const known = ['dall-e-3', 'gpt-image-1', 'seedream-3.0', 'flux-pro', 'stable-diffusion-3'];
+
 module.exports = {
   key: 'image_models',
   noun: 'Model',
@@ -12,7 +15,7 @@ module.exports = {
     hidden: true,
   },
   operation: {
-    perform: (z, bundle) => listModels(z, bundle, 'image'),
+    perform: (z, bundle) => listModels(z, bundle, 'image', known),
     sample: { id: 'auto', object: 'model', owned_by: 'creativeai', type: 'video' },
     outputFields: [
       { key: 'id', label: 'ID', type: 'string' },

@@ -3,6 +3,9 @@
 
 const { listModels } = require('../../lib/models');
 
+// The catalog's models, offered when the live list says no model's type.
+const known = [];
+
 module.exports = {
   key: 'models',
   noun: 'Model',
@@ -12,7 +15,7 @@ module.exports = {
     hidden: true,
   },
   operation: {
-    perform: (z, bundle) => listModels(z, bundle, null),
+    perform: (z, bundle) => listModels(z, bundle, null, known),
     sample: { id: 'auto', object: 'model', owned_by: 'creativeai', type: 'video' },
     outputFields: [
       { key: 'id', label: 'ID', type: 'string' },

@@ -3,6 +3,9 @@
 
 const { listModels } = require('../../lib/models');
 
+// The catalog's models, offered when the live list says no model's type.
+const known = ['auto', 'kling-o3-pro', 'kling-v3', 'seedance-1.5-pro'];
+
 module.exports = {
   key: 'video_models',
   noun: 'Model',
@@ -12,7 +15,7 @@ module.exports = {
     hidden: true,
   },
   operation: {
-    perform: (z, bundle) => listModels(z, bundle, 'video'),
+    perform: (z, bundle) => listModels(z, bundle, 'video', known),
     sample: { id: 'auto', object: 'model', owned_by: 'creativeai', type: 'video' },
     outputFields: [
       { key: 'id', label: 'ID', type: 'string' },
