@@ -147,7 +147,7 @@ def test_each_field_spec_is_written_once_in_the_package() -> None:
 
 
 def check_input(field: dict[str, Any], f: Field, *, required: bool) -> None:
-    assert field["label"].startswith(f.label)
+    assert field["label"].startswith(text.title(f.label))
     assert field["required"] is required
     if f.type is FieldType.OBJECT_LIST:
         assert [c["key"] for c in field["children"]] == [c.name for c in f.children]

@@ -99,6 +99,90 @@ def test_definition_validates_against_the_exported_schema(
     assert ("authentication", "fields", 0) in paths
 
 
+THIRD_PERSON = re.compile(r"^[A-Z][a-z]+s\b")
+MINOR = {
+    "a",
+    "an",
+    "and",
+    "as",
+    "at",
+    "but",
+    "by",
+    "for",
+    "if",
+    "in",
+    "nor",
+    "of",
+    "on",
+    "or",
+    "per",
+    "so",
+    "the",
+    "to",
+    "up",
+    "via",
+    "vs",
+    "with",
+    "yet",
+    "en",
+}
+
+
+def title_cased(label: str) -> bool:
+    words = re.findall(r"[A-Za-z][\w'-]*", label)
+    return all(w[0].isupper() or (i > 0 and w in MINOR) for i, w in enumerate(words))
+
+
+def test_the_definition_follows_zapiers_publishing_checklist(
+    core: toolchain.Install, tmp_path: Path
+) -> None:
+    """Zapier's publishing checklist, on the serialized definition Zapier reads."""
+    definition = run_core("definition", tmp_path)
+    actions = [("creates", k, v) for k, v in definition["creates"].items()]
+    actions += [("searches", k, v) for k, v in definition["searches"].items()]
+    triggers = [(k, v) for k, v in definition["triggers"].items() if not v["display"].get("hidden")]
+    for kind, key, action in actions:
+        display = action["display"]
+        # Descriptions start with a third-person verb and end with a period; search "Finds".
+        assert THIRD_PERSON.match(display["description"]), (key, display["description"])
+        assert display["description"].endswith("."), key
+        if kind == "searches":
+            assert display["description"].startswith("Finds "), key
+        # Labels in Title Case; the noun is a noun.
+        assert title_cased(display["label"]), (key, display["label"])
+        assert action["noun"] not in ("Compose",), key
+        for field in action["operation"].get("inputFields", []):
+            assert title_cased(field["label"]), (key, field["label"])
+    for key, trigger in triggers:
+        assert trigger["display"]["description"].startswith("Triggers when "), key
+        assert title_cased(trigger["display"]["label"]), key
+    # Readable output labels; no internal fields; ISO 8601 timestamps in samples.
+    outputs = [
+        field for _, key, action in actions for field in action["operation"].get("outputFields", [])
+    ] + [field for _, t in triggers for field in t["operation"].get("outputFields", [])]
+    labels = {field["label"] for field in outputs}
+    assert not labels & {"Jobs ID", "Model Actual", "Data URL", "Parameters Voice"}
+    assert all(title_cased(label) for label in labels), sorted(labels)
+    keys = {field["key"] for field in outputs}
+    assert not keys & {"webhook_url", "relay_route_id"}
+    for _, key, action in actions:
+        sample = action["operation"]["sample"]
+        assert "webhook_url" not in sample and "relay_route_id" not in sample, key
+        for name, value in sample.items():
+            if name == "created" or name.endswith("_at"):
+                assert value is None or re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:]+Z", value), (key, name)
+    # Line-item groups have help: a copy field just before them.
+    for _, key, action in actions:
+        fields = action["operation"].get("inputFields", [])
+        for i, field in enumerate(fields):
+            if "children" in field:
+                before = fields[i - 1]
+                assert before["type"] == "copy" and before["helpText"], (key, field["key"])
+    # The API key's help links to where the key is found.
+    api_key = next(f for f in definition["authentication"]["fields"] if f["key"] == "api_key")
+    assert re.search(r"\[[^\]]+\]\(https://[^)]+\)", api_key["helpText"])
+
+
 def test_the_cli_validates_the_app(core: toolchain.Install) -> None:
     cli = toolchain.ensure_cli()
     done = cli.run(["validate", "--without-style"], cwd=APP)

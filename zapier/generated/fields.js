@@ -28,7 +28,7 @@ module.exports = {
   },
   duration: {
     key: 'duration',
-    label: 'Duration (seconds)',
+    label: 'Duration (Seconds)',
     type: 'integer',
     helpText: 'Length of the clip in seconds. A whole number from 3 to 15.',
     placeholder: '5',
@@ -555,7 +555,7 @@ module.exports = {
   },
   chart_duration: {
     key: 'duration',
-    label: 'Duration (seconds)',
+    label: 'Duration (Seconds)',
     type: 'integer',
     helpText: 'Length of the chart video in seconds. A whole number at least 1.',
     placeholder: '8',

@@ -220,7 +220,7 @@ describe('errors', () => {
 
   test('bad input is refused before any request, naming the field, value and what is allowed', async () => {
     const cases = [
-      [{ prompt: 'x', duration: 99 }, /Duration \(seconds\) \(duration\): 99 .*from 3 to 15/],
+      [{ prompt: 'x', duration: 99 }, /Duration \(Seconds\) \(duration\): 99 .*from 3 to 15/],
       [{ prompt: 'x', resolution: '4k' }, /Resolution \(resolution\): "4k" .*one of 480p, 720p/],
       [{ prompt: 'x', image_url: 'not a url' }, /Source Image URL .*absolute http\(s\) URL/],
       [{ duration: 5 }, /Prompt \(prompt\) is required/],

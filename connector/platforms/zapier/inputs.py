@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from connector.catalog import Field, FieldType, ModelSource, Operation
+from connector.platforms.zapier.text import title
 
 T = FieldType
 ADVANCED_GROUP = {"key": "advanced", "label": "Additional Options", "emphasize": False}
@@ -101,7 +102,7 @@ def _add(
         for child in f.children:
             _add(table, child, child.key, group=group, taken=taken)
         parts = [c.key for c in f.children]
-        table[f.key] = {"key": key, "label": f.label, "api": _api(f) | {"parts": parts}}
+        table[f.key] = {"key": key, "label": title(f.label), "api": _api(f) | {"parts": parts}}
         return
     if f.type is T.OBJECT_LIST:
         columns = []
@@ -109,7 +110,7 @@ def _add(
             column_key = child.name if child.name not in taken else child.key
             _add(table, child, column_key, group=False, taken=taken, column=True)
             columns.append(child.key)
-        label = f"{f.label} (up to {f.max_items})" if f.max_items else f.label
+        label = title(f"{f.label} (up to {f.max_items})" if f.max_items else f.label)
         table[f.key] = {
             "key": key,
             "label": label,
@@ -123,14 +124,21 @@ def _add(
     if column and f.type is T.NUMBER_LIST:
         field = {
             "key": key,
-            "label": f.label,
+            "label": title(f.label),
             **own,
             "type": "string",
             "helpText": f"{f.help} Separate the numbers with commas.",
         }
         table[f.key] = field | {"api": _api(f) | {"separated": True}}
         return
-    table[f.key] = {"key": key, "label": f.label, **own, **_scalar(f), **grouped, "api": _api(f)}
+    table[f.key] = {
+        "key": key,
+        "label": title(f.label),
+        **own,
+        **_scalar(f),
+        **grouped,
+        "api": _api(f),
+    }
 
 
 def _scalar(f: Field) -> dict[str, Any]:
