@@ -231,6 +231,13 @@ describe('Generation Completed, a REST hook through the relay', () => {
           assert.equal(record.event, name);
           assert.equal(record.state, one.state);
           assert.deepEqual(keyDifference(trigger.sample, record), { missing: [], unpromised: [] });
+          // One status spelling on every path: the trigger says what Find Generation says.
+          const [found] = await appTester(app.searches.find_generation.operation.perform, {
+            authData: relayAuth(),
+            inputData: { kind: operations()[one.operation].job, id: job.batch_id || job.id },
+          });
+          assert.equal(record.status, found.status, 'the status as the API spells it for the kind');
+          assert.equal(record.state, found.state);
         } finally {
           await appTester(trigger.performUnsubscribe, {
             authData: relayAuth(),
