@@ -28,7 +28,7 @@ from connector.client._base import (
     prepare,
 )
 from connector.client._retry import RetryPolicy, retryable_status
-from connector.client.errors import CreativeAIError, WaitTimeoutError
+from connector.client.errors import CreativeAIError, NotFoundError, WaitTimeoutError
 from connector.client.params import BatchCreateParams
 from connector.client.resources import (
     AsyncBatches,
@@ -41,7 +41,7 @@ from connector.client.resources import (
     AsyncVideos,
     AsyncVoice,
 )
-from connector.client.sse import StreamUpdate, afollow
+from connector.client.sse import StreamDropped, StreamUpdate, afollow
 
 J = TypeVar("J", bound=Job)
 
@@ -208,12 +208,17 @@ class AsyncCreativeAI:
         timeout: float | None,
         on_progress: Callable[[Any], object] | None,
         raise_on_failure: bool,
+        *,
+        fresh: bool = False,
     ) -> ApiModel:
+        # `fresh`: `job` was fetched just now, so the first poll waits one interval.
         p = _jobs.plan(job, interval, timeout)
         key = p.status_op.key
         if _jobs.finished(job, raise_on_failure=raise_on_failure, operation=key):
             return job
         deadline = self._clock() + p.timeout
+        if fresh:
+            await self._sleep(p.interval)
         while True:
             current = await self._execute(prepare(self._settings.base_url, key, p.fields))
             if on_progress is not None:
@@ -294,33 +299,30 @@ class AsyncCreativeAI:
 
     async def _follow(self, plan: _streaming.Plan) -> AsyncIterator[StreamUpdate]:
         async def connect(last_event_id: str | None) -> tuple[int, AsyncIterable[bytes]]:
-            headers = plan.headers(last_event_id)
-            if not plan.established:
-                response = await self._send(plan.call, stream=True, headers=headers)
-                if not plan.is_stream(response):
-                    await response.aread()
-                    await response.aclose()
-                    raise plan.not_a_stream(response)
-                if response.status_code != 200:  # 204: nothing to follow
-                    await response.aclose()
-                return response.status_code, _chunks(response)
-            plan.check_resume(last_event_id)
-            request = plan.call.request(self._http, headers)
-            response = await self._http.send(request, stream=True)
-            if response.status_code != 200:  # refused, or 204: nothing to follow
+            response = await self._send(plan.call, stream=True, headers=plan.headers)
+            if not plan.is_stream(response):
+                await response.aread()
+                await response.aclose()
+                raise plan.not_a_stream(response)
+            if response.status_code != 200:  # 204: nothing to follow
                 await response.aclose()
             return response.status_code, _chunks(response)
 
-        async def reconcile(job_id: str) -> StreamUpdate | None:
-            status_job = plan.status_job(job_id)
-            if status_job is None:
-                return None
-            final = await self._wait(status_job, plan.poll_interval, None, None, False)
-            return _streaming.update_from_job(final)
-
-        with plan.translating():
-            async for update in afollow(connect, sleep=self._sleep, reconcile=reconcile):
+        try:
+            # Opened once: reopening would send the paid create again.
+            async for update in afollow(connect, max_reconnects=0, sleep=self._sleep):
                 yield update
+            return
+        except StreamDropped as exc:
+            settle = plan.settle(self._settings.base_url, exc)
+        try:
+            job = await self._execute(settle.call)
+        except NotFoundError as exc:
+            raise plan.unknown_job(settle, exc) from exc
+        final = await self._wait(job, plan.poll_interval, None, None, False, fresh=True)
+        last = _streaming.update_from_job(final)
+        if last is not None:
+            yield last
 
     # -- outputs -------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from connector.client._base import (
     prepare,
 )
 from connector.client._retry import RetryPolicy, retryable_status
-from connector.client.errors import CreativeAIError, WaitTimeoutError
+from connector.client.errors import CreativeAIError, NotFoundError, WaitTimeoutError
 from connector.client.params import BatchCreateParams
 from connector.client.resources import (
     Batches,
@@ -41,7 +41,7 @@ from connector.client.resources import (
     Videos,
     Voice,
 )
-from connector.client.sse import StreamUpdate, follow
+from connector.client.sse import StreamDropped, StreamUpdate, follow
 
 J = TypeVar("J", bound=Job)
 
@@ -219,12 +219,17 @@ class CreativeAI:
         timeout: float | None,
         on_progress: Callable[[Any], object] | None,
         raise_on_failure: bool,
+        *,
+        fresh: bool = False,
     ) -> ApiModel:
+        # `fresh`: `job` was fetched just now, so the first poll waits one interval.
         p = _jobs.plan(job, interval, timeout)
         key = p.status_op.key
         if _jobs.finished(job, raise_on_failure=raise_on_failure, operation=key):
             return job
         deadline = self._clock() + p.timeout
+        if fresh:
+            self._sleep(p.interval)
         while True:
             current = self._execute(prepare(self._settings.base_url, key, p.fields))
             if on_progress is not None:
@@ -301,9 +306,11 @@ class CreativeAI:
     ) -> Iterator[StreamUpdate]:
         """Start a streaming operation and yield its progress as `StreamUpdate`s.
 
-        429 and 5xx answers are retried only before the stream is established. After a
-        drop the stream is reopened with `Last-Event-ID`; when that fails and a job id was
-        seen, the job's status endpoint settles the outcome. `dialect` asks a server that
+        429 and 5xx answers are retried only before the stream is established. The stream is
+        never reopened (that would send the paid create again): after a drop the job's status
+        endpoint settles the outcome, polled until the job ends, with the job id the frames
+        gave or, for dialects whose frames never name their job, the one an event id carries
+        (checked there). With no id at all, `JobMayExistError`. `dialect` asks a server that
         speaks several progress dialects (the sandbox: "1", "2", "3") for one; every
         dialect is read the same way. `poll_interval` sets how often the status endpoint
         is polled when settling (default: the catalog's cadence).
@@ -314,31 +321,29 @@ class CreativeAI:
 
     def _follow(self, plan: _streaming.Plan) -> Iterator[StreamUpdate]:
         def connect(last_event_id: str | None) -> tuple[int, Iterable[bytes]]:
-            headers = plan.headers(last_event_id)
-            if not plan.established:
-                response = self._send(plan.call, stream=True, headers=headers)
-                if not plan.is_stream(response):
-                    response.read()
-                    response.close()
-                    raise plan.not_a_stream(response)
-                if response.status_code != 200:  # 204: nothing to follow
-                    response.close()
-                return response.status_code, _chunks(response)
-            plan.check_resume(last_event_id)
-            response = self._http.send(plan.call.request(self._http, headers), stream=True)
-            if response.status_code != 200:  # refused, or 204: nothing to follow
+            response = self._send(plan.call, stream=True, headers=plan.headers)
+            if not plan.is_stream(response):
+                response.read()
+                response.close()
+                raise plan.not_a_stream(response)
+            if response.status_code != 200:  # 204: nothing to follow
                 response.close()
             return response.status_code, _chunks(response)
 
-        def reconcile(job_id: str) -> StreamUpdate | None:
-            status_job = plan.status_job(job_id)
-            if status_job is None:
-                return None
-            final = self._wait(status_job, plan.poll_interval, None, None, False)
-            return _streaming.update_from_job(final)
-
-        with plan.translating():
-            yield from follow(connect, sleep=self._sleep, reconcile=reconcile)
+        try:
+            # Opened once: reopening would send the paid create again.
+            yield from follow(connect, max_reconnects=0, sleep=self._sleep)
+            return
+        except StreamDropped as exc:
+            settle = plan.settle(self._settings.base_url, exc)
+        try:
+            job = self._execute(settle.call)
+        except NotFoundError as exc:
+            raise plan.unknown_job(settle, exc) from exc
+        final = self._wait(job, plan.poll_interval, None, None, False, fresh=True)
+        update = _streaming.update_from_job(final)
+        if update is not None:
+            yield update
 
     # -- outputs -------------------------------------------------------------------------------
 
