@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -146,6 +147,32 @@ def test_the_key_is_redacted_from_quoted_messages(mode: str) -> None:
     error, _ = answer_once(mode, Reply(401, body))
     assert KEY not in str(error) and KEY not in error.message
     assert "Bearer *** is revoked" in error.message
+
+
+def test_a_key_the_server_echoes_is_kept_nowhere_in_the_error(mode: str) -> None:
+    body = {
+        "error": {"code": "authentication_error", "message": "revoked", "key": KEY},
+        "request": {"headers": [f"Authorization: Bearer {KEY}"], KEY: 1},
+    }
+    echo = {"X-Echo-Authorization": f"Bearer {KEY}"}
+    error, _ = answer_once(mode, Reply(401, body, headers=echo))
+    assert isinstance(error, AuthenticationError)
+    kept = json.dumps(error.body) + str(error) + repr(list(error.headers.multi_items()))
+    assert KEY not in kept
+    assert error.body["error"]["key"] == "***" and error.headers["x-echo-authorization"] == (
+        "Bearer ***"
+    )
+
+
+def test_a_key_echoed_in_an_unreadable_success_is_not_kept(mode: str) -> None:
+    error, _ = answer_once(mode, Reply(202, {"status": "PENDING", "echo": KEY}))
+    assert isinstance(error, UnexpectedResponseError)
+    assert KEY not in error.body + str(error) and '"echo": "***"' in error.body
+
+
+def test_a_key_echoed_in_a_plain_text_error_is_not_kept(mode: str) -> None:
+    error, _ = answer_once(mode, Reply(500, f"upstream refused key {KEY}"))
+    assert KEY not in str(error) + error.message + repr(error.body)
 
 
 def test_the_key_never_reaches_reprs_or_logs(mode: str, caplog: pytest.LogCaptureFixture) -> None:

@@ -141,7 +141,7 @@ class AsyncCreativeAI:
         return await self._execute(prepare(self._settings.base_url, op_key, fields))
 
     async def _execute(self, call: Prepared) -> ApiModel:
-        return parse(call.op, await self._send(call))
+        return parse(call.op, await self._send(call), self._settings.api_key)
 
     async def _send(
         self, call: Prepared, *, stream: bool = False, headers: dict[str, str] | None = None
@@ -303,7 +303,7 @@ class AsyncCreativeAI:
             if not plan.is_stream(response):
                 await response.aread()
                 await response.aclose()
-                raise plan.not_a_stream(response)
+                raise plan.not_a_stream(response, self._settings.api_key)
             if response.status_code != 200:  # 204: nothing to follow
                 await response.aclose()
             return response.status_code, _chunks(response)

@@ -15,7 +15,7 @@ import httpx
 from connector.catalog import CATALOG, InvalidInput, limits
 from connector.catalog.responses import ApiModel, Job
 from connector.catalog.spec import NormalizedState
-from connector.client._base import Prepared, UnexpectedResponseError, prepare
+from connector.client._base import Prepared, Secret, UnexpectedResponseError, prepare
 from connector.client.errors import (
     CreativeAIError,
     JobMayExistError,
@@ -64,11 +64,14 @@ class Plan:
         self.established = response.status_code == 204 or media == limits.STREAM_MEDIA_TYPE
         return self.established
 
-    def not_a_stream(self, response: httpx.Response) -> UnexpectedResponseError:
+    def not_a_stream(self, response: httpx.Response, key: Secret) -> UnexpectedResponseError:
         """The error for a success answer that is not a stream (its body already read)."""
         media = response.headers.get("content-type", "")
         return UnexpectedResponseError(
-            self.call.op, response, f"expected {limits.STREAM_MEDIA_TYPE}, got {media!r}"
+            self.call.op,
+            response,
+            f"expected {limits.STREAM_MEDIA_TYPE}, got {media!r}",
+            redact=key.reveal(),
         )
 
     def settle(self, base_url: str, exc: StreamDropped) -> Settle:

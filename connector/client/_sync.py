@@ -146,7 +146,7 @@ class CreativeAI:
         return self._execute(prepare(self._settings.base_url, op_key, fields))
 
     def _execute(self, call: Prepared) -> ApiModel:
-        return parse(call.op, self._send(call))
+        return parse(call.op, self._send(call), self._settings.api_key)
 
     def _send(
         self, call: Prepared, *, stream: bool = False, headers: dict[str, str] | None = None
@@ -325,7 +325,7 @@ class CreativeAI:
             if not plan.is_stream(response):
                 response.read()
                 response.close()
-                raise plan.not_a_stream(response)
+                raise plan.not_a_stream(response, self._settings.api_key)
             if response.status_code != 200:  # 204: nothing to follow
                 response.close()
             return response.status_code, _chunks(response)

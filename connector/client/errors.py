@@ -302,13 +302,11 @@ def error_from_response(
     redact: str | None = None,
 ) -> APIError:
     """The typed error for an error answer; `redact` is removed from anything quoted."""
-    body = _json_or_none(response)
+    body = redacted(_json_or_none(response), redact)
     code, message, param, type_ = _fields(body)
     if message is None:
         text = response.text.strip() if not isinstance(body, dict) else ""
-        message = text[:_MAX_MESSAGE]
-    if redact:
-        message = message.replace(redact, "***")
+        message = redacted(text, redact)[:_MAX_MESSAGE]
     known = codes.BY_CODE.get(code or "") or codes.for_status(response.status_code)
     cls = ERROR_CLASSES[known.code]
     return cls(
@@ -318,10 +316,33 @@ def error_from_response(
         param=param,
         type=type_,
         operation=operation,
-        headers=response.headers,
+        headers=redacted_headers(response.headers, redact),
         body=body,
         retry_after=retry_after,
     )
+
+
+REDACTED = "***"
+
+
+def redacted(value: Any, secret: str | None) -> Any:
+    """`value` (text, or parsed JSON) with every occurrence of `secret` replaced by `***`:
+    an answer that echoes the key is kept without it, in messages, `.body` and headers."""
+    if not secret:
+        return value
+    if isinstance(value, str):
+        return value.replace(secret, REDACTED)
+    if isinstance(value, list):
+        return [redacted(item, secret) for item in value]
+    if isinstance(value, dict):
+        return {redacted(k, secret): redacted(v, secret) for k, v in value.items()}
+    return value
+
+
+def redacted_headers(headers: httpx.Headers, secret: str | None) -> httpx.Headers:
+    if not secret:
+        return headers
+    return httpx.Headers([(k, redacted(v, secret)) for k, v in headers.multi_items()])
 
 
 def _json_or_none(response: httpx.Response) -> Any:
