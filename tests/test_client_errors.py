@@ -22,6 +22,7 @@ from connector.client import (
     NotFoundError,
     ProviderUnavailableError,
     RateLimitError,
+    RedirectError,
     ServerError,
     UnexpectedResponseError,
     UnprocessableError,
@@ -173,6 +174,17 @@ def test_a_key_echoed_in_an_unreadable_success_is_not_kept(mode: str) -> None:
 def test_a_key_echoed_in_a_plain_text_error_is_not_kept(mode: str) -> None:
     error, _ = answer_once(mode, Reply(500, f"upstream refused key {KEY}"))
     assert KEY not in str(error) + error.message + repr(error.body)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_reported_as_one_not_as_an_invalid_request(mode: str, status: int) -> None:
+    moved = Reply(status, b"", headers={"Location": "https://api.example/v1/x"})
+    error, server = answer_once(mode, moved)
+    assert isinstance(error, RedirectError) and error.status == status
+    text = str(error)
+    assert "Invalid request" not in text and "missing or invalid" not in text
+    assert "https://api.example/v1/x" in text and "base URL" in text
+    assert len(server.received) == 1  # not followed
 
 
 def test_the_key_never_reaches_reprs_or_logs(mode: str, caplog: pytest.LogCaptureFixture) -> None:

@@ -19,7 +19,7 @@ from connector.client._base import ENV_API_KEY, ENV_BASE_URL, UnexpectedResponse
 from connector.client._batching import ItemResult
 from connector.client._download import Downloaded
 from connector.client._retry import RetryPolicy
-from connector.client._sync import CreativeAI
+from connector.client._sync import CreativeAI, download
 from connector.client.errors import (
     APIConnectionError,
     APIError,
@@ -30,11 +30,13 @@ from connector.client.errors import (
     DownloadError,
     InsufficientCreditsError,
     InvalidRequestError,
+    InvalidURLError,
     JobFailedError,
     JobMayExistError,
     NotFoundError,
     ProviderUnavailableError,
     RateLimitError,
+    RedirectError,
     ServerError,
     StreamInterruptedError,
     UnprocessableError,
@@ -57,12 +59,14 @@ __all__ = [
     "Downloaded",
     "InsufficientCreditsError",
     "InvalidRequestError",
+    "InvalidURLError",
     "ItemResult",
     "JobFailedError",
     "JobMayExistError",
     "NotFoundError",
     "ProviderUnavailableError",
     "RateLimitError",
+    "RedirectError",
     "RetryPolicy",
     "ServerError",
     "StreamInterruptedError",
@@ -70,4 +74,5 @@ __all__ = [
     "UnexpectedResponseError",
     "UnprocessableError",
     "WaitTimeoutError",
+    "download",
 ]

@@ -353,28 +353,52 @@ class CreativeAI:
         Returns the path written and its size. The API key is sent only to the API's own
         origin, never to a CDN. A 403/404/410 says the output may have expired.
         """
-        _download.check_url(url)
-        dest = _download.target(url, path)
         same = _download.same_origin(url, self._settings.base_url)
         headers = self._headers if same else {}
-        policy = self._settings.retry
-        retry = 0
-        while True:
-            try:
-                with self._http.stream("GET", url, headers=headers, follow_redirects=True) as r:
-                    if r.is_success:
-                        return _save(r, dest)
-                    if retry >= policy.max_retries or not retryable_status(
-                        r.status_code, create=False
-                    ):
-                        raise _download.status_error(url, r)
-                    delay = policy.delay(retry, r.headers)
-            except httpx.TransportError as exc:
-                if retry >= policy.max_retries:
-                    raise _download.transport_error(url, exc) from exc
-                delay = policy.backoff(retry)
-            self._sleep(delay)
-            retry += 1
+        return _fetch(self._http, url, path, headers, self._settings.retry, self._sleep)
+
+
+def download(
+    url: str,
+    path: str | os.PathLike[str],
+    *,
+    timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+    retry: RetryPolicy | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> _download.Downloaded:
+    """Download an output (a CDN link) without a client or an API key; see
+    `CreativeAI.download`. Links on the API's own origin need the client's key."""
+    with httpx.Client(
+        transport=transport, timeout=timeout, headers={"User-Agent": USER_AGENT}
+    ) as h:
+        return _fetch(h, url, path, {}, retry or RetryPolicy(), time.sleep)
+
+
+def _fetch(
+    http: httpx.Client,
+    url: str,
+    path: str | os.PathLike[str],
+    headers: dict[str, str],
+    policy: RetryPolicy,
+    sleep: Callable[[float], object],
+) -> _download.Downloaded:
+    _download.check_url(url)
+    dest = _download.target(url, path)
+    retry = 0
+    while True:
+        try:
+            with http.stream("GET", url, headers=headers, follow_redirects=True) as r:
+                if r.is_success:
+                    return _save(r, dest)
+                if retry >= policy.max_retries or not retryable_status(r.status_code, create=False):
+                    raise _download.status_error(url, r)
+                delay = policy.delay(retry, r.headers)
+        except httpx.TransportError as exc:
+            if retry >= policy.max_retries:
+                raise _download.transport_error(url, exc) from exc
+            delay = policy.backoff(retry)
+        sleep(delay)
+        retry += 1
 
 
 def _save(response: httpx.Response, dest: Path) -> _download.Downloaded:

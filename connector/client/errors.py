@@ -9,6 +9,7 @@
     │   ├── InsufficientCreditsError insufficient_credits (not billed)
     │   ├── NotFoundError            404
     │   ├── RateLimitError           429 (retry_after in seconds, when the answer gave one)
+    │   ├── RedirectError            3xx: never followed (the base URL is probably wrong)
     │   ├── ServerError              500 and any other 5xx
     │   └── ProviderUnavailableError 503 provider_unavailable
     ├── APIConnectionError           no answer at all (APITimeoutError: no answer in time)
@@ -16,6 +17,7 @@
     ├── JobFailedError               a job ended failed or canceled (carries the job)
     ├── WaitTimeoutError             a job did not finish within the wait (carries its id)
     └── DownloadError                an output could not be downloaded (maybe expired)
+        └── InvalidURLError          not an absolute http(s) URL (also a ValueError)
 
 The subclass is chosen by the body's `error.code` first and the HTTP status second, using
 the catalog's error table, whose title and advice make up the message. Invalid input is
@@ -44,11 +46,13 @@ __all__ = [
     "DownloadError",
     "InsufficientCreditsError",
     "InvalidRequestError",
+    "InvalidURLError",
     "JobFailedError",
     "JobMayExistError",
     "NotFoundError",
     "ProviderUnavailableError",
     "RateLimitError",
+    "RedirectError",
     "ServerError",
     "StreamInterruptedError",
     "UnprocessableError",
@@ -146,6 +150,38 @@ class ServerError(APIError):
 
 class ProviderUnavailableError(APIError):
     error_code = codes.PROVIDER_UNAVAILABLE
+
+
+REDIRECT = ErrorCode(
+    code="redirect",
+    http_status=301,
+    title="Redirected instead of answered",
+    advice=(
+        "CreativeAI answers API calls directly, so the base URL is probably wrong (http "
+        "instead of https, or a path that moved): set it to the address the redirect names "
+        "if you trust it. The redirect was not followed, so neither the request nor the key "
+        "went there."
+    ),
+    retryable=False,
+)
+
+
+class RedirectError(APIError):
+    """The API answered a redirect (3xx); not followed, so the key stays with the API."""
+
+    error_code = REDIRECT
+
+    @property
+    def location(self) -> str | None:
+        value: str | None = self.headers.get("location")
+        return value
+
+    def _describe(self) -> str:
+        head = f"{self.error_code.title} (HTTP {self.status}"
+        head += f" to {self.location})" if self.location else ")"
+        if self.operation in CATALOG.operations:
+            head = f"{CATALOG.operations[self.operation].label}: {head}"
+        return f"{head}. {self.error_code.advice}"
 
 
 #: One class per catalog error code.
@@ -291,6 +327,10 @@ class DownloadError(CreativeAIError):
         super().__init__(message)
 
 
+class InvalidURLError(DownloadError, ValueError):
+    """A download URL that is not an absolute http(s) URL; nothing was sent."""
+
+
 # -- reading error answers -----------------------------------------------------------------
 
 
@@ -309,6 +349,8 @@ def error_from_response(
         message = redacted(text, redact)[:_MAX_MESSAGE]
     known = codes.BY_CODE.get(code or "") or codes.for_status(response.status_code)
     cls = ERROR_CLASSES[known.code]
+    if response.is_redirect or 300 <= response.status_code < 400:
+        cls = RedirectError
     return cls(
         response.status_code,
         code,
