@@ -12,19 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from connector import platforms, webhooks
-from connector.catalog import CATALOG, Field, FieldType, InvalidInput, Operation
+from connector.catalog import CATALOG, Field, FieldType, Operation
 from connector.catalog import limits as api_limits
+from connector.errors import CreativeAIError
 from connector.progress import ProgressBar, job_progress
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]
-
-
 def cmd_build(args: argparse.Namespace) -> int:
-    root = Path(args.root) if args.root else _repo_root()
+    try:
+        root = platforms.check_root(Path(args.root)) if args.root else platforms.find_root(Path())
+    except platforms.NoCheckout as exc:
+        raise CommandError(str(exc)) from None
     found = platforms.available()
     chosen = {name: found[name] for name in (args.platform or found)}
     if args.check:
@@ -38,12 +38,12 @@ def cmd_build(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        print(f"up to date: {', '.join(chosen) or 'no platform emitters'}")
+        print(f"up to date in {root}: {', '.join(chosen) or 'no emitters'}")
         return 0
     changed = platforms.build(root, chosen)
     for path in changed:
         print(f"wrote {path}")
-    print(f"{len(changed)} file(s) changed for {', '.join(chosen) or 'no platform emitters'}")
+    print(f"{len(changed)} file(s) changed in {root} for {', '.join(chosen) or 'no emitters'}")
     return 0
 
 
@@ -307,10 +307,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("build", help="generate n8n-nodes/, make-app/ and zapier/ from the catalog")
+    p = sub.add_parser(
+        "build",
+        help="generate everything generated from the catalog: n8n-nodes/, make-app/, zapier/ "
+        "and the client's connector/client/params.py",
+    )
     p.add_argument("--check", action="store_true", help="fail if committed files differ")
-    p.add_argument("--platform", action="append", choices=platforms.PLATFORMS)
-    p.add_argument("--root", help="repository root (default: this checkout)")
+    p.add_argument(
+        "--platform",
+        action="append",
+        choices=platforms.GENERATORS,
+        help="only this part (repeatable; default: all)",
+    )
+    p.add_argument(
+        "--root",
+        help="the checkout to write into (default: the nearest folder above the working "
+        "directory with this project's pyproject.toml)",
+    )
     p.set_defaults(handler=cmd_build)
 
     p = sub.add_parser("verify-signature", help="check an X-CreativeAI-Signature over a body")
@@ -374,13 +387,11 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.Argument
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A mistake on the command line is argparse's usage error (status 2);
     anything the command then cannot do is one `error:` line (status 1), never a traceback."""
-    from connector.client import CreativeAIError
-
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (CreativeAIError, InvalidInput, CommandError) as exc:
+    except (CreativeAIError, CommandError) as exc:  # InvalidInput is a CreativeAIError
         return _fail(str(exc))
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""

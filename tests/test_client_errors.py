@@ -235,9 +235,9 @@ def test_invalid_input_is_refused_before_any_request(
     assert server.received == []
 
 
-def test_invalid_input_is_not_a_creativeai_error_but_a_value_error() -> None:
+def test_invalid_input_is_a_creativeai_error_and_a_value_error() -> None:
     assert issubclass(InvalidInput, ValueError)
-    assert not issubclass(InvalidInput, CreativeAIError)
+    assert issubclass(InvalidInput, CreativeAIError)
 
 
 def test_unknown_operation_names_the_known_ones(mode: str) -> None:
@@ -246,3 +246,30 @@ def test_unknown_operation_names_the_known_ones(mode: str) -> None:
     error = out.raised(KeyError)
     assert "video.create_from_text" in str(error)
     assert set(CATALOG.operations) >= {"video.get"}
+
+
+def test_one_except_catches_everything_a_call_can_raise(mode: str) -> None:
+    from connector.client import CreativeAIError
+
+    with ScriptedServer([]) as server:
+        out = run(mode, server.url, lambda c: c.voice.create(text=""))
+    assert isinstance(out.error, InvalidInput) and isinstance(out.error, CreativeAIError)
+    assert isinstance(out.error, ValueError)  # as before
+    assert server.received == []
+
+
+def test_the_catalog_gets_the_root_error_without_importing_the_client() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, connector.catalog as c, connector.errors as e\n"
+        "assert issubclass(c.InvalidInput, e.CreativeAIError)\n"
+        "sys.exit(any(k.startswith('connector.client') for k in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    from connector import errors
+    from connector.client import CreativeAIError
+
+    assert CreativeAIError is errors.CreativeAIError

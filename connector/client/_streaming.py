@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from connector.catalog import CATALOG, InvalidInput, limits
+from connector.catalog import CATALOG, limits
 from connector.catalog.responses import ApiModel, Job
 from connector.catalog.spec import NormalizedState
 from connector.client._base import Prepared, Secret, UnexpectedResponseError, prepare
@@ -77,7 +77,7 @@ class Plan:
     def settle(self, base_url: str, exc: StreamDropped) -> Settle:
         """After a drop: the status call that settles it, or the error that says why not."""
         cause = exc.__cause__
-        if isinstance(cause, CreativeAIError | InvalidInput):
+        if isinstance(cause, CreativeAIError):  # InvalidInput too
             raise cause from None
         hint = job_hint(exc.last_event_id)
         job_id = exc.job_id or hint

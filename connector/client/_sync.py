@@ -13,7 +13,7 @@ from typing import Any, TypeVar, overload
 import httpx
 from typing_extensions import Unpack
 
-from connector.catalog import InvalidInput, limits
+from connector.catalog import limits
 from connector.catalog.responses import ApiModel, BatchCreated, BatchStatus, Job
 from connector.client import _batching, _download, _jobs, _streaming
 from connector.client._base import (
@@ -268,7 +268,7 @@ class CreativeAI:
         def run(chunk: _batching.Chunk) -> list[_batching.ItemResult]:
             try:
                 batch = self._create_batch(chunk, shared)
-            except (CreativeAIError, InvalidInput) as exc:
+            except CreativeAIError as exc:  # InvalidInput too
                 return _batching.failed(chunk, exc)
             results = _batching.created(chunk, batch)
             if not wait:

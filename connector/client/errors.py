@@ -1,6 +1,6 @@
 """Everything the client raises, each with a message a workflow builder can act on.
 
-    CreativeAIError                  base of all of them
+    CreativeAIError                  base of all of them (connector.errors), and of InvalidInput
     ├── APIError                     the API answered with an error (status, code, param, ...)
     │   ├── InvalidRequestError      400 invalid_request_error (param names the field)
     │   ├── UnprocessableError       422 validation_error
@@ -21,7 +21,8 @@
 
 The subclass is chosen by the body's `error.code` first and the HTTP status second, using
 the catalog's error table, whose title and advice make up the message. Invalid input is
-refused before any request with the catalog's own `InvalidInput`.
+refused before any request with the catalog's own `InvalidInput`, a `CreativeAIError` (and a
+`ValueError`) too, so one `except CreativeAIError` catches everything a call can raise.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from connector.catalog import CATALOG, limits
 from connector.catalog import errors as codes
 from connector.catalog.responses import ApiModel, BatchItem, Job
 from connector.catalog.spec import ErrorCode, JobKind, Operation
+from connector.errors import CreativeAIError
 
 __all__ = [
     "APIConnectionError",
@@ -61,10 +63,6 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 500  # characters of a server's message quoted in an error
-
-
-class CreativeAIError(Exception):
-    """Base of every error this client raises (except the catalog's `InvalidInput`)."""
 
 
 class APIError(CreativeAIError):
