@@ -280,8 +280,7 @@ class ChartCreateParams(TypedDict, total=False):
     # Draw the chart from data instead of an image. Allowed: an object with type, labels,
     # datasets.
     chart_data: ChartData
-    # Length of the chart video in seconds (the docs give no range). Allowed: a whole number at
-    # least 1.
+    # Length of the chart video in seconds. Allowed: a whole number at least 1.
     duration: int
     # How the chart comes to life. Allowed: one of ken_burns, build_up, reveal, morph.
     animation_style: AnimationStyle
