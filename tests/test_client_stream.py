@@ -255,3 +255,26 @@ def test_stream_input_is_checked_before_anything_is_sent(mode: str) -> None:
         out = run(mode, server.url, lambda c: c.videos.stream(prompt="p", duration=1))
     assert out.raised(InvalidInput).param == "duration"
     assert server.received == []
+
+
+def test_a_settled_stream_that_outlasts_the_wait_keeps_the_job_id(mode: str) -> None:
+    from test_client_support import FakeClock
+
+    from connector.client import WaitTimeoutError
+
+    clock = FakeClock()
+    first = stream(generation(0, "PROCESSING", 10), cut=True)
+    script = [first] + [Reply(200, {"id": "vgen_9", "status": "processing"})] * 200
+    with ScriptedServer(script) as server:
+        out = run(
+            mode,
+            server.url,
+            lambda c: c.videos.stream(prompt="A drone shot", poll_interval=120),
+            on_sleep=clock.advance,
+            clock=clock,
+        )
+    error = out.raised(WaitTimeoutError)
+    assert error.job_id == "vgen_9"
+    assert "GET /v1/video/generations/vgen_9" in str(error)
+    assert "creativeai-connector status vgen_9" in str(error)
+    assert [r.method for r in server.received].count("POST") == 1

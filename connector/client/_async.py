@@ -229,7 +229,7 @@ class AsyncCreativeAI:
                 return current
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise WaitTimeoutError(p.job_id, p.timeout, current)
+                raise WaitTimeoutError(p.job_id, p.timeout, current, status_operation=p.status_op)
             await self._sleep(min(p.interval, remaining))
 
     # -- many videos -------------------------------------------------------------------------

@@ -279,6 +279,9 @@ class StreamInterruptedError(APIConnectionError):
         self.job_id = job_id
         self.status = status
         hint = f"; the job id is {job_id}: look it up to see how it ended" if job_id else ""
+        status_op = CATALOG.operations.get(CATALOG.operations[operation].status_operation or "")
+        if job_id and status_op is not None:
+            hint = f". {fetch_later(job_id, status_op)}"
         super().__init__(detail + hint, operation=operation)
 
 
@@ -302,18 +305,41 @@ def _job_failure(job: Job | BatchItem) -> str | None:
 
 
 class WaitTimeoutError(CreativeAIError, TimeoutError):
-    """A job was still running when the wait's timeout ran out; it may still finish."""
+    """A job was still running when the wait's timeout ran out; it may still finish.
 
-    def __init__(self, job_id: str, timeout: float, last: ApiModel | None = None) -> None:
+    `job_id` is kept, and the message names the call that fetches the result later."""
+
+    def __init__(
+        self,
+        job_id: str,
+        timeout: float,
+        last: ApiModel | None = None,
+        *,
+        status_operation: Operation | None = None,
+    ) -> None:
         self.job_id = job_id
         self.timeout = timeout
         self.last = last
+        self.status_operation = status_operation.key if status_operation else None
         status = getattr(last, "status", None) or getattr(last, "state", None)
         seen = f" (last status: {status})" if status else ""
         super().__init__(
-            f"job {job_id} did not finish within {timeout:g} s{seen}; it keeps running: "
-            "wait again with the same id, or rely on its completion webhook"
+            f"job {job_id} did not finish within {timeout:g} s{seen}; it keeps running. "
+            + fetch_later(job_id, status_operation)
         )
+
+
+def fetch_later(job_id: str, status_operation: Operation | None) -> str:
+    """How to fetch a job's result later, once a wait or a stream gave up on it."""
+    how = f"Fetch its result later with the id {job_id}"
+    if status_operation is not None and status_operation.path_params:
+        (param,) = status_operation.path_params
+        path = status_operation.path.replace("{" + param.name + "}", job_id)
+        how += (
+            f": {status_operation.method} {path} (client.wait on it, or "
+            f"`creativeai-connector status {job_id}`)"
+        )
+    return how + "; its completion webhook also reports it."
 
 
 class DownloadError(CreativeAIError):
