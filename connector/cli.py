@@ -14,6 +14,7 @@ from typing import Any
 from connector import platforms, webhooks
 from connector.catalog import CATALOG, Field, FieldType, Operation
 from connector.catalog import limits as api_limits
+from connector.catalog.spec import OperationKind
 from connector.errors import CreativeAIError
 from connector.progress import ProgressBar, job_progress
 
@@ -120,7 +121,13 @@ def _fields_from(args: argparse.Namespace, op: Operation) -> dict[str, Any]:
         fields[f.name] = value
     for param in op.path_params:
         fields[param.name] = getattr(args, param.name)
+    if getattr(args, "max_credits", None) is not None:
+        fields["max_credits"] = args.max_credits
     return fields
+
+
+#: Exit status of a paid call refused by --max-credits (nothing was started).
+EXIT_CAPPED = 3
 
 
 class CommandError(Exception):
@@ -277,6 +284,14 @@ def _add_operations(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         if op.key == "video.create_from_text":  # optional here: it switches to image-to-video
             image = CATALOG.operation("video.create_from_image").field("image_url").field
             _add_field_option(p, image, required=False)
+        if op.kind is OperationKind.CREATE:
+            p.add_argument(
+                "--max-credits",
+                type=float,
+                metavar="N",
+                help="price the call first and start nothing when the estimate is over N "
+                f"credits (exit status {EXIT_CAPPED}); for a batch, the whole batch",
+            )
         if op.is_async:
             p.add_argument("--wait", action="store_true", help="poll until the job ends")
             p.add_argument(
@@ -392,12 +407,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (CreativeAIError, CommandError) as exc:  # InvalidInput is a CreativeAIError
-        return _fail(str(exc))
+        _fail(str(exc))
+        return EXIT_CAPPED if _capped(exc) else 1
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         return _fail(f"{exc.strerror or exc}{where}")
     except KeyboardInterrupt:
         return 130
+
+
+def _capped(exc: Exception) -> bool:
+    """Whether a paid call was refused by its credit cap. Looked up only if the client was
+    loaded (it raised it then): `build` must run while the client cannot even import."""
+    errors = sys.modules.get("connector.client.errors")
+    return errors is not None and isinstance(exc, errors.CreditCapError)
 
 
 def _fail(message: str) -> int:

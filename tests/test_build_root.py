@@ -26,7 +26,10 @@ PARAMS = Path(client_params.OUTPUT_DIR) / client_params.TARGET
 
 def _tracked() -> list[str]:
     out = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     return [p for p in out.split("\0") if p and (REPO / p).is_file()]
 

@@ -15,7 +15,7 @@ from typing_extensions import Unpack
 
 from connector.catalog import limits
 from connector.catalog.responses import ApiModel, BatchCreated, BatchStatus, Job
-from connector.client import _batching, _download, _jobs, _streaming
+from connector.client import _batching, _credits, _download, _jobs, _streaming
 from connector.client._base import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -28,7 +28,7 @@ from connector.client._base import (
     prepare,
 )
 from connector.client._retry import RetryPolicy, retryable_status
-from connector.client.errors import CreativeAIError, NotFoundError, WaitTimeoutError
+from connector.client.errors import APIError, CreativeAIError, NotFoundError, WaitTimeoutError
 from connector.client.params import BatchCreateParams
 from connector.client.resources import (
     AsyncBatches,
@@ -138,7 +138,23 @@ class AsyncCreativeAI:
 
     async def call(self, op_key: str, /, **fields: Any) -> ApiModel:
         """Run any catalog operation: `await call("voice.create", text="Hello")`."""
-        return await self._execute(prepare(self._settings.base_url, op_key, fields))
+        cap = fields.pop(_credits.MAX_CREDITS, None)
+        call = prepare(self._settings.base_url, op_key, fields)
+        await self._check_cap(call, cap)
+        return await self._execute(call)
+
+    async def _check_cap(self, call: Prepared, max_credits: Any, count: int | None = None) -> None:
+        """With a cap: price the call and raise `CreditCapError` before anything paid is sent
+        when the estimate is over it, or when it cannot be priced."""
+        cap = _credits.checked(call.op, max_credits)
+        if cap is None:
+            return
+        plan = _credits.plan(self._settings.base_url, call.op, call.wire or {}, cap, count)
+        try:
+            quote = await self._execute(plan.price)
+        except APIError as exc:
+            raise plan.unpriceable(exc) from exc
+        plan.check(quote)
 
     async def _execute(self, call: Prepared) -> ApiModel:
         return parse(call.op, await self._send(call), self._settings.api_key)
@@ -248,14 +264,21 @@ class AsyncCreativeAI:
 
         At most `limits.MAX_PARALLEL_REQUESTS` batches are in flight at once.
         """
-        done, chunks = _batching.plan(items, shared)
+        fields: dict[str, Any] = dict(shared)
+        cap = fields.pop(_credits.MAX_CREDITS, None)
+        done, chunks = _batching.plan(items, fields)
         count = len(done) + sum(len(c.indices) for c in chunks)
+        if chunks:  # the cap is for every video of the call: priced once, before any batch
+            probe = {**fields, _batching.PROMPTS: chunks[0].prompts[:1]}
+            videos = sum(len(c.indices) for c in chunks)
+            first = prepare(self._settings.base_url, _batching.OP, probe)
+            await self._check_cap(first, cap, count=videos)
         gate = asyncio.Semaphore(limits.MAX_PARALLEL_REQUESTS)
 
         async def run(chunk: _batching.Chunk) -> list[_batching.ItemResult]:
             async with gate:
                 try:
-                    batch = await self._create_batch(chunk, shared)
+                    batch = await self._create_batch(chunk, fields)
                 except CreativeAIError as exc:  # InvalidInput too
                     return _batching.failed(chunk, exc)
                 results = _batching.created(chunk, batch)
@@ -272,9 +295,7 @@ class AsyncCreativeAI:
         parts = await asyncio.gather(*(run(chunk) for chunk in chunks))
         return _batching.in_order(count, [done, *parts])
 
-    async def _create_batch(
-        self, chunk: _batching.Chunk, shared: BatchCreateParams
-    ) -> BatchCreated:
+    async def _create_batch(self, chunk: _batching.Chunk, shared: dict[str, Any]) -> BatchCreated:
         created = await self.call(_batching.OP, **{_batching.PROMPTS: chunk.prompts}, **shared)
         assert isinstance(created, BatchCreated)
         return created
@@ -294,10 +315,15 @@ class AsyncCreativeAI:
 
         Input is checked at once (`InvalidInput`); the request goes out on first iteration.
         """
+        cap = fields.pop(_credits.MAX_CREDITS, None)
         call = prepare(self._settings.base_url, op_key, fields)
-        return self._follow(_streaming.Plan(call, self._headers, dialect, poll_interval))
+        _credits.checked(call.op, cap)  # a bad cap is refused at once, like any field
+        plan = _streaming.Plan(call, self._headers, dialect, poll_interval)
+        return self._follow(plan, cap)
 
-    async def _follow(self, plan: _streaming.Plan) -> AsyncIterator[StreamUpdate]:
+    async def _follow(self, plan: _streaming.Plan, cap: Any = None) -> AsyncIterator[StreamUpdate]:
+        await self._check_cap(plan.call, cap)
+
         async def connect(last_event_id: str | None) -> tuple[int, AsyncIterable[bytes]]:
             response = await self._send(plan.call, stream=True, headers=plan.headers)
             if not plan.is_stream(response):

@@ -157,6 +157,7 @@ class Prepared:
     data: dict[str, str] | None = None
     files: dict[str, tuple[str, bytes, str]] | None = None
     has_webhook: bool = False
+    wire: dict[str, Any] | None = None  # the validated fields, whatever the body's encoding
 
     @property
     def method(self) -> str:
@@ -218,8 +219,8 @@ def prepare(base_url: str, op_key: str, fields: Mapping[str, Any]) -> Prepared:
     has_webhook = bool(wire.get("webhook_url"))
     if op.body == "multipart":
         data, files = _multipart(wire)
-        return Prepared(op, url, data=data, files=files, has_webhook=has_webhook)
-    return Prepared(op, url, json=wire, has_webhook=has_webhook)
+        return Prepared(op, url, data=data, files=files, has_webhook=has_webhook, wire=wire)
+    return Prepared(op, url, json=wire, has_webhook=has_webhook, wire=wire)
 
 
 def _multipart(wire: dict[str, Any]) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:

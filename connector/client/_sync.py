@@ -15,7 +15,7 @@ from typing_extensions import Unpack
 
 from connector.catalog import limits
 from connector.catalog.responses import ApiModel, BatchCreated, BatchStatus, Job
-from connector.client import _batching, _download, _jobs, _streaming
+from connector.client import _batching, _credits, _download, _jobs, _streaming
 from connector.client._base import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -28,7 +28,7 @@ from connector.client._base import (
     prepare,
 )
 from connector.client._retry import RetryPolicy, retryable_status
-from connector.client.errors import CreativeAIError, NotFoundError, WaitTimeoutError
+from connector.client.errors import APIError, CreativeAIError, NotFoundError, WaitTimeoutError
 from connector.client.params import BatchCreateParams
 from connector.client.resources import (
     Batches,
@@ -143,7 +143,23 @@ class CreativeAI:
         Fields are checked by the catalog first (`InvalidInput` names every problem), the
         answer comes back as the operation's typed model with the headers in `.meta`.
         """
-        return self._execute(prepare(self._settings.base_url, op_key, fields))
+        cap = fields.pop(_credits.MAX_CREDITS, None)
+        call = prepare(self._settings.base_url, op_key, fields)
+        self._check_cap(call, cap)
+        return self._execute(call)
+
+    def _check_cap(self, call: Prepared, max_credits: Any, count: int | None = None) -> None:
+        """With a cap: price the call and raise `CreditCapError` before anything paid is sent
+        when the estimate is over it, or when it cannot be priced."""
+        cap = _credits.checked(call.op, max_credits)
+        if cap is None:
+            return
+        plan = _credits.plan(self._settings.base_url, call.op, call.wire or {}, cap, count)
+        try:
+            quote = self._execute(plan.price)
+        except APIError as exc:
+            raise plan.unpriceable(exc) from exc
+        plan.check(quote)
 
     def _execute(self, call: Prepared) -> ApiModel:
         return parse(call.op, self._send(call), self._settings.api_key)
@@ -262,12 +278,19 @@ class CreativeAI:
         failed, carries that error; with `wait=True` each batch is polled to its end and a
         failed video carries its `JobFailedError`.
         """
-        done, chunks = _batching.plan(items, shared)
+        fields: dict[str, Any] = dict(shared)
+        cap = fields.pop(_credits.MAX_CREDITS, None)
+        done, chunks = _batching.plan(items, fields)
         count = len(done) + sum(len(c.indices) for c in chunks)
+        if chunks:  # the cap is for every video of the call: priced once, before any batch
+            probe = {**fields, _batching.PROMPTS: chunks[0].prompts[:1]}
+            videos = sum(len(c.indices) for c in chunks)
+            first = prepare(self._settings.base_url, _batching.OP, probe)
+            self._check_cap(first, cap, count=videos)
 
         def run(chunk: _batching.Chunk) -> list[_batching.ItemResult]:
             try:
-                batch = self._create_batch(chunk, shared)
+                batch = self._create_batch(chunk, fields)
             except CreativeAIError as exc:  # InvalidInput too
                 return _batching.failed(chunk, exc)
             results = _batching.created(chunk, batch)
@@ -288,7 +311,7 @@ class CreativeAI:
             parts = list(pool.map(run, chunks))
         return _batching.in_order(count, [done, *parts])
 
-    def _create_batch(self, chunk: _batching.Chunk, shared: BatchCreateParams) -> BatchCreated:
+    def _create_batch(self, chunk: _batching.Chunk, shared: dict[str, Any]) -> BatchCreated:
         created = self.call(_batching.OP, **{_batching.PROMPTS: chunk.prompts}, **shared)
         assert isinstance(created, BatchCreated)
         return created
@@ -315,11 +338,15 @@ class CreativeAI:
         dialect is read the same way. `poll_interval` sets how often the status endpoint
         is polled when settling (default: the catalog's cadence).
         """
+        cap = fields.pop(_credits.MAX_CREDITS, None)
         call = prepare(self._settings.base_url, op_key, fields)
+        _credits.checked(call.op, cap)  # a bad cap is refused at once, like any field
         plan = _streaming.Plan(call, self._headers, dialect, poll_interval)
-        return self._follow(plan)
+        return self._follow(plan, cap)
 
-    def _follow(self, plan: _streaming.Plan) -> Iterator[StreamUpdate]:
+    def _follow(self, plan: _streaming.Plan, cap: Any = None) -> Iterator[StreamUpdate]:
+        self._check_cap(plan.call, cap)
+
         def connect(last_event_id: str | None) -> tuple[int, Iterable[bytes]]:
             response = self._send(plan.call, stream=True, headers=plan.headers)
             if not plan.is_stream(response):

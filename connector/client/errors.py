@@ -14,6 +14,7 @@
     │   └── ProviderUnavailableError 503 provider_unavailable
     ├── APIConnectionError           no answer at all (APITimeoutError: no answer in time)
     ├── JobMayExistError             a create was sent but its answer was lost: not retried
+    ├── CreditCapError               max_credits: over the estimate, or unpriceable: not started
     ├── JobFailedError               a job ended failed or canceled (carries the job)
     ├── WaitTimeoutError             a job did not finish within the wait (carries its id)
     └── DownloadError                an output could not be downloaded (maybe expired)
@@ -45,6 +46,7 @@ __all__ = [
     "AuthenticationError",
     "ContentPolicyError",
     "CreativeAIError",
+    "CreditCapError",
     "DownloadError",
     "InsufficientCreditsError",
     "InvalidRequestError",
@@ -283,6 +285,30 @@ class StreamInterruptedError(APIConnectionError):
         if job_id and status_op is not None:
             hint = f". {fetch_later(job_id, status_op)}"
         super().__init__(detail + hint, operation=operation)
+
+
+class CreditCapError(CreativeAIError):
+    """A paid call was not started: its estimate is over `max_credits`, or it cannot be
+    priced (then `estimate` is None). Nothing was billed."""
+
+    def __init__(
+        self,
+        operation: Operation,
+        cap: float,
+        estimate: float | None,
+        *,
+        count: int = 1,
+        reason: str | None = None,
+    ) -> None:
+        self.operation = operation.key
+        self.cap = cap
+        self.estimate = estimate
+        each = f" ({count} generations)" if count > 1 else ""
+        if estimate is not None:
+            what = f"this would cost about {estimate:g} credits{each}, the cap is {cap:g}"
+        else:
+            what = f"the cap of {cap:g} credits cannot be checked: {reason}"
+        super().__init__(f"{operation.label}: not started: {what}.")
 
 
 class JobFailedError(CreativeAIError):

@@ -110,6 +110,9 @@ class VideoCreateParams(TypedDict, total=False):
     # Public HTTPS URL of a JPEG or PNG used as the first frame (image-to-video). Allowed: an
     # absolute http(s) URL.
     image_url: str
+    # Client option, not sent: price the call first and start nothing when the estimate is
+    # over this many credits (for a batch: the whole batch). Allowed: above 0.
+    max_credits: float
 
 
 class VideoStreamParams(TypedDict, total=False):
@@ -143,6 +146,9 @@ class VideoStreamParams(TypedDict, total=False):
     camera_angle: str
     # An image whose style is transferred to the result. Allowed: an absolute http(s) URL.
     style_reference_url: str
+    # Client option, not sent: price the call first and start nothing when the estimate is
+    # over this many credits (for a batch: the whole batch). Allowed: above 0.
+    max_credits: float
 
 
 class BatchCreateParams(TypedDict, total=False):
@@ -159,6 +165,9 @@ class BatchCreateParams(TypedDict, total=False):
     # Where CreativeAI posts the signed result when the job completes or fails. Allowed: an
     # absolute http(s) URL.
     webhook_url: str
+    # Client option, not sent: price the call first and start nothing when the estimate is
+    # over this many credits (for a batch: the whole batch). Allowed: above 0.
+    max_credits: float
 
 
 class VoiceCreateParams(TypedDict, total=False):
@@ -175,6 +184,9 @@ class VoiceCreateParams(TypedDict, total=False):
     # Where CreativeAI posts the signed result when the job completes or fails. Allowed: an
     # absolute http(s) URL.
     webhook_url: str
+    # Client option, not sent: price the call first and start nothing when the estimate is
+    # over this many credits (for a batch: the whole batch). Allowed: above 0.
+    max_credits: float
 
 
 class ComposeCreateParams(TypedDict, total=False):
@@ -190,6 +202,9 @@ class ComposeCreateParams(TypedDict, total=False):
     # Where CreativeAI posts the signed result when the job completes or fails. Allowed: an
     # absolute http(s) URL.
     webhook_url: str
+    # Client option, not sent: price the call first and start nothing when the estimate is
+    # over this many credits (for a batch: the whole batch). Allowed: above 0.
+    max_credits: float
 
 
 class ImageGenerateParams(TypedDict, total=False):
@@ -219,6 +234,9 @@ class ImageGenerateParams(TypedDict, total=False):
     camera_angle: str
     # An image whose style is transferred to the result. Allowed: an absolute http(s) URL.
     style_reference_url: str
+    # Client option, not sent: price the call first and start nothing when the estimate is
+    # over this many credits (for a batch: the whole batch). Allowed: above 0.
+    max_credits: float
 
 
 class ImageEditParams(TypedDict, total=False):
@@ -240,6 +258,9 @@ class ImageEditParams(TypedDict, total=False):
     outpaint_direction: str
     # An image whose style is transferred to the result. Allowed: an absolute http(s) URL.
     style_reference_url: str
+    # Client option, not sent: price the call first and start nothing when the estimate is
+    # over this many credits (for a batch: the whole batch). Allowed: above 0.
+    max_credits: float
 
 
 class ImageStreamParams(TypedDict, total=False):
@@ -269,6 +290,9 @@ class ImageStreamParams(TypedDict, total=False):
     camera_angle: str
     # An image whose style is transferred to the result. Allowed: an absolute http(s) URL.
     style_reference_url: str
+    # Client option, not sent: price the call first and start nothing when the estimate is
+    # over this many credits (for a batch: the whole batch). Allowed: above 0.
+    max_credits: float
 
 
 class ChartCreateParams(TypedDict, total=False):
@@ -289,6 +313,9 @@ class ChartCreateParams(TypedDict, total=False):
     # Where CreativeAI posts the signed result when the job completes or fails. Allowed: an
     # absolute http(s) URL.
     webhook_url: str
+    # Client option, not sent: price the call first and start nothing when the estimate is
+    # over this many credits (for a batch: the whole batch). Allowed: above 0.
+    max_credits: float
 
 
 class PriceCalculateParams(TypedDict, total=False):

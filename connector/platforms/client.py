@@ -12,6 +12,7 @@ from __future__ import annotations
 import textwrap
 
 from connector.catalog import Catalog, Field, FieldType
+from connector.catalog.spec import OperationKind
 from connector.platforms import GENERATED_NOTICE
 
 T = FieldType
@@ -19,6 +20,13 @@ OUTPUT_DIR = "connector/client"
 MANIFEST = False  # the folder is hand-written but for this one file: no manifest there
 TARGET = "params.py"
 BUILD_NOTICE = f"# {GENERATED_NOTICE}\n"
+
+#: The client's own option of every paid call (not sent to the API): see `_credits`.
+MAX_CREDITS = "max_credits"
+MAX_CREDITS_HELP = (
+    "Client option, not sent: price the call first and start nothing when the estimate is",
+    "over this many credits (for a batch: the whole batch). Allowed: above 0.",
+)
 
 #: (TypedDict name, the operations it covers, fields the method takes positionally).
 SPECS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
@@ -127,6 +135,8 @@ class _Writer:
         for field_name in order:
             f, required_in = uses[field_name]
             lines += self.member(f, required_in == len(ops))
+        if all(op.kind is OperationKind.CREATE for op in ops):
+            lines += [f"    # {line}" for line in MAX_CREDITS_HELP] + [f"    {MAX_CREDITS}: float"]
         self.classes.append("\n".join(lines) + "\n")
 
     def render(self) -> str:
