@@ -167,18 +167,26 @@ def _follow_stream(client: Any, fields: dict[str, Any], args: argparse.Namespace
         bar.update(update.percent, update.status or update.kind)
         last = update
     if last is None or last.kind != "completed":
-        code = last.code if last else "no_result"
-        print(
-            f"error: the video did not complete ({code}: {last.message if last else ''})",
-            file=sys.stderr,
-        )
-        return 1
+        raise CommandError(_not_completed(last))
     bar.done("completed")
     if args.download:
         saved = client.download(last.urls[0], args.download)
         print(f"saved {saved.path} ({saved.bytes_written:,} bytes)", file=sys.stderr)
     print(json.dumps({"id": last.job_id, "status": last.status, "urls": list(last.urls)}, indent=2))
     return 0
+
+
+def _not_completed(last: Any) -> str:
+    if last is not None and last.kind == "failed":
+        reason = ": ".join(str(p) for p in (last.code, last.message) if p) or "no reason given"
+        who = f"the video {last.job_id}" if last.job_id else "the video"
+        return f"{who} failed ({reason})"
+    later = (
+        f"; fetch it later: creativeai-connector status {last.job_id}"
+        if last and last.job_id
+        else ""
+    )
+    return "the stream ended before the video finished" + later
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -376,3 +376,53 @@ def test_a_bad_sandbox_option_is_a_usage_error(capsys: pytest.CaptureFixture[str
         main(["sandbox", "--port", "eighty"])
     assert exited.value.code == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_video_stream_cut_inside_its_final_event_still_completes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Events :0-:9 pass, then only the final event's `id:` line, then a reset: the CLI
+    settles the video through its status endpoint instead of failing `(None: None)`."""
+    import json as _json
+
+    frames = b"".join(
+        b'id: vgen_7:%d\nevent: progress\ndata: {"status": "progress", "percent": %d}\n\n'
+        % (n, 10 * n)
+        for n in range(10)
+    )
+    cut = Reply(200, action="stream", events=[frames, b"id: vgen_7:10\n"], cut=True)
+    done = {"id": "vgen_7", "status": "completed", "output_url": "https://cdn.example/7.mp4"}
+    with ScriptedServer([cut, Reply(200, done)]) as server:
+        argv = ["video", "create", "--prompt", "p", "--stream", "--api-key", "k"]
+        code = main([*argv, "--base-url", server.url])
+        calls = [(r.method, r.path) for r in server.received]
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    printed = _json.loads(out.out[out.out.index("{") :])
+    assert printed == {"id": "vgen_7", "status": "completed", "urls": ["https://cdn.example/7.mp4"]}
+    assert [m for m, _ in calls] == ["POST", "GET"]  # the create was sent once
+
+
+def test_a_failed_streamed_video_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
+    failed = (
+        b'id: vgen_8:0\nevent: error\ndata: {"status": "error", "code": "generation_failed", '
+        b'"message": "provider error"}\n\n'
+    )
+    with ScriptedServer([Reply(200, action="stream", events=[failed])]) as server:
+        code = main(
+            [
+                "video",
+                "create",
+                "--prompt",
+                "p",
+                "--stream",
+                "--api-key",
+                "k",
+                "--base-url",
+                server.url,
+            ]
+        )
+    err = capsys.readouterr().err
+    assert code == 1 and err.strip().splitlines()[-1] == (
+        "error: the video failed (generation_failed: provider error)"
+    ), err
