@@ -381,16 +381,14 @@ def _resume(sandbox: Sandbox, key: ApiKey, op: Operation, last: str) -> tuple[Jo
     return job, parsed[1] + 1
 
 
+#: Operations whose behaviour is their own. Every other operation is handled as its kind of
+#: job is (`handler_for`): a new job on the shared status endpoint needs no entry here.
 HANDLERS: dict[str, Handler] = {
     "video.create_from_text": _video_create,
     "video.create_from_image": _video_create,
     "video.get": _video_get,
     "batch.create": _batch_create,
     "batch.get": _batch_get,
-    "voice.create": _shared_create,
-    "compose.create": _shared_create,
-    "chart.create": _shared_create,
-    "job.get": _shared_get,
     "image.generate": _image_generate,
     "image.edit": _image_edit,
     "model.list": _model_list,
@@ -399,9 +397,23 @@ HANDLERS: dict[str, Handler] = {
     "image.stream": _stream,
 }
 
-missing = set(CATALOG.operations) - set(HANDLERS)
-if missing:  # a new catalog operation needs a sandbox handler
-    raise RuntimeError(f"the sandbox has no handler for {sorted(missing)}")
+#: The handler of each kind of job, for operations HANDLERS does not name.
+BY_JOB: dict[tuple[JobKind, OperationKind], Handler] = {
+    (JobKind.SHARED, OperationKind.CREATE): _shared_create,
+    (JobKind.SHARED, OperationKind.GET): _shared_get,
+}
+
+
+def handler_for(op: Operation) -> Handler:
+    """The sandbox's handler of `op`: its own, else its kind of job's."""
+    found = HANDLERS.get(op.key) or (BY_JOB.get((op.job, op.kind)) if op.job else None)
+    if found is None:  # a new catalog operation that is not a shared-status job
+        raise RuntimeError(f"the sandbox has no handler for {op.key!r}: add it to HANDLERS")
+    return found
+
+
+for _op in CATALOG.operations.values():
+    handler_for(_op)  # fail at import, not at the first request
 
 
 def _view(ops: tuple[Operation, ...]) -> Callable[..., Response]:
@@ -418,7 +430,7 @@ def _view(ops: tuple[Operation, ...]) -> Callable[..., Response]:
             data = _json_body()
         op = _choose(ops, data)
         body = _validated(op, data) if op.body != "none" else {}
-        return HANDLERS[op.key](sandbox, key, op, body, params)
+        return handler_for(op)(sandbox, key, op, body, params)
 
     return view
 
