@@ -6,13 +6,15 @@ started; and against a scripted server for a price endpoint that refuses.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+import operation_table
 import pytest
 from test_client_support import Reply, ScriptedServer, error_body, run
 
-from connector.catalog import CATALOG, InvalidInput, limits
+from connector.catalog import CATALOG, FieldType, InvalidInput, Operation, limits
 from connector.client import CreditCapError
 from connector.sandbox import pricing
 from connector.sandbox.harness import RunningSandbox
@@ -173,6 +175,30 @@ def test_the_cli_refuses_over_the_cap_with_its_own_status(
     assert len(sandbox.jobs()) == 1
 
 
+def _required_options(op: Operation) -> list[str]:
+    """The options a command cannot run without, with the catalog's example values."""
+    out: list[str] = []
+    for use in op.fields:
+        f = use.field
+        if not use.required or f.fixed is not None:
+            continue
+        option = "--" + f.name.replace("_", "-")
+        if f.type is FieldType.BOOLEAN:
+            out.append(option)
+            continue
+        value = operation_table.example_input(op)[f.name]
+        if f.type is FieldType.FILE:
+            out += [option, "example.png"]
+        elif f.type in (FieldType.OBJECT, FieldType.OBJECT_LIST):
+            out += [option, json.dumps(value)]
+        elif f.type in (FieldType.STRING_LIST, FieldType.NUMBER_LIST):
+            for item in value:
+                out += [option, str(item)]
+        else:
+            out += [option, str(value)]
+    return out
+
+
 def test_every_paid_command_takes_a_cap() -> None:
     from connector.cli import build_parser
 
@@ -181,15 +207,6 @@ def test_every_paid_command_takes_a_cap() -> None:
         if op.kind.name != "CREATE" or not op.platforms or op.key == "video.create_from_image":
             continue
         action = "create" if op.key == "video.create_from_text" else op.action.replace("_", "-")
-        required = {
-            "voice.create": ["--text", "hi"],
-            "compose.create": [
-                *("--video-url", "https://a/v", "--audio-url", "https://a/a"),
-                "--replace-audio",
-            ],
-            "chart.create": ["--chart-image-url", "https://a/c.png"],
-            "image.edit": ["--image", "x.png", "--prompt", "p", "--model", "m"],
-            "batch.create": ["--prompts", '[{"prompt": "a"}]'],
-        }.get(op.key, ["--prompt", "p"])
+        required = _required_options(op)
         args = parser.parse_args([op.resource, action, *required, "--max-credits", "5"])
         assert args.max_credits == 5.0, op.key
