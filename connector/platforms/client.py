@@ -28,19 +28,35 @@ MAX_CREDITS_HELP = (
     "over this many credits (for a batch: the whole batch). Allowed: above 0.",
 )
 
-#: (TypedDict name, the operations it covers, fields the method takes positionally).
-SPECS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("VideoCreateParams", ("video.create_from_text", "video.create_from_image"), ()),
-    ("VideoStreamParams", ("video.stream",), ()),
-    ("BatchCreateParams", ("batch.create",), ("prompts",)),
-    ("VoiceCreateParams", ("voice.create",), ()),
-    ("ComposeCreateParams", ("compose.create",), ()),
-    ("ImageGenerateParams", ("image.generate",), ()),
-    ("ImageEditParams", ("image.edit",), ()),
-    ("ImageStreamParams", ("image.stream",), ()),
-    ("ChartCreateParams", ("chart.create",), ()),
-    ("PriceCalculateParams", ("price.calculate",), ()),
-)
+#: Fields a client method takes positionally (`batches.create(prompts, ...)`), by operation.
+POSITIONAL: dict[str, tuple[str, ...]] = {"batch.create": ("prompts",)}
+
+Spec = tuple[str, tuple[str, ...], tuple[str, ...]]
+
+
+def specs(catalog: Catalog) -> tuple[Spec, ...]:
+    """(TypedDict name, the operations it covers, fields the method takes positionally): one
+    per resource method of every operation with a body (`create_from_*` share `create`),
+    grouped by resource in catalog order, so a new operation gets its class without an edit."""
+    groups: dict[str, list[str]] = {}
+    resources: list[str] = []
+    for op in catalog.operations.values():
+        if op.resource not in resources:
+            resources.append(op.resource)
+        if op.body == "none":
+            continue
+        action = "create" if op.action.startswith("create_") else op.action
+        groups.setdefault(f"{_class_name(op.resource)}{_class_name(action)}Params", []).append(
+            op.key
+        )
+    ordered = sorted(
+        groups.items(), key=lambda item: resources.index(catalog.operation(item[1][0]).resource)
+    )
+    return tuple(
+        (name, tuple(keys), tuple(p for key in keys for p in POSITIONAL.get(key, ())))
+        for name, keys in ordered
+    )
+
 
 HEADER = '''"""Typed keyword arguments of the client's resource methods.
 
@@ -140,7 +156,7 @@ class _Writer:
         self.classes.append("\n".join(lines) + "\n")
 
     def render(self) -> str:
-        for name, op_keys, skip in SPECS:
+        for name, op_keys, skip in specs(self.catalog):
             self.params_class(name, op_keys, skip)
         parts = [BUILD_NOTICE + HEADER]
         parts += [self.aliases[name] for name in self.aliases]
