@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import operation_table
 import pytest
 import zapier_toolchain as toolchain
 from jsonschema import Draft4Validator
@@ -298,12 +299,15 @@ def test_the_app_tester_suite_passes(
     core: toolchain.Install,
     sandbox_factory: Callable[..., RunningSandbox],
     relay_url: str,
+    tmp_path: Path,
 ) -> None:
     sandbox = sandbox_factory(rate_limits=False)
     # A sandbox whose jobs only end when a test moves its clock: for callbacks that come early.
     held = sandbox_factory(rate_limits=False, time_scale=1000.0)
     media = sandbox_media(sandbox)
     suites = sorted(str(p.relative_to(APP)) for p in (APP / "test").glob("*.test.js"))
+    table = tmp_path / "operations.json"  # the written cases and the catalog's for the rest
+    table.write_text(json.dumps({"cases": operation_table.cases()}))
     assert suites, "no test files in zapier/test"
     env = {
         **os.environ,
@@ -315,6 +319,7 @@ def test_the_app_tester_suite_passes(
         "CREATIVEAI_HELD_API_KEY": held.api_key,
         "ZAPIER_OPERATIONS": json.dumps(zapier_operations(media)),
         "ZAPIER_EVENTS": json.dumps(zapier_events(media)),
+        "OPERATION_CASES": str(table),
     }
     done = subprocess.run(
         ["node", "--test", "--test-reporter=spec", *suites],
