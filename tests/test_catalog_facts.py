@@ -148,3 +148,14 @@ def test_job_kinds_are_listed_from_resource_nouns() -> None:
     assert CATALOG.operation("job.get").description == (
         f"Get a {text.join_words(nouns, 'or')} job's status and result."
     )
+
+
+def test_a_job_that_takes_a_webhook_url_must_name_its_events() -> None:
+    chart = operations.BY_KEY["chart.create"]
+    scratch = chart.model_copy(update={"key": "chart.scratch", "action": "scratch"})
+    hook = fields.WEBHOOK_URL.model_copy(
+        update={"operations": (*fields.WEBHOOK_URL.operations, "chart.scratch")}
+    )
+    others = tuple(f for f in fields.ALL if f.key != hook.key)
+    with pytest.raises(ValueError, match=r"'chart\.scratch' takes a webhook_url but no event"):
+        Catalog((*operations.ALL, scratch), (*others, hook))

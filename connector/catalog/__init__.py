@@ -92,6 +92,11 @@ class Catalog:
                 if op.key in f.operations
             )
             ends = tuple(e.name for e in all_events if op.key in e.operations)
+            if not ends and any(u.field.name == "webhook_url" for u in uses):
+                raise ValueError(
+                    f"{op.key!r} takes a webhook_url but no event names it: "
+                    "declare its events (Event.operations) in events.py"
+                )
             self.operations[op.key] = op.model_copy(update={"fields": uses, "events": ends})
         for op in list(self.operations.values()):
             if "{jobs}" in op.description and op.job is not None:
