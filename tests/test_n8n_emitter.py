@@ -7,14 +7,16 @@ import re
 
 import pytest
 
-from connector.catalog import CATALOG, FieldType, Operation, limits
+from connector.catalog import CATALOG, Field, FieldType, Operation, limits
 from connector.platforms import GENERATED_NOTICE
 from connector.platforms import n8n as emitter
 from connector.platforms.n8n import properties as P
-from connector.platforms.n8n.ts import literal, sort_key, title_case
+from connector.platforms.n8n import sources
+from connector.platforms.n8n.ts import camel, literal, sort_key, title_case
 
 FILES = emitter.emit(CATALOG)
 N8N_OPS = CATALOG.for_platform("n8n")
+RESOURCES = "nodes/CreativeAi/generated/resources"
 
 
 def test_emit_is_deterministic() -> None:
@@ -37,15 +39,54 @@ def test_every_file_says_it_is_generated_where_its_format_allows() -> None:
 
 
 def test_every_n8n_operation_has_a_description_file_and_a_runtime_entry() -> None:
-    catalog_ts = FILES["nodes/CreativeAi/catalog.ts"].decode()
+    catalog_ts = FILES["nodes/CreativeAi/generated/catalog.ts"].decode()
     for op in N8N_OPS:
         value = P.op_value(op)
-        assert f"nodes/CreativeAi/resources/{op.resource}/{value}.ts" in FILES
+        assert f"{RESOURCES}/{op.resource}/{value}.ts" in FILES
         assert f"'{op.resource}.{value}': {{" in catalog_ts
         assert f"key: '{op.key}'" in catalog_ts
     hidden = [op for op in CATALOG.operations.values() if "n8n" not in op.platforms]
     for op in hidden:
         assert f"key: '{op.key}'" not in catalog_ts
+
+
+def _squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+SHOWN = list(sources.n8n_fields(CATALOG).values())
+
+
+@pytest.mark.parametrize("f", SHOWN, ids=[f.key for f in SHOWN])
+def test_each_fields_spec_appears_once_in_the_package(f: Field) -> None:
+    """A field's n8n parameter and its runtime spec are written once: operations refer to
+    them by name (a copy per operation is what this test exists to catch)."""
+    texts = {path: _squeezed(c.decode()) for path, c in FILES.items() if path.endswith(".ts")}
+    prop = _squeezed(literal(sources.field_property(CATALOG, f)))
+    spec = _squeezed(literal(sources.field_table_entry(CATALOG, f)))
+    for body, where in ((prop, "descriptions/fields.ts"), (spec, "catalog.ts")):
+        found = {path: text.count(body) for path, text in texts.items() if body in text}
+        assert list(found) == [f"nodes/CreativeAi/generated/{where}"], found
+        assert sum(found.values()) == 1, found
+    # Nor is it copied under another name (a collection's child that copies a field):
+    # its help text is in one property.
+    # (A live dropdown's description is n8n's fixed wording; its own help is the hint.)
+    own = P.property_for(f)
+    where = "hint" if own["description"] == P.DYNAMIC_DESCRIPTION else "description"
+    help_text = _squeezed(literal(own[where]))
+    assert sum(t.count(f"{where}:{help_text}") for t in texts.values()) == 1
+
+
+def test_operations_name_their_fields_by_key_with_their_own_flags() -> None:
+    catalog_ts = FILES["nodes/CreativeAi/generated/catalog.ts"].decode()
+    for op in N8N_OPS:
+        text = FILES[f"{RESOURCES}/{op.resource}/{P.op_value(op)}.ts"]
+        split = P.split(op)
+        for use in split.top:
+            assert f"field: '{use.field.key}',\n\t\t\t\trequired: true" in catalog_ts
+            assert f"...field.{camel(use.field.key)}," in text.decode()
+        for use in split.additional:
+            assert f"field: '{use.field.key}',\n\t\t\t\tadditional: true" in catalog_ts
 
 
 @pytest.mark.parametrize("op", N8N_OPS, ids=[op.key for op in N8N_OPS])
@@ -73,19 +114,19 @@ def test_fields_keep_the_catalogs_types_ranges_and_defaults(op: Operation) -> No
             assert prop["description"].startswith("Whether")
         elif f.type is FieldType.FILE:
             assert prop["name"].endswith("BinaryPropertyName")
-        spec = P.field_spec(f, required=use.required, additional=not use.required)
+        spec = P.field_spec(f)
         assert spec["wire"] == f.name and spec["allowed"] == f.allowed()
 
 
 def test_async_operations_offer_the_three_completions_with_the_catalogs_cadence() -> None:
     for op in N8N_OPS:
-        text = FILES[f"nodes/CreativeAi/resources/{op.resource}/{P.op_value(op)}.ts"].decode()
+        text = FILES[f"{RESOURCES}/{op.resource}/{P.op_value(op)}.ts"].decode()
         if op.is_async and op.job is not None:
             cadence = limits.POLL_CADENCE[op.job]
             assert f"completionFields(showFor, {cadence.interval:g}, {cadence.timeout:g})" in text
         else:
             assert "completionFields" not in text
-    completion = FILES["nodes/CreativeAi/resources/completion.ts"].decode()
+    completion = FILES["nodes/CreativeAi/generated/descriptions/completion.ts"].decode()
     for value in ("'none'", "'poll'", "'webhook'"):
         assert f"value: {value}" in completion
 

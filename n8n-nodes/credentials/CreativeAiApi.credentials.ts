@@ -17,7 +17,7 @@ export class CreativeAiApi implements ICredentialType {
 		dark: 'file:../icons/creativeai.dark.svg',
 	};
 
-	documentationUrl = 'https://github.com/creativeai/n8n-nodes-creativeai#readme';
+	documentationUrl = 'https://github.com/creativeai/n8n-nodes-creativeai#credentials';
 
 	properties: INodeProperties[] = [
 		{

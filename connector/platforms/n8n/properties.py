@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from connector.catalog import Field, FieldType, FieldUse, Operation
-from connector.platforms.n8n.ts import Raw, camel, pascal, sort_key, title_case
+from connector.platforms.n8n.ts import camel, pascal, title_case
 
 T = FieldType
 
@@ -118,9 +119,15 @@ def _default(f: Field) -> Any:
 
 
 def property_for(
-    f: Field, *, name: str | None = None, in_collection: bool = False
+    f: Field,
+    *,
+    name: str | None = None,
+    in_collection: bool = False,
+    child: Callable[[Field], Any] | None = None,
 ) -> dict[str, Any]:
-    """The n8n parameter (INodeProperties) for one catalog field, without displayOptions."""
+    """The n8n parameter (INodeProperties) for one catalog field, without displayOptions.
+    `child` renders the children of a collection (a reference to their shared parameter);
+    by default each child is written out."""
     t = f.type
     prop: dict[str, Any] = {"displayName": f.label, "name": name or param_name(f)}
     help_text = f.help
@@ -143,17 +150,15 @@ def property_for(
     elif t is T.ENUM and f.closed:
         prop.update(
             type="options",
-            options=sorted(
-                (
-                    {
-                        "name": title_case(o.label),
-                        "value": o.value,
-                        **({"description": o.help} if o.help else {}),
-                    }
-                    for o in f.options
-                ),
-                key=lambda o: sort_key(str(o["name"])),
-            ),
+            # In the catalog's order (480p, 720p, 1080p), not alphabetically.
+            options=[
+                {
+                    "name": title_case(o.label),
+                    "value": o.value,
+                    **({"description": o.help} if o.help else {}),
+                }
+                for o in f.options
+            ],
             default=_default(f),
         )
     elif t is T.ENUM:  # an open list: free text, the documented values as examples
@@ -197,7 +202,10 @@ def property_for(
                 {
                     "displayName": _singular(f.label),
                     "name": "values",
-                    "values": [property_for(c, in_collection=True) for c in f.children],
+                    "values": [
+                        child(c) if child else property_for(c, in_collection=True)
+                        for c in f.children
+                    ],
                 }
             ],
         )
@@ -230,17 +238,18 @@ def _kind(f: Field) -> str:
     }[f.type]
 
 
-def field_spec(f: Field, *, required: bool, additional: bool, param: str | None = None) -> Any:
-    """What the runtime needs to read, check and send one field."""
+def field_spec(
+    f: Field, *, param: str | None = None, child_key: Callable[[Field], str] | None = None
+) -> Any:
+    """What the runtime needs to read, check and send one field (the same in every
+    operation: an operation's own flags go on its `FieldUse`, a collection's children are
+    named by key, each with whether an entry needs it)."""
     spec: dict[str, Any] = {
         "wire": f.name,
         "param": param or param_name(f),
         "label": title_case(f.label),
         "kind": _kind(f),
-        "required": required,
     }
-    if additional:
-        spec["additional"] = True
     spec["allowed"] = f.allowed()
     if f.type is T.ENUM and f.closed:
         spec["options"] = list(f.option_values)
@@ -258,9 +267,20 @@ def field_spec(f: Field, *, required: bool, additional: bool, param: str | None 
     if f.type is T.STRING_LIST and f.item_type is T.URL:
         spec["itemKind"] = "url"
     if f.type is T.OBJECT_LIST and _is_flat(f):
+        key = child_key or (lambda c: c.key)
         spec["children"] = [
-            field_spec(c, required=c.required, additional=False) for c in f.children
+            use_spec(key(c), required=c.required, additional=False) for c in f.children
         ]
+    return spec
+
+
+def use_spec(key: str, *, required: bool, additional: bool) -> dict[str, Any]:
+    """One operation's use of a field: the field's key and the operation's flags."""
+    spec: dict[str, Any] = {"field": key}
+    if required:
+        spec["required"] = True
+    if additional:
+        spec["additional"] = True
     return spec
 
 
@@ -270,6 +290,10 @@ class OperationFields:
 
     top: tuple[FieldUse, ...]  # required: at the top, in catalog order
     additional: tuple[FieldUse, ...]  # optional: under "Additional Fields"
+
+    @property
+    def all(self) -> tuple[FieldUse, ...]:
+        return (*self.top, *self.additional)
 
 
 def split(op: Operation) -> OperationFields:
@@ -287,18 +311,3 @@ def show_for(resource: str, operation: str) -> dict[str, Any]:
 
 def op_value(op: Operation) -> str:
     return camel(op.action)
-
-
-def additional_collection(op: Operation, uses: tuple[FieldUse, ...]) -> dict[str, Any]:
-    return {
-        "displayName": "Additional Fields",
-        "name": ADDITIONAL,
-        "type": "collection",
-        "placeholder": "Add Field",
-        "default": {},
-        "displayOptions": Raw("showFor"),
-        "options": sorted(
-            (property_for(u.field, in_collection=True) for u in uses),
-            key=lambda p: sort_key(str(p["displayName"])),
-        ),
-    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 _IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
@@ -132,3 +133,21 @@ def sort_key(text: str) -> tuple[tuple[tuple[int, str], ...], str]:
     n8n's linter sorts option lists this way."""
     primary = tuple((_collation_class(ch), ch.lower()) for ch in text)
     return primary, text.swapcase()
+
+
+_PLACEHOLDER = re.compile(r"__[A-Z][A-Z_]*__")
+
+
+def template(name: str, notice: str, *, comment: str = "//", **values: str) -> str:
+    """A template of `templates/` with its `__NAME__` placeholders filled in (`name=...`
+    fills `__NAME__`), after a first line saying the file is generated."""
+    text = (resources.files(__package__) / "templates" / name).read_text(encoding="utf-8")
+    for placeholder, value in values.items():
+        marker = f"__{placeholder.upper()}__"
+        if marker not in text:
+            raise KeyError(f"template {name} has no {marker}")
+        text = text.replace(marker, value)
+    left = _PLACEHOLDER.search(text)
+    if left:
+        raise KeyError(f"template {name}: {left.group(0)} was not filled in")
+    return f"{comment} {notice}\n{text}"

@@ -1,6 +1,6 @@
 // Hand-written: the live model lists behind the Model fields (GET /v1/models).
 import type { IDataObject, ILoadOptionsFunctions, INodePropertyOptions } from 'n8n-workflow';
-import { API } from '../catalog';
+import { API } from '../generated/catalog';
 import { request } from './transport';
 
 /** Models of one type (`video`, `image`, `image-edit`), or every model when `type` is undefined. */

@@ -1,7 +1,7 @@
 // Hand-written: turning finished jobs into output items (binary downloads, per-item errors).
 import type { IBinaryKeyData, IDataObject, IExecuteFunctions, INodeExecutionData, IWebhookFunctions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
-import type { OperationSpec } from '../catalog';
+import type { OperationSpec } from './operations';
 import { failureOf } from './jobs';
 import { downloadBinary } from './transport';
 

@@ -1,11 +1,14 @@
 // Hand-written: the CreativeAI Trigger. Through a relay it subscribes itself when the
 // workflow is published (and unsubscribes when unpublished); the relay signs what it
-// forwards (Standard Webhooks, with the subscription's secret). Straight from the API,
-// deliveries carry the API's HMAC, keyed with the API key. Anything unsigned or forged
-// gets 401 and starts nothing.
+// forwards (Standard Webhooks, with the subscription's secret and a timestamp), and then
+// only the relay's signature is accepted. Without a relay, deliveries carry the API's
+// HMAC, keyed with the API key. Anything unsigned or forged gets 401 and starts nothing.
+// Each delivery starts the workflow once: what was emitted is remembered (workflow static
+// data, a bounded window), and a repeat (the API's retries, a replayed post) gets 200 and
+// starts nothing.
 import type { IDataObject, IHookFunctions, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
-import { API } from '../../CreativeAi/catalog';
+import { API } from '../../CreativeAi/generated/catalog';
 import { RELAY } from '../../CreativeAi/runtime/relay';
 import { rawBodyOf, refuse } from '../../CreativeAi/runtime/resume';
 import {
@@ -21,6 +24,24 @@ import { credentials, nodeError, request } from '../../CreativeAi/runtime/transp
 interface Subscription {
 	subscriptionId?: string;
 	sealedSecret?: string;
+	/** Deliveries already emitted: key -> when (ms since epoch), oldest first. */
+	emitted?: Record<string, number>;
+}
+
+/** How long, and how many, emitted deliveries are remembered. The API retries within a
+ * minute and the relay's signatures expire after minutes; a day covers both with room. */
+export const REMEMBER = { ms: 24 * 60 * 60 * 1000, max: 1000 };
+
+/** Record `key` as emitted; false when it was emitted already (inside the window). */
+export function firstDelivery(stored: Subscription, key: string, now: number): boolean {
+	const emitted = stored.emitted ?? {};
+	const kept: Record<string, number> = {};
+	const fresh = Object.entries(emitted).filter(([, at]) => now - at < REMEMBER.ms);
+	for (const [seen, at] of fresh.slice(-(REMEMBER.max - 1))) kept[seen] = at;
+	const repeat = key in kept;
+	if (!repeat) kept[key] = now;
+	stored.emitted = kept;
+	return !repeat;
 }
 
 function events(ctx: IHookFunctions | IWebhookFunctions): string[] {
@@ -103,7 +124,12 @@ export async function receive(this: IWebhookFunctions): Promise<IWebhookResponse
 	const creds = await credentials(this);
 	const stored = this.getWorkflowStaticData('node') as Subscription;
 	let via: 'relay' | 'api';
-	if (header(headers, STANDARD_WEBHOOKS.signature)) {
+	if (creds.relayUrl) {
+		// Through a relay, only what the relay signed counts: a direct API-signed post could
+		// be a captured one sent again, and the relay already deduplicates the API's retries.
+		if (!header(headers, STANDARD_WEBHOOKS.signature)) {
+			return refuse(this, 401, 'this trigger receives through the relay; direct posts are refused');
+		}
 		const secret = stored.sealedSecret ? unseal(stored.sealedSecret, creds.apiKey) : undefined;
 		if (!secret || !verifyRelaySignature(raw, headers, secret, Date.now() / 1000)) {
 			return refuse(this, 401, 'relay signature check failed');
@@ -126,6 +152,15 @@ export async function receive(this: IWebhookFunctions): Promise<IWebhookResponse
 		return { webhookResponse: { received: true, ignored: event ?? 'unknown event' } };
 	}
 	const deliveryId = header(headers, API.deliveryIdHeader) ?? String(body.batch_id ?? body.id ?? '');
+	// The relay's message id is the same on each of its retries; the API's delivery id
+	// (the job id) with the status is what the API deduplicates on.
+	const key =
+		via === 'relay'
+			? `relay:${header(headers, STANDARD_WEBHOOKS.id) ?? ''}`
+			: `api:${deliveryId}:${String(body.status ?? event)}`;
+	if (!firstDelivery(stored, key, Date.now())) {
+		return { webhookResponse: { received: true, duplicate: deliveryId } };
+	}
 	return {
 		workflowData: [[{ json: { event, delivery_id: deliveryId, via, ...body } }]],
 	};
