@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.catalog import Platform
+from connector.catalog import ModelSource, Platform
 
 Json = dict[str, Any]
 
@@ -60,8 +60,6 @@ def module_id(label: str) -> str:
     return name[:1].lower() + name[1:]
 
 
-def rpc_id(options_source: str) -> str:
-    """`models:video` → `listVideoModels`, `models:image-edit` → `listImageEditModels`,
-    `models:all` → `listModels`."""
-    what, _, kind = options_source.partition(":")
-    return "list" + ("" if kind in ("", "all") else _words(kind)) + _words(what)
+def rpc_id(options_source: ModelSource) -> str:
+    """Video models → `listVideoModels`, image-edit → `listImageEditModels`, all → `listModels`."""
+    return "list" + _words(options_source.kind or "") + "Models"

@@ -18,6 +18,7 @@ from connector.catalog import (
     Field,
     FieldType,
     JobKind,
+    ModelSource,
     NormalizedState,
     Operation,
     OperationKind,
@@ -54,11 +55,7 @@ WAIT_PARAM = "waitForResult"
 
 def visible_fields(op: Operation) -> list[tuple[Field, bool]]:
     """The fields a Make user fills in, with whether the operation requires them."""
-    return [
-        (use.field, use.required)
-        for use in op.fields
-        if PLATFORM in use.field.platforms and use.field.fixed is None
-    ]
+    return [(use.field, use.required) for use in op.visible_fields(PLATFORM)]
 
 
 def _extra_help(op: Operation, name: str) -> str:
@@ -285,8 +282,8 @@ def list_items(catalog: Catalog, op: Operation) -> tuple[str, type[responses.Api
 # -- RPCs: live option lists -------------------------------------------------------------------
 
 
-def options_sources(ops: Iterable[Operation]) -> list[str]:
-    found: dict[str, None] = {}
+def options_sources(ops: Iterable[Operation]) -> list[ModelSource]:
+    found: dict[ModelSource, None] = {}
     for op in ops:
         for f, _ in visible_fields(op):
             for each in (f, *f.children):
@@ -295,11 +292,11 @@ def options_sources(ops: Iterable[Operation]) -> list[str]:
     return list(found)
 
 
-def model_rpc(catalog: Catalog, source: str) -> Component:
-    """`models:<type>`: the live model list, kept to one model type (`all`: every model)."""
+def model_rpc(catalog: Catalog, source: ModelSource) -> Component:
+    """The live model list, kept to one model type (`kind` None: every model)."""
     op = catalog.operation("model.list")
     container, item_model = list_items(catalog, op)
-    _, _, kind = source.partition(":")
+    kind = source.name
     iterate: Any = tpl(path("body", container))
     label = "List models"
     if kind and kind != "all":

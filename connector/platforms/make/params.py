@@ -15,7 +15,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-from connector.catalog import Field, FieldType
+from connector.catalog import Field, FieldType, ModelSource
 
 T = FieldType
 Param = dict[str, Any]
@@ -53,7 +53,7 @@ def parameter(
     field: Field,
     *,
     required: bool,
-    rpc_for: Callable[[str], str] | None = None,
+    rpc_for: Callable[[ModelSource], str] | None = None,
     extra_help: str = "",
 ) -> Param:
     """One mappable parameter for a catalog field (`rpc_for` names the RPC of an options source)."""
@@ -87,7 +87,7 @@ def parameter(
     return param
 
 
-def _spec(field: Field, rpc_for: Callable[[str], str] | None) -> Param | list[Param] | None:
+def _spec(field: Field, rpc_for: Callable[[ModelSource], str] | None) -> Param | list[Param] | None:
     t = field.type
     if t is T.STRING_LIST:
         item = field.item_type or T.STRING

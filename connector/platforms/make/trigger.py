@@ -39,7 +39,7 @@ def webhook(catalog: Catalog) -> Component:
     inferred = [e.name for e in found if not e.documented]
     events_help = "Which completions start the scenario."
     if inferred:
-        events_help += " Inferred (the API docs do not name them): " + ", ".join(inferred) + "."
+        events_help += " " + events.unconfirmed_note(inferred)
     webhook_params = [
         {
             "name": EVENTS_PARAM,

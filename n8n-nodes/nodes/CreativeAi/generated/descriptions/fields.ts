@@ -167,7 +167,7 @@ export const chartDuration: INodeProperties = {
 		numberPrecision: 0,
 	},
 	default: 8,
-	description: 'Length of the chart video in seconds (the docs give no range)',
+	description: 'Length of the chart video in seconds',
 };
 
 const aspectRatioChoices: INodePropertyOptions[] = [
@@ -220,7 +220,7 @@ const sizeChoices: INodePropertyOptions[] = [
 		value: '1024x1536',
 	},
 	{
-		name: '1792x1024 (Wide; Used in the API\'s Examples)',
+		name: '1792x1024 (Wide)',
 		value: '1792x1024',
 	},
 ];
