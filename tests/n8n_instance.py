@@ -293,6 +293,14 @@ class N8nInstance:
             f"(seen {seen}):\n{self.log()}"
         )
 
+    def static_data(self, workflow_id: str) -> Any:
+        """The workflow's static data as n8n stored it (what its trigger nodes remember)."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT staticData FROM workflow_entity WHERE id = ?", (workflow_id,)
+            ).fetchone()
+        return json.loads(row[0]) if row and row[0] else {}
+
     def binary_file(self, binary: Mapping[str, Any]) -> bytes:
         """The bytes of a binary data entry (filesystem mode keeps them under the user folder)."""
         ident = str(binary.get("id", ""))

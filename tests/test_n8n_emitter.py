@@ -12,7 +12,7 @@ from connector.platforms import GENERATED_NOTICE
 from connector.platforms import n8n as emitter
 from connector.platforms.n8n import properties as P
 from connector.platforms.n8n import sources
-from connector.platforms.n8n.ts import camel, literal, sort_key, title_case
+from connector.platforms.n8n.ts import camel, literal, sort_key
 
 FILES = emitter.emit(CATALOG)
 N8N_OPS = CATALOG.for_platform("n8n")
@@ -163,10 +163,13 @@ def test_package_json_follows_the_community_conventions() -> None:
         ("Duration (seconds)", "Duration (Seconds)"),
         ("Compose Video and Audio", "Compose Video and Audio"),
         ("Put Output File in Field", "Put Output File in Field"),
+        ("Build up", "Build Up"),
+        ("480p", "480p"),
+        ("1024x1024 (square)", "1024x1024 (Square)"),
     ],
 )
 def test_title_case_matches_the_linters(text: str, expected: str) -> None:
-    assert title_case(text) == expected
+    assert P.n8n_title(text) == expected
 
 
 def test_sorting_matches_javascripts_locale_compare() -> None:

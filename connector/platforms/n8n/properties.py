@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connector.catalog import Field, FieldType, FieldUse, ModelSource, Operation
-from connector.platforms.n8n.ts import camel, pascal, title_case
+from connector.catalog import Field, FieldType, FieldUse, ModelSource, Operation, text
+from connector.catalog.text import title_case
+from connector.platforms.n8n.ts import camel, pascal
 
 T = FieldType
 
@@ -50,31 +51,37 @@ def path_param_name(f: Field) -> str:
     return camel(f.key)
 
 
-def description(text: str) -> str:
-    """n8n style: a one-sentence description has no final period; several sentences keep it;
-    "ID" in capitals."""
-    text = re.sub(r"\bids?\b", lambda m: m.group(0).upper(), text.strip())
-    sentences = [s for s in text.replace("? ", ". ").split(". ") if s]
-    if len(sentences) == 1 and text.endswith(".") and not text.endswith("..."):
-        return text[:-1]
-    if len(sentences) > 1 and not text.endswith((".", "?", "!", ")")):
-        return text + "."
-    return text
+def description(help_text: str) -> str:
+    """A parameter description as n8n writes it: the catalog's n8n rendering (no final
+    period on one sentence), with "ID" in capitals as n8n's linter asks."""
+    return text.n8n_description(re.sub(r"\bids?\b", lambda m: m.group(0).upper(), help_text))
+
+
+def n8n_title(label: str) -> str:
+    """Title Case as n8n's linter checks it: the catalog's `title_case`, where two rules of
+    the linter's (the `title-case` package) differ: a word starting with a digit is the
+    API's value and keeps its spelling ("480p", not "480P"), and the last word is always
+    capitalized ("Build Up")."""
+    words = label.split(" ")
+    cased = title_case(label).split(" ")
+    out = [w if w[:1].isdigit() else c for w, c in zip(words, cased, strict=True)]
+    last = out[-1]
+    if last[:1].isalpha():
+        out[-1] = last[:1].upper() + last[1:]
+    return " ".join(out)
 
 
 _ON_OFF = re.compile(r"^On: (?P<on>.+?)\. Off: (?P<off>.+?)\.?$")
 
 
-def whether(text: str) -> str:
-    """A boolean's help as n8n writes it: "Whether to ..."."""
-    text = text.strip()
-    if text.lower().startswith("whether"):
-        return text
-    on_off = _ON_OFF.match(text)
+def whether(help_text: str) -> str:
+    """A boolean's help as n8n writes it ("Whether to ..."), by the catalog's renderer; a help
+    written as "On: ... Off: ..." (which that renderer does not read) keeps both halves."""
+    on_off = _ON_OFF.match(help_text.strip())
     if on_off:
         off = on_off.group("off")
         return f"Whether to {on_off.group('on')} (off: {off[:1].lower()}{off[1:]})"
-    return f"Whether to {text[:1].lower()}{text[1:]}"
+    return text.whether(help_text)
 
 
 def _singular(label: str) -> str:
@@ -151,7 +158,7 @@ def property_for(
             # In the catalog's order (480p, 720p, 1080p), not alphabetically.
             options=[
                 {
-                    "name": title_case(o.label),
+                    "name": n8n_title(o.label),
                     "value": o.value,
                     **({"description": o.help} if o.help else {}),
                 }
@@ -209,7 +216,7 @@ def property_for(
         )
     else:  # nested objects: JSON, shaped like the example
         prop.update(type="json", default=_default(f))
-    prop["displayName"] = title_case(str(prop["displayName"]))
+    prop["displayName"] = n8n_title(str(prop["displayName"]))
     prop["description"] = description(help_text) if help_text != DYNAMIC_DESCRIPTION else help_text
     return prop
 
@@ -245,7 +252,7 @@ def field_spec(
     spec: dict[str, Any] = {
         "wire": f.name,
         "param": param or param_name(f),
-        "label": title_case(f.label),
+        "label": n8n_title(f.label),
         "kind": _kind(f),
     }
     spec["allowed"] = f.allowed()

@@ -12,10 +12,20 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from connector.catalog import Catalog, Field, FieldType, Operation, errors, limits, states
+from connector.catalog import (
+    Catalog,
+    Field,
+    FieldType,
+    ModelSource,
+    Operation,
+    errors,
+    limits,
+    states,
+)
+from connector.catalog.contract import Output, OutputField
 from connector.catalog.events import unconfirmed_note
 from connector.catalog.resources import BY_KEY as RESOURCES
-from connector.catalog.spec import JobKind
+from connector.catalog.spec import JobKind, NormalizedState
 from connector.catalog.text import n8n_description
 from connector.platforms import GENERATED_NOTICE
 from connector.platforms.n8n import properties as P
@@ -393,9 +403,9 @@ def action_node(catalog: Catalog) -> str:
     props = [Raw(literal(resource_prop, 3)), *spreads]
     methods = "\n".join(
         f"\t\t\tasync {method}(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {{\n"
-        f"\t\t\t\treturn await listModels.call(this, {string(kind) if kind else 'undefined'});\n"
+        f"\t\t\t\treturn await listModels.call(this, MODEL_SOURCES.{method});\n"
         "\t\t\t},"
-        for method, kind in loaders.items()
+        for method in loaders
     )
     return template(
         "CreativeAi.node.ts",
@@ -494,6 +504,26 @@ def credentials(catalog: Catalog) -> str:
 # -- catalog.ts: the operation table the runtime reads -------------------------------------------
 
 
+def _output_fields(fields: tuple[OutputField, ...]) -> list[dict[str, Any]]:
+    return [
+        {"key": f.key, **({"children": _output_fields(f.children)} if f.children else {})}
+        for f in fields
+    ]
+
+
+def _output(out: Output) -> dict[str, Any]:
+    """What a step outputs, from the catalog's output contract: its keys and, for a job, the
+    kind whose status spelling it uses (the runtime's shape.ts applies it)."""
+    return {**({"job": out.job.value} if out.job else {}), "fields": _output_fields(out.fields)}
+
+
+def _spelling() -> dict[str, dict[str, str]]:
+    return {
+        kind.value: {state.value: states.spell(kind, state) for state in NormalizedState}
+        for kind in JobKind
+    }
+
+
 def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
     fields = P.split(op)
     spec: dict[str, Any] = {
@@ -506,6 +536,7 @@ def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
         "pathParams": [P.use_spec(f.key, required=True, additional=False) for f in op.path_params],
         "fields": [P.use_spec(u.field.key, required=True, additional=False) for u in fields.top]
         + [P.use_spec(u.field.key, required=False, additional=True) for u in fields.additional],
+        "output": _output(catalog.output(op.key)),
     }
     if op.one_of:
         spec["oneOf"] = [list(group) for group in op.one_of]
@@ -543,6 +574,25 @@ def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
     return spec
 
 
+def _model_sources(catalog: Catalog) -> dict[str, Any]:
+    """Per loadOptions method: the model `type` it lists and the catalog's known models, the
+    choices when the API's list carries no `type` (`ModelSource.choices` states the rule)."""
+    known: dict[ModelSource, list[str]] = {}
+    for op in catalog.for_platform("n8n"):
+        for use in op.visible_fields("n8n"):
+            source = use.field.options_source
+            if source is not None:
+                ids = known.setdefault(source, [])
+                ids += [v for v in use.field.option_values if v not in ids]
+    return {
+        P.load_options_method(source): {
+            **({"kind": source.kind} if source.kind else {}),
+            "known": known[source],
+        }
+        for source in sorted(known, key=lambda s: s.name)
+    }
+
+
 def _states() -> dict[str, str]:
     table: dict[str, str] = {}
     for by_status in states.STATUSES.values():
@@ -572,7 +622,13 @@ def catalog_ts(catalog: Catalog) -> str:
         for op in group:
             ops[f"{resource}.{P.op_value(op)}"] = _op_spec(catalog, op)
     events = [
-        {"name": e.name, "label": e.label, "state": e.state.value, "operations": list(e.operations)}
+        {
+            "name": e.name,
+            "label": e.label,
+            "state": e.state.value,
+            "operations": list(e.operations),
+            "output": _output(catalog.event_output(e.name)),
+        }
         for e in catalog.events.values()
     ]
     model_list = catalog.operation("model.list")
@@ -603,8 +659,10 @@ def catalog_ts(catalog: Catalog) -> str:
         GENERATED_NOTICE,
         api=literal(api),
         fields=literal(table),
+        model_sources=literal(_model_sources(catalog)),
         operations=literal(ops),
         states=literal(_states()),
+        spelling=literal(_spelling()),
         events=literal(events),
         errors=literal(_errors()),
     )

@@ -89,34 +89,6 @@ def pascal(name: str) -> str:
     return c[:1].upper() + c[1:]
 
 
-_SMALL_WORDS = re.compile(
-    r"\b(?:an?d?|a[st]|because|but|by|en|for|i[fn]|neither|nor|o[fnr]|only|over|per|so|some"
-    r"|tha[tn]|the|to|up|upon|vs?\.?|versus|via|when|with|without|yet)\b",
-    re.IGNORECASE,
-)
-_TOKENS = re.compile(r"[^\s:–—-]+|.")
-_MANUAL_CASE = re.compile(r".(?=[A-Z]|\..)")
-_ALNUM = re.compile(r"[A-Za-z0-9\u00C0-\u00FF]")
-
-
-def title_case(text: str) -> str:
-    """Title Case as n8n's linter computes it (a port of the `title-case` 3.0 package)."""
-    out = []
-    for m in _TOKENS.finditer(text):
-        token, index = m.group(0), m.start()
-        after = text[index + len(token) : index + len(token) + 1]
-        after2 = text[index + len(token) + 1 : index + len(token) + 2]
-        if (
-            not _MANUAL_CASE.search(token)
-            and (not _SMALL_WORDS.search(token) or index == 0 or index + len(token) == len(text))
-            and (after != ":" or after2.isspace())
-        ):
-            out.append(_ALNUM.sub(lambda c: c.group(0).upper(), token, count=1))
-        else:
-            out.append(token)
-    return "".join(out)
-
-
 def _collation_class(ch: str) -> int:
     if ch.isspace():
         return 0

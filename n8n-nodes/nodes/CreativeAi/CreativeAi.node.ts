@@ -20,6 +20,7 @@ import { imageDescription } from './generated/resources/image';
 import { chartDescription } from './generated/resources/chart';
 import { modelDescription } from './generated/resources/model';
 import { priceDescription } from './generated/resources/price';
+import { MODEL_SOURCES } from './generated/catalog';
 import { execute } from './runtime/execute';
 import { listModels } from './runtime/models';
 import { resume } from './runtime/resume';
@@ -122,16 +123,16 @@ export class CreativeAi implements INodeType {
 	methods = {
 		loadOptions: {
 			async getModels(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-				return await listModels.call(this, undefined);
+				return await listModels.call(this, MODEL_SOURCES.getModels);
 			},
 			async getImageModels(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-				return await listModels.call(this, 'image');
+				return await listModels.call(this, MODEL_SOURCES.getImageModels);
 			},
 			async getImageEditModels(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-				return await listModels.call(this, 'image-edit');
+				return await listModels.call(this, MODEL_SOURCES.getImageEditModels);
 			},
 			async getVideoModels(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-				return await listModels.call(this, 'video');
+				return await listModels.call(this, MODEL_SOURCES.getVideoModels);
 			},
 		},
 	};

@@ -11,6 +11,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 __IMPORTS__
+import { MODEL_SOURCES } from './generated/catalog';
 import { execute } from './runtime/execute';
 import { listModels } from './runtime/models';
 import { resume } from './runtime/resume';

@@ -60,6 +60,18 @@ export interface BatchSpec {
 	timeout: number;
 }
 
+/** One key of a step's output (the catalog's output contract); children shape list items. */
+export interface OutputFieldSpec {
+	key: string;
+	children?: OutputFieldSpec[];
+}
+
+/** What a step outputs: the contract's keys, and the kind of job whose status it spells. */
+export interface OutputSpec {
+	job?: JobSpec['kind'];
+	fields: OutputFieldSpec[];
+}
+
 export interface OperationSpec {
 	key: string;
 	label: string;
@@ -72,6 +84,14 @@ export interface OperationSpec {
 	oneOf?: string[][];
 	job?: JobSpec;
 	batch?: BatchSpec;
+	output: OutputSpec;
+}
+
+export interface ModelSourceSpec {
+	/** The `type` of the models listed; absent: every model. */
+	kind?: string;
+	/** The catalog's known models: the choices when no listed model carries a `type`. */
+	known: string[];
 }
 
 export interface EventSpec {
@@ -79,6 +99,7 @@ export interface EventSpec {
 	label: string;
 	state: JobState;
 	operations: string[];
+	output: OutputSpec;
 }
 
 export interface ErrorSpec {
@@ -116,8 +137,14 @@ export const FIELDS: Record<string, FieldSpec> = __FIELDS__;
 
 export const OPERATIONS: Record<string, OperationSpec> = __OPERATIONS__;
 
+/** Where a Model field's choices come from, by loadOptions method (see runtime/models.ts). */
+export const MODEL_SOURCES: Record<string, ModelSourceSpec> = __MODEL_SOURCES__;
+
 /** Every status spelling the API uses, lower-cased, mapped to one state. */
 export const STATES: Record<string, JobState> = __STATES__;
+
+/** Each state as the API spells it for each kind of job (a voice job is `COMPLETED`). */
+export const SPELLING: Record<JobSpec['kind'], Record<JobState, string>> = __SPELLING__;
 
 export const EVENTS: EventSpec[] = __EVENTS__;
 

@@ -61,6 +61,18 @@ export interface BatchSpec {
 	timeout: number;
 }
 
+/** One key of a step's output (the catalog's output contract); children shape list items. */
+export interface OutputFieldSpec {
+	key: string;
+	children?: OutputFieldSpec[];
+}
+
+/** What a step outputs: the contract's keys, and the kind of job whose status it spells. */
+export interface OutputSpec {
+	job?: JobSpec['kind'];
+	fields: OutputFieldSpec[];
+}
+
 export interface OperationSpec {
 	key: string;
 	label: string;
@@ -73,6 +85,14 @@ export interface OperationSpec {
 	oneOf?: string[][];
 	job?: JobSpec;
 	batch?: BatchSpec;
+	output: OutputSpec;
+}
+
+export interface ModelSourceSpec {
+	/** The `type` of the models listed; absent: every model. */
+	kind?: string;
+	/** The catalog's known models: the choices when no listed model carries a `type`. */
+	known: string[];
 }
 
 export interface EventSpec {
@@ -80,6 +100,7 @@ export interface EventSpec {
 	label: string;
 	state: JobState;
 	operations: string[];
+	output: OutputSpec;
 }
 
 export interface ErrorSpec {
@@ -551,6 +572,61 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
+		output: {
+			job: 'video',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'model',
+				},
+				{
+					key: 'model_actual',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'prompt',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'failover_used',
+				},
+				{
+					key: 'created_at',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 		job: {
 			kind: 'video',
 			statusPath: '/v1/video/generations/{id}',
@@ -645,6 +721,61 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
+		output: {
+			job: 'video',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'model',
+				},
+				{
+					key: 'model_actual',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'prompt',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'failover_used',
+				},
+				{
+					key: 'created_at',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 		job: {
 			kind: 'video',
 			statusPath: '/v1/video/generations/{id}',
@@ -679,6 +810,61 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		fields: [],
+		output: {
+			job: 'video',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'model',
+				},
+				{
+					key: 'model_actual',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'prompt',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'failover_used',
+				},
+				{
+					key: 'created_at',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 	'batch.create': {
 		key: 'batch.create',
@@ -710,6 +896,64 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
+		output: {
+			job: 'batch',
+			fields: [
+				{
+					key: 'batch_id',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'total_jobs',
+				},
+				{
+					key: 'completed',
+				},
+				{
+					key: 'failed',
+				},
+				{
+					key: 'pending',
+				},
+				{
+					key: 'processing',
+				},
+				{
+					key: 'jobs',
+					children: [
+						{
+							key: 'id',
+						},
+						{
+							key: 'prompt',
+						},
+						{
+							key: 'image_url',
+						},
+						{
+							key: 'status',
+						},
+						{
+							key: 'state',
+						},
+						{
+							key: 'output_url',
+						},
+						{
+							key: 'error_message',
+						},
+						{
+							key: 'credits',
+						},
+					],
+				},
+			],
+		},
 		job: {
 			kind: 'batch',
 			statusPath: '/v1/video/generations/batch/{batch_id}',
@@ -733,6 +977,64 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		fields: [],
+		output: {
+			job: 'batch',
+			fields: [
+				{
+					key: 'batch_id',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'total_jobs',
+				},
+				{
+					key: 'completed',
+				},
+				{
+					key: 'failed',
+				},
+				{
+					key: 'pending',
+				},
+				{
+					key: 'processing',
+				},
+				{
+					key: 'jobs',
+					children: [
+						{
+							key: 'id',
+						},
+						{
+							key: 'prompt',
+						},
+						{
+							key: 'image_url',
+						},
+						{
+							key: 'status',
+						},
+						{
+							key: 'state',
+						},
+						{
+							key: 'output_url',
+						},
+						{
+							key: 'error_message',
+						},
+						{
+							key: 'credits',
+						},
+					],
+				},
+			],
+		},
 	},
 	'voice.create': {
 		key: 'voice.create',
@@ -764,6 +1066,58 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
+		output: {
+			job: 'shared',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'type',
+				},
+				{
+					key: 'model',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'parameters',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'created_at',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 		job: {
 			kind: 'shared',
 			statusPath: '/api/generate/status/{id}',
@@ -799,6 +1153,58 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
+		output: {
+			job: 'shared',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'type',
+				},
+				{
+					key: 'model',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'parameters',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'created_at',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 		job: {
 			kind: 'shared',
 			statusPath: '/api/generate/status/{id}',
@@ -822,6 +1228,58 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		fields: [],
+		output: {
+			job: 'shared',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'type',
+				},
+				{
+					key: 'model',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'parameters',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'created_at',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 	'image.generate': {
 		key: 'image.generate',
@@ -873,6 +1331,24 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
+		output: {
+			fields: [
+				{
+					key: 'created',
+				},
+				{
+					key: 'data',
+					children: [
+						{
+							key: 'url',
+						},
+						{
+							key: 'revised_prompt',
+						},
+					],
+				},
+			],
+		},
 	},
 	'image.edit': {
 		key: 'image.edit',
@@ -912,6 +1388,24 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
+		output: {
+			fields: [
+				{
+					key: 'created',
+				},
+				{
+					key: 'data',
+					children: [
+						{
+							key: 'url',
+						},
+						{
+							key: 'revised_prompt',
+						},
+					],
+				},
+			],
+		},
 	},
 	'chart.create': {
 		key: 'chart.create',
@@ -947,6 +1441,58 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
+		output: {
+			job: 'shared',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'type',
+				},
+				{
+					key: 'model',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'parameters',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'created_at',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 		oneOf: [
 			['chart_image_url', 'chart_data'],
 		],
@@ -968,6 +1514,27 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 		response: 'ModelList',
 		pathParams: [],
 		fields: [],
+		output: {
+			fields: [
+				{
+					key: 'object',
+				},
+				{
+					key: 'data',
+					children: [
+						{
+							key: 'id',
+						},
+						{
+							key: 'object',
+						},
+						{
+							key: 'owned_by',
+						},
+					],
+				},
+			],
+		},
 	},
 	'price.calculate': {
 		key: 'price.calculate',
@@ -995,6 +1562,35 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
+		output: {
+			fields: [
+				{
+					key: 'model',
+				},
+				{
+					key: 'credits',
+				},
+			],
+		},
+	},
+};
+
+/** Where a Model field's choices come from, by loadOptions method (see runtime/models.ts). */
+export const MODEL_SOURCES: Record<string, ModelSourceSpec> = {
+	getModels: {
+		known: [],
+	},
+	getImageModels: {
+		kind: 'image',
+		known: ['dall-e-3', 'gpt-image-1', 'seedream-3.0', 'flux-pro', 'stable-diffusion-3'],
+	},
+	getImageEditModels: {
+		kind: 'image-edit',
+		known: ['seedream-v4.5-edit', 'wan-2.6-image-edit'],
+	},
+	getVideoModels: {
+		kind: 'video',
+		known: ['auto', 'kling-o3-pro', 'kling-v3', 'seedance-1.5-pro'],
 	},
 };
 
@@ -1017,66 +1613,602 @@ export const STATES: Record<string, JobState> = {
 	success: 'completed',
 };
 
+/** Each state as the API spells it for each kind of job (a voice job is `COMPLETED`). */
+export const SPELLING: Record<JobSpec['kind'], Record<JobState, string>> = {
+	video: {
+		pending: 'pending',
+		processing: 'processing',
+		completed: 'completed',
+		failed: 'failed',
+		canceled: 'canceled',
+	},
+	batch: {
+		pending: 'pending',
+		processing: 'processing',
+		completed: 'completed',
+		failed: 'failed',
+		canceled: 'canceled',
+	},
+	shared: {
+		pending: 'PENDING',
+		processing: 'PROCESSING',
+		completed: 'COMPLETED',
+		failed: 'FAILED',
+		canceled: 'CANCELED',
+	},
+};
+
 export const EVENTS: EventSpec[] = [
 	{
 		name: 'video.generation.completed',
 		label: 'Video Completed',
 		state: 'completed',
 		operations: ['video.create_from_text', 'video.create_from_image'],
+		output: {
+			job: 'video',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'model',
+				},
+				{
+					key: 'model_actual',
+				},
+				{
+					key: 'prompt',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'credits_refunded',
+				},
+				{
+					key: 'failover_used',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 	{
 		name: 'video.generation.failed',
 		label: 'Video Failed',
 		state: 'failed',
 		operations: ['video.create_from_text', 'video.create_from_image'],
+		output: {
+			job: 'video',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'model',
+				},
+				{
+					key: 'model_actual',
+				},
+				{
+					key: 'prompt',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'credits_refunded',
+				},
+				{
+					key: 'failover_used',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 	{
 		name: 'video.batch.completed',
 		label: 'Batch Completed',
 		state: 'completed',
 		operations: ['batch.create'],
+		output: {
+			job: 'batch',
+			fields: [
+				{
+					key: 'batch_id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'total_jobs',
+				},
+				{
+					key: 'completed',
+				},
+				{
+					key: 'failed',
+				},
+				{
+					key: 'jobs',
+					children: [
+						{
+							key: 'id',
+						},
+						{
+							key: 'prompt',
+						},
+						{
+							key: 'status',
+						},
+						{
+							key: 'state',
+						},
+						{
+							key: 'output_url',
+						},
+						{
+							key: 'credits',
+						},
+					],
+				},
+				{
+					key: 'total_credits',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 	{
 		name: 'image.generation.completed',
 		label: 'Image Completed',
 		state: 'completed',
 		operations: [],
+		output: {
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'model',
+				},
+				{
+					key: 'prompt',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'revised_prompt',
+				},
+				{
+					key: 'width',
+				},
+				{
+					key: 'height',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 	{
 		name: 'voice.generation.completed',
 		label: 'Voice Completed',
 		state: 'completed',
 		operations: ['voice.create'],
+		output: {
+			job: 'shared',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'text',
+				},
+				{
+					key: 'voice',
+				},
+				{
+					key: 'language',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'duration_seconds',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'credits_refunded',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 	{
 		name: 'voice.generation.failed',
 		label: 'Voice Failed',
 		state: 'failed',
 		operations: ['voice.create'],
+		output: {
+			job: 'shared',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'text',
+				},
+				{
+					key: 'voice',
+				},
+				{
+					key: 'language',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'duration_seconds',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'credits_refunded',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 	{
 		name: 'compose.generation.completed',
 		label: 'Compose Completed',
 		state: 'completed',
 		operations: ['compose.create'],
+		output: {
+			job: 'shared',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'credits_refunded',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 	{
 		name: 'compose.generation.failed',
 		label: 'Compose Failed',
 		state: 'failed',
 		operations: ['compose.create'],
+		output: {
+			job: 'shared',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'credits_refunded',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 	{
 		name: 'chart.generation.completed',
 		label: 'Chart Video Completed',
 		state: 'completed',
 		operations: ['chart.create'],
+		output: {
+			job: 'shared',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'credits_refunded',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 	{
 		name: 'chart.generation.failed',
 		label: 'Chart Video Failed',
 		state: 'failed',
 		operations: ['chart.create'],
+		output: {
+			job: 'shared',
+			fields: [
+				{
+					key: 'id',
+				},
+				{
+					key: 'object',
+				},
+				{
+					key: 'status',
+				},
+				{
+					key: 'state',
+				},
+				{
+					key: 'output_url',
+				},
+				{
+					key: 'credits',
+				},
+				{
+					key: 'error',
+					children: [
+						{
+							key: 'message',
+						},
+						{
+							key: 'type',
+						},
+						{
+							key: 'code',
+						},
+					],
+				},
+				{
+					key: 'error_message',
+				},
+				{
+					key: 'credits_refunded',
+				},
+				{
+					key: 'completed_at',
+				},
+			],
+		},
 	},
 ];
 

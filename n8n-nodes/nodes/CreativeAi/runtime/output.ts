@@ -3,6 +3,7 @@ import type { IBinaryKeyData, IDataObject, IExecuteFunctions, INodeExecutionData
 import { NodeOperationError } from 'n8n-workflow';
 import type { OperationSpec } from './operations';
 import { failureOf } from './jobs';
+import { shape } from './shape';
 import { downloadBinary } from './transport';
 
 export interface Options {
@@ -45,6 +46,7 @@ export async function finish(
 	options: Options,
 	continueOnFail: boolean,
 ): Promise<INodeExecutionData> {
+	result = shape(spec.output, result);
 	if (spec.job || spec.batch) {
 		const failure = failureOf(result);
 		if (failure !== undefined && 'status' in result) {

@@ -8,7 +8,8 @@
 // starts nothing.
 import type { IDataObject, IHookFunctions, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
-import { API } from '../../CreativeAi/generated/catalog';
+import { API, EVENTS } from '../../CreativeAi/generated/catalog';
+import { shape } from '../../CreativeAi/runtime/shape';
 import { RELAY } from '../../CreativeAi/runtime/relay';
 import { rawBodyOf, refuse } from '../../CreativeAi/runtime/resume';
 import {
@@ -32,15 +33,36 @@ interface Subscription {
  * minute and the relay's signatures expire after minutes; a day covers both with room. */
 export const REMEMBER = { ms: 24 * 60 * 60 * 1000, max: 1000 };
 
-/** Record `key` as emitted; false when it was emitted already (inside the window). */
-export function firstDelivery(stored: Subscription, key: string, now: number): boolean {
-	const emitted = stored.emitted ?? {};
+/**
+ * What this n8n process emitted, per workflow and trigger node. n8n keeps a webhook's changes
+ * to the workflow's static data only while that static data is still empty: once it holds
+ * something (the relay subscription, an earlier delivery), the execution a webhook starts
+ * reloads it and the change is dropped (seen in n8n 2.41). So a delivery is remembered in
+ * both places: here, which answers the API's retries and replays while n8n runs, and in
+ * static data, which n8n persists where it does.
+ */
+const EMITTED = new Map<string, Record<string, number>>();
+
+/** `emitted` without what fell out of the window, at most `REMEMBER.max - 1` of the newest. */
+function recent(emitted: Record<string, number> | undefined, now: number): Record<string, number> {
 	const kept: Record<string, number> = {};
-	const fresh = Object.entries(emitted).filter(([, at]) => now - at < REMEMBER.ms);
+	const fresh = Object.entries(emitted ?? {}).filter(([, at]) => now - at < REMEMBER.ms);
 	for (const [seen, at] of fresh.slice(-(REMEMBER.max - 1))) kept[seen] = at;
-	const repeat = key in kept;
-	if (!repeat) kept[key] = now;
-	stored.emitted = kept;
+	return kept;
+}
+
+/** Record `key` as emitted under `scope`; false when it was emitted already (in the window). */
+export function firstDelivery(stored: Subscription, scope: string, key: string, now: number): boolean {
+	const memory = recent(EMITTED.get(scope), now);
+	const persisted = recent(stored.emitted, now);
+	const repeat = key in memory || key in persisted;
+	// A repeat is recorded in both too: n8n keeps static data changed by a webhook that
+	// starts nothing, so a repeat heals what the first delivery's run dropped.
+	const at = memory[key] ?? persisted[key] ?? now;
+	memory[key] = at;
+	persisted[key] = at;
+	EMITTED.set(scope, memory);
+	stored.emitted = persisted;
 	return !repeat;
 }
 
@@ -109,6 +131,12 @@ export async function unsubscribe(this: IHookFunctions): Promise<boolean> {
 	return true;
 }
 
+/** The event's body as the catalog's output contract gives it (an unknown event: as sent). */
+function shaped(event: string, body: IDataObject): IDataObject {
+	const spec = EVENTS.find((e) => e.name === event);
+	return spec ? shape(spec.output, body) : body;
+}
+
 function eventName(headers: Record<string, string>, body: IDataObject): string | undefined {
 	const named = header(headers, API.eventHeader);
 	if (named) return named;
@@ -158,10 +186,11 @@ export async function receive(this: IWebhookFunctions): Promise<IWebhookResponse
 		via === 'relay'
 			? `relay:${header(headers, STANDARD_WEBHOOKS.id) ?? ''}`
 			: `api:${deliveryId}:${String(body.status ?? event)}`;
-	if (!firstDelivery(stored, key, Date.now())) {
+	const scope = `${String(this.getWorkflow().id)}:${this.getNode().name}`;
+	if (!firstDelivery(stored, scope, key, Date.now())) {
 		return { webhookResponse: { received: true, duplicate: deliveryId } };
 	}
 	return {
-		workflowData: [[{ json: { event, delivery_id: deliveryId, via, ...body } }]],
+		workflowData: [[{ json: { event, delivery_id: deliveryId, via, ...shaped(event, body) } }]],
 	};
 }
