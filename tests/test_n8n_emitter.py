@@ -8,6 +8,7 @@ import re
 import pytest
 
 from connector.catalog import CATALOG, Field, FieldType, Operation, limits
+from connector.catalog.events import unconfirmed_note
 from connector.platforms import GENERATED_NOTICE
 from connector.platforms import n8n as emitter
 from connector.platforms.n8n import properties as P
@@ -187,3 +188,92 @@ def test_sorting_matches_javascripts_locale_compare() -> None:
 def test_literals_escape_quotes_and_keep_references_raw() -> None:
     assert literal("it's") == "'it\\'s'"
     assert literal({"a-b": 1, "c": [1, 2]}) == "{\n\t'a-b': 1,\n\tc: [1, 2],\n}"
+
+
+# -- the node reads right (n8n's UI guidelines) ---------------------------------------------
+
+FIELDS_TS = FILES["nodes/CreativeAi/generated/descriptions/fields.ts"].decode()
+
+
+def _operation_file(op: Operation) -> str:
+    return FILES[f"{RESOURCES}/{op.resource}/{P.op_value(op)}.ts"].decode()
+
+
+def test_an_operation_without_options_shows_no_empty_options_collection() -> None:
+    for op in N8N_OPS:
+        text = _operation_file(op)
+        if "option." in text:
+            assert "placeholder: 'Add Option'" in text
+        else:
+            assert "Add Option" not in text, op.key
+    assert "Add Option" not in _operation_file(CATALOG.operation("model.list"))
+
+
+def test_the_event_list_speaks_to_the_builder() -> None:
+    text = FILES["nodes/CreativeAiTrigger/CreativeAiTrigger.node.ts"].decode()
+    assert "API docs" not in text and "naming rule" not in text
+    for event in CATALOG.events.values():
+        if not event.documented:
+            assert literal(P.description(unconfirmed_note([event.name]))) in text
+
+
+@pytest.mark.parametrize("f", [f for f in SHOWN if f.type is FieldType.ENUM and f.closed])
+def test_choices_keep_the_catalogs_order(f: Field) -> None:
+    block = FIELDS_TS.split(f"const {camel(f.key)}Choices: INodePropertyOptions[] = [", 1)[1]
+    block = block.split("];", 1)[0]
+    assert re.findall(r"value: '([^']*)'", block) == list(f.option_values)
+
+
+def test_options_that_act_after_the_job_are_hidden_where_they_would_be_ignored() -> None:
+    after_job = "'/completion': ['poll', 'webhook']"
+    for op in N8N_OPS:
+        text = _operation_file(op)
+        if op.is_async and "option.download" in text:
+            for name in ("download", "binaryPropertyName"):
+                entry = text.split(f"...option.{name},", 1)[1].split("},\n\t\t\t},", 1)[0]
+                assert after_job in entry, (op.key, name)
+        if op.is_async and "field.webhookUrl" in text:
+            entry = text.split("...field.webhookUrl,", 1)[1].split("},\n\t\t\t},", 1)[0]
+            assert "hide:" in entry and "'/completion': ['webhook']" in entry, op.key
+
+
+def test_the_completion_choice_has_a_description_of_its_own() -> None:
+    completion = FILES["nodes/CreativeAi/generated/descriptions/completion.ts"].decode()
+    head = completion.split("name: 'completion',", 1)[1].split("options: [", 1)[0]
+    assert "description:" in head
+
+
+def _github_anchors(markdown: str) -> set[str]:
+    return {
+        sources.github_anchor(line.lstrip("#").strip())
+        for line in markdown.splitlines()
+        if line.startswith("#")
+    }
+
+
+def test_the_credentials_documentation_link_points_at_a_readme_heading() -> None:
+    anchors = _github_anchors(FILES["README.md"].decode())
+    credential = FILES["credentials/CreativeAiApi.credentials.ts"].decode()
+    [url] = re.findall(r"documentationUrl = '([^']+)'", credential)
+    codex = json.loads(FILES["nodes/CreativeAi/CreativeAi.node.json"])
+    [doc] = codex["resources"]["credentialDocumentation"]
+    for link in (url, doc["url"]):
+        assert link.startswith(sources.REPOSITORY_URL + "#"), link
+        assert link.split("#", 1)[1] in anchors, (link, sorted(anchors))
+
+
+def test_the_readme_follows_n8ns_community_node_template() -> None:
+    headings = [
+        line[3:].strip() for line in FILES["README.md"].decode().splitlines() if line[:3] == "## "
+    ]
+    template = ["Installation", "Operations", "Credentials", "Compatibility", "Usage", "Resources"]
+    assert [h for h in headings if h in template] == template
+
+
+def test_the_package_publishes_from_github_actions_with_provenance() -> None:
+    workflow = FILES[".github/workflows/publish.yml"].decode()
+    assert GENERATED_NOTICE in workflow.splitlines()[0]
+    assert "id-token: write" in workflow and "npm run release" in workflow
+    meta = json.loads(FILES["package.json"])
+    assert meta["publishConfig"]["provenance"] is True
+    assert meta["scripts"]["release"] == "n8n-node release"

@@ -156,6 +156,10 @@ function paramsFromWire(resource, operation, input) {
 		else params[field.param] = value;
 	}
 	if (Object.keys(additional).length) params.additionalFields = additional;
+	for (const choice of spec.choices ?? []) {
+		const given = choice.fields.find((wire) => input[wire] !== undefined);
+		if (given) params[choice.param] = given;
+	}
 	return { params, binary };
 }
 

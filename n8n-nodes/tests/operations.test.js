@@ -100,6 +100,11 @@ function assertFinished(spec, input, job) {
 		assert.match(String(job.status), /^completed$/i, JSON.stringify(job));
 		assert.ok(job.output_url, JSON.stringify(job));
 	}
+	// The catalog's output contract: every key it names, the status in the kind's spelling,
+	// and one normalized state.
+	for (const field of spec.output.fields) assert.ok(field.key in job, `no "${field.key}" in ${JSON.stringify(job)}`);
+	assert.equal(job.state, 'completed');
+	assert.equal(job.status, catalog.SPELLING[spec.output.job].completed);
 }
 
 for (const name of STARTS_A_JOB) {

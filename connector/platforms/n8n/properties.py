@@ -295,19 +295,52 @@ class OperationFields:
 
     top: tuple[FieldUse, ...]  # required: at the top, in catalog order
     additional: tuple[FieldUse, ...]  # optional: under "Additional Fields"
+    # One-of groups (chart image URL or chart data): a visible, required choice of which
+    # field to give, each field at the top, shown when chosen.
+    choices: tuple[tuple[FieldUse, ...], ...] = ()
 
     @property
     def all(self) -> tuple[FieldUse, ...]:
-        return (*self.top, *self.additional)
+        return (*self.top, *(u for group in self.choices for u in group), *self.additional)
 
 
 def split(op: Operation) -> OperationFields:
     shown = op.visible_fields("n8n")
     # A one-of group (chart image URL or chart data) is required as a group, not per field.
+    by_name = {u.field.name: u for u in shown}
+    choices = tuple(
+        tuple(by_name[name] for name in group)
+        for group in op.one_of
+        if all(name in by_name for name in group)
+    )
+    chosen = {u.field.key for group in choices for u in group}
     return OperationFields(
         top=tuple(u for u in shown if u.required),
-        additional=tuple(u for u in shown if not u.required),
+        additional=tuple(u for u in shown if not u.required and u.field.key not in chosen),
+        choices=choices,
     )
+
+
+def choice_param(index: int) -> str:
+    """The parameter that picks which field of an operation's n-th one-of group is given."""
+    return "source" if index == 0 else f"source{index + 1}"
+
+
+def choice_property(index: int, group: tuple[FieldUse, ...]) -> dict[str, Any]:
+    labels = [n8n_title(u.field.label) for u in group]
+    return {
+        "displayName": n8n_title(text.join_words(labels, "or")),
+        "name": choice_param(index),
+        "type": "options",
+        "noDataExpression": True,
+        "required": True,
+        "options": [
+            {"name": label, "value": u.field.name, "description": description(u.field.help)}
+            for label, u in zip(labels, group, strict=True)
+        ],
+        "default": group[0].field.name,
+        "description": "Which one to give: the API takes exactly one of them",
+    }
 
 
 def show_for(resource: str, operation: str) -> dict[str, Any]:

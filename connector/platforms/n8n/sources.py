@@ -288,6 +288,12 @@ def operation_file(op: Operation) -> str:
         props.append(_ref(param, required=True, displayOptions=Raw("showFor")))
     for use in fields.top:
         props.append(_ref(use.field, required=True, displayOptions=Raw("showFor")))
+    for index, group in enumerate(fields.choices):
+        choice = P.choice_property(index, group)
+        props.append({**choice, "displayOptions": Raw("showFor")})
+        for use in group:
+            when = {"show": {Raw("...showFor.show"): None, choice["name"]: [use.field.name]}}
+            props.append(_ref(use.field, required=True, displayOptions=when))
     props += _completion(op)
     if fields.additional:
         ordered = sorted(
@@ -322,7 +328,7 @@ def operation_file(op: Operation) -> str:
     imports = "import type { INodeProperties } from 'n8n-workflow';\n"
     if op.is_async:
         imports += "import { completionFields } from '../../descriptions/completion';\n"
-    if op.path_params or fields.top or fields.additional:
+    if op.path_params or fields.all:
         imports += "import * as field from '../../descriptions/fields';\n"
     if chosen:
         imports += "import * as option from '../../descriptions/options';\n"
@@ -535,11 +541,21 @@ def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
         "response": op.response,
         "pathParams": [P.use_spec(f.key, required=True, additional=False) for f in op.path_params],
         "fields": [P.use_spec(u.field.key, required=True, additional=False) for u in fields.top]
+        + [
+            P.use_spec(u.field.key, required=False, additional=False)
+            for group in fields.choices
+            for u in group
+        ]
         + [P.use_spec(u.field.key, required=False, additional=True) for u in fields.additional],
         "output": _output(catalog.output(op.key)),
     }
     if op.one_of:
         spec["oneOf"] = [list(group) for group in op.one_of]
+    if fields.choices:
+        spec["choices"] = [
+            {"param": P.choice_param(n), "fields": [u.field.name for u in group]}
+            for n, group in enumerate(fields.choices)
+        ]
     if op.is_async and op.job is not None and op.status_operation:
         status = catalog.operation(op.status_operation)
         cadence = limits.POLL_CADENCE[op.job]

@@ -82,6 +82,8 @@ export interface OperationSpec {
 	pathParams: FieldUse[];
 	fields: FieldUse[];
 	oneOf?: string[][];
+	/** The parameters that pick which field of each one-of group is given (by wire name). */
+	choices?: Array<{ param: string; fields: string[] }>;
 	job?: JobSpec;
 	batch?: BatchSpec;
 	output: OutputSpec;

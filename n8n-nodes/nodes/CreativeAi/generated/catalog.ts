@@ -83,6 +83,8 @@ export interface OperationSpec {
 	pathParams: FieldUse[];
 	fields: FieldUse[];
 	oneOf?: string[][];
+	/** The parameters that pick which field of each one-of group is given (by wire name). */
+	choices?: Array<{ param: string; fields: string[] }>;
 	job?: JobSpec;
 	batch?: BatchSpec;
 	output: OutputSpec;
@@ -1418,11 +1420,9 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 		fields: [
 			{
 				field: 'chart_image_url',
-				additional: true,
 			},
 			{
 				field: 'chart_data',
-				additional: true,
 			},
 			{
 				field: 'chart_duration',
@@ -1495,6 +1495,12 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 		},
 		oneOf: [
 			['chart_image_url', 'chart_data'],
+		],
+		choices: [
+			{
+				param: 'source',
+				fields: ['chart_image_url', 'chart_data'],
+			},
 		],
 		job: {
 			kind: 'shared',

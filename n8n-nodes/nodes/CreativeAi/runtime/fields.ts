@@ -210,9 +210,16 @@ export async function prepare(ctx: IExecuteFunctions, spec: OperationSpec, itemI
 		path = path.replace(`{${param.wire}}`, encodeURIComponent(String(checked.value).trim()));
 	}
 	const additional = ctx.getNodeParameter('additionalFields', itemIndex, {}) as IDataObject;
+	// Of a one-of group, only the field its choice names is read (the others are hidden).
+	const skipped = new Set<string>();
+	for (const choice of spec.choices ?? []) {
+		const picked = String(ctx.getNodeParameter(choice.param, itemIndex, choice.fields[0]));
+		for (const wire of choice.fields) if (wire !== picked) skipped.add(wire);
+	}
 	const fields: IDataObject = {};
 	const files: Record<string, Upload> = {};
 	for (const field of spec.fields) {
+		if (skipped.has(field.wire)) continue;
 		const raw = field.additional
 			? additional[field.param]
 			: (ctx.getNodeParameter(field.param, itemIndex, undefined) as unknown);

@@ -12,6 +12,48 @@ const showFor = {
 };
 
 export const chartCreateDescription: INodeProperties[] = [
+	{
+		displayName: 'Chart Image URL or Chart Data',
+		name: 'source',
+		type: 'options',
+		noDataExpression: true,
+		required: true,
+		options: [
+			{
+				name: 'Chart Image URL',
+				value: 'chart_image_url',
+				description: 'An existing chart image to animate (or give chart data instead)',
+			},
+			{
+				name: 'Chart Data',
+				value: 'chart_data',
+				description: 'Draw the chart from data instead of an image',
+			},
+		],
+		default: 'chart_image_url',
+		description: 'Which one to give: the API takes exactly one of them',
+		displayOptions: showFor,
+	},
+	{
+		...field.chartImageUrl,
+		required: true,
+		displayOptions: {
+			show: {
+				...showFor.show,
+				source: ['chart_image_url'],
+			},
+		},
+	},
+	{
+		...field.chartData,
+		required: true,
+		displayOptions: {
+			show: {
+				...showFor.show,
+				source: ['chart_data'],
+			},
+		},
+	},
 	...completionFields(showFor, 3, 900),
 	{
 		displayName: 'Additional Fields',
@@ -22,8 +64,6 @@ export const chartCreateDescription: INodeProperties[] = [
 		displayOptions: showFor,
 		options: [
 			field.animationStyle,
-			field.chartData,
-			field.chartImageUrl,
 			field.chartDuration,
 			field.title,
 			{
