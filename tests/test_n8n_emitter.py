@@ -277,3 +277,44 @@ def test_the_package_publishes_from_github_actions_with_provenance() -> None:
     meta = json.loads(FILES["package.json"])
     assert meta["publishConfig"]["provenance"] is True
     assert meta["scripts"]["release"] == "n8n-node release"
+
+
+def test_the_credential_test_says_what_is_wrong_in_words() -> None:
+    text = FILES["credentials/CreativeAiApi.credentials.ts"].decode()
+    rules = text.split("rules: [", 1)[1].split("\n\t\t],", 1)[0]
+    denied = CATALOG.errors["authentication_error"]
+    assert "value: 401" in rules and literal(f"{denied.title}: {denied.advice}") in rules
+    assert "value: 404" in rules and "Base URL" in rules
+
+
+def _shown(op: Operation, f: Field, attr: str) -> str | None:
+    """What the operation's description file shows for one attribute of a field: its own
+    setting on the shared parameter, or the shared parameter's."""
+    text = _operation_file(op)
+    spread = f"...field.{camel(f.key)},"
+    if spread in text:
+        entry = text.split(spread, 1)[1].split("},", 1)[0]
+        own = re.search(rf"^\t+{attr}: '((?:[^'\\]|\\.)*)',$", entry, re.M)
+        if own:
+            return own.group(1).replace("\\'", "'")
+    value = sources.field_property(CATALOG, f).get(attr)
+    return None if value is None else str(value)
+
+
+def test_placeholders_belong_to_the_operation() -> None:
+    prompt = CATALOG.fields[[f.key for f in CATALOG.fields].index("prompt")]
+    for op in N8N_OPS:
+        if any(u.field.key == "prompt" for u in op.visible_fields("n8n")) and op.job is None:
+            # Not a video operation: the field's (video) example is not its placeholder.
+            assert _shown(op, prompt, "placeholder") != f"e.g. {prompt.example}", op.key
+
+
+def test_no_help_text_contradicts_its_field() -> None:
+    for op in N8N_OPS:
+        uses = op.visible_fields("n8n")
+        keys = {u.field.key for u in uses} | {c.key for u in uses for c in u.field.children}
+        for use in op.visible_fields("n8n"):
+            help_text = _shown(op, use.field, "description") or ""
+            if "source image" in help_text.lower():
+                assert keys & {"image_url", "batch_image_url", "image_file"}, (op.key, help_text)
+            assert "leave empty" not in help_text.lower(), (op.key, use.field.key, help_text)

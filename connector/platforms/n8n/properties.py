@@ -335,8 +335,7 @@ def choice_property(index: int, group: tuple[FieldUse, ...]) -> dict[str, Any]:
         "noDataExpression": True,
         "required": True,
         "options": [
-            {"name": label, "value": u.field.name, "description": description(u.field.help)}
-            for label, u in zip(labels, group, strict=True)
+            {"name": label, "value": u.field.name} for label, u in zip(labels, group, strict=True)
         ],
         "default": group[0].field.name,
         "description": "Which one to give: the API takes exactly one of them",

@@ -272,13 +272,38 @@ def _ref(f: Field, **overrides: Any) -> Any:
     return {Raw(f"...field.{_export(f.key)}"): None, **overrides}
 
 
+#: What one operation shows differently from a field's shared parameter: the catalog holds
+#: one example and one help per field, written for video ("a product turntable shot",
+#: "leave empty with a source image"), which misleads on the other operations.
+_PER_OPERATION: dict[tuple[str, str], dict[str, str]] = {
+    ("image.generate", "prompt"): {
+        "placeholder": "e.g. A ceramic travel mug on a marble counter, soft morning light",
+        "description": "Describe the image: subject, setting, lighting, style",
+    },
+    ("image.edit", "prompt"): {
+        "placeholder": "e.g. Place the item on a clean white studio background",
+        "description": "Describe the change to make to the image",
+    },
+    ("video.create_from_text", "aspect_ratio"): {"description": "Frame shape of the video"},
+    ("batch.create", "aspect_ratio"): {"description": "Frame shape of every video"},
+    ("video.create_from_image", "aspect_ratio"): {
+        "description": "Frame shape. Leave it out to follow the source image.",
+    },
+}
+
+
+def _own(op: Operation, f: Field) -> dict[str, str]:
+    return _PER_OPERATION.get((op.key, f.key), {})
+
+
 def _collection(op: Operation, f: Field) -> Any:
+    own = _own(op, f)
     # A file field inside a collection starts empty (at the top it names the `data` field).
     if f.type is FieldType.FILE:
-        return _ref(f, default="")
+        return _ref(f, default="", **own)
     if op.is_async and f.name in _SET_BY_RESUME:
-        return _ref(f, displayOptions=_when_completion(["webhook"], hide=True))
-    return _ref(f)
+        return _ref(f, displayOptions=_when_completion(["webhook"], hide=True), **own)
+    return _ref(f, **own)
 
 
 def operation_file(op: Operation) -> str:
@@ -287,7 +312,8 @@ def operation_file(op: Operation) -> str:
     for param in op.path_params:
         props.append(_ref(param, required=True, displayOptions=Raw("showFor")))
     for use in fields.top:
-        props.append(_ref(use.field, required=True, displayOptions=Raw("showFor")))
+        own = _own(op, use.field)
+        props.append(_ref(use.field, **own, required=True, displayOptions=Raw("showFor")))
     for index, group in enumerate(fields.choices):
         choice = P.choice_property(index, group)
         props.append({**choice, "displayOptions": Raw("showFor")})
@@ -504,7 +530,30 @@ def credentials(catalog: Catalog) -> str:
         docs_url=string(CREDENTIALS_URL),
         properties=literal(props, 1),
         test_path=string(models.path),
+        test_rules=literal(_credential_test_rules(models.path), 2),
     )
+
+
+def _credential_test_rules(path: str) -> list[dict[str, Any]]:
+    """What the credential test says, in words, for the answers that name the problem."""
+    denied = errors.BY_CODE["authentication_error"]
+    return [
+        {
+            "type": "responseCode",
+            "properties": {
+                "value": denied.http_status,
+                "message": f"{denied.title}: {denied.advice}",
+            },
+        },
+        {
+            "type": "responseCode",
+            "properties": {
+                "value": 404,
+                "message": f"The Base URL does not serve the CreativeAI API (nothing at {path}): "
+                f"check it, or leave it at {limits.DEFAULT_BASE_URL}",
+            },
+        },
+    ]
 
 
 # -- catalog.ts: the operation table the runtime reads -------------------------------------------

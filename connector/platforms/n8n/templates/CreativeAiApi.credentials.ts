@@ -32,5 +32,6 @@ export class CreativeAiApi implements ICredentialType {
 			url: __TEST_PATH__,
 			method: 'GET',
 		},
+		rules: __TEST_RULES__,
 	};
 }

@@ -26,7 +26,10 @@ export const batchCreateDescription: INodeProperties[] = [
 		default: {},
 		displayOptions: showFor,
 		options: [
-			field.aspectRatio,
+			{
+				...field.aspectRatio,
+				description: 'Frame shape of every video',
+			},
 			field.duration,
 			field.videoModel,
 			{

@@ -22,12 +22,10 @@ export const chartCreateDescription: INodeProperties[] = [
 			{
 				name: 'Chart Image URL',
 				value: 'chart_image_url',
-				description: 'An existing chart image to animate (or give chart data instead)',
 			},
 			{
 				name: 'Chart Data',
 				value: 'chart_data',
-				description: 'Draw the chart from data instead of an image',
 			},
 		],
 		default: 'chart_image_url',

@@ -13,6 +13,8 @@ const showFor = {
 export const imageEditDescription: INodeProperties[] = [
 	{
 		...field.prompt,
+		placeholder: 'e.g. Place the item on a clean white studio background',
+		description: 'Describe the change to make to the image',
 		required: true,
 		displayOptions: showFor,
 	},

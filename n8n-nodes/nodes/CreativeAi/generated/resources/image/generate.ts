@@ -13,6 +13,8 @@ const showFor = {
 export const imageGenerateDescription: INodeProperties[] = [
 	{
 		...field.prompt,
+		placeholder: 'e.g. A ceramic travel mug on a marble counter, soft morning light',
+		description: 'Describe the image: subject, setting, lighting, style',
 		required: true,
 		displayOptions: showFor,
 	},

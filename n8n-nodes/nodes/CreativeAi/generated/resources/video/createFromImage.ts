@@ -32,7 +32,10 @@ export const videoCreateFromImageDescription: INodeProperties[] = [
 		displayOptions: showFor,
 		options: [
 			field.aiDirectorMode,
-			field.aspectRatio,
+			{
+				...field.aspectRatio,
+				description: 'Frame shape. Leave it out to follow the source image.',
+			},
 			field.cameraAngle,
 			field.characterReferences,
 			field.duration,

@@ -27,7 +27,10 @@ export const videoCreateFromTextDescription: INodeProperties[] = [
 		displayOptions: showFor,
 		options: [
 			field.aiDirectorMode,
-			field.aspectRatio,
+			{
+				...field.aspectRatio,
+				description: 'Frame shape of the video',
+			},
 			field.cameraAngle,
 			field.characterReferences,
 			field.duration,
