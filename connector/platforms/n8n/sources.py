@@ -559,17 +559,33 @@ def _credential_test_rules(path: str) -> list[dict[str, Any]]:
 # -- catalog.ts: the operation table the runtime reads -------------------------------------------
 
 
-def _output_fields(fields: tuple[OutputField, ...]) -> list[dict[str, Any]]:
-    return [
-        {"key": f.key, **({"children": _output_fields(f.children)} if f.children else {})}
-        for f in fields
-    ]
+def _output_keys(fields: tuple[OutputField, ...]) -> dict[str, Any]:
+    nested = {f.key: _output_keys(f.children) for f in fields if f.children}
+    return {"keys": [f.key for f in fields], **({"children": nested} if nested else {})}
 
 
 def _output(out: Output) -> dict[str, Any]:
     """What a step outputs, from the catalog's output contract: its keys and, for a job, the
     kind whose status spelling it uses (the runtime's shape.ts applies it)."""
-    return {**({"job": out.job.value} if out.job else {}), "fields": _output_fields(out.fields)}
+    return {**({"job": out.job.value} if out.job else {}), **_output_keys(out.fields)}
+
+
+def outputs(catalog: Catalog) -> dict[str, dict[str, Any]]:
+    """Each distinct output once, named after the first operation or event that gives it
+    (video.create_from_text gives what video.get gives)."""
+    table: dict[str, dict[str, Any]] = {}
+    steps = [(op.key, catalog.output(op.key)) for op in catalog.for_platform("n8n")]
+    steps += [(name, catalog.event_output(name)) for name in catalog.events]
+    for name, out in steps:
+        spec = _output(out)
+        if spec not in table.values():
+            table[name] = spec
+    return table
+
+
+def output_name(catalog: Catalog, out: Output) -> str:
+    spec = _output(out)
+    return next(name for name, known in outputs(catalog).items() if known == spec)
 
 
 def _spelling() -> dict[str, dict[str, str]]:
@@ -596,7 +612,7 @@ def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
             for u in group
         ]
         + [P.use_spec(u.field.key, required=False, additional=True) for u in fields.additional],
-        "output": _output(catalog.output(op.key)),
+        "output": output_name(catalog, catalog.output(op.key)),
     }
     if op.one_of:
         spec["oneOf"] = [list(group) for group in op.one_of]
@@ -692,7 +708,7 @@ def catalog_ts(catalog: Catalog) -> str:
             "label": e.label,
             "state": e.state.value,
             "operations": list(e.operations),
-            "output": _output(catalog.event_output(e.name)),
+            "output": output_name(catalog, catalog.event_output(e.name)),
         }
         for e in catalog.events.values()
     ]
@@ -726,6 +742,7 @@ def catalog_ts(catalog: Catalog) -> str:
         fields=literal(table),
         model_sources=literal(_model_sources(catalog)),
         operations=literal(ops),
+        outputs=literal(outputs(catalog)),
         states=literal(_states()),
         spelling=literal(_spelling()),
         events=literal(events),

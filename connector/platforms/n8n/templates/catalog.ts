@@ -60,16 +60,12 @@ export interface BatchSpec {
 	timeout: number;
 }
 
-/** One key of a step's output (the catalog's output contract); children shape list items. */
-export interface OutputFieldSpec {
-	key: string;
-	children?: OutputFieldSpec[];
-}
-
-/** What a step outputs: the contract's keys, and the kind of job whose status it spells. */
+/** What a step outputs (the catalog's output contract): its keys, those of the items of a
+ * list or of an object under `children`, and the kind of job whose status it spells. */
 export interface OutputSpec {
 	job?: JobSpec['kind'];
-	fields: OutputFieldSpec[];
+	keys: string[];
+	children?: Record<string, OutputSpec>;
 }
 
 export interface OperationSpec {
@@ -86,7 +82,8 @@ export interface OperationSpec {
 	choices?: Array<{ param: string; fields: string[] }>;
 	job?: JobSpec;
 	batch?: BatchSpec;
-	output: OutputSpec;
+	/** Its entry in OUTPUTS. */
+	output: string;
 }
 
 export interface ModelSourceSpec {
@@ -101,7 +98,8 @@ export interface EventSpec {
 	label: string;
 	state: JobState;
 	operations: string[];
-	output: OutputSpec;
+	/** Its entry in OUTPUTS. */
+	output: string;
 }
 
 export interface ErrorSpec {
@@ -141,6 +139,9 @@ export const OPERATIONS: Record<string, OperationSpec> = __OPERATIONS__;
 
 /** Where a Model field's choices come from, by loadOptions method (see runtime/models.ts). */
 export const MODEL_SOURCES: Record<string, ModelSourceSpec> = __MODEL_SOURCES__;
+
+/** What each operation and event outputs, each distinct output once. */
+export const OUTPUTS: Record<string, OutputSpec> = __OUTPUTS__;
 
 /** Every status spelling the API uses, lower-cased, mapped to one state. */
 export const STATES: Record<string, JobState> = __STATES__;

@@ -61,16 +61,12 @@ export interface BatchSpec {
 	timeout: number;
 }
 
-/** One key of a step's output (the catalog's output contract); children shape list items. */
-export interface OutputFieldSpec {
-	key: string;
-	children?: OutputFieldSpec[];
-}
-
-/** What a step outputs: the contract's keys, and the kind of job whose status it spells. */
+/** What a step outputs (the catalog's output contract): its keys, those of the items of a
+ * list or of an object under `children`, and the kind of job whose status it spells. */
 export interface OutputSpec {
 	job?: JobSpec['kind'];
-	fields: OutputFieldSpec[];
+	keys: string[];
+	children?: Record<string, OutputSpec>;
 }
 
 export interface OperationSpec {
@@ -87,7 +83,8 @@ export interface OperationSpec {
 	choices?: Array<{ param: string; fields: string[] }>;
 	job?: JobSpec;
 	batch?: BatchSpec;
-	output: OutputSpec;
+	/** Its entry in OUTPUTS. */
+	output: string;
 }
 
 export interface ModelSourceSpec {
@@ -102,7 +99,8 @@ export interface EventSpec {
 	label: string;
 	state: JobState;
 	operations: string[];
-	output: OutputSpec;
+	/** Its entry in OUTPUTS. */
+	output: string;
 }
 
 export interface ErrorSpec {
@@ -574,61 +572,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
-		output: {
-			job: 'video',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'model',
-				},
-				{
-					key: 'model_actual',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'prompt',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'failover_used',
-				},
-				{
-					key: 'created_at',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'video.create_from_text',
 		job: {
 			kind: 'video',
 			statusPath: '/v1/video/generations/{id}',
@@ -723,61 +667,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
-		output: {
-			job: 'video',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'model',
-				},
-				{
-					key: 'model_actual',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'prompt',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'failover_used',
-				},
-				{
-					key: 'created_at',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'video.create_from_text',
 		job: {
 			kind: 'video',
 			statusPath: '/v1/video/generations/{id}',
@@ -812,61 +702,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		fields: [],
-		output: {
-			job: 'video',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'model',
-				},
-				{
-					key: 'model_actual',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'prompt',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'failover_used',
-				},
-				{
-					key: 'created_at',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'video.create_from_text',
 	},
 	'batch.create': {
 		key: 'batch.create',
@@ -898,64 +734,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
-		output: {
-			job: 'batch',
-			fields: [
-				{
-					key: 'batch_id',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'total_jobs',
-				},
-				{
-					key: 'completed',
-				},
-				{
-					key: 'failed',
-				},
-				{
-					key: 'pending',
-				},
-				{
-					key: 'processing',
-				},
-				{
-					key: 'jobs',
-					children: [
-						{
-							key: 'id',
-						},
-						{
-							key: 'prompt',
-						},
-						{
-							key: 'image_url',
-						},
-						{
-							key: 'status',
-						},
-						{
-							key: 'state',
-						},
-						{
-							key: 'output_url',
-						},
-						{
-							key: 'error_message',
-						},
-						{
-							key: 'credits',
-						},
-					],
-				},
-			],
-		},
+		output: 'batch.create',
 		job: {
 			kind: 'batch',
 			statusPath: '/v1/video/generations/batch/{batch_id}',
@@ -979,64 +758,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		fields: [],
-		output: {
-			job: 'batch',
-			fields: [
-				{
-					key: 'batch_id',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'total_jobs',
-				},
-				{
-					key: 'completed',
-				},
-				{
-					key: 'failed',
-				},
-				{
-					key: 'pending',
-				},
-				{
-					key: 'processing',
-				},
-				{
-					key: 'jobs',
-					children: [
-						{
-							key: 'id',
-						},
-						{
-							key: 'prompt',
-						},
-						{
-							key: 'image_url',
-						},
-						{
-							key: 'status',
-						},
-						{
-							key: 'state',
-						},
-						{
-							key: 'output_url',
-						},
-						{
-							key: 'error_message',
-						},
-						{
-							key: 'credits',
-						},
-					],
-				},
-			],
-		},
+		output: 'batch.create',
 	},
 	'voice.create': {
 		key: 'voice.create',
@@ -1068,58 +790,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
-		output: {
-			job: 'shared',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'type',
-				},
-				{
-					key: 'model',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'parameters',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'created_at',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'voice.create',
 		job: {
 			kind: 'shared',
 			statusPath: '/api/generate/status/{id}',
@@ -1155,58 +826,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
-		output: {
-			job: 'shared',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'type',
-				},
-				{
-					key: 'model',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'parameters',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'created_at',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'voice.create',
 		job: {
 			kind: 'shared',
 			statusPath: '/api/generate/status/{id}',
@@ -1230,58 +850,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		fields: [],
-		output: {
-			job: 'shared',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'type',
-				},
-				{
-					key: 'model',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'parameters',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'created_at',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'voice.create',
 	},
 	'image.generate': {
 		key: 'image.generate',
@@ -1333,24 +902,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
-		output: {
-			fields: [
-				{
-					key: 'created',
-				},
-				{
-					key: 'data',
-					children: [
-						{
-							key: 'url',
-						},
-						{
-							key: 'revised_prompt',
-						},
-					],
-				},
-			],
-		},
+		output: 'image.generate',
 	},
 	'image.edit': {
 		key: 'image.edit',
@@ -1390,24 +942,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
-		output: {
-			fields: [
-				{
-					key: 'created',
-				},
-				{
-					key: 'data',
-					children: [
-						{
-							key: 'url',
-						},
-						{
-							key: 'revised_prompt',
-						},
-					],
-				},
-			],
-		},
+		output: 'image.generate',
 	},
 	'chart.create': {
 		key: 'chart.create',
@@ -1441,58 +976,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
-		output: {
-			job: 'shared',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'type',
-				},
-				{
-					key: 'model',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'parameters',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'created_at',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'voice.create',
 		oneOf: [
 			['chart_image_url', 'chart_data'],
 		],
@@ -1520,27 +1004,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 		response: 'ModelList',
 		pathParams: [],
 		fields: [],
-		output: {
-			fields: [
-				{
-					key: 'object',
-				},
-				{
-					key: 'data',
-					children: [
-						{
-							key: 'id',
-						},
-						{
-							key: 'object',
-						},
-						{
-							key: 'owned_by',
-						},
-					],
-				},
-			],
-		},
+		output: 'model.list',
 	},
 	'price.calculate': {
 		key: 'price.calculate',
@@ -1568,16 +1032,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 				additional: true,
 			},
 		],
-		output: {
-			fields: [
-				{
-					key: 'model',
-				},
-				{
-					key: 'credits',
-				},
-			],
-		},
+		output: 'price.calculate',
 	},
 };
 
@@ -1597,6 +1052,206 @@ export const MODEL_SOURCES: Record<string, ModelSourceSpec> = {
 	getVideoModels: {
 		kind: 'video',
 		known: ['auto', 'kling-o3-pro', 'kling-v3', 'seedance-1.5-pro'],
+	},
+};
+
+/** What each operation and event outputs, each distinct output once. */
+export const OUTPUTS: Record<string, OutputSpec> = {
+	'video.create_from_text': {
+		job: 'video',
+		keys: [
+			'id',
+			'object',
+			'model',
+			'model_actual',
+			'status',
+			'state',
+			'prompt',
+			'credits',
+			'output_url',
+			'error',
+			'failover_used',
+			'created_at',
+			'completed_at',
+		],
+		children: {
+			error: {
+				keys: ['message', 'type', 'code'],
+			},
+		},
+	},
+	'batch.create': {
+		job: 'batch',
+		keys: [
+			'batch_id',
+			'status',
+			'state',
+			'total_jobs',
+			'completed',
+			'failed',
+			'pending',
+			'processing',
+			'jobs',
+		],
+		children: {
+			jobs: {
+				keys: [
+					'id',
+					'prompt',
+					'image_url',
+					'status',
+					'state',
+					'output_url',
+					'error_message',
+					'credits',
+				],
+			},
+		},
+	},
+	'voice.create': {
+		job: 'shared',
+		keys: [
+			'id',
+			'type',
+			'model',
+			'status',
+			'state',
+			'output_url',
+			'credits',
+			'parameters',
+			'error',
+			'error_message',
+			'created_at',
+			'completed_at',
+		],
+		children: {
+			error: {
+				keys: ['message', 'type', 'code'],
+			},
+		},
+	},
+	'image.generate': {
+		keys: ['created', 'data'],
+		children: {
+			data: {
+				keys: ['url', 'revised_prompt'],
+			},
+		},
+	},
+	'model.list': {
+		keys: ['object', 'data'],
+		children: {
+			data: {
+				keys: ['id', 'object', 'owned_by'],
+			},
+		},
+	},
+	'price.calculate': {
+		keys: ['model', 'credits'],
+	},
+	'video.generation.completed': {
+		job: 'video',
+		keys: [
+			'id',
+			'object',
+			'status',
+			'state',
+			'model',
+			'model_actual',
+			'prompt',
+			'output_url',
+			'error',
+			'error_message',
+			'credits',
+			'credits_refunded',
+			'failover_used',
+			'completed_at',
+		],
+		children: {
+			error: {
+				keys: ['message', 'type', 'code'],
+			},
+		},
+	},
+	'video.batch.completed': {
+		job: 'batch',
+		keys: [
+			'batch_id',
+			'object',
+			'status',
+			'state',
+			'total_jobs',
+			'completed',
+			'failed',
+			'jobs',
+			'total_credits',
+			'completed_at',
+		],
+		children: {
+			jobs: {
+				keys: ['id', 'prompt', 'status', 'state', 'output_url', 'credits'],
+			},
+		},
+	},
+	'image.generation.completed': {
+		keys: [
+			'id',
+			'object',
+			'status',
+			'state',
+			'model',
+			'prompt',
+			'output_url',
+			'revised_prompt',
+			'width',
+			'height',
+			'credits',
+			'completed_at',
+		],
+	},
+	'voice.generation.completed': {
+		job: 'shared',
+		keys: [
+			'id',
+			'object',
+			'status',
+			'state',
+			'text',
+			'voice',
+			'language',
+			'output_url',
+			'duration_seconds',
+			'credits',
+			'error',
+			'error_message',
+			'credits_refunded',
+			'completed_at',
+		],
+		children: {
+			error: {
+				keys: ['message', 'type', 'code'],
+			},
+		},
+	},
+	'compose.generation.completed': {
+		job: 'shared',
+		keys: [
+			'id',
+			'object',
+			'status',
+			'state',
+			'output_url',
+			'credits',
+			'error',
+			'error_message',
+			'credits_refunded',
+			'completed_at',
+		],
+		children: {
+			error: {
+				keys: ['message', 'type', 'code'],
+			},
+		},
 	},
 };
 
@@ -1650,571 +1305,70 @@ export const EVENTS: EventSpec[] = [
 		label: 'Video Completed',
 		state: 'completed',
 		operations: ['video.create_from_text', 'video.create_from_image'],
-		output: {
-			job: 'video',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'model',
-				},
-				{
-					key: 'model_actual',
-				},
-				{
-					key: 'prompt',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'credits_refunded',
-				},
-				{
-					key: 'failover_used',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'video.generation.completed',
 	},
 	{
 		name: 'video.generation.failed',
 		label: 'Video Failed',
 		state: 'failed',
 		operations: ['video.create_from_text', 'video.create_from_image'],
-		output: {
-			job: 'video',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'model',
-				},
-				{
-					key: 'model_actual',
-				},
-				{
-					key: 'prompt',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'credits_refunded',
-				},
-				{
-					key: 'failover_used',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'video.generation.completed',
 	},
 	{
 		name: 'video.batch.completed',
 		label: 'Batch Completed',
 		state: 'completed',
 		operations: ['batch.create'],
-		output: {
-			job: 'batch',
-			fields: [
-				{
-					key: 'batch_id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'total_jobs',
-				},
-				{
-					key: 'completed',
-				},
-				{
-					key: 'failed',
-				},
-				{
-					key: 'jobs',
-					children: [
-						{
-							key: 'id',
-						},
-						{
-							key: 'prompt',
-						},
-						{
-							key: 'status',
-						},
-						{
-							key: 'state',
-						},
-						{
-							key: 'output_url',
-						},
-						{
-							key: 'credits',
-						},
-					],
-				},
-				{
-					key: 'total_credits',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'video.batch.completed',
 	},
 	{
 		name: 'image.generation.completed',
 		label: 'Image Completed',
 		state: 'completed',
 		operations: [],
-		output: {
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'model',
-				},
-				{
-					key: 'prompt',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'revised_prompt',
-				},
-				{
-					key: 'width',
-				},
-				{
-					key: 'height',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'image.generation.completed',
 	},
 	{
 		name: 'voice.generation.completed',
 		label: 'Voice Completed',
 		state: 'completed',
 		operations: ['voice.create'],
-		output: {
-			job: 'shared',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'text',
-				},
-				{
-					key: 'voice',
-				},
-				{
-					key: 'language',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'duration_seconds',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'credits_refunded',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'voice.generation.completed',
 	},
 	{
 		name: 'voice.generation.failed',
 		label: 'Voice Failed',
 		state: 'failed',
 		operations: ['voice.create'],
-		output: {
-			job: 'shared',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'text',
-				},
-				{
-					key: 'voice',
-				},
-				{
-					key: 'language',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'duration_seconds',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'credits_refunded',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'voice.generation.completed',
 	},
 	{
 		name: 'compose.generation.completed',
 		label: 'Compose Completed',
 		state: 'completed',
 		operations: ['compose.create'],
-		output: {
-			job: 'shared',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'credits_refunded',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'compose.generation.completed',
 	},
 	{
 		name: 'compose.generation.failed',
 		label: 'Compose Failed',
 		state: 'failed',
 		operations: ['compose.create'],
-		output: {
-			job: 'shared',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'credits_refunded',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'compose.generation.completed',
 	},
 	{
 		name: 'chart.generation.completed',
 		label: 'Chart Video Completed',
 		state: 'completed',
 		operations: ['chart.create'],
-		output: {
-			job: 'shared',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'credits_refunded',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'compose.generation.completed',
 	},
 	{
 		name: 'chart.generation.failed',
 		label: 'Chart Video Failed',
 		state: 'failed',
 		operations: ['chart.create'],
-		output: {
-			job: 'shared',
-			fields: [
-				{
-					key: 'id',
-				},
-				{
-					key: 'object',
-				},
-				{
-					key: 'status',
-				},
-				{
-					key: 'state',
-				},
-				{
-					key: 'output_url',
-				},
-				{
-					key: 'credits',
-				},
-				{
-					key: 'error',
-					children: [
-						{
-							key: 'message',
-						},
-						{
-							key: 'type',
-						},
-						{
-							key: 'code',
-						},
-					],
-				},
-				{
-					key: 'error_message',
-				},
-				{
-					key: 'credits_refunded',
-				},
-				{
-					key: 'completed_at',
-				},
-			],
-		},
+		output: 'compose.generation.completed',
 	},
 ];
 

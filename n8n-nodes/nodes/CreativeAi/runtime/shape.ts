@@ -4,8 +4,8 @@
 // state for every kind (pending, processing, completed, failed, canceled). Keys the
 // contract does not name (the node's own, such as a batch item's batch_id) follow.
 import type { IDataObject } from 'n8n-workflow';
-import type { JobState, OutputFieldSpec, OutputSpec } from '../generated/catalog';
-import { SPELLING, STATES } from '../generated/catalog';
+import type { JobState, OutputSpec } from '../generated/catalog';
+import { OUTPUTS, SPELLING, STATES } from '../generated/catalog';
 
 function stateOf(raw: IDataObject): JobState | undefined {
 	if (typeof raw.status === 'string' && raw.status) return STATES[raw.status.toLowerCase()];
@@ -19,21 +19,22 @@ function stateOf(raw: IDataObject): JobState | undefined {
 	return undefined;
 }
 
-function shapeFields(fields: OutputFieldSpec[], raw: IDataObject, job: OutputSpec['job']): IDataObject {
+function shapeKeys(output: OutputSpec, raw: IDataObject, job: OutputSpec['job']): IDataObject {
 	const out: IDataObject = {};
-	for (const field of fields) {
-		if (field.key === 'state') continue;
-		let value = raw[field.key];
-		if (field.children && Array.isArray(value)) {
+	for (const key of output.keys) {
+		if (key === 'state') continue;
+		let value = raw[key];
+		const inner = output.children?.[key];
+		if (inner && Array.isArray(value)) {
 			value = value
 				.filter((entry) => entry && typeof entry === 'object')
-				.map((entry) => shapeFields(field.children as OutputFieldSpec[], entry as IDataObject, job));
-		} else if (field.children && value && typeof value === 'object') {
-			value = shapeFields(field.children, value as IDataObject, job);
+				.map((entry) => shapeKeys(inner, entry as IDataObject, job));
+		} else if (inner && value && typeof value === 'object') {
+			value = shapeKeys(inner, value as IDataObject, job);
 		}
-		out[field.key] = value === undefined ? null : (value as IDataObject[string]);
+		out[key] = value === undefined ? null : (value as IDataObject[string]);
 	}
-	if (fields.some((field) => field.key === 'state')) {
+	if (output.keys.includes('state')) {
 		const state = stateOf(raw);
 		out.state = state ?? null;
 		if (state && job) out.status = SPELLING[job][state];
@@ -41,8 +42,11 @@ function shapeFields(fields: OutputFieldSpec[], raw: IDataObject, job: OutputSpe
 	return out;
 }
 
-export function shape(output: OutputSpec, raw: IDataObject): IDataObject {
-	const shaped = shapeFields(output.fields, raw, output.job);
+/** `raw` as the output named `name` in OUTPUTS gives it (an unknown name: `raw` as it is). */
+export function shape(name: string, raw: IDataObject): IDataObject {
+	const output = OUTPUTS[name];
+	if (!output) return raw;
+	const shaped = shapeKeys(output, raw, output.job);
 	for (const [key, value] of Object.entries(raw)) if (!(key in shaped)) shaped[key] = value;
 	return shaped;
 }
