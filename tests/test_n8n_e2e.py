@@ -10,7 +10,12 @@ database:
   steps parked and resumed by the relay's join route;
 - 25 prompts through the batch path (two batch calls), one result per item;
 - the trigger: subscribed at the relay on publish, started by a relay-forwarded event,
-  refusing a forged one (401, no execution).
+  refusing a forged one (401, no execution);
+- a batch the API refuses for one prompt (content policy): that item carries the error,
+  the others run in the same execution, each paired to its input;
+- each delivery starts one run: the API's three attempts and a replay without a relay;
+  with one, direct API-signed posts get 401 and the relay sending a message again starts
+  nothing.
 """
 
 from __future__ import annotations
