@@ -18,10 +18,20 @@ PLATFORM: Platform = "make"
 APP_ID = "creativeai"
 APP_LABEL = "CreativeAI"
 CONNECTION_ID = "creativeai"
+#: The verified path: a relay subscription forwards checked completions to this webhook.
 WEBHOOK_ID = "completedGenerations"
+#: The relayless path: the builder maps this webhook's address into a job's Webhook URL;
+#: the trigger fetches the job back before it trusts a notification.
+NOTICE_WEBHOOK_ID = "jobNotifications"
 
-#: Connection parameters and data, as every module reads them (`connection.apiKey`).
-API_KEY, BASE_URL, RELAY_URL, INBOX_URL = "apiKey", "baseUrl", "relayUrl", "inboxUrl"
+#: The two instant triggers, as help texts name them.
+RELAY_TRIGGER_LABEL = "Watch completed generations"
+NOTICE_TRIGGER_LABEL = "Watch job notifications"
+
+#: The one connection parameter, as every module reads it (`connection.apiKey`).
+API_KEY = "apiKey"
+#: The relay's address: a parameter of the relay webhook, kept in its data for detach.
+RELAY_URL = "relayUrl"
 
 #: The relay's management API (connector/relay/management.py), called with the same key.
 RELAY_INBOX = "/v1/inbox"
