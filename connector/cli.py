@@ -100,8 +100,10 @@ def _add_field_option(parser: argparse.ArgumentParser, field: Field, required: b
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from connector.client import CreativeAI
+    from connector.client import ENV_API_KEY, CreativeAI
 
+    if not (args.api_key or os.environ.get(ENV_API_KEY)):
+        raise CommandError(f"no API key: pass --api-key or set {ENV_API_KEY}")
     return CreativeAI(base_url=args.base_url, api_key=args.api_key)
 
 
