@@ -123,16 +123,20 @@ def test_build_outside_any_checkout_says_so(tmp_path: Path) -> None:
 def test_build_regenerates_params_the_client_already_names(other_checkout: Path) -> None:
     """A new typed-parameter class used by resources.py before it was generated: `build`
     (the copy's own code this time) still runs, and afterwards the client imports."""
-    gen = other_checkout / "connector/platforms/client.py"
-    text = gen.read_text()
-    anchor = '    ("PriceCalculateParams", ("price.calculate",), ()),\n'
+    ops = other_checkout / "connector/catalog/operations.py"
+    text = ops.read_text()
+    anchor = "BY_KEY: dict[str, Operation] = {op.key: op for op in ALL}"
     assert anchor in text
-    gen.write_text(text.replace(anchor, anchor + '    ("FutureParams", ("voice.create",), ()),\n'))
+    future = (
+        'ALL = (*ALL, next(op for op in ALL if op.key == "voice.create")'
+        '.model_copy(update={"key": "voice.future", "action": "future"}))\n'
+    )
+    ops.write_text(text.replace(anchor, future + anchor))  # a new operation: a new class
     resources = other_checkout / "connector/client/resources.py"
     resources.write_text(
         resources.read_text().replace(
             "from connector.client.params import (\n",
-            "from connector.client.params import (\n    FutureParams,  # noqa: F401\n",
+            "from connector.client.params import (\n    VoiceFutureParams,  # noqa: F401\n",
             1,
         )
     )
@@ -145,7 +149,7 @@ def test_build_regenerates_params_the_client_already_names(other_checkout: Path)
         env=env,
         check=False,
     )
-    assert broken.returncode != 0 and "FutureParams" in broken.stderr  # the client cannot load
+    assert broken.returncode != 0 and "VoiceFutureParams" in broken.stderr  # the client cannot load
 
     done = subprocess.run(
         [sys.executable, "-m", "connector.cli", "build", "--platform", "client"],
@@ -156,7 +160,7 @@ def test_build_regenerates_params_the_client_already_names(other_checkout: Path)
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "class FutureParams(TypedDict" in (other_checkout / PARAMS).read_text()
+    assert "class VoiceFutureParams(TypedDict" in (other_checkout / PARAMS).read_text()
     fixed = subprocess.run(
         [sys.executable, "-c", "import connector.client"],
         cwd=other_checkout,
