@@ -104,3 +104,25 @@ def _builder_texts() -> Iterator[tuple[str, str]]:
 def test_no_builder_text_talks_about_our_sources() -> None:
     offending = [(where, t) for where, t in _builder_texts() if SOURCE_TALK.search(t)]
     assert not offending
+
+
+def test_sentence_case_lowers_the_later_parts_of_a_title_cased_compound() -> None:
+    assert text.sentence_case(fields.MULTI_SHOT_PROMPTS.label) == "Multi-shot prompts"
+    assert text.sentence_case("DALL-E 3 Model") == "DALL-E 3 model"  # a name keeps its parts
+
+
+def test_sentence_case_leaves_words_that_start_with_a_digit_alone() -> None:
+    wide = fields.SIZE.options[-1].label
+    assert wide.startswith("1792x1024")
+    assert text.sentence_case(wide) == "1792x1024 (wide)"
+    assert text.sentence_case("5 Seconds") == "5 seconds"
+
+
+def test_third_person_conjugates_every_verb_of_an_opening_list() -> None:
+    edit = CATALOG.operation("image.edit").description
+    assert edit.startswith("Inpaint, outpaint or restyle")
+    assert text.third_person(edit) == (
+        "Inpaints, outpaints or restyles an uploaded image (answers at once)."
+    )
+    assert text.third_person("Copy, fix and push a file") == "Copies, fixes and pushes a file."
+    assert text.third_person("Put a track onto a video") == "Puts a track onto a video."

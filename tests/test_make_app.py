@@ -22,7 +22,7 @@ from make_iml.iml import (
 )
 
 from connector.catalog import CATALOG, FieldType, limits
-from connector.catalog.text import sentence_case
+from connector.catalog.text import sentence_case, third_person
 from connector.platforms import GENERATED_NOTICE, MANIFEST
 from connector.platforms import make as emitter
 from connector.platforms.make import modules, params
@@ -303,7 +303,7 @@ def test_every_operation_has_a_module_of_the_right_type() -> None:
         module = _module_for(op.label)
         meta = module.metadata
         assert (meta["moduleType"], meta.get("actionCrud")) == expected[op.kind.value], op.key
-        assert meta["description"] == modules.operation_text(op)[1]
+        assert meta["description"] == third_person(op.description)
         assert meta["label"] == sentence_case(op.label)
         assert module.codes["samples"], f"{op.key}: a sample"
         assert module.codes["interface"], f"{op.key}: an interface"

@@ -250,25 +250,8 @@ def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json
 
 
 def operation_text(op: Operation) -> tuple[str, str]:
-    """An operation's label and description as Make wants them (the catalog's renderers).
-
-    A description may open with a list of verbs ("Inpaint, outpaint or restyle an image");
-    each of them is put in the third person, not only the first."""
-    words = op.description.split(" ")
-    verbs = 0
-    while verbs < len(words) - 1 and words[verbs].endswith(","):
-        verbs += 1
-    if verbs and words[verbs + 1 : verbs + 2] in (["or"], ["and"]):
-        listed = [*range(verbs), verbs, verbs + 2]
-    else:
-        listed = list(range(verbs + 1)) if verbs else [0]
-    for index in listed:
-        bare = words[index].rstrip(",")
-        verb = text.third_person(bare[:1].upper() + bare[1:]).rstrip(".")
-        verb = verb if index == 0 else verb[:1].lower() + verb[1:]
-        words[index] = verb + words[index][len(bare) :]
-    described = " ".join(words)
-    return text.sentence_case(op.label), described if described.endswith(".") else described + "."
+    """An operation's label and description as Make wants them (the catalog's renderers)."""
+    return text.sentence_case(op.label), text.third_person(op.description)
 
 
 def module(
