@@ -14,6 +14,10 @@ from make_iml.appfiles import LocalApp, load_file
 from make_iml.iml import (
     DOCUMENTED_FUNCTIONS,
     DOCUMENTED_OPERATORS,
+    SPREAD,
+    Binary,
+    Call,
+    Not,
     functions,
     operators,
     segments,
@@ -274,6 +278,7 @@ def test_the_app_uses_only_functions_and_operators_make_documents() -> None:
         "lower",
         "split",
         "contains",
+        "switch",
     }
     assert _used(functions) <= DOCUMENTED_FUNCTIONS
     assert "startsWith" not in DOCUMENTED_FUNCTIONS
@@ -617,3 +622,42 @@ def test_a_description_opening_with_several_verbs_conjugates_each() -> None:
         .metadata["description"]
         .startswith("Inpaints, outpaints or restyles an uploaded image")
     )
+
+
+def _calls(node: Any) -> list[Any]:
+    """Every function call inside an expression, nested ones included."""
+    found = []
+    if isinstance(node, Call):
+        found.append(node)
+        for arg in node.args:
+            found += _calls(arg)
+    elif isinstance(node, Binary):
+        found += _calls(node.left) + _calls(node.right)
+    elif isinstance(node, Not):
+        found += _calls(node.operand)
+    return found
+
+
+def _template_strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _template_strings(k) + _template_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _template_strings(v)]
+    return []
+
+
+def test_no_template_computes_the_same_expression_twice() -> None:
+    """A generated value reads like a hand-written one: a compound expression (a call that
+    holds another call) is written once, not re-derived in every branch."""
+    repeated = []
+    for rel in JSON_FILES:
+        for template in _template_strings(load_file(APP_DIR / rel)):
+            for part in [] if template == SPREAD else segments(template):
+                if isinstance(part, str):
+                    continue
+                compound = [c for c in _calls(part) if any(_calls(a) for a in c.args)]
+                seen = {c for c in compound if compound.count(c) > 1}
+                repeated += [(rel, template[:80]) for _ in seen]
+    assert not repeated

@@ -145,6 +145,7 @@ FUNCTIONS: dict[str, int] = {
     "lower": 1,
     "split": 2,
     "contains": 2,
+    "switch": 0,  # switch(value, case, result, …, otherwise): any even number from 4
 }
 OPERATORS = frozenset({"+", "==", "!=", "&&", "||", "!"})
 assert set(FUNCTIONS) <= DOCUMENTED_FUNCTIONS and OPERATORS <= DOCUMENTED_OPERATORS
@@ -253,7 +254,13 @@ class _Parser:
             self.take()
             args.append(self.or_())
         self.take(")")
-        if len(args) != FUNCTIONS[name]:
+        if name == "switch":
+            if len(args) < 4 or len(args) % 2:
+                raise UnsupportedIML(
+                    "switch() takes a value, case/result pairs and an otherwise result (the "
+                    f"subset always gives one), got {len(args)} arguments"
+                )
+        elif len(args) != FUNCTIONS[name]:
             raise UnsupportedIML(f"{name}() takes {FUNCTIONS[name]} arguments, got {len(args)}")
         return Call(name, tuple(args))
 
@@ -416,6 +423,13 @@ def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
             first = evaluate(node.args[0], context)
             empty = first is UNDEFINED or first is None or first == ""
             return evaluate(node.args[1], context) if empty else first
+        if node.name == "switch":  # the value once; the result of the first equal case
+            value, *pairs, otherwise = node.args
+            found = evaluate(value, context)
+            for case, result in zip(pairs[::2], pairs[1::2], strict=True):
+                if _strict_equal(found, evaluate(case, context)):
+                    return evaluate(result, context)
+            return evaluate(otherwise, context)
         args = [evaluate(a, context) for a in node.args]
         if node.name == "substring":
             text, start, end = args
