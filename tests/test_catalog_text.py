@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.catalog import CATALOG, Field, errors, events, fields, text
+from connector.catalog import CATALOG, Field, errors, events, fields, steps, text
 
 
 def test_title_case_keeps_the_catalog_labels_and_n8ns_small_words() -> None:
@@ -99,6 +99,9 @@ def _builder_texts() -> Iterator[tuple[str, str]]:
         yield code.code, code.title
         yield code.code, code.advice
     yield "unconfirmed", events.unconfirmed_note(["x.y.z"])
+    for option in (steps.MAX_CREDITS, steps.RECORD_KEY):
+        yield option.key, option.help
+        yield option.key, option.without_ledger
 
 
 def test_no_builder_text_talks_about_our_sources() -> None:
