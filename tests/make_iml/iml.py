@@ -99,7 +99,7 @@ _TOKEN = re.compile(
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
       | (?P<quoted>`[^`]+`)
       | (?P<number>\d+(?:\.\d+)?)
-      | (?P<op>\|\||&&|!=|==|[!+.(),])
+      | (?P<op>\|\||&&|!=|==|<=|>=|[<>!+.(),])
     )""",
     re.VERBOSE,
 )
@@ -147,7 +147,8 @@ FUNCTIONS: dict[str, int] = {
     "contains": 2,
     "switch": 0,  # switch(value, case, result, …, otherwise): any even number from 4
 }
-OPERATORS = frozenset({"+", "==", "!=", "&&", "||", "!"})
+OPERATORS = frozenset({"+", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "!"})
+RELATIONAL = frozenset({"<", "<=", ">", ">="})
 assert set(FUNCTIONS) <= DOCUMENTED_FUNCTIONS and OPERATORS <= DOCUMENTED_OPERATORS
 
 
@@ -202,8 +203,15 @@ class _Parser:
         return self.binary("&&", self.eq)
 
     def eq(self) -> Node:
-        node = self.add()
+        node = self.relation()
         while self.peek() in (("op", "=="), ("op", "!=")):
+            _, op = self.take()
+            node = Binary(op, node, self.relation())
+        return node
+
+    def relation(self) -> Node:
+        node = self.add()
+        while self.peek() in {("op", op) for op in RELATIONAL}:
             _, op = self.take()
             node = Binary(op, node, self.add())
         return node
@@ -405,6 +413,30 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _to_number(value: Any) -> float:
+    """JavaScript's Number(value) for what IML compares: numbers, numeric text, booleans;
+    anything else is NaN (so every comparison with it is false)."""
+    if _number(value):
+        return float(value)
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, str):
+        try:
+            return float(value.strip()) if value.strip() else 0.0
+        except ValueError:
+            return float("nan")
+    if value is None:
+        return 0.0
+    return float("nan")
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    if isinstance(left, str) and isinstance(right, str):
+        raise UnsupportedIML("comparing two texts: the generator compares numbers only")
+    a, b = _to_number(left), _to_number(right)
+    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
 def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
     if isinstance(node, Literal):
         return node.value
@@ -459,6 +491,8 @@ def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
         return _strict_equal(left, right)
     if node.op == "!=":
         return not _strict_equal(left, right)
+    if node.op in RELATIONAL:
+        return _compare(node.op, left, right)
     if _number(left) and _number(right):
         return left + right
     return to_text(left) + to_text(right)

@@ -29,6 +29,7 @@ from connector.catalog import (
     limits,
     responses,
     states,
+    steps,
     text,
 )
 from connector.platforms.make import iml, outputs, params
@@ -155,6 +156,74 @@ def calls(op: Operation, response: Json) -> Json | list[Json]:
     ]
 
 
+# -- the step options every paid create gets (the catalog's `steps`) ----------------------------
+
+MAX_CREDITS_PARAM = "maxCredits"
+RECORD_KEY_PARAM = "recordKey"
+
+
+def step_params() -> list[Json]:
+    """ "Max credits" and "Record key", as the catalog states them. Make keeps no ledger of
+    its own, so the key's help says what the guarantee needs."""
+    cap, key = steps.MAX_CREDITS, steps.RECORD_KEY
+    return [
+        {
+            "name": MAX_CREDITS_PARAM,
+            "type": "uinteger",
+            "label": text.sentence_case(cap.label),
+            "help": cap.help,
+            "validate": {"min": cap.minimum},
+        },
+        {
+            "name": RECORD_KEY_PARAM,
+            "type": "text",
+            "label": text.sentence_case(key.label),
+            "help": f"{key.help} {key.without_ledger}",
+            "advanced": True,
+        },
+    ]
+
+
+def price_body(op: Operation) -> Json:
+    """The create's own request as a price request: JSON, without file parts (a file does
+    not change the price), a model left empty priced as the model the API defaults to."""
+    files = frozenset(f.name for f, _ in visible_fields(op) if f.type is T.FILE)
+    body = {k: v for k, v in request_body(op, files).items()}
+    for f, _ in visible_fields(op):
+        if f.options_source and isinstance(f.default, str):
+            body[f.name] = tpl(f"ifempty({path('parameters', f.name)}, {literal(f.default)})")
+    return body
+
+
+def price_check(catalog: Catalog) -> Json:
+    """Ask the price first when a cap is set; an estimate over the cap, or a request the
+    API cannot price, stops the module before the paid request (nothing is started)."""
+    price = catalog.operation(steps.PRICE_OPERATION)
+    cap = path("parameters", MAX_CREDITS_PARAM)
+    estimate = path("body", "credits")
+    reason = f"ifempty({path('body', 'error', 'message')}, 'HTTP ' + statusCode)"
+    return {
+        "url": price.path,
+        "method": price.method,
+        "response": {
+            "error": {"type": "DataError", "message": steps.unpriceable(tpl(reason), tpl(cap))},
+            "valid": {
+                "condition": tpl(f"{estimate} <= {cap}"),
+                "type": "DataError",
+                "message": steps.over_cap(tpl(estimate), tpl(cap)),
+            },
+        },
+    }
+
+
+def capped(catalog: Catalog, op: Operation, communication: Json | list[Json]) -> list[Json]:
+    """The module's requests, the price check first (only when a cap is set)."""
+    check = {"condition": tpl(path("parameters", MAX_CREDITS_PARAM)), **price_check(catalog)}
+    check["body"] = price_body(op)
+    check = {k: check[k] for k in ("condition", "url", "method", "body", "response")}
+    return [check, *(communication if isinstance(communication, list) else [communication])]
+
+
 # -- waiting inside the module ---------------------------------------------------------------
 
 
@@ -197,7 +266,7 @@ def _wait_param(wait: Wait) -> Json:
         f"{MODULE_TIME_LIMIT_S:g} s; the other {WAIT_MARGIN_S:g} s are left for the calls "
         "themselves). A job still running then stops the module with an error naming it. "
         f"No: the module outputs the job at once; continue with {NOTICE_TRIGGER_LABEL} "
-        "or Get job.",
+        f"or {text.sentence_case(wait.status.label)}.",
         "default": True,
     }
 
@@ -214,8 +283,9 @@ def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json
     ended = iml.any_equal(status, _statuses(wait.kind, S.FAILED, S.CANCELED))
     message = (
         f"if({ended}, 'Job ' + {job_id} + ' ended ' + {status} + ': ' + {reason}, "
-        f"'Job ' + {job_id} + ' is still ' + {status} + ' after {wait.within_s:g} s. "
-        f"Continue with {NOTICE_TRIGGER_LABEL} or Get job.')"
+        f"'Job ' + {job_id} + ' is still ' + {status} + ' after {wait.within_s:g} s: map "
+        f"its ID into {text.sentence_case(wait.status.label)} to fetch the result later, or "
+        f"continue with {NOTICE_TRIGGER_LABEL}.')"
     )
     waiting = tpl(path("parameters", WAIT_PARAM))
     status_url = request_url(wait.status, source=("temp", "job"))
@@ -292,6 +362,9 @@ def action_module(catalog: Catalog, op: Operation) -> Component:
         "interface": outputs.interface(contract.fields),
         "samples": outputs.sample_of(contract.fields, contract.sample),
     }
+    if op.key in {o.key for o in steps.capped(catalog)}:
+        codes["communication"] = capped(catalog, op, codes["communication"])
+        codes["mappableParams"] = [*codes["mappableParams"], *step_params()]
     crud = "create" if op.kind is OperationKind.CREATE else "read"
     return module(*operation_text(op), "action", codes, crud=crud)
 
