@@ -8,7 +8,9 @@ batches, its credit balance) says whether anything was started or paid.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import http.server
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +208,87 @@ def test_a_wait_that_gives_up_names_the_job_and_the_module_that_fetches_it(
         module_of(CATALOG.operation("job.get")), {"id": job["id"]}, connection
     )
     assert later["id"] == job["id"]  # the module it names fetches it
+
+
+# -- files within Make's limit --------------------------------------------------------------------
+
+CDN = "https://cdn.creativeai.run"
+LIMIT = limits.MAKE_MODULE_FILE
+
+
+class _BigFiles(http.server.BaseHTTPRequestHandler):
+    """Stands for the CDN holding a file larger than Make's module limit: answers a range
+    request with the one byte and the total size, as a CDN does."""
+
+    size = LIMIT.max_bytes + 2_345_678 if LIMIT.max_bytes else 0
+    full_downloads = 0
+
+    def do_GET(self) -> None:
+        if self.headers.get("Range") == "bytes=0-0":
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes 0-0/{self.size}")
+            self.send_header("Content-Length", "1")
+            self.end_headers()
+            self.wfile.write(b"\0")
+            return
+        type(self).full_downloads += 1
+        self.send_response(200)
+        self.send_header("Content-Length", str(self.size))
+        self.end_headers()
+        self.wfile.write(b"\0" * self.size)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def big_cdn() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BigFiles)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _voice_with_file(cdn_url: str, sandbox: RunningSandbox) -> Any:
+    make = Runtime(APP, delay_scale=FAST, routes={API: sandbox.url, CDN: cdn_url})
+    connection = make.connect({"apiKey": sandbox.api_key})
+    [voice] = _run(make, "voice", connection, waitForResult=True, downloadFile=True)
+    return voice
+
+
+def test_a_finished_file_within_the_limit_is_handed_over(
+    sandbox_factory: Callable[..., RunningSandbox],
+) -> None:
+    sandbox = sandbox_factory(public_base_url=CDN)
+    voice = _voice_with_file(sandbox.url, sandbox)  # the CDN is the sandbox's own files
+    assert voice["output_url"].startswith(CDN + "/files/")
+    served = sandbox.http.get(voice["output_url"].removeprefix(CDN)).content
+    assert voice["file_data"] == served and len(served) <= (LIMIT.max_bytes or 0)
+    assert voice["file_name"] == voice["output_url"].rsplit("/", 1)[1]
+    assert "file_message" not in voice
+
+
+def test_a_file_over_the_limit_is_left_at_its_url_with_the_limit_and_the_size(
+    sandbox_factory: Callable[..., RunningSandbox], big_cdn: str
+) -> None:
+    sandbox = sandbox_factory(public_base_url=CDN)
+    _BigFiles.full_downloads = 0
+    voice = _voice_with_file(big_cdn, sandbox)
+    assert voice["output_url"].startswith(CDN) and voice["state"] == "completed"
+    assert "file_data" not in voice and _BigFiles.full_downloads == 0  # never downloaded
+    size_mb = f"{round(_BigFiles.size / 100_000) / 10:g}"
+    assert voice["file_message"] == limits.file_over_limit(LIMIT, size_mb)
+    assert "5 MB" in voice["file_message"] and "7.3 MB" in voice["file_message"]
+
+
+def test_without_asking_no_file_is_fetched(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox
+) -> None:
+    [voice] = _run(make, "voice", connection, waitForResult=True)
+    assert voice["state"] == "completed"
+    assert not {"file_data", "file_message", "file_name"} & set(voice)
+    assert not any("/files/" in e["request"]["url"] for e in make.log)

@@ -73,6 +73,10 @@ CONTEXT: dict[str, Any] = {
         ("{{switch(parameters.count, 1, 'one', 3, 'three', 'many')}}", "three"),
         ("{{switch(parameters.name, 'Bob', 'b', 'other')}}", "other"),
         ("{{switch(parameters.count, '3', 'text', 'strict')}}", "strict"),
+        ("{{round(7345678 / 100000) / 10}}", 7.3),  # JavaScript's / and Math.round
+        ("{{headers.`retry-after` / 2}}", 3.5),  # numeric text divides as a number
+        ("{{last(split('a/b/c.mp3', '/'))}}", "c.mp3"),
+        ("{{last(parameters.missing)}}", UNDEFINED),
     ],
 )
 def test_expressions_evaluate_as_in_make(template: str, expected: Any) -> None:

@@ -21,6 +21,7 @@ text, and an object key whose value is `UNDEFINED` is left out (as JSON.stringif
 
 from __future__ import annotations
 
+import math
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
@@ -99,7 +100,7 @@ _TOKEN = re.compile(
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
       | (?P<quoted>`[^`]+`)
       | (?P<number>\d+(?:\.\d+)?)
-      | (?P<op>\|\||&&|!=|==|<=|>=|[<>!+.(),])
+      | (?P<op>\|\||&&|!=|==|<=|>=|[<>!+/.(),])
     )""",
     re.VERBOSE,
 )
@@ -146,8 +147,10 @@ FUNCTIONS: dict[str, int] = {
     "split": 2,
     "contains": 2,
     "switch": 0,  # switch(value, case, result, …, otherwise): any even number from 4
+    "round": 1,
+    "last": 1,
 }
-OPERATORS = frozenset({"+", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "!"})
+OPERATORS = frozenset({"+", "/", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "!"})
 RELATIONAL = frozenset({"<", "<=", ">", ">="})
 assert set(FUNCTIONS) <= DOCUMENTED_FUNCTIONS and OPERATORS <= DOCUMENTED_OPERATORS
 
@@ -217,7 +220,10 @@ class _Parser:
         return node
 
     def add(self) -> Node:
-        return self.binary("+", self.unary)
+        return self.binary("+", self.divide)
+
+    def divide(self) -> Node:
+        return self.binary("/", self.unary)
 
     def unary(self) -> Node:
         if self.peek() == ("op", "!"):
@@ -468,6 +474,11 @@ def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
             return to_text(text)[int(start) : int(end)]
         if node.name == "encodeURL":  # encodeURIComponent
             return urllib.parse.quote(to_text(args[0]), safe="-_.!~*'()")
+        if node.name == "round":  # half up, as JavaScript's Math.round
+            number = _to_number(args[0])
+            return number if number != number else float(math.floor(number + 0.5))
+        if node.name == "last":
+            return args[0][-1] if isinstance(args[0], list) and args[0] else UNDEFINED
         if node.name == "lower":
             return UNDEFINED if args[0] is UNDEFINED else to_text(args[0]).lower()
         if node.name == "split":
@@ -493,6 +504,9 @@ def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
         return not _strict_equal(left, right)
     if node.op in RELATIONAL:
         return _compare(node.op, left, right)
+    if node.op == "/":  # JavaScript: both sides as numbers
+        divisor = _to_number(right)
+        return _to_number(left) / divisor if divisor else float("nan")
     if _number(left) and _number(right):
         return left + right
     return to_text(left) + to_text(right)

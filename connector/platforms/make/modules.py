@@ -310,10 +310,82 @@ def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json
                 "type": "RuntimeError",
                 "message": tpl(message),
             },
-            "output": output,
+            "temp": {"job": output},
         },
     }
-    return [start, poll, check]
+    return [start, poll, check, *download_file()]
+
+
+# -- handing over the file, within Make's limit -------------------------------------------------
+
+DOWNLOAD_PARAM = "downloadFile"
+FILE_NAME_KEY, FILE_DATA_KEY, FILE_MESSAGE_KEY = "file_name", "file_data", "file_message"
+FILE_LIMIT = limits.MAKE_MODULE_FILE
+
+
+def _download_param() -> Json:
+    return {
+        "name": DOWNLOAD_PARAM,
+        "type": "boolean",
+        "label": "Download the file",
+        "help": "Yes: a finished job's file is output too (File name, File data), up to "
+        f"Make's {FILE_LIMIT.what} limit of {FILE_LIMIT.shown}. A larger file is not "
+        "downloaded: the module outputs its URL with a message naming the limit and the size.",
+        "default": False,
+    }
+
+
+def download_file() -> list[Json]:
+    """After the job (in `temp.job`): ask the file's size with a one-byte range request,
+    then download it only when it fits in Make's module file limit; a larger file leaves
+    the output URL and a message naming the limit and the size."""
+    url = tpl(path("temp", "job", "output_url"))
+    wanted = f"{path('parameters', DOWNLOAD_PARAM)} && {path('temp', 'job', 'output_url')}"
+    size = path("temp", "size")
+    total = f"last(split({path('headers', 'content-range')}, '/'))"
+    shown = tpl(f"round({size} / {limits.MB // 10}) / 10")
+    note = iml.expression(limits.file_over_limit(FILE_LIMIT, shown))
+    probe = {
+        "condition": {"condition": tpl(wanted), "default": "{{temp.job}}"},
+        "url": url,
+        "method": "GET",
+        "headers": {"Range": "bytes=0-0"},
+        "response": {
+            "temp": {"size": tpl(f"ifempty({total}, {path('headers', 'content-length')})")}
+        },
+    }
+    job = {iml.SPREAD: "{{temp.job}}"}
+    download = {
+        "condition": {
+            "condition": tpl(f"{wanted} && {size} <= {FILE_LIMIT.max_bytes}"),
+            # over the limit: the job with why its file is not here (not asked: the job)
+            "default": {**job, FILE_MESSAGE_KEY: tpl(f"if({size}, {note}, {size})")},
+        },
+        "url": url,
+        "method": "GET",
+        "response": {
+            "type": "binary",
+            "output": {
+                **job,
+                FILE_NAME_KEY: tpl(f"last(split({path('temp', 'job', 'output_url')}, '/'))"),
+                FILE_DATA_KEY: "{{body}}",
+            },
+        },
+    }
+    return [probe, download]
+
+
+def file_interface() -> list[Json]:
+    return [
+        {"name": FILE_NAME_KEY, "type": "filename", "label": "File name"},
+        {"name": FILE_DATA_KEY, "type": "buffer", "label": "File data"},
+        {
+            "name": FILE_MESSAGE_KEY,
+            "type": "text",
+            "label": "File message",
+            "help": f"Why the file was not downloaded (over Make's {FILE_LIMIT.what} limit).",
+        },
+    ]
 
 
 # -- modules -----------------------------------------------------------------------------------
@@ -354,12 +426,12 @@ def action_module(catalog: Catalog, op: Operation) -> Component:
         if optional_file(op) is not None:
             raise ValueError(f"{op.key}: a waiting module with an optional file part")
         communication = _waiting_communication(op, wait, output)
-        mappable.append(_wait_param(wait))
+        mappable += [_wait_param(wait), _download_param()]
     codes = {
         "communication": communication,
         "staticParams": [],
         "mappableParams": mappable,
-        "interface": outputs.interface(contract.fields),
+        "interface": outputs.interface(contract.fields) + (file_interface() if wait else []),
         "samples": outputs.sample_of(contract.fields, contract.sample),
     }
     if op.key in {o.key for o in steps.capped(catalog)}:
