@@ -188,14 +188,14 @@ def price_body(op: Operation) -> Json:
     """The create's own request as a price request: JSON, without file parts (a file does
     not change the price), a model left empty priced as the model the API defaults to."""
     files = frozenset(f.name for f, _ in visible_fields(op) if f.type is T.FILE)
-    body = {k: v for k, v in request_body(op, files).items()}
+    body = request_body(op, files)
     for f, _ in visible_fields(op):
         if f.options_source and isinstance(f.default, str):
             body[f.name] = tpl(f"ifempty({path('parameters', f.name)}, {literal(f.default)})")
     return body
 
 
-def price_check(catalog: Catalog) -> Json:
+def price_check(catalog: Catalog, op: Operation) -> Json:
     """Ask the price first when a cap is set; an estimate over the cap, or a request the
     API cannot price, stops the module before the paid request (nothing is started)."""
     price = catalog.operation(steps.PRICE_OPERATION)
@@ -203,8 +203,10 @@ def price_check(catalog: Catalog) -> Json:
     estimate = path("body", "credits")
     reason = f"ifempty({path('body', 'error', 'message')}, 'HTTP ' + statusCode)"
     return {
+        "condition": tpl(cap),
         "url": price.path,
         "method": price.method,
+        "body": price_body(op),
         "response": {
             "error": {"type": "DataError", "message": steps.unpriceable(tpl(reason), tpl(cap))},
             "valid": {
@@ -218,10 +220,8 @@ def price_check(catalog: Catalog) -> Json:
 
 def capped(catalog: Catalog, op: Operation, communication: Json | list[Json]) -> list[Json]:
     """The module's requests, the price check first (only when a cap is set)."""
-    check = {"condition": tpl(path("parameters", MAX_CREDITS_PARAM)), **price_check(catalog)}
-    check["body"] = price_body(op)
-    check = {k: check[k] for k in ("condition", "url", "method", "body", "response")}
-    return [check, *(communication if isinstance(communication, list) else [communication])]
+    rest = communication if isinstance(communication, list) else [communication]
+    return [price_check(catalog, op), *rest]
 
 
 # -- waiting inside the module ---------------------------------------------------------------
