@@ -158,6 +158,18 @@ def test_a_request_that_cannot_be_priced_is_not_started(
         "not started: the price of this request cannot be checked, so the cap of 500 credits"
     )
     assert "not-a-model" in caught.value.message  # the API's reason
+    assert caught.value.kind == "DataError"
+    assert _started(sandbox) == 0
+
+
+def test_a_price_check_refused_for_a_rate_limit_stays_a_rate_limit_error(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox
+) -> None:
+    sandbox.fault("fail", status=429, retry_after=7, operation=steps.PRICE_OPERATION)
+    with pytest.raises(MakeError) as caught:
+        _run(make, "voice", connection, maxCredits=100)
+    assert caught.value.kind == "RateLimitError"  # Make waits and tries the run again
+    assert caught.value.message.startswith("not started: the price of this request cannot")
     assert _started(sandbox) == 0
 
 

@@ -33,6 +33,7 @@ from connector.catalog import (
     text,
 )
 from connector.platforms.make import iml, outputs, params
+from connector.platforms.make.base import make_error_type
 from connector.platforms.make.iml import path, tpl
 from connector.platforms.make.iml import text as literal
 from connector.platforms.make.model import (
@@ -202,13 +203,18 @@ def price_check(catalog: Catalog, op: Operation) -> Json:
     cap = path("parameters", MAX_CREDITS_PARAM)
     estimate = path("body", "credits")
     reason = f"ifempty({path('body', 'error', 'message')}, 'HTTP ' + statusCode)"
+    # A request the API cannot price is the input's fault (DataError); any other refusal
+    # keeps the type Make gives that status elsewhere (a 429 is still a RateLimitError).
+    kinds = {c.http_status: make_error_type(c) for c in catalog.errors.values()}
+    cases = [f"{status}, {literal(kind)}" for status, kind in sorted(kinds.items())]
+    kind = tpl(f"switch(statusCode, {', '.join(cases)}, 'DataError')")
     return {
         "condition": tpl(cap),
         "url": price.path,
         "method": price.method,
         "body": price_body(op),
         "response": {
-            "error": {"type": "DataError", "message": steps.unpriceable(tpl(reason), tpl(cap))},
+            "error": {"type": kind, "message": steps.unpriceable(tpl(reason), tpl(cap))},
             "valid": {
                 "condition": tpl(f"{estimate} <= {cap}"),
                 "type": "DataError",
