@@ -32,6 +32,7 @@ from connector.catalog import (
     steps,
     text,
 )
+from connector.catalog import contract as contract_
 from connector.platforms.make import iml, outputs, params
 from connector.platforms.make.base import make_error_type
 from connector.platforms.make.iml import path, tpl
@@ -325,6 +326,7 @@ def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json
 # -- handing over the file, within Make's limit -------------------------------------------------
 
 DOWNLOAD_PARAM = "downloadFile"
+OUTPUT_URL = contract_.OUTPUT_URL.key  # where a job's file is
 FILE_NAME_KEY, FILE_DATA_KEY, FILE_MESSAGE_KEY = "file_name", "file_data", "file_message"
 FILE_LIMIT = limits.MAKE_MODULE_FILE
 
@@ -345,8 +347,8 @@ def download_file() -> list[Json]:
     """After the job (in `temp.job`): ask the file's size with a one-byte range request,
     then download it only when it fits in Make's module file limit; a larger file leaves
     the output URL and a message naming the limit and the size."""
-    url = tpl(path("temp", "job", "output_url"))
-    wanted = f"{path('parameters', DOWNLOAD_PARAM)} && {path('temp', 'job', 'output_url')}"
+    url = tpl(path("temp", "job", OUTPUT_URL))
+    wanted = f"{path('parameters', DOWNLOAD_PARAM)} && {path('temp', 'job', OUTPUT_URL)}"
     size = path("temp", "size")
     total = f"last(split({path('headers', 'content-range')}, '/'))"
     shown = tpl(f"round({size} / {limits.MB // 10}) / 10")
@@ -373,7 +375,7 @@ def download_file() -> list[Json]:
             "type": "binary",
             "output": {
                 **job,
-                FILE_NAME_KEY: tpl(f"last(split({path('temp', 'job', 'output_url')}, '/'))"),
+                FILE_NAME_KEY: tpl(f"last(split({path('temp', 'job', OUTPUT_URL)}, '/'))"),
                 FILE_DATA_KEY: "{{body}}",
             },
         },
@@ -426,18 +428,22 @@ def action_module(catalog: Catalog, op: Operation) -> Component:
     contract = catalog.output(op.key)
     output = outputs.shaped("body", contract.fields, contract.job)
     communication: Any
-    if wait is None:
-        communication = calls(op, {"output": output})
-    else:
+    hands_over = wait is not None or (op.kind is OperationKind.GET and _has_file(contract))
+    if wait is not None:
         if optional_file(op) is not None:
             raise ValueError(f"{op.key}: a waiting module with an optional file part")
         communication = _waiting_communication(op, wait, output)
         mappable += [_wait_param(wait), _download_param()]
+    elif hands_over:  # a Get of one job with a file: the job, then its file if asked
+        communication = [{**call(op), "response": {"temp": {"job": output}}}, *download_file()]
+        mappable.append(_download_param())
+    else:
+        communication = calls(op, {"output": output})
     codes = {
         "communication": communication,
         "staticParams": [],
         "mappableParams": mappable,
-        "interface": outputs.interface(contract.fields) + (file_interface() if wait else []),
+        "interface": outputs.interface(contract.fields) + (file_interface() if hands_over else []),
         "samples": outputs.sample_of(contract.fields, contract.sample),
     }
     if op.key in {o.key for o in steps.capped(catalog)}:
@@ -445,6 +451,10 @@ def action_module(catalog: Catalog, op: Operation) -> Component:
         codes["mappableParams"] = [*codes["mappableParams"], *step_params()]
     crud = "create" if op.kind is OperationKind.CREATE else "read"
     return module(*operation_text(op), "action", codes, crud=crud)
+
+
+def _has_file(contract: contract_.Output) -> bool:
+    return OUTPUT_URL in contract.keys
 
 
 LIMIT_PARAM = "limit"
