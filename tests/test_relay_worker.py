@@ -312,7 +312,7 @@ def test_a_join_route_forwards_all_completions_once_together(
 def test_a_join_route_forwards_at_its_deadline_naming_the_missing(
     relay: RunningRelay, target: Target
 ) -> None:
-    route = _route(relay, target.url, expected_ids=["a_1", "a_2"], deadline=0.5)
+    route = _route(relay, target.url, expected_ids=["a_1", "a_2"], deadline=3)
     with relay.api(KEY) as api:
         more = api.post(f"/v1/routes/{route['route_id']}/expected", json={"ids": ["a_3"]})
     assert more.status_code == 400  # expect defaulted to the two ids given

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Response, jsonify
 
 
-class ApiError(Exception):
+class ErrorResponse(Exception):
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
@@ -29,7 +29,7 @@ class ApiError(Exception):
         return jsonify(self.body()), self.status
 
 
-class Invalid(ApiError):
+class Invalid(ErrorResponse):
     def __init__(self, field: str, value: Any, allowed: str) -> None:
         shown = _short(value)
         super().__init__(
@@ -42,12 +42,12 @@ class Invalid(ApiError):
         )
 
 
-class NotFound(ApiError):
+class NotFound(ErrorResponse):
     def __init__(self, what: str, ident: str) -> None:
         super().__init__(404, "not_found", f"no {what} {ident!r} for this API key")
 
 
-class Unauthorized(ApiError):
+class Unauthorized(ErrorResponse):
     def __init__(self, message: str) -> None:
         super().__init__(401, "unauthorized", message)
 

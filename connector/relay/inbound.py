@@ -30,9 +30,9 @@ from werkzeug.wsgi import get_content_length, get_input_stream
 
 from connector.catalog import limits
 from connector.relay import ingest
-from connector.relay.errors import ApiError
+from connector.relay.errors import ErrorResponse
 from connector.relay.logs import fields, get_logger, log_fast
-from connector.relay.state import Relay
+from connector.relay.relay import Relay
 from connector.relay.tokens import Claims, TokenExpired, TokenInvalid
 from connector.webhooks import WebhookError, parse, verify
 
@@ -45,7 +45,7 @@ access = get_logger("http")
 _CHUNK = 64 * 1024
 
 
-class Rejected(ApiError):
+class Rejected(ErrorResponse):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(status, reason, message)
         self.reason = reason
@@ -87,7 +87,7 @@ class InboundEndpoint:
         if not path.startswith(_HOOKS) or not token or "/" in token:
             return self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") != "POST":
-            refused = ApiError(405, "method_not_allowed", "webhooks are POSTed")
+            refused = ErrorResponse(405, "method_not_allowed", "webhooks are POSTed")
             return _answer(start_response, 405, refused.body(), [("Allow", "POST")])
         started = time.perf_counter()
         relay = self.relay
@@ -107,7 +107,7 @@ class InboundEndpoint:
             log.error(
                 "request failed", extra=fields(error=type(exc).__name__, path="/hooks/<token>")
             )
-            status, answer = 500, ApiError(500, "internal", "the relay failed").body()
+            status, answer = 500, ErrorResponse(500, "internal", "the relay failed").body()
         took = time.perf_counter() - started
         relay.metrics.ack_seconds.observe(took)
         if access.isEnabledFor(logging.DEBUG):  # the access line, as app.py logs the others

@@ -30,10 +30,10 @@ from flask import Blueprint, Response, jsonify, request
 from connector.catalog import events as catalog_events
 from connector.catalog import limits
 from connector.relay import signing
-from connector.relay.errors import ApiError, Invalid, NotFound, Unauthorized
+from connector.relay.errors import ErrorResponse, Invalid, NotFound, Unauthorized
 from connector.relay.logs import fields, get_logger, target_host
+from connector.relay.relay import Relay, current_relay
 from connector.relay.ssrf import TargetRefused, parse_target, resolve_and_check
-from connector.relay.state import Relay, current_relay
 from connector.relay.storage import (
     REPLAYABLE,
     DeliveryFilter,
@@ -104,10 +104,10 @@ def authenticate() -> Tenant:
 
 def json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise ApiError(413, "too_large", f"request body is larger than {MAX_JSON_BYTES} bytes")
+        raise ErrorResponse(413, "too_large", f"request body is larger than {MAX_JSON_BYTES} bytes")
     raw = request.get_data(cache=False)
     if len(raw) > MAX_JSON_BYTES:
-        raise ApiError(413, "too_large", f"request body is larger than {MAX_JSON_BYTES} bytes")
+        raise ErrorResponse(413, "too_large", f"request body is larger than {MAX_JSON_BYTES} bytes")
     if not raw.strip():
         data: Any = {}
     else:
@@ -358,7 +358,7 @@ def add_expected(route_id: str) -> Response:
     if not route.is_join:
         raise Invalid("route_id", route_id, "a join route (one created with expect)")
     if route.joined_at is not None or route.status is not RouteStatus.ACTIVE:
-        raise ApiError(409, "route_closed", f"route {route_id!r} has already been forwarded")
+        raise ErrorResponse(409, "route_closed", f"route {route_id!r} has already been forwarded")
     merged = set(route.expected_ids) | set(ids)
     if route.expect is not None and len(merged) > route.expect:
         raise Invalid("ids", list(ids), f"at most expect ({route.expect}) ids in all")
@@ -451,7 +451,7 @@ def delete_subscription(sub_id: str) -> tuple[Response, int]:
     if not relay.storage.delete_subscription(tenant.id, sub_id, time.time()):
         sub = _found(relay.storage.get_subscription(tenant.id, sub_id), "subscription", sub_id)
         if sub.status is SubscriptionStatus.ACTIVE:  # pragma: no cover - a race
-            raise ApiError(409, "conflict", "try again")
+            raise ErrorResponse(409, "conflict", "try again")
     log.info("subscription deleted", extra=fields(subscription=sub_id, tenant=tenant.id))
     return Response(status=204), 204
 
@@ -518,7 +518,7 @@ def retry_delivery(delivery_id: str) -> tuple[Response, int]:
     tenant = authenticate()
     before = _found(relay.storage.get_delivery(tenant.id, delivery_id), "delivery", delivery_id)
     if before.status is DeliveryStatus.DELIVERING:
-        raise ApiError(409, "in_flight", f"delivery {delivery_id!r} is being sent right now")
+        raise ErrorResponse(409, "in_flight", f"delivery {delivery_id!r} is being sent right now")
     delivery = relay.storage.retry_delivery(tenant.id, delivery_id, time.time())
     delivery = _found(delivery, "delivery", delivery_id)
     relay.wake()

@@ -52,7 +52,7 @@ from connector.catalog import events as catalog_events
 from connector.relay.ingest import JOIN_EVENT
 from connector.relay.logs import fields, get_logger, target_host
 from connector.relay.management import MAX_API_KEY_BYTES
-from connector.relay.state import current_relay
+from connector.relay.relay import current_relay
 from connector.relay.storage import Delivery, DeliveryFilter, DeliveryStatus, iso, parse_time
 from connector.relay.tokens import tenant_id
 

@@ -17,7 +17,7 @@ from typing import IO
 from connector.relay import logs
 from connector.relay.app import create_app, relay_of
 from connector.relay.config import RelayConfig
-from connector.relay.state import Relay
+from connector.relay.relay import Relay
 from connector.relay.storage import open_storage
 from connector.serving import serve
 

@@ -305,7 +305,7 @@ _VERIFY = ssl.create_default_context()  # made once: each httpx client would loa
 class RunningRelay:
     url: str
     app: Any
-    relay: Any  # connector.relay.state.Relay
+    relay: Any  # connector.relay.relay.Relay
 
     def api(self, key: str) -> httpx.Client:
         """An httpx client for the management API, authenticated with `key`."""

@@ -7,10 +7,10 @@ from flask import Blueprint, Response, jsonify
 
 from connector.relay.logs import get_logger
 from connector.relay.metrics import CONTENT_TYPE
-from connector.relay.state import current_relay
+from connector.relay.relay import current_relay
 
-bp = Blueprint("ops", __name__)
-log = get_logger("ops")
+bp = Blueprint("health", __name__)
+log = get_logger("health")
 
 
 @bp.get("/healthz")
