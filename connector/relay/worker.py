@@ -267,8 +267,9 @@ class Forwarder:
         now = self._clock()
         with self._rng_lock:
             result = decide(claim, sent, self.schedule, self._rng, started_at, now)
-        self.storage.finish_attempt(claim, result, now)
-        self._observe(claim, sent, result, now)
+        with self.metrics.recording():  # a scrape after the commit sees it counted
+            self.storage.finish_attempt(claim, result, now)
+            self._observe(claim, sent, result, now)
         return result
 
     def _observe(self, claim: Claim, sent: Sent, result: AttemptResult, now: float) -> None:
