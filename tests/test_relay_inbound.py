@@ -107,6 +107,28 @@ def test_a_duplicate_answers_200_and_forwards_nothing_more(relay: RunningRelay) 
     assert len(_deliveries(relay)) == 2
 
 
+def test_dedup_is_on_the_signed_body_not_on_the_delivery_id_header(relay: RunningRelay) -> None:
+    """The signature covers the body only: a captured body re-posted under a fresh
+    X-CreativeAI-Delivery-Id is refused (400 naming the header), never forwarded again."""
+    route = _route(relay)
+    payload = video_payload()
+    body, headers = api_webhook(payload, KEY)
+    assert _post(route["webhook_url"], body, headers).status_code == 202
+    replayed = _post(route["webhook_url"], body, {**headers, limits.DELIVERY_ID_HEADER: "fresh"})
+    assert replayed.status_code == 400, replayed.text
+    message = replayed.json()["error"]["message"]
+    assert limits.DELIVERY_ID_HEADER in message and "'fresh'" in message, message
+    unnamed = {k: v for k, v in headers.items() if k != limits.DELIVERY_ID_HEADER}
+    again = _post(route["webhook_url"], body, unnamed)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    batch = batch_payload("batch_dedup", ["completed"])
+    body, headers = api_webhook(batch, KEY)
+    told = _post(route["webhook_url"], body, {**headers, limits.DELIVERY_ID_HEADER: "vid_x"})
+    assert told.status_code == 400 and "batch_id" in told.json()["error"]["message"]
+    assert _post(route["webhook_url"], body, headers).status_code == 202
+    assert len(_deliveries(relay)) == 2
+
+
 @pytest.mark.parametrize(
     "token",
     [
