@@ -29,12 +29,14 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wsgi import get_content_length, get_input_stream
 
 from connector.catalog import limits
+from connector.catalog.events import BatchEventPayload
 from connector.relay import ingest
 from connector.relay.errors import ErrorResponse
 from connector.relay.logs import fields, get_logger, log_fast
+from connector.relay.outbound import travels, travels_as_name
 from connector.relay.relay import Relay
 from connector.relay.tokens import Claims, TokenExpired, TokenInvalid
-from connector.webhooks import WebhookError, parse, verify
+from connector.webhooks import Delivery, WebhookError, parse, verify
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -141,6 +143,33 @@ def _open(relay: Relay, token: str) -> Claims:
         raise Rejected(404, "unknown_token", "no such webhook URL") from None
 
 
+def _check_forwardable(hook: Delivery, headers: dict[str, str]) -> None:
+    """400 unless everything forwarded as a header can travel as one: the kept
+    X-CreativeAI-* headers, the event name, the delivery id (and a batch's job ids, the
+    delivery ids of a fan-out). Accepting it would only dead-letter it after every attempt."""
+    what = "a header value: printable ASCII only (no NUL, control or non-ASCII character)"
+    for name, value in headers.items():
+        if not travels_as_name(name):
+            raise Rejected(400, "malformed", f"header name {name!r} cannot be forwarded")
+        if not travels(value):
+            raise Rejected(400, "malformed", f"{name} {value[:80]!r} cannot be forwarded as {what}")
+    if not travels(hook.event):
+        raise Rejected(
+            400, "malformed", f"event name {hook.event[:80]!r} cannot be forwarded as {what}"
+        )
+    if not travels(hook.delivery_id):
+        raise Rejected(
+            400, "malformed", f"delivery id {hook.delivery_id[:80]!r} cannot be forwarded as {what}"
+        )
+    jobs = hook.body.get("jobs") if isinstance(hook.payload, BatchEventPayload) else None
+    for index, job in enumerate(jobs if isinstance(jobs, list) else ()):
+        job_id = job.get("id") if isinstance(job, dict) else None
+        if isinstance(job_id, str) and not travels(job_id):
+            raise Rejected(
+                400, "malformed", f"jobs[{index}].id {job_id[:80]!r} cannot be forwarded as {what}"
+            )
+
+
 def _receive(relay: Relay, token: str, environ: WSGIEnvironment) -> tuple[int, dict[str, object]]:
     claims = _open(relay, token)
     mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
@@ -171,6 +200,7 @@ def _receive(relay: Relay, token: str, environ: WSGIEnvironment) -> tuple[int, d
         hook = parse(body, headers)
     except WebhookError as exc:
         raise Rejected(400, "malformed", str(exc)) from None
+    _check_forwardable(hook, headers)
     route_id = claims.id if claims.kind == "route" else None
     try:
         result = ingest.ingest(

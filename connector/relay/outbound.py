@@ -12,6 +12,7 @@ followed); anything else, a timeout or a connection error is retried on the sche
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -54,6 +55,21 @@ class Sent:
     error: str | None = None
     excerpt: str | None = None
     retry_after: float | None = None
+
+
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def travels(value: str) -> bool:
+    """True when `value` can be sent as an HTTP header value as it is: printable ASCII,
+    spaces and tabs (no NUL or other control character, nothing beyond ASCII)."""
+    return _FIELD_VALUE.fullmatch(value) is not None
+
+
+def travels_as_name(name: str) -> bool:
+    """True when `name` is an HTTP header name (an RFC 9110 token)."""
+    return _FIELD_NAME.fullmatch(name) is not None
 
 
 def request_headers(
