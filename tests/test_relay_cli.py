@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -98,6 +99,39 @@ def test_a_separate_worker_process_forwards_what_serve_accepted(tmp_path: Path) 
         _flow(url, target)
         worker.send_signal(signal.SIGINT)
         assert worker.wait(15) == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+METRICS_TOKEN = "cli-metrics-token-0123456789"
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_metrics_on_their_own_port_with_a_token(tmp_path: Path, command: str) -> None:
+    env = _env(tmp_path)
+    port = _free_port()
+    env.update(RELAY_METRICS_PORT=str(port), RELAY_METRICS_TOKEN=METRICS_TOKEN)
+    ready = "relay listening on " if command == "serve" else "relay worker running"
+    args = [command, "--port", "0"] if command == "serve" else [command]
+    with _process(args, env, ready) as (proc, line):
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == f"relay metrics on http://127.0.0.1:{port}/metrics"
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        assert httpx.get(metrics).status_code == 401
+        scraped = httpx.get(metrics, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert scraped.status_code == 200 and "relay_attempts_total" in scraped.text
+        if command == "serve":
+            url = line.rsplit(" ", 1)[1]
+            auth = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+            assert httpx.get(url + "/metrics", headers=auth).status_code == 404
+            assert httpx.get(url + "/healthz").status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
 
 
 def test_keygen_and_migrate(tmp_path: Path) -> None:

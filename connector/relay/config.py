@@ -43,7 +43,7 @@ class ConfigError(ValueError):
     """A setting with a value the relay cannot use; the message names it and what is allowed."""
 
     def __init__(self, name: str, value: object, allowed: str) -> None:
-        shown = "<hidden>" if "KEY" in name else repr(value)
+        shown = "<hidden>" if "KEY" in name or name.endswith("_TOKEN") else repr(value)
         super().__init__(f"{name}={shown} is not valid: {allowed}")
         self.name = name
         self.allowed = allowed
@@ -159,6 +159,8 @@ class RelayConfig:
     log_level: str = "INFO"
     log_json: bool = True
     pool_size: int = 8
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RelayConfig:
@@ -189,6 +191,12 @@ class RelayConfig:
                 "RELAY_CONNECT_TIMEOUT",
                 self.connect_timeout,
                 f"at most RELAY_ATTEMPT_TIMEOUT ({self.attempt_timeout} s)",
+            )
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ConfigError(
+                "RELAY_METRICS_PORT",
+                self.metrics_port,
+                f"another port than RELAY_PORT ({self.port})",
             )
         if self.lease <= self.attempt_timeout:
             raise ConfigError(
@@ -313,7 +321,18 @@ _VARS: tuple[_Var, ...] = (
     _Var("RELAY_LOG_LEVEL", "log_level", lambda n, r: _choice(n, r, LOG_LEVELS)),
     _Var("RELAY_LOG_JSON", "log_json", _bool),
     _Var("RELAY_POOL_SIZE", "pool_size", lambda n, r: _int(n, r, 1, 256)),
+    _Var("RELAY_METRICS_TOKEN", "metrics_token", lambda n, r: _metrics_token(n, r)),
+    _Var("RELAY_METRICS_PORT", "metrics_port", lambda n, r: _int(n, r, 1, 65535)),
 )
+
+
+def _metrics_token(name: str, raw: str) -> str:
+    value = raw.strip()
+    if len(value) < 16 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", value):
+        raise ConfigError(
+            name, raw, "at least 16 characters of A-Z a-z 0-9 . _ ~ + / = - (a bearer token)"
+        )
+    return value
 
 
 def _schema(name: str, raw: str) -> str:
