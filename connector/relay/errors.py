@@ -9,6 +9,7 @@ A validation error names the field, the value received and what is allowed:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Response, jsonify
@@ -58,8 +59,12 @@ def _short(value: Any) -> str:
 
 
 def _jsonable(value: Any) -> bool:
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool):
         return True
+    if isinstance(value, int):
+        return abs(value) <= 2**53
+    if isinstance(value, float):
+        return math.isfinite(value)  # NaN and Infinity are no JSON
     if isinstance(value, str):
         return len(value) <= 2048
     if isinstance(value, list):

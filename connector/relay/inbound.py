@@ -32,6 +32,7 @@ from connector.catalog import limits
 from connector.catalog.events import BatchEventPayload
 from connector.relay import ingest
 from connector.relay.errors import ErrorResponse
+from connector.relay.inputs import FramedInput, guard_chunked
 from connector.relay.logs import fields, get_logger, log_fast
 from connector.relay.outbound import travels, travels_as_name
 from connector.relay.relay import Relay
@@ -84,6 +85,7 @@ class InboundEndpoint:
         self.app = app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        guard_chunked(environ)  # malformed chunked framing is a 400 here and in Flask
         path: str = environ.get("PATH_INFO", "")
         token = path[len(_HOOKS) :]
         if not path.startswith(_HOOKS) or not token or "/" in token:
@@ -185,8 +187,8 @@ def _receive(relay: Relay, token: str, environ: WSGIEnvironment) -> tuple[int, d
         raise Rejected(413, "too_large", f"body is larger than {limit} bytes")
     try:
         body = read_limited(get_input_stream(environ), limit)
-    except ClientDisconnected:  # shorter than its Content-Length
-        raise Rejected(400, "malformed", "the body ended before its Content-Length") from None
+    except ClientDisconnected:  # shorter than its Content-Length, or bad chunked framing
+        raise Rejected(400, "malformed", FramedInput.MESSAGE) from None
     if body is None:
         raise Rejected(413, "too_large", f"body is larger than {limit} bytes")
     signature = environ.get(_SIGNATURE_KEY)

@@ -18,7 +18,6 @@ never sees or touches another tenant's objects: they answer 404.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -31,6 +30,7 @@ from connector.catalog import events as catalog_events
 from connector.catalog import limits
 from connector.relay import signing
 from connector.relay.errors import ErrorResponse, Invalid, NotFound, Unauthorized
+from connector.relay.inputs import BadInput, ascii_int, ascii_seconds, checked_time, strict_json
 from connector.relay.logs import fields, get_logger, target_host
 from connector.relay.relay import Relay, current_relay
 from connector.relay.ssrf import TargetRefused, parse_target, resolve_and_check
@@ -44,7 +44,6 @@ from connector.relay.storage import (
     SubscriptionStatus,
     iso,
     new_id,
-    parse_time,
 )
 from connector.relay.tokens import MAX_TOKEN_LENGTH, Claims, tenant_id
 
@@ -112,9 +111,9 @@ def json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
         data: Any = {}
     else:
         try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            raise Invalid("body", "<not JSON>", "a JSON object") from None
+            data = strict_json(raw)
+        except BadInput as bad:
+            raise Invalid(bad.where, bad.value, bad.allowed) from None
     if not isinstance(data, dict):
         raise Invalid("body", type(data).__name__, "a JSON object")
     for name in data:
@@ -134,11 +133,19 @@ def _number(data: Mapping[str, Any], name: str, low: float, high: float) -> floa
     value = data.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise Invalid(name, value, f"a number of seconds from {low:g} to {high:g}")
-    if not low <= value <= high:
+    if _finite(value) is None or not low <= value <= high:
         raise Invalid(name, value, f"a number of seconds from {low:g} to {high:g}")
     return float(value)
+
+
+def _finite(value: Any) -> float | None:
+    """A JSON number as a finite float (None for a bool, a non-number or one too large)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int) and abs(value) > 2**53:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _string_list(
@@ -199,12 +206,13 @@ def _deadline(data: Mapping[str, Any], now: float, expires_at: float) -> float |
     if isinstance(value, bool):
         raise Invalid("deadline", value, allowed)
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value <= 0:
+        seconds = _finite(value)
+        if seconds is None or not 0 < seconds <= expires_at - now:
             raise Invalid("deadline", value, allowed)
-        moment = now + float(value)
+        moment = now + seconds
     elif isinstance(value, str):
         try:
-            moment = parse_time(value)
+            moment = checked_time(value)
         except ValueError:
             raise Invalid("deadline", value, allowed) from None
     else:
@@ -218,12 +226,14 @@ def _query_time(name: str) -> float | None:
     raw = request.args.get(name)
     if raw is None:
         return None
+    allowed = "an RFC 3339 time (2026-11-22T10:00:00Z) or unix seconds"
+    seconds = ascii_seconds(raw)
+    if seconds is not None:
+        return seconds
     try:
-        return float(raw) if re.fullmatch(r"\d+(\.\d+)?", raw) else parse_time(raw)
+        return checked_time(raw)
     except ValueError:
-        raise Invalid(
-            name, raw, "an RFC 3339 time (2026-11-22T10:00:00Z) or unix seconds"
-        ) from None
+        raise Invalid(name, raw, allowed) from None
 
 
 def _found(value: T | None, what: str, ident: str) -> T:
@@ -477,7 +487,8 @@ def list_deliveries() -> Response:
     tenant = authenticate()
     args = request.args
     limit_raw = args.get("limit", "50")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_PAGE:
+    limit = ascii_int(limit_raw, 1, MAX_PAGE)
+    if limit is None:
         raise Invalid("limit", limit_raw, f"a whole number from 1 to {MAX_PAGE}")
     cursor = args.get("cursor")
     if cursor is not None and not _ID.match(cursor):
@@ -489,7 +500,7 @@ def list_deliveries() -> Response:
         until=_query_time("until"),
         route_id=args.get("route_id") or None,
         subscription_id=args.get("subscription_id") or None,
-        limit=int(limit_raw),
+        limit=limit,
         cursor=cursor,
     )
     page = relay.storage.list_deliveries(tenant.id, flt)
@@ -543,7 +554,7 @@ def replay() -> tuple[Response, int]:
         if not isinstance(value, str):
             raise Invalid(name, value, allowed_time)
         try:
-            bounds[name] = parse_time(value)
+            bounds[name] = checked_time(value)
         except ValueError:
             raise Invalid(name, value, allowed_time) from None
     statuses = _statuses(data.get("status", "dead"), "status")

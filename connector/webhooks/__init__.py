@@ -99,6 +99,14 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> Delivery:
         body = json.loads(raw_body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WebhookError("malformed", f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise WebhookError(
+            "malformed", "body is not JSON this parser can read: nested too deeply"
+        ) from None
+    except ValueError:  # an integer longer than Python converts (4300 digits)
+        raise WebhookError(
+            "malformed", "body is not JSON this parser can read: a number too long"
+        ) from None
     if not isinstance(body, dict):
         raise WebhookError("malformed", "body is not a JSON object")
     event = _header(headers, limits.EVENT_HEADER) or _derive_event(body)
