@@ -149,6 +149,7 @@ class RelayConfig:
     allow_networks: tuple[str, ...] = ()
     allowed_ports: tuple[int, ...] = ()
     workers: int = 4
+    host_workers: int | None = None
     poll_interval: float = 1.0
     lease: float = 60.0
     route_ttl: float = 7 * 86400.0
@@ -228,6 +229,14 @@ class RelayConfig:
     def sqlite_path(self) -> str:
         """The file behind a `sqlite:///path` URL (`sqlite:////abs/path` for absolute paths)."""
         return self.database_url.split(":", 1)[1].removeprefix("///").removeprefix("//")
+
+    @property
+    def host_share(self) -> int:
+        """Attempts one target host may have in flight in one forwarder: RELAY_HOST_WORKERS,
+        else half of RELAY_WORKERS (at least 1), so a slow host never holds every slot."""
+        if self.host_workers is not None:
+            return min(self.host_workers, self.workers)
+        return max(1, self.workers // 2)
 
     def scaled_schedule(self) -> tuple[float, ...]:
         return tuple(delay * self.retry_scale for delay in self.retry_schedule)
@@ -311,6 +320,7 @@ _VARS: tuple[_Var, ...] = (
     _Var("RELAY_ALLOW_NETWORKS", "allow_networks", _networks),
     _Var("RELAY_ALLOWED_PORTS", "allowed_ports", _ports),
     _Var("RELAY_WORKERS", "workers", lambda n, r: _int(n, r, 1, 256)),
+    _Var("RELAY_HOST_WORKERS", "host_workers", lambda n, r: _int(n, r, 1, 256)),
     _Var("RELAY_POLL_INTERVAL", "poll_interval", parse_duration),
     _Var("RELAY_LEASE", "lease", parse_duration),
     _Var("RELAY_ROUTE_TTL", "route_ttl", parse_duration),
