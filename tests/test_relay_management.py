@@ -282,7 +282,7 @@ def test_metrics_can_require_a_bearer_token(tmp_path: Path) -> None:
             assert refused.status_code == 401, headers
             assert refused.headers["www-authenticate"].startswith("Bearer")
             assert "relay_" not in refused.text
-        nonascii = HTTP.get(relay.url + "/metrics", headers={"Authorization": b"Bearer \xe9"})
+        nonascii = HTTP.get(relay.url + "/metrics", headers={b"Authorization": b"Bearer \xe9"})
         assert nonascii.status_code == 401
         ok = HTTP.get(relay.url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
         assert ok.status_code == 200 and "relay_forwarded_total" in ok.text

@@ -300,7 +300,6 @@ class SlowTarget:
                 with self._lock:
                     self.active -= 1
 
-
     def _closed(self, conn: socket.socket) -> bool:
         """Wait `interval`; True as soon as the other side closes the connection."""
         readable, _, _ = select.select([conn], [], [], self.interval)
