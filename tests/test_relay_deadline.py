@@ -147,7 +147,6 @@ def test_a_slow_host_cannot_hold_every_slot(tmp_path: Path) -> None:
         running_target() as fast,
         running_relay(config, clean=True) as relay,
     ):
-        assert relay.relay.config.host_share == 1
         slow_route = _route(relay, KEY, slow.url + "/a")
         other_slow = _route(relay, KEY, slow.url + "/b")
         fast_route = _route(relay, OTHER, fast.url)
@@ -158,8 +157,9 @@ def test_a_slow_host_cannot_hold_every_slot(tmp_path: Path) -> None:
         _send(fast_route, OTHER)
         (got,) = fast.wait_for(1, timeout=10)
         waited = got.at - sent_at
-        assert slow.most_at_once == 1
+        most = slow.most_at_once
     assert waited < 1.0, f"tenant B waited {waited:.2f} s behind tenant A's slow host"
+    assert most == 1
 
 
 def test_host_share_follows_the_settings(tmp_path: Path) -> None:
