@@ -11,9 +11,18 @@ from typing import Any
 import pytest
 from make_iml import schemas
 from make_iml.appfiles import LocalApp, load_file
-from make_iml.iml import segments, template_references
+from make_iml.iml import (
+    DOCUMENTED_FUNCTIONS,
+    DOCUMENTED_OPERATORS,
+    functions,
+    operators,
+    segments,
+    template_expressions,
+    template_references,
+)
 
 from connector.catalog import CATALOG, FieldType, limits
+from connector.catalog.text import sentence_case
 from connector.platforms import GENERATED_NOTICE, MANIFEST
 from connector.platforms import make as emitter
 from connector.platforms.make import modules, params
@@ -140,9 +149,9 @@ def _parameter_names(specs: list[dict[str, Any]]) -> set[str]:
 def _connection_names() -> set[str]:
     connection = APP.connection()
     names = _parameter_names(connection.codes["params"])
-    for request in connection.codes["communication"]:
-        names |= set(request.get("response", {}).get("data", {}))
-    return names
+    communication = connection.codes["communication"]
+    assert isinstance(communication, dict), "a connection performs a single request"
+    return names | set(communication.get("response", {}).get("data", {}))
 
 
 def _check_paths(where: str, value: Any, known: dict[str, set[str] | None]) -> None:
@@ -171,6 +180,12 @@ def test_every_iml_reference_resolves() -> None:
         communication = component.codes.get("communication")
         if communication is None:
             continue
+        if component.metadata["moduleType"] == "instant_trigger":
+            hook = APP.components["webhook"][component.metadata["webhook"]]
+            bundle = set(hook.codes["communication"]["output"])
+            known = {"connection": connection_names, "payload": bundle, **RESPONSE}
+            _check_paths(f"trigger {cid}", communication, known)
+            continue
         mappable = _parameter_names(component.codes["mappableParams"])
         requests = communication if isinstance(communication, list) else [communication]
         temp: set[str] = set()
@@ -192,6 +207,14 @@ def test_every_iml_reference_resolves() -> None:
         )
     for cid, hook in APP.components["webhook"].items():
         hook_params = _parameter_names(hook.codes["params"])
+        _check_paths(
+            f"webhook {cid}",
+            hook.codes["communication"],
+            {"parameters": hook_params, "body": None, "headers": None},
+        )
+        if "attach" not in hook.codes:
+            assert "detach" not in hook.codes, cid
+            continue
         saved = set(hook.codes["attach"]["response"]["data"])
         _check_paths(
             f"webhook {cid} attach",
@@ -207,11 +230,6 @@ def test_every_iml_reference_resolves() -> None:
             f"webhook {cid} detach",
             hook.codes["detach"],
             {"connection": connection_names, "webhook": saved},
-        )
-        _check_paths(
-            f"webhook {cid}",
-            hook.codes["communication"],
-            {"parameters": hook_params, "body": None, "headers": None},
         )
 
 
@@ -234,24 +252,70 @@ def test_every_template_is_in_the_renderers_subset() -> None:
     assert expressions > 100
 
 
+def _used(pick: Any) -> set[str]:
+    return {
+        name
+        for rel in JSON_FILES
+        if rel.endswith(".iml.json")
+        for node in template_expressions(load_file(APP_DIR / rel))
+        for name in pick(node)
+    }
+
+
+def test_the_app_uses_only_functions_and_operators_make_documents() -> None:
+    """The list a reviewer checks: every IML function and operator the app uses, each one on
+    Make's documented lists (help.make.com's functions, developers.make.com's operators)."""
+    assert _used(functions) == {
+        "if",
+        "ifempty",
+        "substring",
+        "encodeURL",
+        "toCollection",
+        "lower",
+        "split",
+        "contains",
+    }
+    assert _used(functions) <= DOCUMENTED_FUNCTIONS
+    assert "startsWith" not in DOCUMENTED_FUNCTIONS
+    assert _used(operators) == {"+", "==", "||", "!"}
+    assert _used(operators) <= DOCUMENTED_OPERATORS
+
+
 # -- what the modules say -------------------------------------------------------------------
 
 
 def _module_for(op_label: str) -> Any:
-    [found] = [m for m in APP.components["module"].values() if m.metadata["label"] == op_label]
+    label = sentence_case(op_label)
+    [found] = [m for m in APP.components["module"].values() if m.metadata["label"] == label]
     return found
 
 
 def test_every_operation_has_a_module_of_the_right_type() -> None:
-    expected = {"create": "action", "calculate": "action", "get": "search", "list": "search"}
+    """Creates and price are actions; a Get module is an action that reads one item (crud
+    read, one bundle); a list is a search with a limit."""
+    expected = {
+        "create": ("action", "create"),
+        "calculate": ("action", "read"),
+        "get": ("action", "read"),
+        "list": ("search", None),
+    }
     for op in CATALOG.for_platform("make"):
         module = _module_for(op.label)
-        assert module.metadata["moduleType"] == expected[op.kind.value], op.key
-        assert module.metadata["description"] == op.description
+        meta = module.metadata
+        assert (meta["moduleType"], meta.get("actionCrud")) == expected[op.kind.value], op.key
+        assert meta["description"] == modules.operation_text(op)[1]
+        assert meta["label"] == sentence_case(op.label)
         assert module.codes["samples"], f"{op.key}: a sample"
         assert module.codes["interface"], f"{op.key}: an interface"
+        response = module.codes["communication"]
+        response = (response[-1] if isinstance(response, list) else response)["response"]
+        assert ("iterate" in response) == (op.kind.value == "list"), op.key
+        if op.kind.value == "list":
+            limit = _by_name(module.codes["mappableParams"])["limit"]
+            assert limit["type"] == "uinteger" and limit["required"] and limit["default"] > 0
+            assert response["limit"] == "{{parameters.limit}}"
     types = [m.metadata["moduleType"] for m in APP.components["module"].values()]
-    assert types.count("universal") == 1 and types.count("instant_trigger") == 1
+    assert types.count("universal") == 1 and types.count("instant_trigger") == 2
 
 
 def _by_name(specs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -268,7 +332,7 @@ def test_mappable_parameters_say_what_the_catalog_says() -> None:
                 continue
             p = specs[f.name]
             where = f"{op.key}.{f.name}"
-            assert p["label"] == f.label, where
+            assert p["label"] == sentence_case(f.label), where
             assert p["help"].startswith(f.help), where
             assert p.get("required", False) == use.required, where
             assert p.get("default") == f.default, where
@@ -291,7 +355,7 @@ def test_mappable_parameters_say_what_the_catalog_says() -> None:
 
 
 def test_batch_prompts_are_an_array_of_collections() -> None:
-    prompts = _by_name(_module_for("Create Video Batch").codes["mappableParams"])["prompts"]
+    prompts = _by_name(_module_for("Create video batch").codes["mappableParams"])["prompts"]
     assert prompts["type"] == "array"
     assert [c["name"] for c in prompts["spec"]] == ["prompt", "image_url"]
     assert prompts["validate"] == {"minItems": 1, "maxItems": limits.BATCH_MAX_PROMPTS}
@@ -308,15 +372,248 @@ def test_short_jobs_can_wait_within_makes_module_time_limit() -> None:
     waiting = {
         m.metadata["label"] for m in APP.components["module"].values() if modules.is_waiting(m)
     }
-    assert waiting == {"Create Voice", "Compose Video and Audio"}
+    assert waiting == {"Create voice", "Compose video and audio"}
     for label in waiting:
-        op = next(o for o in CATALOG.for_platform("make") if o.label == label)
+        op = next(o for o in CATALOG.for_platform("make") if sentence_case(o.label) == label)
         assert op.job is not None
-        _, poll = _module_for(label).codes["communication"]
+        _, poll, check = _module_for(label).codes["communication"]
         cadence = limits.POLL_CADENCE[op.job]
         assert poll["repeat"]["delay"] == cadence.interval * 1000
         waited = poll["repeat"]["delay"] * poll["repeat"]["limit"] / 1000
         assert waited <= modules.MODULE_TIME_LIMIT_S - modules.WAIT_MARGIN_S
-        assert poll["url"].startswith(
-            CATALOG.operation(op.status_operation or "").path.split("{")[0]
-        )
+        status_path = CATALOG.operation(op.status_operation or "").path.split("{")[0]
+        assert poll["url"].startswith(status_path) and check["url"] == poll["url"]
+        assert "valid" not in poll.get("response", {}), "the repeated poll judges nothing"
+        assert "repeat" not in check and "valid" in check["response"]
+
+
+# -- Make's naming and review rules -------------------------------------------------------------
+
+#: Words that keep their capital inside a sentence-case label: acronyms.
+ACRONYMS = {"API", "ID", "URL", "URLs"}
+
+
+def _labels(specs: Any) -> list[str]:
+    found = []
+    for p in specs if isinstance(specs, list) else []:
+        if not isinstance(p, dict):
+            continue
+        if "label" in p:
+            found.append(p["label"])
+        nested = p.get("spec")
+        found += _labels(nested if isinstance(nested, list) else [nested] if nested else [])
+    return found
+
+
+def _every_label() -> list[str]:
+    labels = []
+    for kind in APP.components.values():
+        for component in kind.values():
+            labels.append(component.metadata["label"])
+            for section in ("mappableParams", "staticParams", "interface", "params"):
+                labels += _labels(component.codes.get(section))
+    return labels
+
+
+def test_module_parameter_and_output_labels_are_in_sentence_case() -> None:
+    labels = _every_label()
+    assert len(labels) > 150
+    for label in labels:
+        first, *rest = label.split()
+        assert first[:1].isupper() or not first[:1].isalpha(), label
+        for word in rest:
+            assert not word[:1].isupper() or word in ACRONYMS, f"{label!r}: {word!r}"
+
+
+def test_module_descriptions_are_in_the_third_person() -> None:
+    for component in APP.components["module"].values():
+        description = component.metadata["description"]
+        verb = description.split()[0].rstrip(",")
+        assert verb.endswith("s") and not verb.endswith("ss"), description
+        assert description.endswith("."), description
+
+
+def _help_texts() -> list[str]:
+    texts = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, v in value.items():
+                if key in ("help", "description") and isinstance(v, str):
+                    texts.append(v)
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for kind in APP.components.values():
+        for component in kind.values():
+            walk(component.metadata)
+            walk(component.codes)
+    return texts
+
+
+def test_help_texts_speak_to_the_builders_task() -> None:
+    texts = _help_texts()
+    assert len(texts) > 50
+    for text in texts:
+        assert not re.search(r"\bdocs?\b|documentation|documented|inferred", text, re.I), text
+
+
+def test_trigger_samples_only_declare_interface_keys() -> None:
+    def check(sample: Any, interface: list[dict[str, Any]], where: str) -> None:
+        specs = {p["name"]: p for p in interface}
+        assert set(sample) <= set(specs), f"{where}: {sorted(set(sample) - set(specs))}"
+        for key, value in sample.items():
+            nested = specs[key].get("spec")
+            if isinstance(value, dict) and isinstance(nested, list):
+                check(value, nested, f"{where}.{key}")
+
+    for cid, module in APP.components["module"].items():
+        if module.metadata["moduleType"] == "instant_trigger":
+            check(module.codes["samples"], module.codes["interface"], cid)
+
+
+def test_the_connection_asks_for_the_api_key_only_and_makes_one_request() -> None:
+    connection = APP.connection()
+    [key] = connection.codes["params"]
+    assert (key["name"], key["label"], key["type"]) == ("apiKey", "API key", "password")
+    assert key["required"] is True and key["editable"] is True
+    request = connection.codes["communication"]
+    assert isinstance(request, dict) and "repeat" not in request
+    assert request["url"] == limits.DEFAULT_BASE_URL + CATALOG.operation("model.list").path
+    assert APP.base["baseUrl"] == limits.DEFAULT_BASE_URL
+
+
+def test_the_relays_address_is_a_parameter_of_the_relay_webhook() -> None:
+    hooks = APP.components["webhook"]
+    relay = _by_name(hooks["completedGenerations"].codes["params"])["relayUrl"]
+    assert relay["required"] is True and relay["type"] == "url"
+    assert set(hooks["completedGenerations"].codes["attach"]["response"]["data"]) == {
+        "subscriptionId",
+        "relayUrl",
+    }
+    assert "attach" not in hooks["jobNotifications"].codes  # the builder maps its address
+
+
+def test_a_server_error_promises_no_retry() -> None:
+    message = APP.base["response"]["error"]["500"]["message"]
+    assert "retried" not in message and "Run the scenario again" in message
+    assert "retried" not in FILES["README.md"].decode()
+
+
+def test_make_an_api_call_follows_makes_universal_module_convention() -> None:
+    module = APP.module("makeApiCall")
+    assert module.metadata["label"] == "Make an API call"
+    assert module.metadata["description"] == "Performs an arbitrary authorized API call."
+    specs = _by_name(module.codes["mappableParams"])
+    assert list(specs) == ["url", "method", "headers", "qs", "body"]
+    assert specs["url"]["validate"] == {"pattern": "^/"}
+    assert limits.DEFAULT_BASE_URL in specs["url"]["help"]
+    request = module.codes["communication"]
+    assert set(request) == {"url", "method", "headers", "qs", "body", "response"}
+
+
+# -- the output contract and the catalog's durations -------------------------------------------
+
+
+def _contract_of(op_key: str) -> tuple[list[Any], dict[str, Any]]:
+    """The fields and sample a module of this operation gives, by the catalog's contract."""
+    contract = CATALOG.output(op_key)
+    op = CATALOG.operation(op_key)
+    if op.kind.value == "list":
+        items = contract.field("data").children
+        return list(items), dict(contract.sample["data"][0])
+    return list(contract.fields), dict(contract.sample)
+
+
+def test_interfaces_and_samples_come_from_the_output_contract() -> None:
+    for op in CATALOG.for_platform("make"):
+        module = _module_for(op.label)
+        fields, sample = _contract_of(op.key)
+        names = [p["name"] for p in module.codes["interface"]]
+        assert names == [f.key for f in fields], op.key
+        labels = [p["label"] for p in module.codes["interface"]]
+        assert labels == [f.label for f in fields], op.key
+        expected = {}
+        for f in fields:
+            if f.key not in sample:
+                continue
+            value = sample[f.key]
+            if f.type is FieldType.OBJECT_LIST and f.children:  # items as the API sends them
+                keys = {c.key for c in f.children} - {"state"}
+                value = [{k: v for k, v in item.items() if k in keys} for item in value]
+            expected[f.key] = value
+        assert module.codes["samples"] == expected, op.key
+        if "state" in names:
+            assert module.codes["samples"]["state"] == sample["state"], op.key
+            assert module.codes["samples"]["status"] == sample["status"], op.key
+
+
+def test_every_sample_declares_only_interface_keys() -> None:
+    for cid, module in APP.components["module"].items():
+        names = {p["name"] for p in module.codes["interface"]}
+        assert set(module.codes["samples"]) <= names, cid
+
+
+def test_a_shared_status_webhook_is_respelled_for_its_kind() -> None:
+    """A voice job's webhook says `completed`; the relay trigger outputs `COMPLETED`, as
+    polling and Get job do, plus the one `state`."""
+    from make_iml.runtime import Runtime
+
+    from connector.catalog import contract
+
+    make = Runtime(APP)
+    for event, status in (
+        ("voice.generation.completed", "COMPLETED"),
+        ("video.generation.completed", "completed"),
+    ):
+        body = dict(contract.WEBHOOK_SAMPLES[event])
+        headers = {limits.EVENT_HEADER: event, limits.DELIVERY_ID_HEADER: "d-1"}
+        hook = {"relayUrl": "https://relay.example", "events": [event], "fanOutBatch": False}
+        [bundle] = make.receive("completedGenerations", hook, body=body, headers=headers)
+        assert (bundle["payload"]["status"], bundle["payload"]["state"]) == (status, "completed")
+        expected = CATALOG.event_output(event).shape(body)
+        assert {k: v for k, v in bundle["payload"].items()} == {
+            k: v for k, v in expected.items() if k in bundle["payload"]
+        }
+
+
+def test_which_modules_wait_follows_the_catalogs_durations() -> None:
+    from connector.catalog import Duration
+
+    voice = CATALOG.operation("voice.create")
+    assert voice.duration is not None and voice.duration.typical_s <= modules.WAIT_BUDGET_S
+    assert modules.wait_plan(CATALOG, voice) is not None
+    slow = voice.model_copy(update={"duration": Duration(typical_s=45, longest_s=600)})
+    assert modules.wait_plan(CATALOG, slow) is None
+    chart = CATALOG.operation("chart.create")
+    assert chart.duration is not None and chart.duration.typical_s > modules.WAIT_BUDGET_S
+    quick = chart.model_copy(update={"duration": Duration(typical_s=5, longest_s=600)})
+    assert modules.wait_plan(CATALOG, quick) is not None  # the duration decides, not a sample
+
+
+def test_each_module_states_each_field_once_from_the_one_field_table() -> None:
+    """Make has no imports, so a field's spec repeats across modules, but each module is
+    built from the catalog's one field table: a field appears once in it, as `parameter`
+    renders it."""
+    for op in CATALOG.for_platform("make"):
+        specs = _module_for(op.label).codes["mappableParams"]
+        names = [p["name"] for p in specs]
+        assert len(names) == len(set(names)), op.key
+        for use in op.visible_fields("make"):
+            [spec] = [p for p in specs if p["name"] == use.field.name]
+            built = params.parameter(use.field, required=use.required, rpc_for=modules.rpc_id)
+            assert {k: v for k, v in spec.items() if k != "help"} == {
+                k: v for k, v in built.items() if k != "help"
+            }, f"{op.key}.{use.field.name}"
+
+
+def test_a_description_opening_with_several_verbs_conjugates_each() -> None:
+    edit = CATALOG.operation("image.edit")
+    assert edit.description.startswith("Inpaint, outpaint or restyle ")
+    assert (
+        _module_for(edit.label)
+        .metadata["description"]
+        .startswith("Inpaints, outpaints or restyles an uploaded image")
+    )

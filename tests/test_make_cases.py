@@ -12,10 +12,14 @@ from typing import Any
 import pytest
 from make_iml.appfiles import LocalApp
 from make_iml.capture import CaptureServer, capture_server
-from make_iml.inputs import make_cases, make_parameters, module_of
+from make_iml.inputs import expected_output, make_cases, make_parameters, module_of
 from make_iml.runtime import Runtime
 
-from connector.catalog import CATALOG, OperationKind, limits
+from connector.catalog import CATALOG, OperationKind, fields, limits
+
+IMAGE = next(
+    f for f in CATALOG.fields if f.options_source is not None and f.options_source.kind == "image"
+)
 
 APP = LocalApp.load(Path(__file__).resolve().parents[1] / "make-app")
 KEY = "sk-make-cases-0123456789"
@@ -30,9 +34,9 @@ def server() -> Iterator[CaptureServer]:
 
 @pytest.fixture(scope="module")
 def connected(server: CaptureServer) -> tuple[Runtime, dict[str, Any]]:
-    make = Runtime(APP)
+    make = Runtime(APP, routes={limits.DEFAULT_BASE_URL: server.url})
     server.answer = (200, dict(CATALOG.operation("model.list").sample_response))
-    connection = make.connect({"apiKey": KEY, "baseUrl": server.url})
+    connection = make.connect({"apiKey": KEY})
     [check] = server.requests
     assert (check.method, check.path) == ("GET", CATALOG.operation("model.list").path)
     return make, connection
@@ -73,8 +77,31 @@ def test_the_module_sends_the_tables_request(
     else:
         assert sent.json is None and not sent.form and not sent.files
 
+    contract = CATALOG.output(op.key)
     if op.kind is OperationKind.LIST:
-        assert bundles == op.sample_response["data"]
+        items = contract.field("data").children
+        raw_items = op.sample_response["data"]
+        assert bundles == [expected_output(items, contract.job, i) for i in raw_items]
     else:
-        assert bundles == [op.sample_response]
+        assert bundles == [expected_output(contract.fields, contract.job, op.sample_response)]
     assert KEY not in repr(make.log), "log.sanitize keeps the key out of Make's log"
+
+
+def test_model_selects_fall_back_to_the_known_models_when_items_carry_no_type(
+    server: CaptureServer, connected: tuple[Runtime, dict[str, Any]]
+) -> None:
+    """The API's docs promise no `type` on a model: then a select offers the catalog's known
+    models of its kind that the API lists (`ModelSource.choices`)."""
+    make, connection = connected
+    listed = [{"id": i, "object": "model"} for i in ("kling-v3", "gpt-image-1", "unknown-x")]
+    server.answer = (200, {"object": "list", "data": listed})
+    for rpc_id, f in (("listVideoModels", fields.VIDEO_MODEL), ("listImageModels", IMAGE)):
+        options = [o["value"] for o in make.run_rpc(rpc_id, connection)]
+        expected = [i["id"] for i in listed if i["id"] in f.model_choices(listed)]
+        assert options == expected and options, rpc_id
+    typed = [{**listed[0], "type": "image"}, {**listed[1], "type": "image"}]
+    server.answer = (200, {"object": "list", "data": typed})
+    assert [o["value"] for o in make.run_rpc("listImageModels", connection)] == [
+        "kling-v3",
+        "gpt-image-1",
+    ]

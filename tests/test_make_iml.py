@@ -1,7 +1,8 @@
 """The test-side IML renderer and Make runtime: what they do, and what they refuse.
 
 The Make tests are only as good as this stand-in, so its semantics are pinned here, and so
-is the promise that it refuses any IML or directive outside the generator's subset.
+is the promise that it refuses any IML or directive outside the generator's subset, and
+anything Make does not document.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from make_iml.runtime import MakeError, Runtime, check_parameters
 from connector.serving import serve
 
 CONTEXT: dict[str, Any] = {
-    "parameters": {"name": "Ada", "count": 3, "flag": False, "empty": "", "nested": {"x": 1}},
+    "parameters": {
+        "name": "Ada",
+        "count": 3,
+        "flag": False,
+        "empty": "",
+        "nested": {"x": 1},
+        "pairs": [{"key": "X-A", "value": "1"}, {"key": "X-B", "value": "2"}],
+    },
     "headers": {"retry-after": "7", "x-creativeai-event": "video.generation.completed"},
     "body": {"error": {"code": "rate_limit_exceeded", "message": "slow down"}, "status": "DONE"},
     "statusCode": 429,
@@ -46,7 +54,14 @@ CONTEXT: dict[str, Any] = {
         ("{{if(parameters.missing, parameters.missing.deeper, 'safe')}}", "safe"),
         ("{{ifempty(parameters.empty, 'fallback')}}", "fallback"),
         ("{{ifempty(parameters.count, 'fallback')}}", 3),
-        ("{{startsWith(parameters.name, 'A')}}", True),
+        ("{{substring(parameters.name, 0, 1) == 'A'}}", True),  # 0-based, end excluded
+        ("{{encodeURL('a/b c')}}", "a%2Fb%20c"),
+        ("{{toCollection(parameters.pairs, 'key', 'value')}}", {"X-A": "1", "X-B": "2"}),
+        ("{{toCollection(parameters.missing, 'key', 'value')}}", {}),
+        ("{{!parameters.flag}}", True),
+        ("{{parameters.name != 'Ada'}}", False),
+        ("{{parameters.flag && parameters.name}}", False),
+        ("{{if(parameters.count, true, false)}}", True),
         ("{{'x' + parameters.missing}}", "xundefined"),  # JavaScript's String(undefined)
         ("{{'x' + parameters.flag}}", "xfalse"),
     ],
@@ -67,12 +82,14 @@ def test_objects_drop_keys_that_come_out_undefined() -> None:
 @pytest.mark.parametrize(
     "template",
     [
-        "{{1 + 2}}",  # numbers are not emitted
-        "{{formatDate(now, 'YYYY')}}",  # nor other functions
+        "{{startsWith(parameters.name, 'A')}}",  # not one of Make's documented functions
+        "{{endsWith(parameters.name, 'a')}}",
+        "{{parameters.name.startsWith('A')}}",  # nor are JavaScript methods
+        "{{formatDate(now, 'YYYY')}}",  # documented, but not in the subset
         "{{now}}",  # nor other variables
-        "{{parameters.a && parameters.b}}",
-        "{{parameters.a != parameters.b}}",
-        "{{!parameters.a}}",
+        "{{parameters.a ? 1 : 2}}",  # nor undocumented operators
+        "{{parameters.a ?? parameters.b}}",
+        "{{parameters.a > 1}}",  # documented, not in the subset
         "{{body.data[1]}}",
         "{{(parameters.a)}}",
         "{{ifempty(parameters.a)}}",  # wrong arity
@@ -142,7 +159,12 @@ def echo() -> Iterator[str]:
     "communication",
     [
         {"url": "/x", "pagination": {"url": "/next"}},
-        {"url": "/x", "qs": {"a": "1"}},
+        {"url": "/x", "qs": "{{parameters.missing}}"},  # qs is a flat collection
+        {
+            "url": "/x",
+            "repeat": {"condition": "{{false}}", "delay": 1, "limit": 1},
+            "response": {"valid": {"condition": "{{true}}"}},
+        },  # is valid checked per answer?
         {"url": "/x", "type": "urlencoded", "method": "POST", "body": {}},
         {"url": "/x", "response": {"wrapper": "{{output}}"}},
         {"url": "/x", "response": {"trigger": {"id": "{{item.id}}"}}},
@@ -205,18 +227,24 @@ def test_an_error_type_outside_makes_list_is_refused(tmp_path: Path, echo: str) 
         Runtime(_app(tmp_path, {"url": "/p"}, base)).run_module("m", {}, {"baseUrl": echo})
 
 
-def test_repeat_stops_at_its_limit_and_valid_then_fails(tmp_path: Path, echo: str) -> None:
-    communication = {
-        "url": "/poll",
-        "repeat": {"condition": "{{body.path == '/poll'}}", "delay": 1000, "limit": 3},
-        "response": {"valid": {"condition": "{{body.path == '/done'}}", "message": "gave up"}},
-    }
+def test_repeat_stops_at_its_limit_and_a_later_check_fails(tmp_path: Path, echo: str) -> None:
+    communication = [
+        {
+            "url": "/poll",
+            "repeat": {"condition": "{{body.path == '/poll'}}", "delay": 1000, "limit": 3},
+            "response": {"temp": {"last": "{{body}}"}},
+        },
+        {
+            "url": "/poll",
+            "response": {"valid": {"condition": "{{body.path == '/done'}}", "message": "gave up"}},
+        },
+    ]
     slept: list[float] = []
     make = Runtime(_app(tmp_path, communication), delay_scale=0.5, sleep=slept.append)
     with pytest.raises(MakeError, match="gave up"):
         make.run_module("m", {}, {"baseUrl": echo})
     assert slept == [0.5, 0.5, 0.5]
-    assert len(make.log) == 4  # the first request and three repeats
+    assert len(make.log) == 5  # the first request, three repeats and the check
 
 
 def test_a_false_condition_skips_the_request_and_gives_its_default(tmp_path: Path) -> None:

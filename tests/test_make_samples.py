@@ -1,9 +1,13 @@
 """The Make samples (samples/make/): both commerce-flow blueprints use the app's modules as
-the app defines them, and the flow they describe runs end to end — image edit → video from
-image → voice, then the trigger continuing with compose — against the sandbox and the relay."""
+the app defines them, and the flow they describe runs end to end without a relay — image
+edit → video from image (its Webhook URL mapped to scenario 2's webhook) → voice, then the
+notification, confirmed by fetching the job back, continuing with compose — against the
+sandbox. A forged notification, or another job's, stops at the filter."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +16,11 @@ import pytest
 from conftest import FAST
 from make_iml import blueprint
 from make_iml.appfiles import LocalApp
-from make_iml.hooks import deliveries
 from make_iml.runtime import Runtime, check_parameters
 
-from connector.platforms.make.model import WEBHOOK_ID
-from connector.relay.testing import (
-    RunningRelay,
-    fast_config,
-    running_relay,
-    running_target,
-    sqlite_url,
-)
+from connector.catalog import limits
+from connector.platforms.make.model import NOTICE_WEBHOOK_ID
+from connector.relay.testing import Received, Target, running_target, wait_until
 from connector.sandbox.harness import RunningSandbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +51,8 @@ def test_the_blueprint_uses_the_apps_modules_as_defined(flow: dict[str, Any]) ->
         module = APP.module(module_id)
         specs = {p["name"]: p for p in module.codes.get("mappableParams", [])}
         for name, value in step["mapper"].items():
+            if name == "webhook_url":
+                assert value == ADDRESS_PLACEHOLDER, "scenario 2's address, pasted by the builder"
             assert name in specs, f"{module_id}: no parameter {name!r}"
             nested = specs[name].get("spec")
             if isinstance(value, dict) and isinstance(nested, list):
@@ -63,31 +63,60 @@ def test_the_blueprint_uses_the_apps_modules_as_defined(flow: dict[str, Any]) ->
         check_parameters([specs[k] for k in literal], literal, module_id)
 
 
-def test_the_second_scenario_starts_with_the_watch_trigger() -> None:
+ADDRESS_PLACEHOLDER = "https://hook.eu1.make.com/paste-the-address-of-watch-job-notifications-here"
+
+
+def test_the_second_scenario_starts_with_a_confirmed_video_completion() -> None:
     first, module_id = _app_steps(FINISH)[0]
     assert first is FINISH["flow"][0]
-    assert APP.module(module_id).metadata["moduleType"] == "instant_trigger"
-    assert APP.module(module_id).metadata["webhook"] == WEBHOOK_ID
+    trigger = APP.module(module_id)
+    assert trigger.metadata["moduleType"] == "instant_trigger"
+    assert trigger.metadata["webhook"] == NOTICE_WEBHOOK_ID
+    after = FINISH["flow"][1]
+    assert after["filter"]["conditions"] == [
+        [
+            {"a": "{{1.confirmed}}", "o": "boolean:equal", "b": "true"},
+            {"a": "{{1.event}}", "o": "text:equal", "b": "video.generation.completed"},
+        ]
+    ]
+    assert not any("filter" in step for step in FINISH["flow"][2:])
     video = next(s for s, m in _app_steps(START) if m == "createVideoFromImage")
-    assert "webhook_url" not in video["mapper"], "the video reports to the relay's inbox"
+    assert video["mapper"]["webhook_url"] == ADDRESS_PLACEHOLDER
+    others = [s for s, m in _app_steps(START) if m != "createVideoFromImage"]
+    assert all("webhook_url" not in s["mapper"] for s in others), "only the video reports"
 
 
-@pytest.fixture
-def relay(tmp_path: Path) -> Any:
-    with running_relay(fast_config(sqlite_url(tmp_path), embedded_worker=True)) as running:
-        yield running
+EVIL = "https://evil.example/x.mp4"
+DELIVERY = limits.DELIVERY_ID_HEADER.lower()
+
+
+def _posted(target: Target, which: Callable[[Received], bool]) -> tuple[Any, dict[str, str]]:
+    """The body and headers of the first request to Make's webhook address that `which` picks."""
+    found = wait_until(lambda: next((r for r in list(target.received) if which(r)), None))
+    return found.json(), found.headers
+
+
+def _with_address(flow: dict[str, Any], address: str) -> dict[str, Any]:
+    text = json.dumps(flow).replace(ADDRESS_PLACEHOLDER, address)
+    replaced: dict[str, Any] = json.loads(text)
+    return replaced
 
 
 @pytest.mark.slow
-def test_the_commerce_flow_runs_end_to_end(sandbox: RunningSandbox, relay: RunningRelay) -> None:
-    make = Runtime(APP, delay_scale=FAST)
-    connection = make.connect(
-        {"apiKey": sandbox.api_key, "baseUrl": sandbox.url, "relayUrl": relay.url}
-    )
+def test_the_commerce_flow_runs_end_to_end_without_a_relay(sandbox: RunningSandbox) -> None:
+    make = Runtime(APP, delay_scale=FAST, routes={limits.DEFAULT_BASE_URL: sandbox.url})
+    connection = make.connect({"apiKey": sandbox.api_key})
     records: dict[str, dict[str, Any]] = {}
+    composed: list[Any] = []
 
     def app_step(module_id: str) -> blueprint.Handler:
-        return lambda mapper: make.run_module(module_id, mapper, connection)[0]
+        def run(mapper: dict[str, Any]) -> Any:
+            [bundle] = make.run_module(module_id, mapper, connection)
+            if module_id == "composeVideoAndAudio":
+                composed.append(bundle)
+            return bundle
+
+        return run
 
     def store(mapper: dict[str, Any]) -> dict[str, Any]:
         records[mapper["key"]] = dict(mapper["data"])
@@ -109,10 +138,14 @@ def test_the_commerce_flow_runs_end_to_end(sandbox: RunningSandbox, relay: Runni
         }
     )
 
-    with running_target() as make_hook:
-        trigger = {"events": ["video.generation.completed"], "fanOutBatch": False}
-        make.attach(WEBHOOK_ID, trigger, connection, url=make_hook.url + "/make")
+    def notified(body: Any, headers: dict[str, str]) -> dict[str, Any]:
+        """The webhook's bundle, then the trigger's check of it (the scenario's step 1)."""
+        [bundle] = make.receive(NOTICE_WEBHOOK_ID, {}, body=body, headers=headers)
+        [checked] = make.run_trigger("watchJobNotifications", bundle, connection)
+        return checked
 
+    with running_target() as make_hook:
+        start = _with_address(START, make_hook.url + "/make")
         [photo] = make.run_module(
             "generateImage", {"prompt": "A steel travel mug on a kitchen table"}, connection
         )
@@ -121,24 +154,38 @@ def test_the_commerce_flow_runs_end_to_end(sandbox: RunningSandbox, relay: Runni
             "image_url": photo["data"][0]["url"],
             "narration": "Meet the travel mug built for commutes, workouts and long desk days.",
         }
-        started = blueprint.run_flow(START, handlers, {1: product})
+        started = blueprint.run_flow(start, handlers, {1: product})
         video_job = started[4]
         assert video_job["status"] in ("pending", "processing")  # the module did not wait
         assert started[5]["status"] == "COMPLETED"  # the narration did
         assert records[video_job["id"]]["sku"] == "MUG-42"
 
-        sandbox.advance(3600)
-        [forwarded] = deliveries(make_hook, 1)
-        [bundle] = make.receive(
-            WEBHOOK_ID, trigger, body=forwarded.json(), headers=forwarded.headers
-        )
-        finished = blueprint.run_flow(FINISH, handlers, {1: bundle})
+        # Anyone who knows the address can post a forged completion for a job still running:
+        # it reaches the webhook like any POST, and stops at the filter.
+        [running] = make.run_module("createVideoFromText", {"prompt": "A decoy"}, connection)
+        forged = {"id": running["id"], "status": "completed", "output_url": EVIL}
+        event = {limits.EVENT_HEADER: "video.generation.completed"}
+        httpx.post(make_hook.url + "/make", json=forged, headers=event, timeout=10)
+        forgery = notified(*_posted(make_hook, lambda r: r.json().get("output_url") == EVIL))
+        stopped = blueprint.run_flow(FINISH, handlers, {1: forgery})
+        assert set(stopped) == {1} and forgery["confirmed"] is False and not composed
+        assert forgery["job"]["output_url"] is None
 
-    assert bundle["delivery_id"] == video_job["id"]
-    composed = finished[3]
-    assert composed["status"] == "COMPLETED" and composed["output_url"].endswith(".mp4")
+        sandbox.advance(3600)
+        real = _posted(make_hook, lambda r: r.headers.get(DELIVERY) == video_job["id"])
+        trigger = notified(*real)
+        finished = blueprint.run_flow(FINISH, handlers, {1: trigger})
+
+    assert trigger["confirmed"] is True and trigger["job"]["id"] == video_job["id"]
+    composed_job = finished[3]
+    assert composed_job["status"] == "COMPLETED" and composed_job["output_url"].endswith(".mp4")
     assert records[video_job["id"]] == {
         "sku": "MUG-42",
         "voice_url": started[5]["output_url"],
-        "final_url": composed["output_url"],
+        "final_url": composed_job["output_url"],
     }
+    # Another job's genuine completion (the narration's, had it been mapped) is filtered out.
+    voice = {"id": started[5]["id"], "status": "COMPLETED"}
+    other = notified(voice, {limits.EVENT_HEADER: "voice.generation.completed"})
+    assert other["confirmed"] is True
+    assert set(blueprint.run_flow(FINISH, handlers, {1: other})) == {1}

@@ -4,7 +4,8 @@
     op = CATALOG.operation("video.create_from_text")
     body = CATALOG.validate("voice.create", {"text": "Hello"}).to_wire()
 
-Fields live in `fields`, operations in `operations`, webhook events in `events`,
+Resources live in `resources`, fields in `fields`, operations in `operations`, webhook
+events in `events`, builder-facing text helpers in `text`, output contracts in `contract`,
 error codes in `errors`, statuses in `states`, documented numbers in `limits`.
 """
 
@@ -16,7 +17,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connector.catalog import errors, events, fields, limits, operations, responses, states
+from connector.catalog import (
+    contract,
+    errors,
+    events,
+    fields,
+    limits,
+    operations,
+    resources,
+    responses,
+    states,
+    text,
+)
 from connector.catalog.requests import (
     InvalidInput,
     Problem,
@@ -26,25 +38,44 @@ from connector.catalog.requests import (
     explain,
 )
 from connector.catalog.spec import (
+    Duration,
     ErrorCode,
     Event,
     Field,
     FieldType,
     FieldUse,
     JobKind,
+    ModelSource,
     NormalizedState,
     Operation,
     OperationKind,
     Option,
     Platform,
+    Resource,
 )
 
 
 class Catalog:
     """Operations with their fields attached, plus lookups every consumer shares."""
 
-    def __init__(self, ops: tuple[Operation, ...], all_fields: tuple[Field, ...]) -> None:
+    def __init__(
+        self,
+        ops: tuple[Operation, ...],
+        all_fields: tuple[Field, ...],
+        all_events: tuple[Event, ...] = events.ALL,
+        all_resources: tuple[Resource, ...] = resources.ALL,
+    ) -> None:
         known = {op.key for op in ops}
+        self.resources: dict[str, Resource] = {r.key: r for r in all_resources}
+        for op in ops:
+            if op.resource not in self.resources:
+                raise ValueError(f"operation {op.key!r} names unknown resource {op.resource!r}")
+            if op.events:
+                raise ValueError(f"{op.key!r}: declare its events on the events (Event.operations)")
+        for e in all_events:
+            unknown = set(e.operations) - known
+            if unknown:
+                raise ValueError(f"event {e.name!r} names unknown operations {sorted(unknown)}")
         for f in all_fields:
             unknown = set(f.operations) - known
             if unknown:
@@ -60,8 +91,14 @@ class Catalog:
                 for f in all_fields
                 if op.key in f.operations
             )
-            self.operations[op.key] = op.model_copy(update={"fields": uses})
-        self.events = {e.name: e for e in events.ALL}
+            ends = tuple(e.name for e in all_events if op.key in e.operations)
+            self.operations[op.key] = op.model_copy(update={"fields": uses, "events": ends})
+        for op in list(self.operations.values()):
+            if "{jobs}" in op.description and op.job is not None:
+                listed = text.join_words(self.job_nouns(op.job), "or")
+                described = op.description.replace("{jobs}", listed)
+                self.operations[op.key] = op.model_copy(update={"description": described})
+        self.events = {e.name: e for e in all_events}
         self.errors = errors.BY_CODE
         self._models: dict[str, type[RequestModel]] = {}
 
@@ -75,6 +112,35 @@ class Catalog:
 
     def for_platform(self, platform: Platform) -> list[Operation]:
         return [op for op in self.operations.values() if platform in op.platforms]
+
+    def resource(self, op_key: str) -> Resource:
+        """The resource an operation acts on (its label and noun for every platform)."""
+        return self.resources[self.operation(op_key).resource]
+
+    def visible_fields(self, op_key: str, platform: Platform) -> tuple[FieldUse, ...]:
+        """The fields a builder fills in for `op_key` on `platform` (shown there, not fixed)."""
+        return self.operation(op_key).visible_fields(platform)
+
+    def events_for(self, op_key: str) -> tuple[Event, ...]:
+        """The webhook events a job of `op_key` can end with (from `Event.operations`)."""
+        return tuple(self.events[name] for name in self.operation(op_key).events)
+
+    def output(self, op_key: str) -> contract.Output:
+        """What `op_key` outputs: fields and a sample (see `contract`)."""
+        return contract.output(self.operation(op_key))
+
+    def event_output(self, event_name: str) -> contract.Output:
+        """What the webhook trigger for `event_name` outputs (see `contract`)."""
+        return contract.event_output(event_name)
+
+    def job_nouns(self, job: JobKind) -> list[str]:
+        """The nouns of the resources whose jobs a status endpoint follows, in catalog order."""
+        found: list[str] = []
+        for op in self.operations.values():
+            noun = self.resources[op.resource].noun
+            if op.is_async and op.job is job and op.platforms and noun not in found:
+                found.append(noun)
+        return found
 
     def request_model(self, key: str) -> type[RequestModel]:
         if key not in self._models:
@@ -102,6 +168,7 @@ CATALOG = Catalog(operations.ALL, fields.ALL)
 __all__ = [
     "CATALOG",
     "Catalog",
+    "Duration",
     "ErrorCode",
     "Event",
     "Field",
@@ -109,6 +176,7 @@ __all__ = [
     "FieldUse",
     "InvalidInput",
     "JobKind",
+    "ModelSource",
     "NormalizedState",
     "Operation",
     "OperationKind",
@@ -116,11 +184,15 @@ __all__ = [
     "Platform",
     "Problem",
     "RequestModel",
+    "Resource",
     "Upload",
+    "contract",
     "errors",
     "events",
     "fields",
     "limits",
+    "resources",
     "responses",
     "states",
+    "text",
 ]

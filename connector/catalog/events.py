@@ -7,6 +7,7 @@ from typing import Any
 from connector.catalog.responses import ApiModel, BatchItem, JobError
 from connector.catalog.spec import Event, NormalizedState
 from connector.catalog.states import normalize
+from connector.catalog.text import join_words
 
 S = NormalizedState
 
@@ -165,6 +166,13 @@ ALL: tuple[Event, ...] = (
 )
 
 BY_NAME: dict[str, Event] = {e.name: e for e in ALL}
+
+
+def unconfirmed_note(names: list[str]) -> str:
+    """What a builder should know about events CreativeAI may not send (`documented=False`)."""
+    listed = join_words(names, "or")
+    return f"CreativeAI may not send {listed}: if none arrives, get the job's status instead."
+
 
 #: The event each job of a `video.batch.completed` would have sent on its own, by the job's
 #: state: a relay that fans a batch out forwards one of these per job.

@@ -9,7 +9,7 @@ Sources: ../shared/api-reference.md and the API docs it digests.
 
 from __future__ import annotations
 
-from connector.catalog.spec import Field, FieldType, Option
+from connector.catalog.spec import Field, FieldType, ModelSource, Option
 
 T = FieldType
 
@@ -64,7 +64,7 @@ VIDEO_MODEL = Field(
     ),
     closed=False,  # the live list at GET /v1/models may hold more
     default="auto",
-    options_source="models:video",
+    options_source=ModelSource(kind="video"),
     operations=(*VIDEO_AND_STREAM, "batch.create"),
 )
 
@@ -345,7 +345,7 @@ IMAGE_MODEL = Field(
     ),
     closed=False,
     default="dall-e-3",
-    options_source="models:image",
+    options_source=ModelSource(kind="image"),
     operations=IMAGE_GENERATES,
 )
 
@@ -359,7 +359,7 @@ SIZE = Field(
         ("1024x1024", "1024x1024 (square)"),
         ("1536x1024", "1536x1024 (landscape)"),
         ("1024x1536", "1024x1536 (portrait)"),
-        ("1792x1024", "1792x1024 (wide; used in the API's examples)"),
+        ("1792x1024", "1792x1024 (wide)"),
     ),
     example="1024x1024",
     operations=(*IMAGE_GENERATES, "image.edit"),
@@ -412,7 +412,7 @@ EDIT_MODEL = Field(
     ),
     closed=False,
     default="seedream-v4.5-edit",
-    options_source="models:image-edit",
+    options_source=ModelSource(kind="image-edit"),
     operations=("image.edit",),
     required_in=("image.edit",),
 )
@@ -551,7 +551,7 @@ CHART_DURATION = Field(
     name="duration",
     type=T.INTEGER,
     label="Duration (seconds)",
-    help="Length of the chart video in seconds (the docs give no range).",
+    help="Length of the chart video in seconds.",
     minimum=1,
     example=8,
     operations=("chart.create",),
@@ -567,7 +567,7 @@ PRICE_MODEL = Field(
     help="The model of the generation to price; add its duration, resolution or count.",
     min_length=1,
     example="kling-o3-pro",
-    options_source="models:all",
+    options_source=ModelSource(),
     operations=("price.calculate",),
     required_in=("price.calculate",),
 )

@@ -6,7 +6,7 @@ Fields are not listed here: each field in `fields.py` names its operations.
 from __future__ import annotations
 
 from connector.catalog.fields import BATCH_ID, GENERATION_ID
-from connector.catalog.spec import JobKind, Operation, OperationKind, Platform
+from connector.catalog.spec import Duration, JobKind, Operation, OperationKind, Platform
 
 K = OperationKind
 NO_PLATFORM: frozenset[Platform] = frozenset()
@@ -56,7 +56,19 @@ _IMAGE = {
     ],
 }
 
-VIDEO_EVENTS = ("video.generation.completed", "video.generation.failed")
+# How long jobs run. The API states one limit: a video "timed out after 10 minutes"
+# (its `generation_timeout` error). Typical times are the documented examples' own
+# created_at -> completed_at; where no example has both, the comment says what we took.
+_VIDEO_TIMEOUT_S = 600.0
+#: Example video job (16:10:00 -> 16:12:43); one video of a batch runs as long.
+VIDEO_DURATION = Duration(typical_s=163.0, longest_s=_VIDEO_TIMEOUT_S)
+# Shared-status jobs: no documented limit, so the video's 10 minutes is assumed for them too.
+#: Voice example 18:30:00 -> 18:30:12.
+VOICE_DURATION = Duration(typical_s=12.0, longest_s=_VIDEO_TIMEOUT_S)
+#: Compose example 18:30:00 -> 18:30:18.
+COMPOSE_DURATION = Duration(typical_s=18.0, longest_s=_VIDEO_TIMEOUT_S)
+#: Chart-to-video example 20:30:00 -> 20:30:45.
+CHART_DURATION = Duration(typical_s=45.0, longest_s=_VIDEO_TIMEOUT_S)
 
 ALL: tuple[Operation, ...] = (
     Operation(
@@ -72,7 +84,7 @@ ALL: tuple[Operation, ...] = (
         response="VideoJob",
         job=JobKind.VIDEO,
         status_operation="video.get",
-        events=VIDEO_EVENTS,
+        duration=VIDEO_DURATION,
         credits_example=60,
         sample_response=_VIDEO_DONE,
     ),
@@ -89,7 +101,7 @@ ALL: tuple[Operation, ...] = (
         response="VideoJob",
         job=JobKind.VIDEO,
         status_operation="video.get",
-        events=VIDEO_EVENTS,
+        duration=VIDEO_DURATION,
         credits_example=30,
         sample_response={
             **_VIDEO_DONE,
@@ -126,7 +138,8 @@ ALL: tuple[Operation, ...] = (
         response="BatchCreated",
         job=JobKind.BATCH,
         status_operation="batch.get",
-        events=("video.batch.completed",),
+        # The videos of a batch run side by side: the batch takes about as long as one.
+        duration=VIDEO_DURATION,
         credits_example=60,
         sample_response={
             "batch_id": "video_batch_abc123",
@@ -179,7 +192,7 @@ ALL: tuple[Operation, ...] = (
         response="SharedJob",
         job=JobKind.SHARED,
         status_operation="job.get",
-        events=("voice.generation.completed", "voice.generation.failed"),
+        duration=VOICE_DURATION,
         credits_example=8,
         sample_response=_SHARED_DONE,
     ),
@@ -195,7 +208,7 @@ ALL: tuple[Operation, ...] = (
         response="SharedJob",
         job=JobKind.SHARED,
         status_operation="job.get",
-        events=("compose.generation.completed", "compose.generation.failed"),
+        duration=COMPOSE_DURATION,
         credits_example=5,
         sample_response={
             "id": "comp_xyz789",
@@ -211,7 +224,8 @@ ALL: tuple[Operation, ...] = (
         resource="job",
         action="get",
         label="Get Job",
-        description="Get a voice, compose or chart job's status and result.",
+        # {jobs}: the nouns of the resources whose jobs this endpoint follows.
+        description="Get a {jobs} job's status and result.",
         method="GET",
         path="/api/generate/status/{id}",
         kind=K.GET,
@@ -269,7 +283,7 @@ ALL: tuple[Operation, ...] = (
         response="SharedJob",
         job=JobKind.SHARED,
         status_operation="job.get",
-        events=("chart.generation.completed", "chart.generation.failed"),
+        duration=CHART_DURATION,
         credits_example=15,
         sample_response={
             "id": "chart_xyz123",
@@ -321,6 +335,7 @@ ALL: tuple[Operation, ...] = (
         response="VideoJob",
         # A stream that drops after naming its job is settled by the job's status.
         status_operation="video.get",
+        duration=VIDEO_DURATION,
         platforms=NO_PLATFORM,
     ),
     Operation(
@@ -336,3 +351,5 @@ ALL: tuple[Operation, ...] = (
         platforms=NO_PLATFORM,
     ),
 )
+
+BY_KEY: dict[str, Operation] = {op.key: op for op in ALL}

@@ -1,4 +1,4 @@
-"""The vocabulary the catalog is written in: fields, operations, events, error codes.
+"""The vocabulary the catalog is written in: resources, fields, operations, events, errors.
 
 These classes describe the API; they hold no behaviour beyond small derived views.
 Everything a platform emitter, the client, the sandbox or the relay needs to know
@@ -8,7 +8,7 @@ neighbouring modules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -33,6 +33,61 @@ class FieldType(StrEnum):
     OBJECT = "object"  # nested object described by `children`
     OBJECT_LIST = "object_list"  # list of objects described by `children`
     FILE = "file"  # binary upload (multipart)
+
+
+class Resource(BaseModel):
+    """What builders pick first: one label and one noun for every platform."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str  # Operation.resource names it, e.g. "chart"
+    label: str  # e.g. "Chart Video"
+    noun: str  # lower case, as in running text: "chart video"
+    plural: str  # "chart videos"
+
+
+class ModelSource(BaseModel):
+    """A dropdown whose values come from `GET /v1/models` at run time.
+
+    `kind` keeps the list to one model type (`video`, `image`, `image-edit`); None lists
+    every model. The API does not document a `type` on the listed models, so the rule
+    (`choices`) is: keep the items whose `type` is `kind`; when no item carries a `type`,
+    the choices are the catalog's known models (the field's own options). Each platform
+    runtime implements this same rule from the generated data.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str | None = None
+
+    @property
+    def name(self) -> str:
+        """`video`, `image-edit`, or `all` (every model): a stable part of generated names."""
+        return self.kind or "all"
+
+    def choices(self, items: Iterable[Mapping[str, Any]], known: Iterable[str]) -> list[str]:
+        """The model ids to offer, from the listed `items` and the catalog's `known` ids."""
+        listed = [item for item in items if isinstance(item.get("id"), str)]
+        if self.kind is None:
+            return [str(item["id"]) for item in listed]
+        if not any(item.get("type") for item in listed):
+            return list(known)
+        return [str(item["id"]) for item in listed if item.get("type") == self.kind]
+
+
+class Duration(BaseModel):
+    """How long a job of one operation runs, start to terminal state, in seconds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    typical_s: float
+    longest_s: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Duration:
+        if not 0 < self.typical_s <= self.longest_s:
+            raise ValueError(f"need 0 < typical_s <= longest_s, got {self}")
+        return self
 
 
 class Option(BaseModel):
@@ -75,8 +130,9 @@ class Field(BaseModel):
     required_in: tuple[str, ...] = ()
     # A value the operation always sends and never shows (stream=true on stream calls).
     fixed: Any = None
-    # Where the value list comes from at run time ("models:video" = GET /v1/models, video kind).
-    options_source: str | None = None
+    # Where the value list comes from at run time (GET /v1/models, kept to one model kind);
+    # the field's own `options` are then the known models (see `ModelSource.choices`).
+    options_source: ModelSource | None = None
     # Which platforms show it (all by default); `advanced` puts it under "additional fields".
     platforms: frozenset[Platform] = ALL_PLATFORMS
     advanced: bool = False
@@ -98,6 +154,12 @@ class Field(BaseModel):
     @property
     def option_values(self) -> tuple[str, ...]:
         return tuple(o.value for o in self.options)
+
+    def model_choices(self, items: Iterable[Mapping[str, Any]]) -> list[str]:
+        """The models this field offers, given the items `GET /v1/models` listed."""
+        if self.options_source is None:
+            raise ValueError(f"field {self.key!r} has no model source")
+        return self.options_source.choices(items, self.option_values)
 
     def allowed(self) -> str:
         """A short human description of what this field accepts."""
@@ -189,13 +251,24 @@ class Operation(BaseModel):
     response: str  # name of a response model in catalog.responses
     job: JobKind | None = None  # set on creates that start an async job (and on their status)
     status_operation: str | None = None  # the GET that follows a job this op starts
-    events: tuple[str, ...] = ()  # webhook events a job of this op can end with
+    # Webhook events a job of this op can end with: derived from `Event.operations`.
+    events: tuple[str, ...] = ()
+    # How long the job runs (job-starting operations only).
+    duration: Duration | None = None
     credits_example: int | None = None
     sample_response: Mapping[str, Any] = {}
 
     @property
     def is_async(self) -> bool:
         return self.kind is OperationKind.CREATE and self.job is not None
+
+    def visible_fields(self, platform: Platform) -> tuple[FieldUse, ...]:
+        """The fields a builder fills in on `platform`: shown there and not fixed."""
+        return tuple(
+            use
+            for use in self.fields
+            if platform in use.field.platforms and use.field.fixed is None
+        )
 
     def field(self, name: str) -> FieldUse:
         for use in self.fields:

@@ -66,3 +66,15 @@ def normalize(status: str) -> NormalizedState:
         f"status {status!r} is not one CreativeAI documents; known: "
         + ", ".join(sorted({k for t in STATUSES.values() for k in t}))
     )
+
+
+def spell(kind: JobKind, state: NormalizedState) -> str:
+    """`state` as the API spells it for jobs of `kind` (voice: `COMPLETED`, video: `completed`).
+
+    A state a kind does not document (a canceled video) takes that kind's letter case.
+    """
+    for raw, normalized in STATUSES[kind].items():
+        if normalized is state:
+            return raw
+    upper = next(iter(STATUSES[kind])).isupper()
+    return state.value.upper() if upper else state.value

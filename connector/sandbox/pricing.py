@@ -11,7 +11,7 @@ from those examples:
 * voice, compose, chart: their example, flat.
 
 Models are the catalog's options of the fields whose values come from `GET /v1/models`
-(`options_source = "models:<type>"`), plus the voices (type `voice`).
+(`options_source = ModelSource(kind=<type>)`), plus the voices (type `voice`).
 """
 
 from __future__ import annotations
@@ -52,10 +52,8 @@ class ModelEntry:
 def _model_fields() -> list[tuple[str, Field]]:
     found = []
     for f in CATALOG.fields:
-        source = f.options_source or ""
-        kind = source.removeprefix("models:")
-        if source.startswith("models:") and f.options and kind != "all":
-            found.append((kind, f))
+        if f.options_source and f.options_source.kind and f.options:
+            found.append((f.options_source.kind, f))
     found.append(("voice", fields.VOICE))
     return found
 

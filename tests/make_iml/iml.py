@@ -1,15 +1,18 @@
-"""IML, Make's `{{ expression }}` templates: exactly the subset the app generator emits.
+"""IML, Make's `{{ expression }}` templates: only what Make documents, and of that only what
+the app generator emits.
 
-Make publishes no IML engine, so the tests carry this small one. It accepts:
+Make publishes no IML engine, so the tests carry this small one. Every function and operator
+it accepts is one Make documents (`DOCUMENTED_FUNCTIONS`, `DOCUMENTED_OPERATORS`: help.make.com's
+function lists and developers.make.com's "JavaScript in Make" page); a documented one it does
+not implement, and anything undocumented (`startsWith()`, for one), raises `UnsupportedIML`.
 
-- literals: strings in '…' or "…" (no escapes);
+- literals: strings in '…' or "…" (no escapes), numbers, `true`, `false`;
 - references: `root.name.name`, with back-quoted names (``headers.`x-id` ``), where root is
   one of `ROOTS`;
-- functions: `if(cond, a, b)`, `ifempty(a, b)`, `startsWith(text, prefix)`;
-- operators: `+` (JavaScript: adds numbers, otherwise joins text), `==` (strict), `||`.
-
-Anything else — numbers, other functions or operators, brackets, unknown roots — raises
-`UnsupportedIML`, so the generator cannot start emitting IML these tests do not understand.
+- functions: see `FUNCTIONS`;
+- operators: `+` (JavaScript: adds numbers, otherwise joins text), `==`, `!=` (strict), `&&`,
+  `||`, `!`;
+- the `"{{...}}"` object key, which spreads a collection into the object around it.
 
 Values follow JavaScript, as Make's engine does: a missing property is `UNDEFINED`, a
 template that is exactly one `{{…}}` keeps its value's type, text around expressions makes
@@ -19,12 +22,51 @@ text, and an object key whose value is `UNDEFINED` is left out (as JSON.stringif
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 ROOTS = frozenset(
-    {"parameters", "connection", "body", "headers", "statusCode", "item", "temp", "webhook"}
+    {
+        "parameters",
+        "connection",
+        "body",
+        "headers",
+        "statusCode",
+        "item",
+        "temp",
+        "webhook",
+        "payload",  # an instant trigger's request: the webhook's bundle
+    }
+)
+
+#: Every function help.make.com lists (general, math, text, date and array functions).
+DOCUMENTED_FUNCTIONS = frozenset(
+    {
+        # general
+        "get", "if", "ifempty", "switch", "omit", "pick",
+        # math
+        "average", "ceil", "floor", "formatNumber", "max", "min", "parseNumber", "round",
+        "sum", "trunc",
+        # text and binary
+        "ascii", "base64", "capitalize", "contains", "decodeURL", "encodeURL", "escapeHTML",
+        "escapeMarkdown", "indexOf", "length", "lower", "md5", "replace",
+        "replaceEmojiCharacters", "sha1", "sha256", "sha512", "split", "startcase",
+        "stripHTML", "substring", "toBinary", "toString", "trim", "upper",
+        # date and time
+        "addDays", "addHours", "addMinutes", "addMonths", "addSeconds", "addYears",
+        "formatDate", "parseDate", "setDate", "setDay", "setHour", "setMinute", "setMonth",
+        "setSecond", "setYear",
+        # arrays
+        "add", "deduplicate", "distinct", "first", "flatten", "join", "keys", "last", "map",
+        "merge", "remove", "reverse", "shuffle", "slice", "sort", "toArray", "toCollection",
+    }
+)  # fmt: skip
+
+#: developers.make.com, "JavaScript in Make": the operators IML has.
+DOCUMENTED_OPERATORS = frozenset(
+    {"+", "-", "*", "/", "%", "==", "=", "===", "!=", "!==", "<", "<=", ">", ">=", "&&", "||", "!"}
 )
 
 
@@ -56,7 +98,8 @@ _TOKEN = re.compile(
         (?P<string>'[^'\\]*'|"[^"\\]*")
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
       | (?P<quoted>`[^`]+`)
-      | (?P<op>\|\||==|[+.(),])
+      | (?P<number>\d+(?:\.\d+)?)
+      | (?P<op>\|\||&&|!=|==|[!+.(),])
     )""",
     re.VERBOSE,
 )
@@ -64,7 +107,7 @@ _TOKEN = re.compile(
 
 @dataclass(frozen=True)
 class Literal:
-    value: str
+    value: str | float | bool
 
 
 @dataclass(frozen=True)
@@ -85,9 +128,26 @@ class Binary:
     right: Node
 
 
-Node = Literal | Ref | Call | Binary
+@dataclass(frozen=True)
+class Not:
+    operand: Node
 
-FUNCTIONS: dict[str, int] = {"if": 3, "ifempty": 2, "startsWith": 2}
+
+Node = Literal | Ref | Call | Binary | Not
+
+#: The documented functions this renderer implements, with their number of arguments.
+FUNCTIONS: dict[str, int] = {
+    "if": 3,
+    "ifempty": 2,
+    "substring": 3,
+    "encodeURL": 1,
+    "toCollection": 3,
+    "lower": 1,
+    "split": 2,
+    "contains": 2,
+}
+OPERATORS = frozenset({"+", "==", "!=", "&&", "||", "!"})
+assert set(FUNCTIONS) <= DOCUMENTED_FUNCTIONS and OPERATORS <= DOCUMENTED_OPERATORS
 
 
 def _tokens(source: str) -> list[tuple[str, str]]:
@@ -135,18 +195,35 @@ class _Parser:
         return node
 
     def or_(self) -> Node:
-        return self.binary("||", self.eq)
+        return self.binary("||", self.and_)
+
+    def and_(self) -> Node:
+        return self.binary("&&", self.eq)
 
     def eq(self) -> Node:
-        return self.binary("==", self.add)
+        node = self.add()
+        while self.peek() in (("op", "=="), ("op", "!=")):
+            _, op = self.take()
+            node = Binary(op, node, self.add())
+        return node
 
     def add(self) -> Node:
-        return self.binary("+", self.primary)
+        return self.binary("+", self.unary)
+
+    def unary(self) -> Node:
+        if self.peek() == ("op", "!"):
+            self.take()
+            return Not(self.unary())
+        return self.primary()
 
     def primary(self) -> Node:
         kind, value = self.take()
         if kind == "string":
             return Literal(value[1:-1])
+        if kind == "number":
+            return Literal(float(value) if "." in value else int(value))
+        if kind == "name" and value in ("true", "false") and self.peek() != ("op", "("):
+            return Literal(value == "true")
         if kind != "name":
             raise UnsupportedIML(f"unexpected {value!r} in {{{{{self.source}}}}}")
         if self.peek() == ("op", "("):
@@ -166,8 +243,10 @@ class _Parser:
         return Ref(tuple(parts))
 
     def call(self, name: str) -> Node:
+        if name not in DOCUMENTED_FUNCTIONS:
+            raise UnsupportedIML(f"function {name}() is not one of Make's documented functions")
         if name not in FUNCTIONS:
-            raise UnsupportedIML(f"function {name}() is not in the subset: {sorted(FUNCTIONS)}")
+            raise UnsupportedIML(f"function {name}() is documented but not in the subset")
         self.take("(")
         args = [self.or_()]
         while self.peek() == ("op", ","):
@@ -184,6 +263,7 @@ def parse(source: str) -> Node:
 
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+SPREAD = "{{...}}"
 
 
 def segments(template: str) -> list[str | Node]:
@@ -213,6 +293,51 @@ def references(node: Node) -> Iterator[tuple[str, ...]]:
     elif isinstance(node, Binary):
         yield from references(node.left)
         yield from references(node.right)
+    elif isinstance(node, Not):
+        yield from references(node.operand)
+
+
+def functions(node: Node) -> Iterator[str]:
+    """Every function an expression calls."""
+    if isinstance(node, Call):
+        yield node.name
+        for arg in node.args:
+            yield from functions(arg)
+    elif isinstance(node, Binary):
+        yield from functions(node.left)
+        yield from functions(node.right)
+    elif isinstance(node, Not):
+        yield from functions(node.operand)
+
+
+def operators(node: Node) -> Iterator[str]:
+    """Every operator an expression uses."""
+    if isinstance(node, Call):
+        for arg in node.args:
+            yield from operators(arg)
+    elif isinstance(node, Binary):
+        yield node.op
+        yield from operators(node.left)
+        yield from operators(node.right)
+    elif isinstance(node, Not):
+        yield "!"
+        yield from operators(node.operand)
+
+
+def template_expressions(value: Any) -> Iterator[Node]:
+    """Every parsed expression in a JSON value's templates, keys included."""
+    if isinstance(value, str):
+        for seg in segments(value):
+            if not isinstance(seg, str):
+                yield seg
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            if k != SPREAD:
+                yield from template_expressions(k)
+            yield from template_expressions(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from template_expressions(v)
 
 
 def template_references(value: Any) -> Iterator[tuple[str, ...]]:
@@ -222,7 +347,9 @@ def template_references(value: Any) -> Iterator[tuple[str, ...]]:
             if not isinstance(seg, str):
                 yield from references(seg)
     elif isinstance(value, Mapping):
-        for v in value.values():
+        for k, v in value.items():
+            if k != SPREAD:
+                yield from template_references(k)
             yield from template_references(v)
     elif isinstance(value, list):
         for v in value:
@@ -279,6 +406,8 @@ def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
         for name in node.parts[1:]:
             value = value.get(name, UNDEFINED) if isinstance(value, Mapping) else UNDEFINED
         return value
+    if isinstance(node, Not):
+        return not truthy(evaluate(node.operand, context))
     if isinstance(node, Call):
         if node.name == "if":
             cond, then, other = node.args
@@ -287,14 +416,35 @@ def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
             first = evaluate(node.args[0], context)
             empty = first is UNDEFINED or first is None or first == ""
             return evaluate(node.args[1], context) if empty else first
-        text, prefix = (evaluate(a, context) for a in node.args)
-        return to_text(text).startswith(to_text(prefix))
+        args = [evaluate(a, context) for a in node.args]
+        if node.name == "substring":
+            text, start, end = args
+            return to_text(text)[int(start) : int(end)]
+        if node.name == "encodeURL":  # encodeURIComponent
+            return urllib.parse.quote(to_text(args[0]), safe="-_.!~*'()")
+        if node.name == "lower":
+            return UNDEFINED if args[0] is UNDEFINED else to_text(args[0]).lower()
+        if node.name == "split":
+            return to_text(args[0]).split(to_text(args[1]))
+        if node.name == "contains":  # an array holds the value, or a text the fragment
+            haystack, needle = args
+            if isinstance(haystack, list):
+                return any(_strict_equal(item, needle) for item in haystack)
+            return to_text(needle) in to_text(haystack)
+        items, key, val = args  # toCollection(array, key, value)
+        if items is UNDEFINED or items is None:
+            return {}
+        return {to_text(i.get(key)): i.get(val) for i in items if isinstance(i, Mapping)}
     left = evaluate(node.left, context)
     if node.op == "||":
         return left if truthy(left) else evaluate(node.right, context)
+    if node.op == "&&":
+        return evaluate(node.right, context) if truthy(left) else left
     right = evaluate(node.right, context)
     if node.op == "==":
         return _strict_equal(left, right)
+    if node.op == "!=":
+        return not _strict_equal(left, right)
     if _number(left) and _number(right):
         return left + right
     return to_text(left) + to_text(right)
@@ -315,7 +465,16 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
                 out.append("" if result is UNDEFINED or result is None else to_text(result))
         return "".join(out)
     if isinstance(value, Mapping):
-        rendered = {k: render(v, context) for k, v in value.items()}
+        rendered: dict[str, Any] = {}
+        for k, v in value.items():
+            if k == SPREAD:  # `"{{...}}": "{{collection}}"` merges the collection in
+                spread = render(v, context)
+                if spread is not UNDEFINED and spread is not None:
+                    if not isinstance(spread, Mapping):
+                        raise UnsupportedIML(f"{SPREAD} spreads a {type(spread).__name__}")
+                    rendered.update(spread)
+                continue
+            rendered[k] = render(v, context)
         return {k: v for k, v in rendered.items() if v is not UNDEFINED}
     if isinstance(value, list):
         return [v for v in (render(item, context) for item in value) if v is not UNDEFINED]

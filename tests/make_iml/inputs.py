@@ -2,17 +2,20 @@
 
 Make parameters carry the wire names, so most values pass as they are; a file becomes
 Make's upload pair (`fileName`, `data`), and a module that can wait is told not to, so it
-sends exactly the one request the table describes.
+sends exactly the one request the table describes; a list is given a limit above any
+page the table holds.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from connector.catalog import CATALOG, FieldType, Operation
+from connector.catalog import CATALOG, FieldType, JobKind, Operation, OperationKind
+from connector.catalog.contract import Output, OutputField
 from connector.platforms.make import modules, params
 from connector.platforms.make.model import module_id
 
@@ -45,4 +48,24 @@ def make_parameters(
             out[name] = value
     if modules.wait_plan(CATALOG, op) is not None:
         out[modules.WAIT_PARAM] = wait
+    if op.kind is OperationKind.LIST:
+        out.setdefault(modules.LIMIT_PARAM, 100)
+    return out
+
+
+def expected_output(
+    fields: Sequence[OutputField], job: JobKind | None, raw: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a Make module outputs for a raw API answer under the catalog's contract: the
+    contract's keys the answer has (IML leaves out the rest), `status` and `state` as
+    `Output.shape` gives them, lists and objects as the API sent them."""
+    shaped = Output(fields=tuple(fields), sample={}, job=job).shape(raw)
+    keys = {f.key for f in fields}
+    out: dict[str, Any] = {}
+    for f in fields:
+        if f.key == "state" or (f.key == "status" and "state" in keys):
+            if shaped[f.key] is not None:
+                out[f.key] = shaped[f.key]
+        elif f.key in raw:
+            out[f.key] = raw[f.key]
     return out

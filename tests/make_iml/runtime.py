@@ -1,23 +1,28 @@
 """A test-side stand-in for Make's runtime: it runs an app's communication over real HTTP.
 
     app = LocalApp.load(Path("make-app"))
-    make = Runtime(app)
-    connection = make.connect({"apiKey": key, "baseUrl": sandbox.url})
+    make = Runtime(app, routes={"https://api.creativeai.run": sandbox.url})
+    connection = make.connect({"apiKey": key})
     bundles = make.run_module("createVoice", {"text": "Hi"}, connection)
 
 Like the IML engine beside it, it implements exactly the directives the generator emits and
-refuses the rest (`UnsupportedIML`): requests (`url`, `method`, `headers`, `body`, `type`
-json or multipart, `condition`, `repeat`, `log`), responses (`output`, `iterate`, `error`,
-`valid`, `temp`, `data`), the base (`baseUrl`, `headers`, `response`, `log`), connections,
-RPCs, dedicated webhooks (`attach`, `detach`, and the incoming request's `output`).
+refuses the rest (`UnsupportedIML`): requests (`url`, `method`, `headers`, `qs`, `body`,
+`type` json or multipart, `condition`, `repeat`, `log`), responses (`output`, `iterate`,
+`limit`, `error`, `valid`, `temp`, `data`), the base (`baseUrl`, `headers`, `response`,
+`log`), connections, RPCs, dedicated webhooks (`attach`, `detach`, and the incoming
+request's `output`) and an instant trigger's one request per bundle (the bundle is
+`payload`, as in developers.make.com's instant-trigger example).
+
+`routes` sends calls for an origin the tests cannot reach (the production API) to a local
+server instead; the log keeps the URL Make would call.
 
 Behaviour follows Make's documentation: the base applies to modules, RPCs and webhook
 calls (not to the connection's own check); a URL starting with `/` is appended to the
 base URL; status ≥ 400 raises the `error` directive's type and message (a status's own entry
 before the generic one); `valid` false raises its type and message; several requests run in
 order and the last one's output is the module's; a request whose `condition` is false is
-skipped and gives its `default`. One assumption where Make's docs say nothing: a multipart
-file part whose data is undefined (an optional file left empty) is not sent.
+skipped and gives its `default`. Where Make's docs say nothing, the runtime refuses rather
+than guess: a multipart file part without data, and `valid` in a repeated request.
 """
 
 from __future__ import annotations
@@ -36,9 +41,9 @@ from make_iml.appfiles import LocalApp
 from make_iml.iml import UNDEFINED, UnsupportedIML, render, to_text, truthy
 
 REQUEST_KEYS = frozenset(
-    {"url", "method", "headers", "body", "type", "condition", "repeat", "response", "log"}
+    {"url", "method", "headers", "qs", "body", "type", "condition", "repeat", "response", "log"}
 )
-RESPONSE_KEYS = frozenset({"output", "iterate", "error", "valid", "temp", "data"})
+RESPONSE_KEYS = frozenset({"output", "iterate", "limit", "error", "valid", "temp", "data"})
 BASE_KEYS = frozenset({"baseUrl", "headers", "response", "log"})
 WEBHOOK_KEYS = frozenset({"output"})
 BODY_TYPES = frozenset({"json", "multipart/form-data"})
@@ -95,9 +100,11 @@ class Runtime:
         delay_scale: float = 1.0,
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        routes: Mapping[str, str] | None = None,
     ) -> None:
         _check_keys("base", app.base, BASE_KEYS)
         self.app = app
+        self.routes = dict(routes or {})
         self.delay_scale = delay_scale
         self.http = http or httpx.Client(timeout=10.0)
         self.sleep = sleep
@@ -128,6 +135,22 @@ class Runtime:
             check_parameters(module.codes.get("mappableParams", []), parameters, module_id)
         context = {"parameters": dict(parameters), "connection": dict(connection)}
         return self._communicate(module.codes["communication"], context).bundles
+
+    def run_trigger(
+        self, module_id: str, bundle: Mapping[str, Any], connection: Mapping[str, Any]
+    ) -> list[Any]:
+        """What an instant trigger outputs for one bundle of its webhook: the bundle itself,
+        or its one request's output (`payload` is the bundle there)."""
+        module = self.app.module(module_id)
+        spec = module.codes.get("communication")
+        if not spec:
+            return [dict(bundle)]
+        if isinstance(spec, list):
+            raise UnsupportedIML(f"{module_id}: an instant trigger makes a single request")
+        if "iterate" in spec.get("response", {}):
+            raise UnsupportedIML(f"{module_id}: an instant trigger cannot iterate")
+        context = {"parameters": {}, "connection": dict(connection), "payload": dict(bundle)}
+        return self._communicate(spec, context).bundles
 
     def run_rpc(self, rpc_id: str, connection: Mapping[str, Any]) -> list[Any]:
         rpc = self.app.rpc(rpc_id)
@@ -198,8 +221,13 @@ class Runtime:
             if not truthy(render(test, context)):
                 default = condition.get("default") if isinstance(condition, Mapping) else None
                 return Outcome([] if default is None else [render(default, context)])
-        answer = self._send(spec, context, base=base)
         repeat = spec.get("repeat")
+        if repeat is not None and "valid" in response_spec:
+            raise UnsupportedIML(
+                "`valid` inside a repeated request: Make's docs do not say whether it judges "
+                "every answer or only the last"
+            )
+        answer = self._send(spec, context, base=base)
         if repeat is not None:
             _check_keys("repeat", repeat, frozenset({"condition", "delay", "limit"}))
             done = 0
@@ -229,6 +257,13 @@ class Runtime:
         if not url.startswith(("http://", "https://")):
             raise MakeError("RuntimeError", f"not an absolute URL: {url!r}")
         method = to_text(render(spec.get("method", "GET"), context)).upper()
+        target = url
+        for origin, local in self.routes.items():
+            if url == origin or url.startswith(origin + "/"):
+                target = local + url[len(origin) :]
+        qs = render(spec.get("qs", {}), context)
+        if not isinstance(qs, Mapping):
+            raise UnsupportedIML(f"qs must be a flat collection, got {qs!r}")
         headers = {
             **_rendered_headers(base_spec.get("headers", {}), context),
             **_rendered_headers(spec.get("headers", {}), context),
@@ -249,7 +284,10 @@ class Runtime:
                 **request_kwargs["data"],
                 **{n: "<file>" for n, _ in request_kwargs["files"]},
             }
-        response = self.http.request(method, url, headers=headers, **request_kwargs)
+        if qs:
+            request_kwargs["params"] = {k: to_text(v) for k, v in qs.items()}
+            url += ("&" if "?" in url else "?") + str(httpx.QueryParams(request_kwargs["params"]))
+        response = self.http.request(method, target, headers=headers, **request_kwargs)
         answer = _Answer(response.status_code, dict(response.headers), _parse(response))
         sanitize = [
             *base_spec.get("log", {}).get("sanitize", []),
@@ -301,8 +339,15 @@ class Runtime:
         items = render(container, scope)
         if not isinstance(items, list):
             raise MakeError("RuntimeError", f"iterate container is not an array: {items!r}")
+        limit = None
+        if "limit" in spec:
+            limit = render(spec["limit"], scope)
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+                raise MakeError("DataError", f"limit must be a whole number, got {limit!r}")
         bundles = []
         for item in items:
+            if limit is not None and len(bundles) >= limit:
+                break
             item_scope = {**scope, "item": item}
             wanted = iterate.get("condition", True) if isinstance(iterate, Mapping) else True
             if not truthy(render(wanted, item_scope)):
@@ -322,8 +367,10 @@ def _multipart(body: Mapping[str, Any]) -> tuple[dict[str, str], list[tuple[str,
     for name, value in body.items():
         if isinstance(value, Mapping) and set(value) <= {"value", "options"}:
             data = value.get("value", UNDEFINED)
-            if data is UNDEFINED:
-                continue  # an optional file left empty (see the module docstring)
+            if data is UNDEFINED or data is None:
+                raise UnsupportedIML(
+                    f"{name}: an empty file part; Make's docs do not say whether it is sent"
+                )
             if not isinstance(data, bytes):
                 raise MakeError(
                     "DataError", f"{name}: file data must be binary, got {type(data).__name__}"

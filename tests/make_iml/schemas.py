@@ -19,7 +19,19 @@ import referencing
 import referencing.jsonschema
 from jsonschema_specifications import REGISTRY as METASCHEMAS
 
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "shared" / "make-schemas"
+
+def _schema_dir() -> Path:
+    """`shared/make-schemas` beside the checkout or beside any folder above it (a worktree
+    may sit one level deeper than the main checkout)."""
+    checkout = Path(__file__).resolve().parents[2]
+    for folder in checkout.parents:
+        candidate = folder / "shared" / "make-schemas"
+        if candidate.is_dir():
+            return candidate
+    return checkout.parent / "shared" / "make-schemas"
+
+
+SCHEMA_DIR = _schema_dir()
 SKIP_REASON = (
     f"Make's published schemas are not at {SCHEMA_DIR}: put ../shared beside the checkout "
     "(make-app/README.md, 'For developers of this app')"

@@ -116,7 +116,7 @@ const request = {
 
 module.exports = {
   key: 'batch_create',
-  noun: 'Batch',
+  noun: 'Video Batch',
   display: {
     label: 'Create Video Batch',
     description: 'Start 1 to 20 videos in one call; each runs independently. With Wait for the Result on (and a relay in the connection), the step finishes when the job does and outputs the result and its file.',

@@ -128,7 +128,7 @@ const request = {
 
 module.exports = {
   key: 'chart_create',
-  noun: 'Chart',
+  noun: 'Chart Video',
   display: {
     label: 'Create Chart Video',
     description: 'Animate a chart image or chart data into a video. With Wait for the Result on (and a relay in the connection), the step finishes when the job does and outputs the result and its file.',
@@ -190,7 +190,7 @@ module.exports = {
         label: 'Duration (seconds)',
         required: false,
         type: 'integer',
-        helpText: 'Length of the chart video in seconds (the docs give no range). A whole number at least 1.',
+        helpText: 'Length of the chart video in seconds. A whole number at least 1.',
         placeholder: '8',
       },
       {

@@ -163,11 +163,7 @@ module.exports = {
             label: '1024x1536 (portrait)',
             sample: '1024x1536',
           },
-          {
-            value: '1792x1024',
-            label: "1792x1024 (wide; used in the API's examples)",
-            sample: '1792x1024',
-          },
+          { value: '1792x1024', label: '1792x1024 (wide)', sample: '1792x1024' },
         ],
         helpText: 'Width x height in pixels.',
       },

@@ -47,7 +47,7 @@ module.exports = {
           },
           {
             value: 'shared',
-            label: "Job – Get a voice, compose or chart job's status and result.",
+            label: "Job – Get a voice, compose or chart video job's status and result.",
             sample: 'shared',
           },
         ],

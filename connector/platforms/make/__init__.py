@@ -5,14 +5,15 @@
       general/base.iml.json                   base URL, auth header, error mapping, log.sanitize
       general/common.json  modules/groups.json  README.md
       connections/<id>/<id>.communication|params.iml.json
-      webhooks/<id>/<id>.communication|params|attach|detach.iml.json
+      webhooks/<id>/<id>.communication|params[|attach|detach].iml.json
       modules/<id>/<id>.communication|static-params|mappable-params|interface|samples.iml.json
       rpcs/<id>/<id>.communication|params.iml.json
 
 Directory and file names are the kebab-case of the component id, as the extension makes
 them. `*.iml.json` files start with the generated-file notice as a `//` comment (IML JSON
 allows comments); `makecomapp.json`, `general/common.json` and `modules/groups.json` are
-strict JSON, so the generated README lists them instead.
+strict JSON, so the generated README lists them instead. Static sections (the universal
+module, the README's prose) are files under `templates/`.
 """
 
 from __future__ import annotations

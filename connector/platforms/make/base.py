@@ -13,17 +13,7 @@ from http import HTTPStatus
 from connector.catalog import Catalog, ErrorCode, errors, limits
 from connector.platforms.make import iml
 from connector.platforms.make.iml import path, text, tpl
-from connector.platforms.make.model import (
-    API_KEY,
-    APP_LABEL,
-    BASE_URL,
-    CONNECTION_ID,
-    INBOX_URL,
-    RELAY_INBOX,
-    RELAY_URL,
-    Component,
-    Json,
-)
+from connector.platforms.make.model import API_KEY, APP_LABEL, CONNECTION_ID, Component, Json
 
 _API_MESSAGE = f"ifempty({path('body', 'error', 'message')}, {path('body', 'error')})"
 
@@ -42,6 +32,18 @@ def make_error_type(code: ErrorCode) -> str:
     return "RuntimeError"
 
 
+#: The catalog's advice for a server error describes the Python client, which retries with
+#: backoff; Make does not retry a module by itself, so its message says what to do instead.
+_MAKE_ADVICE = {
+    errors.SERVER_ERROR.code: "A transient error on CreativeAI's side. Run the scenario again "
+    "later (with incomplete executions stored, you can resume this run from its record).",
+}
+
+
+def advice(code: ErrorCode) -> str:
+    return _MAKE_ADVICE.get(code.code, code.advice)
+
+
 def _message(code: ErrorCode) -> str:
     """`<title>: <the API's message> (field: <param>). <advice>` as one IML expression."""
     parts = [text(f"{code.title}: "), _API_MESSAGE]
@@ -49,7 +51,7 @@ def _message(code: ErrorCode) -> str:
     if kind == "DataError":
         param = path("body", "error", "param")
         parts.append(f"if({param}, ' (field: ' + {param} + ')', '')")
-    parts.append(text(f". {code.advice}"))
+    parts.append(text(f". {advice(code)}"))
     if kind == "RateLimitError":
         delay = path("headers", limits.RETRY_AFTER_HEADER.lower())
         parts.append(f"if({delay}, ' Retry after ' + {delay} + ' s.', '')")
@@ -98,71 +100,34 @@ LOG = {"sanitize": [f"request.headers.{limits.AUTH_HEADER.lower()}"]}
 
 def base() -> Json:
     return {
-        "baseUrl": tpl(path("connection", BASE_URL)),
+        "baseUrl": limits.DEFAULT_BASE_URL,
         "headers": auth_headers(path("connection", API_KEY)),
         "response": {"error": error_directive()},
         "log": LOG,
     }
 
 
-_NO_TRAILING_SLASH = {"pattern": "^https?://.+[^/]$"}
-
-
 def connection(catalog: Catalog) -> Component:
-    """API key, base URL and relay URL; checked by listing the models, and the relay's
-    inbox URL saved as connection data (`connection.inboxUrl`) when a relay is set."""
+    """The API key, checked with one request (Make: a connection performs a single request)
+    that lists the models."""
     models = catalog.operation("model.list")
     parameters = [
         {
             "name": API_KEY,
             "type": "password",
-            "label": "API Key",
-            "help": "Your CreativeAI API key (Dashboard → API Keys).",
+            "label": "API key",
+            "help": "Your CreativeAI API key, from Dashboard → API Keys. Make masks it in logs.",
             "required": True,
-        },
-        {
-            "name": BASE_URL,
-            "type": "url",
-            "label": "API Base URL",
-            "help": "Where the CreativeAI API answers; change it only for a sandbox or a "
-            "gateway. No trailing slash.",
-            "required": True,
-            "default": limits.DEFAULT_BASE_URL,
-            "advanced": True,
-            "validate": _NO_TRAILING_SLASH,
-        },
-        {
-            "name": RELAY_URL,
-            "type": "url",
-            "label": "Relay URL",
-            "help": "Base URL of your CreativeAI webhook relay, e.g. https://relay.example.com. "
-            "Needed by the Watch Completed Generations trigger; jobs started without a "
-            "Webhook URL then report to the relay, which forwards them to the trigger.",
-            "validate": _NO_TRAILING_SLASH,
+            "editable": True,
         },
     ]
-    key = path("parameters", API_KEY)
-    relay = path("parameters", RELAY_URL)
-    communication = [
-        {
-            "url": tpl(path("parameters", BASE_URL)) + models.path,
-            "method": models.method,
-            "headers": auth_headers(key),
-            "log": LOG,
-            "response": {"error": error_directive()},
-        },
-        {
-            "condition": tpl(relay),
-            "url": tpl(relay) + RELAY_INBOX,
-            "method": "GET",
-            "headers": auth_headers(key),
-            "log": LOG,
-            "response": {
-                "error": error_directive(),
-                "data": {INBOX_URL: tpl(path("body", "webhook_url"))},
-            },
-        },
-    ]
+    communication = {
+        "url": limits.DEFAULT_BASE_URL + models.path,
+        "method": models.method,
+        "headers": auth_headers(path("parameters", API_KEY)),
+        "log": LOG,
+        "response": {"error": error_directive()},
+    }
     return Component(
         "connection",
         CONNECTION_ID,

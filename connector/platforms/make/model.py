@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.catalog import Platform
+from connector.catalog import ModelSource, Platform
 
 Json = dict[str, Any]
 
@@ -18,10 +18,20 @@ PLATFORM: Platform = "make"
 APP_ID = "creativeai"
 APP_LABEL = "CreativeAI"
 CONNECTION_ID = "creativeai"
+#: The verified path: a relay subscription forwards checked completions to this webhook.
 WEBHOOK_ID = "completedGenerations"
+#: The relayless path: the builder maps this webhook's address into a job's Webhook URL;
+#: the trigger fetches the job back before it trusts a notification.
+NOTICE_WEBHOOK_ID = "jobNotifications"
 
-#: Connection parameters and data, as every module reads them (`connection.apiKey`).
-API_KEY, BASE_URL, RELAY_URL, INBOX_URL = "apiKey", "baseUrl", "relayUrl", "inboxUrl"
+#: The two instant triggers, as help texts name them.
+RELAY_TRIGGER_LABEL = "Watch completed generations"
+NOTICE_TRIGGER_LABEL = "Watch job notifications"
+
+#: The one connection parameter, as every module reads it (`connection.apiKey`).
+API_KEY = "apiKey"
+#: The relay's address: a parameter of the relay webhook, kept in its data for detach.
+RELAY_URL = "relayUrl"
 
 #: The relay's management API (connector/relay/management.py), called with the same key.
 RELAY_INBOX = "/v1/inbox"
@@ -60,8 +70,6 @@ def module_id(label: str) -> str:
     return name[:1].lower() + name[1:]
 
 
-def rpc_id(options_source: str) -> str:
-    """`models:video` → `listVideoModels`, `models:image-edit` → `listImageEditModels`,
-    `models:all` → `listModels`."""
-    what, _, kind = options_source.partition(":")
-    return "list" + ("" if kind in ("", "all") else _words(kind)) + _words(what)
+def rpc_id(options_source: ModelSource) -> str:
+    """Video models → `listVideoModels`, image-edit → `listImageEditModels`, all → `listModels`."""
+    return "list" + _words(options_source.kind or "") + "Models"

@@ -1,16 +1,19 @@
-"""Action and search modules, the RPCs behind model selects, and "Make an API Call".
+"""Action and search modules, the RPCs behind model selects, and "Make an API call".
 
-Each catalog operation becomes one module: its visible fields as mappable parameters, its
-path and body as the communication (`{{parameters.<wire name>}}` per field, so a field left
-empty is not sent), its response model as the interface and its sample response as the
-sample. Jobs short enough to finish inside Make's module time limit get an option to wait.
+Each catalog operation becomes one module, built from the catalog's one field table: its
+visible fields as mappable parameters, its path and body as the communication
+(`{{parameters.<wire name>}}` per field, so a field left empty is not sent), its output
+contract as the interface, the sample and the response's `output`. Jobs whose typical
+duration fits in Make's module time limit (less a margin) get an option to wait.
 """
 
 from __future__ import annotations
 
+import json
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from connector.catalog import (
@@ -18,6 +21,7 @@ from connector.catalog import (
     Field,
     FieldType,
     JobKind,
+    ModelSource,
     NormalizedState,
     Operation,
     OperationKind,
@@ -25,13 +29,16 @@ from connector.catalog import (
     limits,
     responses,
     states,
+    text,
 )
-from connector.platforms.make import iml, params
-from connector.platforms.make.iml import path, text, tpl
+from connector.platforms.make import iml, outputs, params
+from connector.platforms.make.iml import path, tpl
+from connector.platforms.make.iml import text as literal
 from connector.platforms.make.model import (
     CONNECTION_ID,
-    INBOX_URL,
+    NOTICE_TRIGGER_LABEL,
     PLATFORM,
+    RELAY_TRIGGER_LABEL,
     Component,
     Json,
     module_id,
@@ -54,11 +61,7 @@ WAIT_PARAM = "waitForResult"
 
 def visible_fields(op: Operation) -> list[tuple[Field, bool]]:
     """The fields a Make user fills in, with whether the operation requires them."""
-    return [
-        (use.field, use.required)
-        for use in op.fields
-        if PLATFORM in use.field.platforms and use.field.fixed is None
-    ]
+    return [(use.field, use.required) for use in op.visible_fields(PLATFORM)]
 
 
 def _extra_help(op: Operation, name: str) -> str:
@@ -67,7 +70,8 @@ def _extra_help(op: Operation, name: str) -> str:
     ]
     if name == fields.WEBHOOK_URL.name:
         notes.append(
-            "Leave empty to report to the connection's relay (Watch Completed Generations)."
+            "To continue in another scenario when the job ends, map the webhook address of "
+            f"{NOTICE_TRIGGER_LABEL} here (or your relay's inbox URL for {RELAY_TRIGGER_LABEL})."
         )
     return " ".join(notes)
 
@@ -84,20 +88,19 @@ _MULTIPART_FIELDS = {T.STRING, T.TEXT, T.URL, T.INTEGER, T.NUMBER, T.BOOLEAN, T.
 
 
 def _value(f: Field) -> Any:
-    value = path("parameters", f.name)
     if f.type is T.FILE:  # Make's multipart file part: the data, named by the file name
         return {
             "value": tpl(path("parameters", f.name, params.FILE_DATA)),
             "options": {"filename": tpl(path("parameters", f.name, params.FILE_NAME))},
         }
-    if f.name == fields.WEBHOOK_URL.name:
-        return tpl(f"ifempty({value}, {path('connection', INBOX_URL)})")
-    return tpl(value)
+    return tpl(path("parameters", f.name))
 
 
-def request_body(op: Operation) -> Json:
+def request_body(op: Operation, without: frozenset[str] = frozenset()) -> Json:
     body: Json = {}
     for f, _ in visible_fields(op):
+        if f.name in without:
+            continue
         if op.body == "multipart" and f.type not in _MULTIPART_FIELDS:
             raise ValueError(f"{op.key}.{f.name}: a {f.type} cannot be a multipart form field")
         body[f.name] = _value(f)
@@ -112,14 +115,44 @@ def request_url(op: Operation, source: tuple[str, ...] = ("parameters",)) -> str
     return url
 
 
-def call(op: Operation) -> Json:
-    """The request of one operation (without its `response`)."""
+def call(op: Operation, without: frozenset[str] = frozenset()) -> Json:
+    """The request of one operation (without its `response`), leaving out `without`."""
     request: Json = {"url": request_url(op), "method": op.method}
     if op.body == "multipart":
         request["type"] = "multipart/form-data"
     if op.body != "none":
-        request["body"] = request_body(op)
+        request["body"] = request_body(op, without)
     return request
+
+
+def optional_file(op: Operation) -> Field | None:
+    """The one optional file part of a multipart operation (Edit Image's mask), if any."""
+    found = [f for f, required in visible_fields(op) if f.type is T.FILE and not required]
+    if len(found) > 1:
+        raise ValueError(f"{op.key}: more than one optional file part: {[f.name for f in found]}")
+    return found[0] if found else None
+
+
+def calls(op: Operation, response: Json) -> Json | list[Json]:
+    """The operation's request; with an optional file, one request with the part and one
+    without, each under a condition, so a file left empty sends no part at all (Make's docs
+    do not say what an empty file part becomes)."""
+    part = optional_file(op)
+    if part is None:
+        return {**call(op), "response": response}
+    given = tpl(path("parameters", part.name, params.FILE_DATA))
+    return [
+        {
+            "condition": given,
+            **call(op),
+            "response": {"temp": {"answer": "{{body}}"}},
+        },
+        {
+            "condition": {"condition": "{{!" + given[2:], "default": "{{temp.answer}}"},
+            **call(op, frozenset({part.name})),
+            "response": response,
+        },
+    ]
 
 
 # -- waiting inside the module ---------------------------------------------------------------
@@ -139,23 +172,12 @@ class Wait:
         return self.delay_s * self.limit
 
 
-def documented_run_s(op: Operation) -> float | None:
-    """How long the API docs' example job took (its sample's created_at → completed_at)."""
-    sample = op.sample_response
-    try:
-        started = datetime.fromisoformat(str(sample["created_at"]))
-        ended = datetime.fromisoformat(str(sample["completed_at"]))
-    except (KeyError, ValueError):
-        return None
-    return (ended - started).total_seconds()
-
-
 def wait_plan(catalog: Catalog, op: Operation) -> Wait | None:
-    """Offer to wait where the documented job fits within the module time limit."""
-    if not op.is_async or op.job is None or op.status_operation is None:
+    """Offer to wait where the job's typical duration (the catalog's) fits in the module's
+    time limit less the margin; anything longer returns the job at once."""
+    if not op.is_async or op.job is None or op.status_operation is None or op.duration is None:
         return None
-    run = documented_run_s(op)
-    if run is None or run > WAIT_BUDGET_S:
+    if op.duration.typical_s > WAIT_BUDGET_S:
         return None
     every = limits.POLL_CADENCE[op.job].interval
     return Wait(catalog.operation(op.status_operation), op.job, every, int(WAIT_BUDGET_S // every))
@@ -169,17 +191,21 @@ def _wait_param(wait: Wait) -> Json:
     return {
         "name": WAIT_PARAM,
         "type": "boolean",
-        "label": "Wait for the Result",
-        "help": f"Yes: check the job every {wait.delay_s:g} s and output the finished result "
-        f"(up to {wait.within_s:g} s; past that the module stops with an error naming the "
-        "job). No: output the job at once and continue with Watch Completed Generations "
-        "or Get Job.",
+        "label": "Wait for the result",
+        "help": f"Yes: the module checks the job every {wait.delay_s:g} s and outputs the "
+        f"finished result, for up to {wait.within_s:g} s (Make stops a module after "
+        f"{MODULE_TIME_LIMIT_S:g} s; the other {WAIT_MARGIN_S:g} s are left for the calls "
+        "themselves). A job still running then stops the module with an error naming it. "
+        f"No: the module outputs the job at once; continue with {NOTICE_TRIGGER_LABEL} "
+        "or Get job.",
         "default": True,
     }
 
 
-def _waiting_communication(op: Operation, wait: Wait) -> list[Json]:
-    """Create, then (if asked) poll the status with a bounded `repeat` until it ends."""
+def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json]:
+    """Create; then, if asked, poll the status with a bounded `repeat` until it ends; then
+    read it once more and check it. The check sits in its own request so that Make, however
+    it treats `valid` inside a repeat, never judges a job that is still running."""
     status, job_id = path("body", "status"), path("body", "id")
     reason = (
         f"ifempty({path('body', 'error', 'message')}, "
@@ -189,31 +215,60 @@ def _waiting_communication(op: Operation, wait: Wait) -> list[Json]:
     message = (
         f"if({ended}, 'Job ' + {job_id} + ' ended ' + {status} + ': ' + {reason}, "
         f"'Job ' + {job_id} + ' is still ' + {status} + ' after {wait.within_s:g} s. "
-        "Continue with Watch Completed Generations or Get Job.')"
+        f"Continue with {NOTICE_TRIGGER_LABEL} or Get job.')"
     )
-    start = {**call(op), "response": {"temp": {"job": "{{body}}"}}}
+    waiting = tpl(path("parameters", WAIT_PARAM))
+    status_url = request_url(wait.status, source=("temp", "job"))
+    start = {**call(op), "response": {"temp": {"job": output}}}
     poll = {
-        "condition": {"condition": tpl(path("parameters", WAIT_PARAM)), "default": "{{temp.job}}"},
-        "url": request_url(wait.status, source=("temp", "job")),
+        "condition": {"condition": waiting, "default": "{{temp.job}}"},
+        "url": status_url,
         "method": wait.status.method,
         "repeat": {
             "condition": tpl(iml.any_equal(status, _statuses(wait.kind, S.PENDING, S.PROCESSING))),
             "delay": int(wait.delay_s * 1000),
             "limit": wait.limit,
         },
+    }
+    check = {
+        "condition": {"condition": waiting, "default": "{{temp.job}}"},
+        "url": status_url,
+        "method": wait.status.method,
         "response": {
             "valid": {
                 "condition": tpl(iml.any_equal(status, _statuses(wait.kind, S.COMPLETED))),
                 "type": "RuntimeError",
                 "message": tpl(message),
             },
-            "output": "{{body}}",
+            "output": output,
         },
     }
-    return [start, poll]
+    return [start, poll, check]
 
 
 # -- modules -----------------------------------------------------------------------------------
+
+
+def operation_text(op: Operation) -> tuple[str, str]:
+    """An operation's label and description as Make wants them (the catalog's renderers).
+
+    A description may open with a list of verbs ("Inpaint, outpaint or restyle an image");
+    each of them is put in the third person, not only the first."""
+    words = op.description.split(" ")
+    verbs = 0
+    while verbs < len(words) - 1 and words[verbs].endswith(","):
+        verbs += 1
+    if verbs and words[verbs + 1 : verbs + 2] in (["or"], ["and"]):
+        listed = [*range(verbs), verbs, verbs + 2]
+    else:
+        listed = list(range(verbs + 1)) if verbs else [0]
+    for index in listed:
+        bare = words[index].rstrip(",")
+        verb = text.third_person(bare[:1].upper() + bare[1:]).rstrip(".")
+        verb = verb if index == 0 else verb[:1].lower() + verb[1:]
+        words[index] = verb + words[index][len(bare) :]
+    described = " ".join(words)
+    return text.sentence_case(op.label), described if described.endswith(".") else described + "."
 
 
 def module(
@@ -225,6 +280,7 @@ def module(
     crud: str | None = None,
     component_id: str | None = None,
 ) -> Component:
+    """One module; `label` in sentence case, `description` in the third person."""
     metadata: Json = {"label": label, "description": description, "moduleType": module_type}
     if crud:
         metadata["actionCrud"] = crud
@@ -233,43 +289,64 @@ def module(
 
 
 def action_module(catalog: Catalog, op: Operation) -> Component:
+    """Creates and price; gets too (Make: a Get module is an action that reads one item)."""
     wait = wait_plan(catalog, op)
     mappable = mappable_params(op)
+    contract = catalog.output(op.key)
+    output = outputs.shaped("body", contract.fields, contract.job)
     communication: Any
     if wait is None:
-        communication = {**call(op), "response": {"output": "{{body}}"}}
+        communication = calls(op, {"output": output})
     else:
-        communication = _waiting_communication(op, wait)
+        if optional_file(op) is not None:
+            raise ValueError(f"{op.key}: a waiting module with an optional file part")
+        communication = _waiting_communication(op, wait, output)
         mappable.append(_wait_param(wait))
     codes = {
         "communication": communication,
         "staticParams": [],
         "mappableParams": mappable,
-        "interface": params.interface(catalog.response_model(op.key)),
-        "samples": dict(op.sample_response),
+        "interface": outputs.interface(contract.fields),
+        "samples": outputs.sample_of(contract.fields, contract.sample),
     }
     crud = "create" if op.kind is OperationKind.CREATE else "read"
-    return module(op.label, op.description, "action", codes, crud=crud)
+    return module(*operation_text(op), "action", codes, crud=crud)
+
+
+LIMIT_PARAM = "limit"
+DEFAULT_LIMIT = 10
+
+
+def _limit_param() -> Json:
+    return {
+        "name": LIMIT_PARAM,
+        "type": "uinteger",
+        "label": "Limit",
+        "help": "The most results this module outputs in one run.",
+        "required": True,
+        "default": DEFAULT_LIMIT,
+        "validate": {"min": 1},
+    }
 
 
 def search_module(catalog: Catalog, op: Operation) -> Component:
-    """A get outputs the record; a list outputs one bundle per item."""
-    response: Json = {"output": "{{body}}"}
-    interface = params.interface(catalog.response_model(op.key))
-    sample: Any = dict(op.sample_response)
-    if op.kind is OperationKind.LIST:
-        container, item_model = list_items(catalog, op)
-        response = {"iterate": tpl(path("body", container)), "output": "{{item}}"}
-        interface = params.interface(item_model)
-        sample = dict(op.sample_response[container][0])
+    """A list: one bundle per item, at most `limit` (Make: search modules have a limit)."""
+    container, _ = list_items(catalog, op)
+    contract = catalog.output(op.key)
+    items = contract.field(container).children
+    response = {
+        "limit": tpl(path("parameters", LIMIT_PARAM)),
+        "iterate": tpl(path("body", container)),
+        "output": outputs.shaped("item", items, contract.job),
+    }
     codes = {
         "communication": {**call(op), "response": response},
         "staticParams": [],
-        "mappableParams": mappable_params(op),
-        "interface": interface,
-        "samples": sample,
+        "mappableParams": [*mappable_params(op), _limit_param()],
+        "interface": outputs.interface(items),
+        "samples": outputs.sample_of(items, contract.sample[container][0]),
     }
-    return module(op.label, op.description, "search", codes)
+    return module(*operation_text(op), "search", codes)
 
 
 def list_items(catalog: Catalog, op: Operation) -> tuple[str, type[responses.ApiModel]]:
@@ -285,28 +362,35 @@ def list_items(catalog: Catalog, op: Operation) -> tuple[str, type[responses.Api
 # -- RPCs: live option lists -------------------------------------------------------------------
 
 
-def options_sources(ops: Iterable[Operation]) -> list[str]:
-    found: dict[str, None] = {}
+def options_sources(ops: Iterable[Operation]) -> dict[ModelSource, tuple[str, ...]]:
+    """Each live model list the app's selects use, with the catalog's known models for it."""
+    found: dict[ModelSource, dict[str, None]] = {}
     for op in ops:
         for f, _ in visible_fields(op):
             for each in (f, *f.children):
                 if each.options_source:
-                    found[each.options_source] = None
-    return list(found)
+                    known = found.setdefault(each.options_source, {})
+                    known.update(dict.fromkeys(each.option_values))
+    return {source: tuple(known) for source, known in found.items()}
 
 
-def model_rpc(catalog: Catalog, source: str) -> Component:
-    """`models:<type>`: the live model list, kept to one model type (`all`: every model)."""
+def model_rpc(catalog: Catalog, source: ModelSource, known: tuple[str, ...]) -> Component:
+    """The live model list, kept to one model type (`kind` None: every model).
+
+    The rule is `ModelSource.choices`: a model with a `type` is kept when it is of the kind;
+    the API's docs do not promise a `type`, so a model without one is kept when it is one of
+    the catalog's known models of the kind (`contains`/`split`: IML has no array literal)."""
     op = catalog.operation("model.list")
-    container, item_model = list_items(catalog, op)
-    _, _, kind = source.partition(":")
+    container, _ = list_items(catalog, op)
     iterate: Any = tpl(path("body", container))
     label = "List models"
-    if kind and kind != "all":
-        if "type" not in item_model.model_fields:
-            raise ValueError(f"{source}: models carry no type to filter on")
-        iterate = {"container": iterate, "condition": tpl(f"item.type == {text(kind)}")}
-        label = f"List {kind.replace('-', ' ')} models"
+    if source.kind is not None:
+        if any("," in k for k in known):
+            raise ValueError(f"{source.name}: a known model id holds a comma: {known}")
+        listed = f"split({literal(','.join(known))}, ',')"
+        keep = f"if(item.type, item.type == {literal(source.kind)}, contains({listed}, item.id))"
+        iterate = {"container": iterate, "condition": tpl(keep)}
+        label = f"List {source.kind.replace('-', ' ')} models"
     communication = {
         **call(op),
         "response": {
@@ -322,59 +406,40 @@ def model_rpc(catalog: Catalog, source: str) -> Component:
     )
 
 
-# -- Make an API Call ---------------------------------------------------------------------------
+# -- Make an API call ---------------------------------------------------------------------------
 
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: Static module sections, kept as JSON files beside this module.
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+UNIVERSAL_SECTIONS = {
+    "communication": "communication.json",
+    "mappableParams": "mappable-params.json",
+    "interface": "interface.json",
+    "samples": "samples.json",
+}
 
 
-def universal_module() -> Component:
-    """Any endpoint with the connection's key; the URL is always relative to the base URL."""
-    url = path("parameters", "url")
-    mappable = [
-        {
-            "name": "url",
-            "type": "text",
-            "label": "URL",
-            "help": "A path relative to the connection's API base URL, e.g. /v1/models (a query "
-            "string may follow). Absolute URLs are not allowed: the call always goes to "
-            "CreativeAI, with your key.",
-            "required": True,
-            "validate": {"pattern": "^/"},
-        },
-        {
-            "name": "method",
-            "type": "select",
-            "label": "Method",
-            "required": True,
-            "default": "GET",
-            "options": [{"label": m, "value": m} for m in _METHODS],
-        },
-        {"name": "body", "type": "any", "label": "Body", "help": "Sent as JSON."},
-    ]
-    communication = {
-        "url": tpl(f"if(startsWith({url}, '/'), {url}, '/' + {url})"),
-        "method": "{{parameters.method}}",
-        "body": "{{parameters.body}}",
-        "response": {
-            "output": {"body": "{{body}}", "headers": "{{headers}}", "statusCode": "{{statusCode}}"}
-        },
-    }
-    codes = {
-        "communication": communication,
-        "staticParams": [],
-        "mappableParams": mappable,
-        "interface": [
-            {"name": "body", "type": "any", "label": "Body"},
-            {"name": "headers", "type": "collection", "label": "Headers"},
-            {"name": "statusCode", "type": "number", "label": "Status Code"},
-        ],
-        "samples": {"body": {"object": "list", "data": []}, "headers": {}, "statusCode": 200},
-    }
+def template(name: str, **values: str) -> Any:
+    """A JSON template file with `${name}` placeholders filled in."""
+    raw = (TEMPLATES / name).read_text(encoding="utf-8")
+    return json.loads(string.Template(raw).substitute(values))
+
+
+def universal_module(catalog: Catalog) -> Component:
+    """Make's universal module ("Make an API call"): a path relative to the base URL, the
+    method, headers, query string and body; the connection's key goes with every call."""
+    example = catalog.operation("model.list").path
+    values = {"base_url": limits.DEFAULT_BASE_URL, "example_path": example}
+    codes: Json = {"staticParams": []}
+    for section, file in UNIVERSAL_SECTIONS.items():
+        codes[section] = template(f"make-api-call/{file}", **values)
     return module(
-        "Make an API Call",
-        "Call any CreativeAI endpoint with the connection's key (paths relative to its base URL).",
+        "Make an API call",
+        "Performs an arbitrary authorized API call.",  # the label and text Make prescribes
         "universal",
-        codes,
+        {
+            k: codes[k]
+            for k in ("communication", "staticParams", "mappableParams", "interface", "samples")
+        },
         component_id="makeApiCall",  # the id Make's own apps give their universal module
     )
 

@@ -1,21 +1,18 @@
-"""Catalog fields and response models as Make parameters.
+"""Catalog fields as Make parameters.
 
 The one table a reader needs is `PARAMETER_TYPES`: how each catalog field type becomes a
 Make parameter type. Everything else here fills in what that type takes in Make: options,
 validation, nested `spec`s, and the file pair (`filename` + `buffer`) Make uses for uploads.
-Response models become `interface` parameters the same way, from their pydantic fields.
+Outputs (interfaces) come from the catalog's output contract: see `outputs`.
 """
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any
 
-from pydantic import BaseModel
-
-from connector.catalog import Field, FieldType
+from connector.catalog import Field, FieldType, ModelSource
+from connector.catalog.text import sentence_case
 
 T = FieldType
 Param = dict[str, Any]
@@ -53,11 +50,15 @@ def parameter(
     field: Field,
     *,
     required: bool,
-    rpc_for: Callable[[str], str] | None = None,
+    rpc_for: Callable[[ModelSource], str] | None = None,
     extra_help: str = "",
 ) -> Param:
     """One mappable parameter for a catalog field (`rpc_for` names the RPC of an options source)."""
-    param: Param = {"name": field.name, "type": make_type(field), "label": field.label}
+    param: Param = {
+        "name": field.name,
+        "type": make_type(field),
+        "label": sentence_case(field.label),
+    }
     help_text = " ".join(part for part in (field.help, extra_help) if part)
     if help_text:
         param["help"] = help_text
@@ -87,13 +88,13 @@ def parameter(
     return param
 
 
-def _spec(field: Field, rpc_for: Callable[[str], str] | None) -> Param | list[Param] | None:
+def _spec(field: Field, rpc_for: Callable[[ModelSource], str] | None) -> Param | list[Param] | None:
     t = field.type
     if t is T.STRING_LIST:
         item = field.item_type or T.STRING
-        return {"type": PARAMETER_TYPES[item], "label": _singular(field.label)}
+        return {"type": PARAMETER_TYPES[item], "label": sentence_case(_singular(field.label))}
     if t is T.NUMBER_LIST:
-        return {"type": PARAMETER_TYPES[T.NUMBER], "label": _singular(field.label)}
+        return {"type": PARAMETER_TYPES[T.NUMBER], "label": sentence_case(_singular(field.label))}
     if t in (T.OBJECT, T.OBJECT_LIST):
         return [parameter(c, required=c.required, rpc_for=rpc_for) for c in field.children]
     if t is T.FILE:  # both parts are needed once a file is given
@@ -101,7 +102,7 @@ def _spec(field: Field, rpc_for: Callable[[str], str] | None) -> Param | list[Pa
             {
                 "name": FILE_NAME,
                 "type": "filename",
-                "label": "File Name",
+                "label": "File name",
                 "required": True,
                 "semantic": "file:name",
             },
@@ -138,59 +139,3 @@ def _put(rules: Param, key: str, value: float | None) -> None:
 
 def _singular(label: str) -> str:
     return label[:-1] if label.endswith("s") else label
-
-
-# -- response models as `interface` ------------------------------------------------------
-
-_WORDS = {"id": "ID", "url": "URL", "urls": "URLs"}
-
-
-def label_of(name: str) -> str:
-    """`output_url` → `Output URL`: response fields carry no labels, so they get their names'."""
-    return " ".join(_WORDS.get(w, w.capitalize()) for w in name.split("_"))
-
-
-def interface(model: type[BaseModel]) -> list[Param]:
-    """Output parameters describing a response model, one per field, nested models as `spec`."""
-    return [_output(name, info.annotation) for name, info in model.model_fields.items()]
-
-
-def _output(name: str, annotation: Any) -> Param:
-    param: Param = {"name": name, "type": "any", "label": label_of(name)}
-    inner = _unwrap_optional(annotation)
-    origin = typing.get_origin(inner)
-    if isinstance(inner, type) and issubclass(inner, BaseModel):
-        param.update(type="collection", spec=interface(inner))
-    elif origin is list:
-        (item,) = typing.get_args(inner)
-        param["type"] = "array"
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            param["spec"] = interface(item)
-    elif origin is dict or inner is dict:
-        param["type"] = "collection"
-    elif inner is bool:
-        param["type"] = "boolean"
-    elif inner is int:
-        param["type"] = "integer"
-    elif inner is float:
-        param["type"] = "number"
-    elif inner is str:
-        param["type"] = _text_kind(name)
-    return param
-
-
-def _text_kind(name: str) -> str:
-    """Timestamps (`*_at`) and links (`*_url`) get Make's date and url types."""
-    if name.endswith("_at"):
-        return "date"
-    if name.endswith("_url"):
-        return "url"
-    return "text"
-
-
-def _unwrap_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation

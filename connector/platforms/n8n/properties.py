@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from connector.catalog import Field, FieldType, FieldUse, Operation
+from connector.catalog import Field, FieldType, FieldUse, ModelSource, Operation
 from connector.platforms.n8n.ts import Raw, camel, pascal, sort_key, title_case
 
 T = FieldType
@@ -26,18 +26,16 @@ DYNAMIC_DESCRIPTION = (
 )
 
 
-def load_options_method(source: str) -> str:
-    """`models:image-edit` -> `getImageEditModels`; `models:all` -> `getModels`."""
-    kind = source.split(":", 1)[1]
-    return "getModels" if kind == "all" else f"get{pascal(kind)}Models"
+def load_options_method(source: ModelSource) -> str:
+    """Image-edit models -> `getImageEditModels`; every model -> `getModels`."""
+    return "getModels" if source.kind is None else f"get{pascal(source.kind)}Models"
 
 
-def model_kinds(sources: set[str]) -> dict[str, str | None]:
+def model_kinds(sources: set[ModelSource]) -> dict[str, str | None]:
     """loadOptions method -> the model `type` it lists (None: every model)."""
     out: dict[str, str | None] = {}
-    for source in sorted(sources):
-        kind = source.split(":", 1)[1]
-        out[load_options_method(source)] = None if kind == "all" else kind
+    for source in sorted(sources, key=lambda s: s.name):
+        out[load_options_method(source)] = source.kind
     return out
 
 
@@ -273,7 +271,7 @@ class OperationFields:
 
 
 def split(op: Operation) -> OperationFields:
-    shown = [u for u in op.fields if "n8n" in u.field.platforms and u.field.fixed is None]
+    shown = op.visible_fields("n8n")
     # A one-of group (chart image URL or chart data) is required as a group, not per field.
     return OperationFields(
         top=tuple(u for u in shown if u.required),

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from connector.catalog import Catalog, Operation, errors, limits, states
+from connector.catalog.events import unconfirmed_note
+from connector.catalog.resources import BY_KEY as RESOURCES
 from connector.catalog.spec import JobKind
+from connector.catalog.text import n8n_description
 from connector.platforms import GENERATED_NOTICE
 from connector.platforms.n8n import properties as P
 from connector.platforms.n8n.ts import Raw, camel, literal, pascal, sort_key, string
@@ -31,17 +34,7 @@ def resources(catalog: Catalog) -> dict[str, list[Operation]]:
 
 
 def resource_label(ops: list[Operation]) -> str:
-    return {
-        "video": "Video",
-        "batch": "Video Batch",
-        "voice": "Voice",
-        "compose": "Compose",
-        "job": "Job",
-        "image": "Image",
-        "chart": "Chart Video",
-        "model": "Model",
-        "price": "Price",
-    }.get(ops[0].resource, ops[0].resource.title())
+    return RESOURCES[ops[0].resource].label
 
 
 def _sentence(text: str) -> str:
@@ -372,7 +365,8 @@ def trigger_node(catalog: Catalog) -> str:
                 "name": e.label,
                 "value": e.name,
                 "description": f"Event {e.name}"
-                + ("" if e.documented else " (not named in the API docs; same naming rule)"),
+                if e.documented
+                else n8n_description(unconfirmed_note([e.name])),
             }
             for e in events
         ),

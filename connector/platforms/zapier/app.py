@@ -17,6 +17,7 @@ from connector.catalog import (
     Catalog,
     Event,
     JobKind,
+    ModelSource,
     NormalizedState,
     Operation,
     OperationKind,
@@ -25,6 +26,7 @@ from connector.catalog import (
     limits,
     states,
 )
+from connector.catalog.resources import BY_KEY as RESOURCES
 from connector.platforms import GENERATED_NOTICE
 from connector.platforms.zapier import inputs, outputs
 from connector.platforms.zapier.js import Code, literal
@@ -212,7 +214,7 @@ class AppBuilder:
         operation.update(sample=Code("sample"), outputFields=output_fields)
         definition = {
             "key": zapier_key(op.key),
-            "noun": op.resource.capitalize(),
+            "noun": RESOURCES[op.resource].label,
             "display": {"label": op.label, "description": description},
             "operation": operation,
         }
@@ -295,8 +297,8 @@ class AppBuilder:
 
     # -- triggers --------------------------------------------------------------------------
 
-    def _model_sources(self) -> list[str]:
-        found: list[str] = []
+    def _model_sources(self) -> list[ModelSource]:
+        found: list[ModelSource] = []
         for op in self.operations:
             for use in op.fields:
                 for f in (use.field, *use.field.children):

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from connector.catalog import Field, FieldType, Operation
+from connector.catalog import Field, FieldType, ModelSource, Operation
 
 T = FieldType
 ADVANCED_GROUP = {"key": "advanced", "label": "Additional Options", "emphasize": False}
@@ -41,15 +41,13 @@ _TYPES = {
 }
 
 
-def models_trigger_key(source: str) -> str:
-    """The hidden trigger behind an `options_source` such as "models:video"."""
-    kind = source.split(":", 1)[1] if ":" in source else "all"
-    return "models" if kind == "all" else f"{kind.replace('-', '_')}_models"
+def models_trigger_key(source: ModelSource) -> str:
+    """The hidden trigger behind an `options_source` (video models: "video_models")."""
+    return "models" if source.kind is None else f"{source.kind.replace('-', '_')}_models"
 
 
-def models_trigger_kind(source: str) -> str | None:
-    kind = source.split(":", 1)[1] if ":" in source else "all"
-    return None if kind == "all" else kind
+def models_trigger_kind(source: ModelSource) -> str | None:
+    return source.kind
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ class Mapped:
 
 
 def map_operation(op: Operation) -> Mapped:
-    shown = [u for u in op.fields if u.field.fixed is None and "zapier" in u.field.platforms]
+    shown = op.visible_fields("zapier")
     taken = {u.field.name for u in shown}
     for use in shown:
         if use.field.type is T.OBJECT:

@@ -60,22 +60,22 @@ export class CreativeAiTrigger implements INodeType {
 					{
 						name: 'Chart Video Completed',
 						value: 'chart.generation.completed',
-						description: 'Event chart.generation.completed (not named in the API docs; same naming rule)',
+						description: 'CreativeAI may not send chart.generation.completed: if none arrives, get the job\'s status instead',
 					},
 					{
 						name: 'Chart Video Failed',
 						value: 'chart.generation.failed',
-						description: 'Event chart.generation.failed (not named in the API docs; same naming rule)',
+						description: 'CreativeAI may not send chart.generation.failed: if none arrives, get the job\'s status instead',
 					},
 					{
 						name: 'Compose Completed',
 						value: 'compose.generation.completed',
-						description: 'Event compose.generation.completed (not named in the API docs; same naming rule)',
+						description: 'CreativeAI may not send compose.generation.completed: if none arrives, get the job\'s status instead',
 					},
 					{
 						name: 'Compose Failed',
 						value: 'compose.generation.failed',
-						description: 'Event compose.generation.failed (not named in the API docs; same naming rule)',
+						description: 'CreativeAI may not send compose.generation.failed: if none arrives, get the job\'s status instead',
 					},
 					{
 						name: 'Image Completed',
@@ -100,7 +100,7 @@ export class CreativeAiTrigger implements INodeType {
 					{
 						name: 'Voice Failed',
 						value: 'voice.generation.failed',
-						description: 'Event voice.generation.failed (not named in the API docs; same naming rule)',
+						description: 'CreativeAI may not send voice.generation.failed: if none arrives, get the job\'s status instead',
 					},
 				],
 				default: [],

@@ -67,7 +67,7 @@ export const chartCreateDescription: INodeProperties[] = [
 					numberPrecision: 0,
 				},
 				default: 8,
-				description: 'Length of the chart video in seconds (the docs give no range)',
+				description: 'Length of the chart video in seconds',
 			},
 			{
 				displayName: 'Title',

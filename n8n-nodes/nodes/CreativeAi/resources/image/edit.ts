@@ -85,7 +85,7 @@ export const imageEditDescription: INodeProperties[] = [
 						value: '1536x1024',
 					},
 					{
-						name: '1792x1024 (Wide; Used in the API\'s Examples)',
+						name: '1792x1024 (Wide)',
 						value: '1792x1024',
 					},
 				],

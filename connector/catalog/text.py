@@ -1,0 +1,163 @@
+"""Builder-facing text: stated once in the catalog, rendered in each platform's style.
+
+Source forms in the catalog:
+
+* labels in Title Case as n8n's linter wants them ("Create Video From Text",
+  "Source Image URL"); `title_case` keeps them so, `sentence_case` gives Make's style
+  ("Create video from text", "Source image URL");
+* operation descriptions in the imperative, no final period ("Create a video from a text
+  prompt"); `third_person` gives Zapier's and Make's "Creates a video from a text prompt.";
+* field help as sentences; `n8n_description` drops the final period n8n does not want.
+
+Small words follow the `title-case` package n8n's linter uses (articles, short
+conjunctions and prepositions stay lower case unless first); words that are already
+upper case or mixed case (URL, ID, AI, DALL-E, FLUX, "iOS") are kept as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "MINOR_WORDS",
+    "join_words",
+    "n8n_description",
+    "sentence_case",
+    "third_person",
+    "title_case",
+    "trigger_description",
+    "whether",
+]
+
+#: Words Title Case leaves in lower case (unless they start the text).
+MINOR_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "as",
+        "at",
+        "but",
+        "by",
+        "en",
+        "for",
+        "if",
+        "in",
+        "nor",
+        "of",
+        "on",
+        "or",
+        "per",
+        "so",
+        "the",
+        "to",
+        "up",
+        "via",
+        "vs",
+        "with",
+        "yet",
+    ]
+)
+
+_WORD = re.compile(r"[A-Za-z][\w'.-]*")
+
+
+def _kept(word: str) -> bool:
+    """Acronyms, product names and other words whose case is not ours to change."""
+    rest = word[1:]
+    return any(c.isupper() for c in rest) or any(c.isdigit() for c in word)
+
+
+def title_case(text: str) -> str:
+    """ "create video from text" -> "Create Video From Text"; "ai director mode" stays
+    as given where a word has capitals inside ("AI", "URL")."""
+    out = []
+    for n, m in enumerate(_WORD.finditer(text)):
+        word = m.group()
+        if _kept(word):
+            new = word
+        elif n > 0 and word.lower() in MINOR_WORDS:
+            new = word.lower()
+        else:
+            new = word[0].upper() + word[1:]
+        out.append((m.start(), m.end(), new))
+    return _splice(text, out)
+
+
+def sentence_case(text: str) -> str:
+    """ "Create Video From Text" -> "Create video from text"; "Source Image URL" ->
+    "Source image URL" (acronyms and product names stay as written)."""
+    out = []
+    for n, m in enumerate(_WORD.finditer(text)):
+        word = m.group()
+        if n == 0:
+            new = word[0].upper() + word[1:]
+        elif _kept(word) or (len(word) == 1 and word.isupper()):
+            new = word
+        else:
+            new = word.lower()
+        out.append((m.start(), m.end(), new))
+    return _splice(text, out)
+
+
+def _splice(text: str, pieces: list[tuple[int, int, str]]) -> str:
+    parts, at = [], 0
+    for start, end, new in pieces:
+        parts += [text[at:start], new]
+        at = end
+    return "".join(parts) + text[at:]
+
+
+def join_words(words: Iterable[str], last: str = "and") -> str:
+    """["voice", "compose", "chart"] -> "voice, compose or chart" (no serial comma)."""
+    items = list(words)
+    if not items:
+        raise ValueError("join_words needs at least one word")
+    if len(items) == 1:
+        return items[0]
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+def _third_person_verb(verb: str) -> str:
+    lower = verb.lower()
+    if lower.endswith(("s", "sh", "ch", "x", "z")):
+        return verb + "es"
+    if lower.endswith("y") and lower[-2:-1] not in tuple("aeiou"):
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def third_person(imperative: str) -> str:
+    """ "Create a video from a text prompt" -> "Creates a video from a text prompt."."""
+    verb, _, rest = imperative.strip().partition(" ")
+    if not verb or not verb[0].isupper():
+        raise ValueError(f"an action description starts with a capitalised verb: {imperative!r}")
+    return _sentence(f"{_third_person_verb(verb)} {rest}".strip())
+
+
+def trigger_description(when: str) -> str:
+    """ "a video finishes" -> "Triggers when a video finishes."."""
+    return _sentence(f"Triggers when {when.strip()}")
+
+
+def n8n_description(help_text: str) -> str:
+    """n8n parameter descriptions: no final period on a single sentence."""
+    text = help_text.strip()
+    if text.endswith(".") and not text.endswith("..") and text.count(". ") == 0:
+        return text[:-1]
+    return text
+
+
+def whether(help_text: str) -> str:
+    """A boolean's help as n8n words it: "Whether …" ("Use failover" -> "Whether to use
+    failover"); text already starting with "Whether" is kept."""
+    text = help_text.strip()
+    if text.lower().startswith("whether"):
+        return "W" + text[1:]
+    return f"Whether to {text[0].lower()}{text[1:]}"

@@ -1,0 +1,106 @@
+"""Builder-facing text: the renderers on real catalog strings, and no text about our sources."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from connector.catalog import CATALOG, Field, errors, events, fields, text
+
+
+def test_title_case_keeps_the_catalog_labels_and_n8ns_small_words() -> None:
+    for op in CATALOG.operations.values():
+        assert text.title_case(op.label) == op.label, op.key
+    assert text.title_case("compose video and audio") == "Compose Video and Audio"
+    assert text.title_case("create video from text") == "Create Video From Text"
+    assert text.title_case("source image URL") == "Source Image URL"
+    assert text.title_case("AI director mode") == "AI Director Mode"
+    assert text.title_case("duration (seconds)") == "Duration (Seconds)"
+
+
+def test_sentence_case_keeps_acronyms_and_product_names() -> None:
+    assert text.sentence_case(fields.IMAGE_URL.label) == "Source image URL"
+    assert text.sentence_case(fields.AI_DIRECTOR_MODE.label) == "AI director mode"
+    assert text.sentence_case(CATALOG.operation("video.create_from_text").label) == (
+        "Create video from text"
+    )
+    assert text.sentence_case("Compose Video and Audio") == "Compose video and audio"
+    assert text.sentence_case("Generation ID") == "Generation ID"
+    assert text.sentence_case("DALL-E 3 (recommended)") == "DALL-E 3 (recommended)"
+
+
+def test_third_person_descriptions() -> None:
+    assert text.third_person("Create a video from a text prompt") == (
+        "Creates a video from a text prompt."
+    )
+    assert text.third_person(CATALOG.operation("video.get").description) == (
+        "Gets a video generation's status and result."
+    )
+    assert text.third_person("Finish a batch") == "Finishes a batch."
+    assert text.third_person("Copy a file") == "Copies a file."
+    assert text.trigger_description("a video finishes") == "Triggers when a video finishes."
+    with pytest.raises(ValueError, match="capitalised verb"):
+        text.third_person("a video")
+
+
+def test_n8n_descriptions_and_booleans() -> None:
+    assert text.n8n_description(fields.CHART_DURATION.help) == (
+        "Length of the chart video in seconds"
+    )
+    two = "First sentence. Second sentence."
+    assert text.n8n_description(two) == two  # several sentences keep their periods
+    assert text.whether("Use another provider when one fails") == (
+        "Whether to use another provider when one fails"
+    )
+    assert text.whether("Whether to add sound") == "Whether to add sound"
+
+
+def test_join_words() -> None:
+    assert text.join_words(["voice"]) == "voice"
+    assert text.join_words(["a", "b"], "or") == "a or b"
+    with pytest.raises(ValueError):
+        text.join_words([])
+
+
+SOURCE_TALK = re.compile(r"\b(docs?|documentation|documented|examples?)\b", re.IGNORECASE)
+
+
+def _field_texts(f: Field) -> Iterator[str]:
+    yield f.label
+    yield f.help
+    for o in f.options:
+        yield o.label
+        yield o.help
+    for child in f.children:
+        yield from _field_texts(child)
+
+
+def _builder_texts() -> Iterator[tuple[str, str]]:
+    for f in CATALOG.fields:
+        for t in _field_texts(f):
+            yield f.key, t
+    for op in CATALOG.operations.values():
+        yield op.key, op.label
+        yield op.key, op.description
+        for p in op.path_params:
+            for t in _field_texts(p):
+                yield op.key, t
+        for out_field in CATALOG.output(op.key).fields:
+            yield op.key, out_field.label
+            yield op.key, out_field.help
+    for e in CATALOG.events.values():
+        yield e.name, e.label
+        for out_field in CATALOG.event_output(e.name).fields:
+            yield e.name, out_field.label
+            yield e.name, out_field.help
+    for code in errors.BY_CODE.values():
+        yield code.code, code.title
+        yield code.code, code.advice
+    yield "unconfirmed", events.unconfirmed_note(["x.y.z"])
+
+
+def test_no_builder_text_talks_about_our_sources() -> None:
+    offending = [(where, t) for where, t in _builder_texts() if SOURCE_TALK.search(t)]
+    assert not offending
