@@ -72,6 +72,10 @@ def _signed_bodies() -> dict[str, bytes]:
         "huge_integer_id": base.replace('"id": "', '"id": ' + HUGE + ', "x": "', 1).encode(),
         "deep_nesting": base[:-1].encode() + b', "extra": ' + _deep(DEEP).encode() + b"}",
         "deep_object": b'{"a":' * DEEP + b"1" + b"}" * DEEP,
+        "nested_just_below_the_stack": base[:-1].encode()
+        + b', "extra": '
+        + _deep(990).encode()
+        + b"}",
         "big_float": base[:-1].encode() + b', "credits": 1' + b"0" * 400 + b"}",
         "nan": base[:-1].encode() + b', "credits": NaN}',
     }

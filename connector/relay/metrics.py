@@ -130,7 +130,7 @@ class Metrics:
                 self._recording.discard(ticket)
                 self._recorded.notify_all()
 
-    def _settle(self, timeout: float = 10.0) -> None:
+    def _settle(self, timeout: float = 2.0) -> None:
         """Wait (at most `timeout`) for the recordings that began before this call."""
         with self._recorded:
             begun = next(self._tickets)
