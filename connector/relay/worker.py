@@ -215,13 +215,12 @@ class Forwarder:
                 now = self._clock()
                 claims = self.storage.claim_due(now, free - sent, self.config.lease)
                 kept, over = self._share(claims)
-                for claim in over:
-                    self.storage.release(claim, now)
                 assert self._executor is not None
                 for claim, host in kept:
                     self._executor.submit(self._deliver_in_slot, claim, host)
                 sent += len(kept)
                 returned += len(over)
+                self._give_back(over, now)
                 if not over or sent == free:
                     break
         finally:
@@ -229,6 +228,17 @@ class Forwarder:
                 self._slots.release()
         self._capped = sent == 0 and returned > 0
         return sent
+
+    def _give_back(self, claims: list[Claim], now: float) -> None:
+        """Release claims beyond their host's share; one that fails just lapses."""
+        for claim in claims:
+            try:
+                self.storage.release(claim, now)
+            except Exception as exc:
+                log.warning(
+                    "could not give a claim back: it lapses with its lease",
+                    extra=fields(delivery=claim.delivery.id, error=type(exc).__name__),
+                )
 
     def _share(self, claims: list[Claim]) -> tuple[list[tuple[Claim, str]], list[Claim]]:
         """The claims whose target host is within its share (counted in), and the rest."""
