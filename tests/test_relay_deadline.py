@@ -5,6 +5,7 @@ target host holds at most its share of the forwarding slots."""
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from connector.relay.outbound import Outcome, Sender
-from connector.relay.ssrf import TargetPolicy
+from connector.relay.ssrf import TargetPolicy, guarded_client
 from connector.relay.testing import (
     PG_URL,
     RunningRelay,
@@ -75,6 +76,19 @@ def test_within_shortens_the_attempt() -> None:
     sender.close()
     assert sent.outcome is Outcome.TIMEOUT
     assert sent.duration < 1.0
+
+
+def test_a_name_that_resolves_slowly_is_given_up_at_the_deadline() -> None:
+    def slow_resolver(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(3)
+        return socket.getaddrinfo("127.0.0.1", port, *args, **kwargs)
+
+    ends = time.monotonic() + 0.5
+    with guarded_client(LOCAL, resolver=slow_resolver, deadline=lambda: ends) as client:
+        started = time.monotonic()
+        with pytest.raises(httpx.ConnectTimeout):
+            client.post("http://slow-dns.example:9/hook", content=b"{}")
+    assert time.monotonic() - started < 1.0
 
 
 def test_a_slow_attempt_is_recorded_as_a_timeout_failure(database: dict[str, Any]) -> None:

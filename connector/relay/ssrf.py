@@ -45,6 +45,7 @@ import ipaddress
 import re
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
@@ -476,6 +477,14 @@ def _bounded(
     return left if timeout is None else min(timeout, left)
 
 
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     """A connection whose every read and write ends by the deadline: a target that answers
     one byte at a time cannot stretch an attempt past it (a timeout bounds each read only)."""
@@ -528,7 +537,7 @@ class _PinnedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = resolve_and_check(host, port, self._policy, self._resolver)
+            addresses = self._resolve(host, port)
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         failure: httpcore.ConnectError | None = None
@@ -544,6 +553,29 @@ class _PinnedBackend(httpcore.NetworkBackend):
             return stream if self._deadline is None else _DeadlineStream(stream, self._deadline)
         assert failure is not None
         raise failure
+
+    def _resolve(self, host: str, port: int) -> list[Address]:
+        """`resolve_and_check`, given up at the deadline (the lookup itself has no timeout:
+        it finishes on a thread of its own, and its answer is dropped)."""
+        if self._deadline is None or self._deadline() is None or _is_literal(host):
+            return resolve_and_check(host, port, self._policy, self._resolver)
+        left = _bounded(None, self._deadline, httpcore.ConnectTimeout)
+        done: list[list[Address] | BaseException] = []
+
+        def lookup() -> None:
+            try:
+                done.append(resolve_and_check(host, port, self._policy, self._resolver))
+            except BaseException as exc:  # handed to the caller below
+                done.append(exc)
+
+        thread = threading.Thread(target=lookup, name="relay-resolve", daemon=True)
+        thread.start()
+        thread.join(left)
+        if not done:
+            raise httpcore.ConnectTimeout(f"resolving {host} took past the attempt's deadline")
+        if isinstance(done[0], BaseException):
+            raise done[0]
+        return done[0]
 
     def connect_unix_socket(
         self,
