@@ -151,6 +151,28 @@ def test_the_last_failure_dead_letters_and_a_replay_delivers(
     assert done["attempts"] == attempts + 1
 
 
+def test_a_scrape_after_the_commit_sees_the_attempt_counted(
+    relay: RunningRelay, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempt's result is committed, then counted: a reader who saw the commit and
+    then scrapes must not fall in between (the sleep widens that gap on purpose)."""
+    storage = relay.relay.storage
+    finish = storage.finish_attempt
+
+    def finish_then_stall(*args: Any, **kwargs: Any) -> Any:
+        done = finish(*args, **kwargs)
+        time.sleep(0.5)
+        return done
+
+    monkeypatch.setattr(storage, "finish_attempt", finish_then_stall)
+    route = _route(relay, target.url)
+    _send(route["webhook_url"], video_payload())
+    _delivery(relay, "succeeded")
+    metrics = HTTP.get(relay.url + "/metrics").text
+    assert "relay_forwarded_total 1.0" in metrics
+    assert 'relay_attempts_total{outcome="success"} 1.0' in metrics
+
+
 def test_a_manual_retry_sends_again_with_the_same_webhook_id(
     relay: RunningRelay, target: Target
 ) -> None:
@@ -312,7 +334,7 @@ def test_a_join_route_forwards_all_completions_once_together(
 def test_a_join_route_forwards_at_its_deadline_naming_the_missing(
     relay: RunningRelay, target: Target
 ) -> None:
-    route = _route(relay, target.url, expected_ids=["a_1", "a_2"], deadline=0.5)
+    route = _route(relay, target.url, expected_ids=["a_1", "a_2"], deadline=3)
     with relay.api(KEY) as api:
         more = api.post(f"/v1/routes/{route['route_id']}/expected", json={"ids": ["a_3"]})
     assert more.status_code == 400  # expect defaulted to the two ids given
