@@ -218,8 +218,9 @@ def test_retry_after_bounds_and_schedule_jitter() -> None:
 
 
 def test_a_timeout_is_retried(database: dict[str, Any], target: Target) -> None:
-    with _relay(database, attempt_timeout=0.3, connect_timeout=0.3) as relay:
-        target.script(Reply(200, delay=1.0))
+    # The deadline leaves room for a loaded machine: only the scripted 3 s reply exceeds it.
+    with _relay(database, attempt_timeout=1.0, connect_timeout=1.0) as relay:
+        target.script(Reply(200, delay=3.0))
         route = _route(relay, target.url)
         _send(route["webhook_url"], video_payload())
         detail = _delivery(relay, "succeeded")
@@ -345,6 +346,25 @@ def test_a_join_route_forwards_at_its_deadline_naming_the_missing(
     assert joined["missing"] == ["a_1"]
     assert joined["missing_count"] == 1
     assert [e["id"] for e in joined["events"]] == ["a_2"]
+
+
+def test_naming_ids_a_join_already_forwarded_is_no_error(
+    relay: RunningRelay, target: Target
+) -> None:
+    # The jobs finished before the step that started them told the relay their ids.
+    route = _route(relay, target.url, expect=2)
+    jobs = [video_payload() for _ in range(2)]
+    for job in jobs:
+        _send(route["webhook_url"], job)
+    target.wait_for(1)
+    expected = f"/v1/routes/{route['route_id']}/expected"
+    with relay.api(KEY) as api:
+        late = api.post(expected, json={"ids": [j["id"] for j in jobs]})
+        other = api.post(expected, json={"ids": ["vgen_never_sent"]})
+    assert late.status_code == 200, late.text
+    assert late.json()["route_id"] == route["route_id"]
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "route_closed"
 
 
 def test_ids_told_later_complete_a_join(relay: RunningRelay, target: Target) -> None:
