@@ -10,7 +10,7 @@
   case of tests/cases/operations.json for n8n.
 
 The Node tools install once into ~/.cache/creativeai-connector (see
-connector/platforms/n8n/toolchain.py); the first run fetches them from the npm registry.
+tests/n8n_toolchain.py); the first run fetches them from the npm registry.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import n8n_toolchain as toolchain
 import pytest
 
-from connector.platforms.n8n import toolchain
 from connector.relay.testing import fast_config, running_relay, sqlite_url
 from connector.sandbox.harness import RunningSandbox, running_sandbox
 
@@ -125,7 +125,12 @@ def test_every_case_sends_the_tables_request(staged: toolchain.Staged) -> None:
 def test_every_operation_and_completion_mode_against_the_sandbox(
     staged: toolchain.Staged, sandbox: RunningSandbox, relay_url: str
 ) -> None:
-    env = {"SANDBOX_URL": sandbox.url, "SANDBOX_KEY": sandbox.api_key, "RELAY_URL": relay_url}
+    env = {
+        "SANDBOX_URL": sandbox.url,
+        "SANDBOX_KEY": sandbox.api_key,
+        "RELAY_URL": relay_url,
+        "OPERATION_CASES": str(CASES),
+    }
     run_node_tests(staged, "operations.test.js", env)
 
 
