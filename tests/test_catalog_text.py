@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.catalog import CATALOG, Field, errors, events, fields, text
+from connector.catalog import CATALOG, Field, errors, events, fields, steps, text
 
 
 def test_title_case_keeps_the_catalog_labels_and_n8ns_small_words() -> None:
@@ -99,8 +99,33 @@ def _builder_texts() -> Iterator[tuple[str, str]]:
         yield code.code, code.title
         yield code.code, code.advice
     yield "unconfirmed", events.unconfirmed_note(["x.y.z"])
+    for option in (steps.MAX_CREDITS, steps.RECORD_KEY):
+        yield option.key, option.help
+        yield option.key, option.without_ledger
 
 
 def test_no_builder_text_talks_about_our_sources() -> None:
     offending = [(where, t) for where, t in _builder_texts() if SOURCE_TALK.search(t)]
     assert not offending
+
+
+def test_sentence_case_lowers_the_later_parts_of_a_title_cased_compound() -> None:
+    assert text.sentence_case(fields.MULTI_SHOT_PROMPTS.label) == "Multi-shot prompts"
+    assert text.sentence_case("DALL-E 3 Model") == "DALL-E 3 model"  # a name keeps its parts
+
+
+def test_sentence_case_leaves_words_that_start_with_a_digit_alone() -> None:
+    wide = fields.SIZE.options[-1].label
+    assert wide.startswith("1792x1024")
+    assert text.sentence_case(wide) == "1792x1024 (wide)"
+    assert text.sentence_case("5 Seconds") == "5 seconds"
+
+
+def test_third_person_conjugates_every_verb_of_an_opening_list() -> None:
+    edit = CATALOG.operation("image.edit").description
+    assert edit.startswith("Inpaint, outpaint or restyle")
+    assert text.third_person(edit) == (
+        "Inpaints, outpaints or restyles an uploaded image (answers at once)."
+    )
+    assert text.third_person("Copy, fix and push a file") == "Copies, fixes and pushes a file."
+    assert text.third_person("Put a track onto a video") == "Puts a track onto a video."

@@ -6,7 +6,8 @@
 
 Resources live in `resources`, fields in `fields`, operations in `operations`, webhook
 events in `events`, builder-facing text helpers in `text`, output contracts in `contract`,
-error codes in `errors`, statuses in `states`, documented numbers in `limits`.
+error codes in `errors`, statuses in `states`, documented numbers in `limits` (with each
+platform's file limits), the step options every paid create gets in `steps`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from connector.catalog import (
     resources,
     responses,
     states,
+    steps,
     text,
 )
 from connector.catalog.requests import (
@@ -194,5 +196,6 @@ __all__ = [
     "resources",
     "responses",
     "states",
+    "steps",
     "text",
 ]

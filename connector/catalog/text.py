@@ -87,18 +87,35 @@ def title_case(text: str) -> str:
 
 def sentence_case(text: str) -> str:
     """ "Create Video From Text" -> "Create video from text"; "Source Image URL" ->
-    "Source image URL" (acronyms and product names stay as written)."""
+    "Source image URL"; "Multi-Shot Prompts" -> "Multi-shot prompts" (each part of a
+    hyphenated word on its own); acronyms, product names ("DALL-E") and words that start
+    with a digit ("1792x1024") stay as written."""
     out = []
-    for n, m in enumerate(_WORD.finditer(text)):
+    for n, m in enumerate(_TOKEN.finditer(text)):
         word = m.group()
-        if n == 0:
-            new = word[0].upper() + word[1:]
-        elif _kept(word) or (len(word) == 1 and word.isupper()):
+        if word[0].isdigit():
             new = word
         else:
-            new = word.lower()
+            new = "-".join(
+                _sentence_part(part, first=n == 0 and i == 0)
+                for i, part in enumerate(word.split("-"))
+            )
         out.append((m.start(), m.end(), new))
     return _splice(text, out)
+
+
+#: A word as sentence case sees it: letters or digits first (so "1792x1024" is one word).
+_TOKEN = re.compile(r"[A-Za-z0-9][\w'.-]*")
+
+
+def _sentence_part(part: str, *, first: bool) -> str:
+    if not part:
+        return part
+    if first:
+        return part[0].upper() + part[1:]
+    if _kept(part) or (len(part) == 1 and part.isupper()):
+        return part
+    return part.lower()
 
 
 def _splice(text: str, pieces: list[tuple[int, int, str]]) -> str:
@@ -134,11 +151,27 @@ def _sentence(text: str) -> str:
 
 
 def third_person(imperative: str) -> str:
-    """ "Create a video from a text prompt" -> "Creates a video from a text prompt."."""
-    verb, _, rest = imperative.strip().partition(" ")
-    if not verb or not verb[0].isupper():
+    """ "Create a video from a text prompt" -> "Creates a video from a text prompt.".
+
+    A description may open with a list of verbs ("Inpaint, outpaint or restyle an
+    image"): each of them is put in the third person ("Inpaints, outpaints or restyles")."""
+    words = imperative.strip().split(" ")
+    if not words[0] or not words[0][0].isupper():
         raise ValueError(f"an action description starts with a capitalised verb: {imperative!r}")
-    return _sentence(f"{_third_person_verb(verb)} {rest}".strip())
+    for index in _opening_verbs(words):
+        bare = words[index].rstrip(",")
+        words[index] = _third_person_verb(bare) + words[index][len(bare) :]
+    return _sentence(" ".join(words))
+
+
+def _opening_verbs(words: list[str]) -> list[int]:
+    """Where the verbs of an opening list are: "A, B or C …" -> [0, 1, 3]; "A …" -> [0]."""
+    listed = 0
+    while listed < len(words) - 1 and words[listed].endswith(","):
+        listed += 1
+    if listed and words[listed + 1 : listed + 2] in (["or"], ["and"]) and len(words) > listed + 2:
+        return [*range(listed + 1), listed + 2]
+    return list(range(listed + 1))
 
 
 def trigger_description(when: str) -> str:
