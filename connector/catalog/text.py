@@ -7,11 +7,15 @@ Source forms in the catalog:
   ("Create video from text", "Source image URL");
 * operation descriptions in the imperative, no final period ("Create a video from a text
   prompt"); `third_person` gives Zapier's and Make's "Creates a video from a text prompt.";
-* field help as sentences; `n8n_description` drops the final period n8n does not want.
+* field help as sentences; `n8n_description` drops the final period n8n does not want,
+  `whether` words a boolean's help as n8n does (also help written "On: … Off: …"); where
+  an operation needs its own help or example for a field, `Operation.field_text` states it.
 
 Small words follow the `title-case` package n8n's linter uses (articles, short
-conjunctions and prepositions stay lower case unless first); words that are already
-upper case or mixed case (URL, ID, AI, DALL-E, FLUX, "iOS") are kept as written.
+conjunctions and prepositions stay lower case unless first or last); words that are
+already upper case or mixed case (URL, ID, AI, DALL-E, FLUX, "iOS") and words that start
+with a digit ("480p", "1024x1024") are kept as written. The emitters call these renderers
+and define none of their own (a test reads their sources).
 """
 
 from __future__ import annotations

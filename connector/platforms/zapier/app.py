@@ -324,7 +324,7 @@ class AppBuilder:
             label = catalog_text.title_case(named)
             definition = {
                 "key": key,
-                "noun": "Model",
+                "noun": self._noun(listing),
                 "display": {
                     "label": label,
                     "description": "Feeds the model dropdowns: "
