@@ -158,6 +158,18 @@ def test_a_request_that_cannot_be_priced_is_not_started(
         "not started: the price of this request cannot be checked, so the cap of 500 credits"
     )
     assert "not-a-model" in caught.value.message  # the API's reason
+    assert caught.value.kind == "DataError"
+    assert _started(sandbox) == 0
+
+
+def test_a_price_check_refused_for_a_rate_limit_stays_a_rate_limit_error(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox
+) -> None:
+    sandbox.fault("fail", status=429, retry_after=7, operation=steps.PRICE_OPERATION)
+    with pytest.raises(MakeError) as caught:
+        _run(make, "voice", connection, maxCredits=100)
+    assert caught.value.kind == "RateLimitError"  # Make waits and tries the run again
+    assert caught.value.message.startswith("not started: the price of this request cannot")
     assert _started(sandbox) == 0
 
 
@@ -283,6 +295,31 @@ def test_a_file_over_the_limit_is_left_at_its_url_with_the_limit_and_the_size(
     size_mb = f"{round(_BigFiles.size / 100_000) / 10:g}"
     assert voice["file_message"] == limits.file_over_limit(LIMIT, size_mb)
     assert "5 MB" in voice["file_message"] and "7.3 MB" in voice["file_message"]
+
+
+def test_get_video_hands_over_a_finished_file_within_the_limit(
+    sandbox_factory: Callable[..., RunningSandbox], big_cdn: str
+) -> None:
+    sandbox = sandbox_factory(public_base_url=CDN)
+    make = Runtime(APP, delay_scale=FAST, routes={API: sandbox.url, CDN: sandbox.url})
+    connection = make.connect({"apiKey": sandbox.api_key})
+    [started] = _run(make, "video from text, defaults left to the API", connection)
+    sandbox.advance(1000)
+    get = module_of(CATALOG.operation("video.get"))
+    [video] = make.run_module(get, {"id": started["id"], "downloadFile": True}, connection)
+    assert video["state"] == "completed" and video["output_url"].startswith(CDN)
+    served = sandbox.http.get(video["output_url"].removeprefix(CDN)).content
+    if len(served) <= (LIMIT.max_bytes or 0):
+        assert video["file_data"] == served and "file_message" not in video
+    else:  # the sandbox's clip itself is over Make's limit
+        assert "file_data" not in video and "over Make's" in video["file_message"]
+    big = Runtime(APP, delay_scale=FAST, routes={API: sandbox.url, CDN: big_cdn})
+    big_connection = big.connect({"apiKey": sandbox.api_key})
+    [large] = big.run_module(get, {"id": started["id"], "downloadFile": True}, big_connection)
+    assert "file_data" not in large and large["output_url"] == video["output_url"]
+    assert large["file_message"].startswith("The file is 7.3 MB, over Make's module file")
+    [plain] = make.run_module(get, {"id": started["id"]}, connection)
+    assert not {"file_data", "file_message"} & set(plain)
 
 
 def test_without_asking_no_file_is_fetched(

@@ -77,6 +77,22 @@ def test_a_batch_is_priced_as_a_whole() -> None:
     )  # image-to-video is 30
 
 
+def test_a_stream_is_priced_as_the_video_or_image_it_makes(sandbox: RunningSandbox) -> None:
+    for path, body in (
+        ("/v1/videos/generations/stream", {"prompt": "x", "duration": 10, "stream": True}),
+        (
+            "/v1/images/generations/stream",
+            {"prompt": "x", "model": "dall-e-3", "n": 2, "stream": True},
+        ),
+    ):
+        quoted = sandbox.http.post(PRICE_PATH, json=body).json()["credits"]
+        before = sandbox.credits()
+        with sandbox.http.stream("POST", path, json=body) as answer:
+            assert answer.status_code == 200
+            answer.read()
+        assert before - sandbox.credits() == quoted > 0, path
+
+
 UNPRICEABLE = [
     ({"prompt": "a cat"}, "model", "cannot tell which generation"),
     ({"model": "nope"}, "model", "is not served"),
@@ -84,6 +100,7 @@ UNPRICEABLE = [
     ({"prompts": [{"prompt": "a", "model": "kling-v3"}]}, "prompts[0].model", "not a field here"),
     ({"text": "hi", "speed": 9}, "speed", "not allowed"),
     ({"model": "kling-v3", "duration": "long"}, "duration", "not allowed"),
+    ({"prompt": "x", "stream": True}, "model", "which stream"),
 ]
 
 

@@ -188,7 +188,21 @@ def _served(model: str) -> str:
 def priced_operation(body: Mapping[str, Any]) -> str:
     """Which create a price request is about: a field only that create takes; else the
     model's type; else the one create (of videos and images) that takes every field given.
-    A video model with `image_url` is an image-to-video."""
+    A video model with `image_url` is an image-to-video; a body with `stream` is a stream
+    (priced as the video or image it makes)."""
+    if fields.STREAM.name in body:
+        model = body.get("model")
+        kind = _served(str(model)) if model is not None else None
+        video_only = {u.field.name for u in CATALOG.operation("video.stream").fields} - {
+            u.field.name for u in CATALOG.operation("image.stream").fields
+        }
+        if kind == "video" or (kind is None and video_only & set(body)):
+            return "video.stream"
+        if kind == "image":
+            return "image.stream"
+        raise Unpriceable(
+            "cannot tell which stream to price: give `model` (a video or image model)", "model"
+        )
     for op_key, marks in _MARKS:
         if any(f.name in body for f in marks):
             return op_key
@@ -224,8 +238,9 @@ def _video_op(body: Mapping[str, Any]) -> str:
 def _checked(op_key: str, body: Mapping[str, Any]) -> None:
     """The request checked as that create would check it (a price request carries no file,
     and the short form no prompt: only what it does carry must be valid)."""
+    fixed = {u.field.name for u in CATALOG.operation(op_key).fields if u.field.fixed is not None}
     try:
-        CATALOG.validate(op_key, body)
+        CATALOG.validate(op_key, {k: v for k, v in body.items() if k not in fixed})
     except InvalidInput as exc:
         wrong = [p for p in exc.problems if not p.message.startswith("is required")]
         if wrong:
@@ -261,7 +276,7 @@ def quote(body: Mapping[str, Any]) -> Quote:
         return Quote(op_key, "batch", total, str(model) if model else None)
     if op_key.startswith("video."):
         return Quote(op_key, "video", _video(body), str(model or AUTO))
-    if op_key in ("image.generate", "image.edit"):
+    if op_key in ("image.generate", "image.edit", "image.stream"):
         edit = op_key == "image.edit"
         default = (fields.EDIT_MODEL if edit else fields.IMAGE_MODEL).default
         chosen = str(model or default)

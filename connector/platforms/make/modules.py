@@ -32,7 +32,9 @@ from connector.catalog import (
     steps,
     text,
 )
+from connector.catalog import contract as contract_
 from connector.platforms.make import iml, outputs, params
+from connector.platforms.make.base import make_error_type
 from connector.platforms.make.iml import path, tpl
 from connector.platforms.make.iml import text as literal
 from connector.platforms.make.model import (
@@ -189,25 +191,32 @@ def price_body(op: Operation) -> Json:
     """The create's own request as a price request: JSON, without file parts (a file does
     not change the price), a model left empty priced as the model the API defaults to."""
     files = frozenset(f.name for f, _ in visible_fields(op) if f.type is T.FILE)
-    body = {k: v for k, v in request_body(op, files).items()}
+    body = request_body(op, files)
     for f, _ in visible_fields(op):
         if f.options_source and isinstance(f.default, str):
             body[f.name] = tpl(f"ifempty({path('parameters', f.name)}, {literal(f.default)})")
     return body
 
 
-def price_check(catalog: Catalog) -> Json:
+def price_check(catalog: Catalog, op: Operation) -> Json:
     """Ask the price first when a cap is set; an estimate over the cap, or a request the
     API cannot price, stops the module before the paid request (nothing is started)."""
     price = catalog.operation(steps.PRICE_OPERATION)
     cap = path("parameters", MAX_CREDITS_PARAM)
     estimate = path("body", "credits")
     reason = f"ifempty({path('body', 'error', 'message')}, 'HTTP ' + statusCode)"
+    # A request the API cannot price is the input's fault (DataError); any other refusal
+    # keeps the type Make gives that status elsewhere (a 429 is still a RateLimitError).
+    kinds = {c.http_status: make_error_type(c) for c in catalog.errors.values()}
+    cases = [f"{status}, {literal(kind)}" for status, kind in sorted(kinds.items())]
+    kind = tpl(f"switch(statusCode, {', '.join(cases)}, 'DataError')")
     return {
+        "condition": tpl(cap),
         "url": price.path,
         "method": price.method,
+        "body": price_body(op),
         "response": {
-            "error": {"type": "DataError", "message": steps.unpriceable(tpl(reason), tpl(cap))},
+            "error": {"type": kind, "message": steps.unpriceable(tpl(reason), tpl(cap))},
             "valid": {
                 "condition": tpl(f"{estimate} <= {cap}"),
                 "type": "DataError",
@@ -219,10 +228,8 @@ def price_check(catalog: Catalog) -> Json:
 
 def capped(catalog: Catalog, op: Operation, communication: Json | list[Json]) -> list[Json]:
     """The module's requests, the price check first (only when a cap is set)."""
-    check = {"condition": tpl(path("parameters", MAX_CREDITS_PARAM)), **price_check(catalog)}
-    check["body"] = price_body(op)
-    check = {k: check[k] for k in ("condition", "url", "method", "body", "response")}
-    return [check, *(communication if isinstance(communication, list) else [communication])]
+    rest = communication if isinstance(communication, list) else [communication]
+    return [price_check(catalog, op), *rest]
 
 
 # -- waiting inside the module ---------------------------------------------------------------
@@ -320,6 +327,7 @@ def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json
 # -- handing over the file, within Make's limit -------------------------------------------------
 
 DOWNLOAD_PARAM = "downloadFile"
+OUTPUT_URL = contract_.OUTPUT_URL.key  # where a job's file is
 FILE_NAME_KEY, FILE_DATA_KEY, FILE_MESSAGE_KEY = "file_name", "file_data", "file_message"
 FILE_LIMIT = limits.MAKE_MODULE_FILE
 
@@ -340,8 +348,8 @@ def download_file() -> list[Json]:
     """After the job (in `temp.job`): ask the file's size with a one-byte range request,
     then download it only when it fits in Make's module file limit; a larger file leaves
     the output URL and a message naming the limit and the size."""
-    url = tpl(path("temp", "job", "output_url"))
-    wanted = f"{path('parameters', DOWNLOAD_PARAM)} && {path('temp', 'job', 'output_url')}"
+    url = tpl(path("temp", "job", OUTPUT_URL))
+    wanted = f"{path('parameters', DOWNLOAD_PARAM)} && {path('temp', 'job', OUTPUT_URL)}"
     size = path("temp", "size")
     total = f"last(split({path('headers', 'content-range')}, '/'))"
     shown = tpl(f"round({size} / {limits.MB // 10}) / 10")
@@ -368,7 +376,7 @@ def download_file() -> list[Json]:
             "type": "binary",
             "output": {
                 **job,
-                FILE_NAME_KEY: tpl(f"last(split({path('temp', 'job', 'output_url')}, '/'))"),
+                FILE_NAME_KEY: tpl(f"last(split({path('temp', 'job', OUTPUT_URL)}, '/'))"),
                 FILE_DATA_KEY: "{{body}}",
             },
         },
@@ -421,18 +429,22 @@ def action_module(catalog: Catalog, op: Operation) -> Component:
     contract = catalog.output(op.key)
     output = outputs.shaped("body", contract.fields, contract.job)
     communication: Any
-    if wait is None:
-        communication = calls(op, {"output": output})
-    else:
+    hands_over = wait is not None or (op.kind is OperationKind.GET and _has_file(contract))
+    if wait is not None:
         if optional_file(op) is not None:
             raise ValueError(f"{op.key}: a waiting module with an optional file part")
         communication = _waiting_communication(op, wait, output)
         mappable += [_wait_param(wait), _download_param()]
+    elif hands_over:  # a Get of one job with a file: the job, then its file if asked
+        communication = [{**call(op), "response": {"temp": {"job": output}}}, *download_file()]
+        mappable.append(_download_param())
+    else:
+        communication = calls(op, {"output": output})
     codes = {
         "communication": communication,
         "staticParams": [],
         "mappableParams": mappable,
-        "interface": outputs.interface(contract.fields) + (file_interface() if wait else []),
+        "interface": outputs.interface(contract.fields) + (file_interface() if hands_over else []),
         "samples": outputs.sample_of(contract.fields, contract.sample),
     }
     if op.key in {o.key for o in steps.capped(catalog)}:
@@ -440,6 +452,10 @@ def action_module(catalog: Catalog, op: Operation) -> Component:
         codes["mappableParams"] = [*codes["mappableParams"], *step_params()]
     crud = "create" if op.kind is OperationKind.CREATE else "read"
     return module(*operation_text(op), "action", codes, crud=crud)
+
+
+def _has_file(contract: contract_.Output) -> bool:
+    return OUTPUT_URL in contract.keys
 
 
 LIMIT_PARAM = "limit"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import string
 
-from connector.catalog import Catalog, OperationKind, limits, text
+from connector.catalog import Catalog, OperationKind, limits, steps, text
 from connector.platforms import BUILD_COMMAND, GENERATED_NOTICE
 from connector.platforms.make import params
 from connector.platforms.make.base import advice, make_error_type
@@ -68,6 +68,9 @@ def readme(catalog: Catalog, app: App) -> str:
         budget_s=f"{WAIT_BUDGET_S:g}",
         limit_s=f"{MODULE_TIME_LIMIT_S:g}",
         margin_s=f"{WAIT_MARGIN_S:g}",
+        file_limit_what=limits.MAKE_MODULE_FILE.what,
+        file_limit=limits.MAKE_MODULE_FILE.shown,
+        over_cap=steps.over_cap("N", "M"),
         notice_trigger=NOTICE_TRIGGER_LABEL,
         relay_trigger=RELAY_TRIGGER_LABEL,
         error_rows="\n".join(error_rows),
