@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,8 +29,8 @@ from connector.client import (
     AsyncCreativeAI,
     CreativeAI,
     CreativeAIError,
-    _codegen,
 )
+from connector.platforms import client as client_params
 
 VIDEO = {"id": "vgen_1", "status": "processing", "model": "auto"}
 SHARED = {"id": "voice_1", "status": "PENDING"}
@@ -355,12 +356,13 @@ def test_connection_pool_is_sized_by_the_parallel_limit() -> None:
 
 
 def test_params_module_is_generated_from_the_catalog() -> None:
-    assert _codegen.TARGET.read_text() == _codegen.render(), (
-        "connector/client/params.py is stale: run python -m connector.client._codegen"
+    params = Path(__file__).parents[1] / client_params.OUTPUT_DIR / client_params.TARGET
+    assert params.read_text() == client_params.render(CATALOG), (
+        "connector/client/params.py is stale: run creativeai-connector build"
     )
 
 
 def test_params_cover_every_operation_with_a_body() -> None:
-    covered = {key for _, keys, _ in _codegen.SPECS for key in keys}
+    covered = {key for _, keys, _ in client_params.SPECS for key in keys}
     with_body = {k for k, op in CATALOG.operations.items() if op.body != "none"}
     assert covered == with_body

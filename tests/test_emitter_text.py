@@ -19,7 +19,7 @@ TEXT_HELPER = re.compile(r"title|third_person|sentence|whether|capitali[sz]e|sin
 #: Module-level tables of builder words (a noun per resource belongs on the resource).
 WORD_TABLE = re.compile(r"NOUN|LABELS?_OVERRIDE|TITLES?$|PER_OPERATION", re.I)
 #: Functions that build code identifiers (camelCase keys), where casing is not builder text.
-IDENTIFIER_BUILDERS = {"identifier", "camel", "pascal", "_words", "module_id"}
+IDENTIFIER_BUILDERS = {"identifier", "camel", "pascal", "_words", "module_id", "_class_name"}
 
 
 def _name(path: Path) -> str:

@@ -25,7 +25,7 @@ from connector.catalog import (
     limits,
 )
 from connector.sandbox import pricing, streams, triggers
-from connector.sandbox.apierrors import ApiError
+from connector.sandbox.apierrors import ErrorResponse
 from connector.sandbox.config import ApiKey
 from connector.sandbox.engine import Sandbox, image_size, retry_headers
 from connector.sandbox.jobs import Job
@@ -86,7 +86,7 @@ def _authenticate(sandbox: Sandbox) -> ApiKey:
     key = sandbox.authenticate(token.strip()) if scheme.lower() == "bearer" else None
     if key is None:
         what = "was not recognised" if header else "is missing"
-        raise ApiError(
+        raise ErrorResponse(
             errors.AUTHENTICATION,
             f"The API key {what}. Send it as 'Authorization: Bearer <API key>'.",
         )
@@ -116,14 +116,14 @@ def _limit(sandbox: Sandbox, key: ApiKey, op: Operation) -> None:
         )
     )
     if not decision.allowed:
-        raise ApiError(
+        raise ErrorResponse(
             errors.RATE_LIMIT,
             f"Rate limit exceeded: {decision.limit} requests per minute ({decision.bucket}) "
             f"for this key. Retry after {decision.retry_after:.2f} s.",
             headers=retry_headers(decision.retry_after),
         )
     if not sandbox.limiter.enter(key.name, limits.MAX_PARALLEL_REQUESTS):
-        raise ApiError(
+        raise ErrorResponse(
             errors.RATE_LIMIT,
             f"More than {limits.MAX_PARALLEL_REQUESTS} requests in parallel for this key.",
             headers=retry_headers(1),
@@ -150,16 +150,16 @@ def _json_body() -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(errors.INVALID_REQUEST, f"The body is not valid JSON: {exc}") from None
+        raise ErrorResponse(errors.INVALID_REQUEST, f"The body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ApiError(errors.INVALID_REQUEST, "The body must be a JSON object.")
+        raise ErrorResponse(errors.INVALID_REQUEST, "The body must be a JSON object.")
     return data
 
 
 def _multipart_body(op: Operation) -> dict[str, Any]:
     if not request.mimetype.startswith("multipart/form-data"):
         names = ", ".join(use.field.name for use in op.fields)
-        raise ApiError(
+        raise ErrorResponse(
             errors.INVALID_REQUEST,
             f"{op.path} takes multipart/form-data (fields: {names}), got "
             f"{request.mimetype or 'no content type'}.",
@@ -178,7 +178,7 @@ def _validated(op: Operation, data: dict[str, Any]) -> dict[str, Any]:
             continue
         given = data.pop(f.name, None)
         if given is not None and given != f.fixed:
-            raise ApiError(
+            raise ErrorResponse(
                 errors.INVALID_REQUEST,
                 f"{f.name}: {given!r} is not allowed; this endpoint needs {json.dumps(f.fixed)}",
                 param=f.name,
@@ -186,7 +186,7 @@ def _validated(op: Operation, data: dict[str, Any]) -> dict[str, Any]:
     try:
         model = CATALOG.validate(op.key, data)
     except InvalidInput as exc:
-        raise ApiError(errors.INVALID_REQUEST, str(exc), param=exc.param or None) from None
+        raise ErrorResponse(errors.INVALID_REQUEST, str(exc), param=exc.param or None) from None
     body = model.to_wire()
     for use in op.fields:
         if use.field.fixed is not None:
@@ -293,14 +293,14 @@ def _image_edit(
 ) -> Response:
     image: Upload = body["image"]
     if not image.content.startswith((PNG_SIGNATURE, JPEG_SIGNATURE)):
-        raise ApiError(
+        raise ErrorResponse(
             errors.INVALID_REQUEST,
             f"image: {image.filename!r} is not allowed; expected a PNG or JPEG file",
             param="image",
         )
     mask: Upload | None = body.get("mask")
     if mask is not None and not mask.content.startswith(PNG_SIGNATURE):
-        raise ApiError(
+        raise ErrorResponse(
             errors.INVALID_REQUEST,
             f"mask: {mask.filename!r} is not allowed; expected a PNG file",
             param="mask",
@@ -330,7 +330,7 @@ def _price(
     try:
         priced = pricing.quote(body)
     except pricing.Unpriceable as exc:
-        raise ApiError(
+        raise ErrorResponse(
             errors.INVALID_REQUEST, f"This request cannot be priced: {exc}", param=exc.param
         ) from None
     return _answer({"model": priced.model, "type": priced.type, "credits": priced.credits})
@@ -341,7 +341,7 @@ def _stream(
 ) -> Response:
     dialect = request.args.get("dialect", streams.DIALECTS[0])
     if dialect not in streams.DIALECTS:
-        raise ApiError(
+        raise ErrorResponse(
             errors.INVALID_REQUEST,
             f"dialect: {dialect!r} is not allowed; expected one of {', '.join(streams.DIALECTS)}",
             param="dialect",
@@ -371,7 +371,7 @@ def _resume(sandbox: Sandbox, key: ApiKey, op: Operation, last: str) -> tuple[Jo
     parsed = streams.parse_event_id(last)
     job = sandbox.any_job(parsed[0]) if parsed else None
     if parsed is None or job is None or job.key_name != key.name or job.op != op.key:
-        raise ApiError(
+        raise ErrorResponse(
             errors.NOT_FOUND,
             f"Last-Event-ID {last!r} names no stream of this key to resume; "
             "start a new one without it.",

@@ -1,23 +1,32 @@
-"""Generate `connector/client/params.py`: typed keyword arguments for the resource methods.
+"""The Python client's generated part: `connector/client/params.py`, typed keyword arguments
+for the resource methods. `creativeai-connector build` writes it with the platform packages.
 
-    python -m connector.client._codegen          # rewrite params.py from the catalog
-    python -m connector.client._codegen --check  # exit 1 if params.py is stale
-
-The catalog stays the one description of the API; this turns its fields into
-`TypedDict`s so editors complete field names and mypy checks values (closed enums become
-`Literal`s). The test suite fails when the committed file differs from what this makes.
+The catalog stays the one description of the API; this turns its fields into `TypedDict`s so
+editors complete field names and mypy checks values (closed enums become `Literal`s). It
+imports only the catalog, never the client whose file it writes, so it runs even while the
+client's hand-written code names a type not generated yet.
 """
 
 from __future__ import annotations
 
-import sys
 import textwrap
-from pathlib import Path
 
-from connector.catalog import CATALOG, Field, FieldType
+from connector.catalog import Catalog, Field, FieldType
+from connector.catalog.spec import OperationKind
+from connector.platforms import GENERATED_NOTICE
 
 T = FieldType
-TARGET = Path(__file__).with_name("params.py")
+OUTPUT_DIR = "connector/client"
+MANIFEST = False  # the folder is hand-written but for this one file: no manifest there
+TARGET = "params.py"
+BUILD_NOTICE = f"# {GENERATED_NOTICE}\n"
+
+#: The client's own option of every paid call (not sent to the API): see `_credits`.
+MAX_CREDITS = "max_credits"
+MAX_CREDITS_HELP = (
+    "Client option, not sent: price the call first and start nothing when the estimate is",
+    "over this many credits (for a batch: the whole batch). Allowed: above 0.",
+)
 
 #: (TypedDict name, the operations it covers, fields the method takes positionally).
 SPECS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
@@ -35,7 +44,6 @@ SPECS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 
 HEADER = '''"""Typed keyword arguments of the client's resource methods.
 
-Generated from connector.catalog by connector/client/_codegen.py: do not edit by hand.
 Every field, enum and requirement comes from the catalog; values are checked again by the
 catalog's request models when a call is made.
 """
@@ -58,7 +66,8 @@ def _class_name(key: str, *, singular: bool = False) -> str:
 
 
 class _Writer:
-    def __init__(self) -> None:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
         self.aliases: dict[str, str] = {}  # name -> definition
         self.nested: dict[str, str] = {}  # name -> class text
         self.classes: list[str] = []
@@ -106,7 +115,7 @@ class _Writer:
         return [*(f"    # {line}" for line in comment), f"    {f.name}: {ann}"]
 
     def params_class(self, name: str, op_keys: tuple[str, ...], skip: tuple[str, ...]) -> None:
-        ops = [CATALOG.operation(k) for k in op_keys]
+        ops = [self.catalog.operation(k) for k in op_keys]
         order: list[str] = []
         uses: dict[str, tuple[Field, int]] = {}
         for op in ops:
@@ -126,12 +135,14 @@ class _Writer:
         for field_name in order:
             f, required_in = uses[field_name]
             lines += self.member(f, required_in == len(ops))
+        if all(op.kind is OperationKind.CREATE for op in ops):
+            lines += [f"    # {line}" for line in MAX_CREDITS_HELP] + [f"    {MAX_CREDITS}: float"]
         self.classes.append("\n".join(lines) + "\n")
 
     def render(self) -> str:
         for name, op_keys, skip in SPECS:
             self.params_class(name, op_keys, skip)
-        parts = [HEADER]
+        parts = [BUILD_NOTICE + HEADER]
         parts += [self.aliases[name] for name in self.aliases]
         blocks = [*self.nested.values(), *self.classes]
         return "\n".join(parts) + "\n\n" + "\n\n".join(blocks)
@@ -145,21 +156,10 @@ def _wrap_literal(name: str, joined: str, values: tuple[str, ...]) -> str:
     return f"{name} = Literal[\n{inner}]\n"
 
 
-def render() -> str:
-    return _Writer().render()
+def render(catalog: Catalog) -> str:
+    return _Writer(catalog).render()
 
 
-def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        current = TARGET.read_text() if TARGET.exists() else ""
-        if current != text:
-            print(f"{TARGET} is stale: run python -m connector.client._codegen", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+def emit(catalog: Catalog) -> dict[str, bytes]:
+    """The emitter contract of `connector.platforms`: relative path -> content."""
+    return {TARGET: render(catalog).encode()}
