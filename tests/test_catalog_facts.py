@@ -135,10 +135,19 @@ def test_operations_do_not_declare_events_themselves() -> None:
 
 
 def test_job_kinds_are_listed_from_resource_nouns() -> None:
-    assert CATALOG.job_nouns(JobKind.SHARED) == ["voice", "compose", "chart video"]
+    assert CATALOG.job_nouns(JobKind.SHARED) == ["voice", "composed video", "chart video"]
     assert text.join_words(CATALOG.job_nouns(JobKind.SHARED), "or") == (
-        "voice, compose or chart video"
+        "voice, composed video or chart video"
     )
     assert CATALOG.operation("job.get").description == (
-        "Get a voice, compose or chart video job's status and result."
+        "Get a voice, composed video or chart video job's status and result."
     )
+
+
+def test_every_resource_noun_is_a_noun_zapier_can_name() -> None:
+    # Zapier shows "Create a new <noun>"; "Compose" (the resource's label) is a verb.
+    assert CATALOG.resources["compose"].noun == "composed video"
+    for resource in CATALOG.resources.values():
+        assert resource.noun == resource.noun.lower() and resource.plural.startswith(
+            resource.noun.split()[0]
+        ), resource.key

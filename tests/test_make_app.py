@@ -340,7 +340,7 @@ def test_mappable_parameters_say_what_the_catalog_says() -> None:
             p = specs[f.name]
             where = f"{op.key}.{f.name}"
             assert p["label"] == sentence_case(f.label), where
-            assert p["help"].startswith(f.help), where
+            assert p["help"].startswith(use.help), where  # the operation's own, if stated
             assert p.get("required", False) == use.required, where
             assert p.get("default") == f.default, where
             assert p.get("advanced", False) == f.advanced, where
@@ -671,3 +671,11 @@ def test_no_template_computes_the_same_expression_twice() -> None:
                 seen = {c for c in compound if compound.count(c) > 1}
                 repeated += [(rel, template[:80]) for _ in seen]
     assert not repeated
+
+
+def test_image_prompts_are_not_described_as_video_shots() -> None:
+    for key in ("image.generate", "image.edit"):
+        op = CATALOG.operation(key)
+        prompt = _by_name(_module_for(op.label).codes["mappableParams"])["prompt"]
+        assert prompt["help"].startswith(op.field("prompt").help), key
+        assert "camera" not in prompt["help"] and "motion" not in prompt["help"], key

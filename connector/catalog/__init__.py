@@ -44,6 +44,7 @@ from connector.catalog.spec import (
     ErrorCode,
     Event,
     Field,
+    FieldText,
     FieldType,
     FieldUse,
     JobKind,
@@ -89,10 +90,13 @@ class Catalog:
         self.operations: dict[str, Operation] = {}
         for op in ops:
             uses = tuple(
-                FieldUse(field=f, required=op.key in f.required_in)
+                FieldUse(field=f, required=op.key in f.required_in, own=op.field_text.get(f.key))
                 for f in all_fields
                 if op.key in f.operations
             )
+            stray = set(op.field_text) - {u.field.key for u in uses}
+            if stray:
+                raise ValueError(f"{op.key!r} has field_text for fields it does not take: {stray}")
             ends = tuple(e.name for e in all_events if op.key in e.operations)
             self.operations[op.key] = op.model_copy(update={"fields": uses, "events": ends})
         for op in list(self.operations.values()):
@@ -174,6 +178,7 @@ __all__ = [
     "ErrorCode",
     "Event",
     "Field",
+    "FieldText",
     "FieldType",
     "FieldUse",
     "InvalidInput",

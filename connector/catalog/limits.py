@@ -8,6 +8,12 @@ from connector.catalog.spec import JobKind
 
 DEFAULT_BASE_URL = "https://api.creativeai.run"
 
+#: Where a builder finds or creates an API key. The docs name only the page ("Dashboard →
+#: API Keys"), no address: the URL is the dashboard's page as we expect it, not a
+#: documented one.
+API_KEYS_PAGE = "Dashboard → API Keys"
+API_KEYS_URL = "https://creativeai.run/dashboard/api-keys"
+
 #: Every call carries `Authorization: Bearer <API key>`.
 AUTH_HEADER = "Authorization"
 AUTH_SCHEME = "Bearer"

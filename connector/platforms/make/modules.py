@@ -63,8 +63,9 @@ WAIT_PARAM = "waitForResult"
 
 
 def visible_fields(op: Operation) -> list[tuple[Field, bool]]:
-    """The fields a Make user fills in, with whether the operation requires them."""
-    return [(use.field, use.required) for use in op.visible_fields(PLATFORM)]
+    """The fields a Make user fills in, with whether the operation requires them; each with
+    this operation's own help where it states one (`FieldUse.shown`)."""
+    return [(use.shown, use.required) for use in op.visible_fields(PLATFORM)]
 
 
 def _extra_help(op: Operation, name: str) -> str:

@@ -40,8 +40,7 @@ def summary(catalog: Catalog) -> str:
         for op in catalog.for_platform(PLATFORM)
         if op.kind is OperationKind.CREATE
     ]
-    words = text.join_words(list(dict.fromkeys(plurals)))
-    return words[:1].upper() + words[1:]
+    return text.sentence_case(text.join_words(list(dict.fromkeys(plurals))))
 
 
 def readme(catalog: Catalog, app: App) -> str:

@@ -45,7 +45,7 @@ const fields = forAction({
   batch_prompts: true,
   video_model: false,
   duration: false,
-  aspect_ratio: false,
+  aspect_ratio: { required: false, helpText: 'Frame shape of every video.' },
   webhook_url: false,
 }, { wait: true });
 

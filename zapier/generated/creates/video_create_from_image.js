@@ -28,7 +28,10 @@ const fields = forAction({
   image_url: true,
   video_model: false,
   duration: false,
-  aspect_ratio: false,
+  aspect_ratio: {
+    required: false,
+    helpText: 'Frame shape. Leave it out to follow the source image.',
+  },
   resolution: false,
   failover: false,
   sound: false,

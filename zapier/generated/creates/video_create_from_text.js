@@ -27,7 +27,7 @@ const fields = forAction({
   prompt: true,
   video_model: false,
   duration: false,
-  aspect_ratio: false,
+  aspect_ratio: { required: false, helpText: 'Frame shape of the video.' },
   resolution: false,
   failover: false,
   sound: false,

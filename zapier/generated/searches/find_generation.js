@@ -48,7 +48,7 @@ module.exports = {
           },
           {
             value: 'shared',
-            label: "Job – Get a voice, compose or chart video job's status and result.",
+            label: "Job – Get a voice, composed video or chart video job's status and result.",
             sample: 'shared',
           },
         ],
