@@ -9,6 +9,7 @@ import pytest
 
 from connector.catalog import CATALOG, Field, FieldType, Operation, limits
 from connector.catalog.events import unconfirmed_note
+from connector.catalog.text import n8n_description
 from connector.platforms import GENERATED_NOTICE
 from connector.platforms import n8n as emitter
 from connector.platforms.n8n import properties as P
@@ -157,22 +158,6 @@ def test_package_json_follows_the_community_conventions() -> None:
     assert meta["n8n"]["strict"] is True and meta["n8n"]["n8nNodesApiVersion"] == 1
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("16:9 (landscape)", "16:9 (Landscape)"),
-        ("Duration (seconds)", "Duration (Seconds)"),
-        ("Compose Video and Audio", "Compose Video and Audio"),
-        ("Put Output File in Field", "Put Output File in Field"),
-        ("Build up", "Build Up"),
-        ("480p", "480p"),
-        ("1024x1024 (square)", "1024x1024 (Square)"),
-    ],
-)
-def test_title_case_matches_the_linters(text: str, expected: str) -> None:
-    assert P.n8n_title(text) == expected
-
-
 def test_sorting_matches_javascripts_locale_compare() -> None:
     names = ["9:16 (Vertical)", "16:9 (Landscape)", "1:1 (Square)", "4:3", "21:9 (Cinema)", "3:4"]
     assert sorted(names, key=sort_key) == [
@@ -214,7 +199,7 @@ def test_the_event_list_speaks_to_the_builder() -> None:
     assert "API docs" not in text and "naming rule" not in text
     for event in CATALOG.events.values():
         if not event.documented:
-            assert literal(P.description(unconfirmed_note([event.name]))) in text
+            assert literal(n8n_description(unconfirmed_note([event.name]))) in text
 
 
 @pytest.mark.parametrize("f", [f for f in SHOWN if f.type is FieldType.ENUM and f.closed])

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from connector.catalog import CATALOG, Field, FieldType, OperationKind, fields
+from connector.catalog.text import title_case
 from connector.platforms import GENERATED_NOTICE, zapier
-from connector.platforms.zapier import inputs, js, outputs, text
+from connector.platforms.zapier import inputs, js, outputs
 from connector.platforms.zapier.app import AppBuilder
 from connector.platforms.zapier.layout import GENERATED, RUNTIME, zapier_key
 
@@ -118,13 +119,16 @@ def test_inputs_follow_the_catalog(op: Any) -> None:
         if f.fixed is not None or "zapier" not in f.platforms:
             assert f.key not in uses
             continue
-        assert uses[f.key] is use.required
+        used = uses[f.key]
+        own = dict(used) if isinstance(used, dict) else {"required": used}
+        assert own.pop("required") is use.required
+        assert own == inputs.own_text(use)  # the operation's own words, where it has them
         if f.type is FieldType.OBJECT:
             assert TABLE[f.key]["api"]["parts"] == [c.key for c in f.children]
             for child in f.children:
                 check_input(input_field(child.key, False), child, required=False)
             continue
-        check_input(input_field(f.key, use.required), f, required=use.required)
+        check_input(input_field(f.key, use.required) | own, use.shown, required=use.required)
         assert TABLE[f.key]["api"]["wire"] == f.name
 
 
@@ -141,13 +145,14 @@ def test_each_field_spec_is_written_once_in_the_package() -> None:
         assert where == {f"{GENERATED}/fields.js": specs.count(spec)}, (spec, where)
     for op in CREATES:
         source = gen(f"creates/{zapier_key(op.key)}.js")
-        assert "helpText" not in source.split("outputFields")[0], op.key
+        own_help = [u for u in op.visible_fields("zapier") if "helpText" in inputs.own_text(u)]
+        assert source.split("outputFields")[0].count("helpText") == len(own_help), op.key
         for field_key in inputs.uses(op):
             assert f"{js.key(field_key)}: " in source
 
 
 def check_input(field: dict[str, Any], f: Field, *, required: bool) -> None:
-    assert field["label"].startswith(text.title(f.label))
+    assert field["label"].startswith(title_case(f.label))
     assert field["required"] is required
     if f.type is FieldType.OBJECT_LIST:
         assert [c["key"] for c in field["children"]] == [c.name for c in f.children]
@@ -227,7 +232,7 @@ def test_samples_and_output_fields_come_from_the_output_contract() -> None:
         listed = source.split("outputFields")[-1]
         for field in contract.fields:
             if not field.children and field.type is not FieldType.OBJECT:
-                assert f"label: {js.string(text.title(field.label))}" in listed, (op.key, field.key)
+                assert f"label: {js.string(title_case(field.label))}" in listed, (op.key, field.key)
     batch = CATALOG.operation("batch.create")
     paths = outputs.file_paths(outputs.operation_models(batch, CATALOG.operation("batch.get")))
     assert paths == ["jobs[].output_url"]
@@ -354,3 +359,20 @@ def test_the_emitter_modules_import_no_cycle() -> None:
         return False
 
     assert [m for m in graph if reaches(m, m, set())] == []
+
+
+def test_an_action_shows_the_operations_own_help_and_placeholder() -> None:
+    """An image prompt is not described or exemplified as a video shot (the catalog states
+    the image operations' own words; the shared entry keeps the field's)."""
+    video = fields.PROMPT
+    assert TABLE["prompt"]["placeholder"] == video.example
+    for key in ("image.generate", "image.edit"):
+        use = CATALOG.operation(key).field("prompt")
+        own = inputs.uses(CATALOG.operation(key))["prompt"]
+        assert isinstance(own, dict), key
+        assert own["helpText"].startswith(use.help) and use.help != video.help
+        assert own["placeholder"] == use.example != video.example
+        source = gen(f"creates/{zapier_key(key)}.js")
+        assert js.string(use.help) in source or use.help in source
+    ratio = inputs.uses(CATALOG.operation("batch.create"))["aspect_ratio"]
+    assert isinstance(ratio, dict) and "source image" not in ratio["helpText"]

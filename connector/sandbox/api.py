@@ -326,15 +326,14 @@ def _model_list(
 def _price(
     sandbox: Sandbox, key: ApiKey, op: Operation, body: dict[str, Any], _: dict[str, str]
 ) -> Response:
+    """What the generation request in `body` would be charged (any paid create's body)."""
     try:
-        kind, credits = pricing.quote(body)
-    except KeyError:
+        priced = pricing.quote(body)
+    except pricing.Unpriceable as exc:
         raise ErrorResponse(
-            errors.INVALID_REQUEST,
-            f"model {body['model']!r} is not served; expected one of " + ", ".join(pricing.MODELS),
-            param="model",
+            errors.INVALID_REQUEST, f"This request cannot be priced: {exc}", param=exc.param
         ) from None
-    return _answer({"model": body["model"], "type": kind, "credits": credits})
+    return _answer({"model": priced.model, "type": priced.type, "credits": priced.credits})
 
 
 def _stream(
@@ -429,7 +428,10 @@ def _view(ops: tuple[Operation, ...]) -> Callable[..., Response]:
         else:
             data = _json_body()
         op = _choose(ops, data)
-        body = _validated(op, data) if op.body != "none" else {}
+        if op.key == "price.calculate":  # any create's body: the price handler checks it
+            body = data
+        else:
+            body = _validated(op, data) if op.body != "none" else {}
         return handler_for(op)(sandbox, key, op, body, params)
 
     return view

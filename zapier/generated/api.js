@@ -43,6 +43,7 @@ module.exports = {
         { key: 'state' },
         { key: 'prompt' },
         { key: 'credits' },
+        { key: 'credits_refunded' },
         { key: 'output_url' },
         {
           key: 'error',
@@ -72,6 +73,7 @@ module.exports = {
         { key: 'total_jobs' },
         { key: 'completed' },
         { key: 'failed' },
+        { key: 'credits_charged' },
         { key: 'pending' },
         { key: 'processing' },
         {

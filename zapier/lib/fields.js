@@ -29,10 +29,17 @@ const entryOf = (key) => {
   return entry;
 };
 
-// The Zapier input field; line items get their columns as `children`.
-const inputOf = (key, required) => {
-  const { api, required: own, ...input } = entryOf(key);
-  const field = { key: input.key, label: input.label, required: required ?? own ?? false, ...input };
+// The Zapier input field; line items get their columns as `children`. `own`: what this
+// action shows differently (its own help text or placeholder, from the catalog).
+const inputOf = (key, required, own = {}) => {
+  const { api, required: needed, ...input } = entryOf(key);
+  const field = {
+    key: input.key,
+    label: input.label,
+    required: required ?? needed ?? false,
+    ...input,
+    ...own,
+  };
   if (api.columns) {
     delete field.helpText;
     field.children = api.columns.map((column) => inputOf(column));
@@ -42,8 +49,8 @@ const inputOf = (key, required) => {
 
 // Line items take no help text of their own (Zapier refuses `helpText` beside `children`):
 // a copy field just before them carries it.
-const inputsOf = (key, required) => {
-  const field = inputOf(key, required);
+const inputsOf = (key, required, own = {}) => {
+  const field = inputOf(key, required, own);
   const { helpText } = entryOf(key);
   if (!field.children || !helpText) {
     return [field];
@@ -64,17 +71,19 @@ const specOf = (key, required) => {
   return spec;
 };
 
-// `uses`: {catalog key: required}, in the order the form shows them. An object field shows
-// as its parts; a job-starting action (`wait`) also asks whether to wait for the result.
+// `uses`: {catalog key: required, or {required, ...what this action shows differently}}, in
+// the order the form shows them. An object field shows as its parts; a job-starting action
+// (`wait`) also asks whether to wait for the result.
 const forAction = (uses, { wait = false } = {}) => {
   const inputs = [];
   const specs = [];
-  for (const [key, required] of Object.entries(uses)) {
+  for (const [key, use] of Object.entries(uses)) {
+    const { required, ...own } = typeof use === 'object' ? use : { required: use };
     const { api } = entryOf(key);
     if (api.parts) {
       inputs.push(...api.parts.flatMap((part) => inputsOf(part, false)));
     } else {
-      inputs.push(...inputsOf(key, required));
+      inputs.push(...inputsOf(key, required, own));
     }
     specs.push(specOf(key, required));
   }

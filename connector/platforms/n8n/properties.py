@@ -10,13 +10,12 @@ the API's model list (`loadOptionsMethod`).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from connector.catalog import Field, FieldType, FieldUse, ModelSource, Operation, text
-from connector.catalog.text import title_case
+from connector.catalog.text import n8n_description, singular, title_case, whether
 from connector.platforms.n8n.ts import camel, pascal
 
 T = FieldType
@@ -49,47 +48,6 @@ def param_name(f: Field) -> str:
 
 def path_param_name(f: Field) -> str:
     return camel(f.key)
-
-
-def description(help_text: str) -> str:
-    """A parameter description as n8n writes it: the catalog's n8n rendering (no final
-    period on one sentence), with "ID" in capitals as n8n's linter asks."""
-    return text.n8n_description(re.sub(r"\bids?\b", lambda m: m.group(0).upper(), help_text))
-
-
-def n8n_title(label: str) -> str:
-    """Title Case as n8n's linter checks it: the catalog's `title_case`, where two rules of
-    the linter's (the `title-case` package) differ: a word starting with a digit is the
-    API's value and keeps its spelling ("480p", not "480P"), and the last word is always
-    capitalized ("Build Up")."""
-    words = label.split(" ")
-    cased = title_case(label).split(" ")
-    out = [w if w[:1].isdigit() else c for w, c in zip(words, cased, strict=True)]
-    last = out[-1]
-    if last[:1].isalpha():
-        out[-1] = last[:1].upper() + last[1:]
-    return " ".join(out)
-
-
-_ON_OFF = re.compile(r"^On: (?P<on>.+?)\. Off: (?P<off>.+?)\.?$")
-
-
-def whether(help_text: str) -> str:
-    """A boolean's help as n8n writes it ("Whether to ..."), by the catalog's renderer; a help
-    written as "On: ... Off: ..." (which that renderer does not read) keeps both halves."""
-    on_off = _ON_OFF.match(help_text.strip())
-    if on_off:
-        off = on_off.group("off")
-        return f"Whether to {on_off.group('on')} (off: {off[:1].lower()}{off[1:]})"
-    return text.whether(help_text)
-
-
-def _singular(label: str) -> str:
-    words = label.split()
-    last = words[-1]
-    if last.endswith("s") and not last.endswith("ss"):
-        words[-1] = last[:-1]
-    return " ".join(words)
 
 
 def _is_flat(f: Field) -> bool:
@@ -158,7 +116,7 @@ def property_for(
             # In the catalog's order (480p, 720p, 1080p), not alphabetically.
             options=[
                 {
-                    "name": n8n_title(o.label),
+                    "name": title_case(o.label),
                     "value": o.value,
                     **({"description": o.help} if o.help else {}),
                 }
@@ -188,7 +146,7 @@ def property_for(
         prop.update(type="boolean", default=_default(f))
         help_text = whether(f.help)
     elif t is T.STRING_LIST:
-        item = "URL" if f.item_type is T.URL else _singular(f.label).split()[-1]
+        item = "URL" if f.item_type is T.URL else singular(f.label).split()[-1]
         prop.update(
             type="string",
             typeOptions={"multipleValues": True, "multipleValueButtonText": f"Add {item}"},
@@ -201,11 +159,11 @@ def property_for(
                 "multipleValues": True,
                 **({"maxAllowedFields": f.max_items} if f.max_items else {}),
             },
-            placeholder=f"Add {_singular(f.label)}",
+            placeholder=f"Add {singular(f.label)}",
             default={},
             options=[
                 {
-                    "displayName": _singular(f.label),
+                    "displayName": singular(f.label),
                     "name": "values",
                     "values": [
                         child(c) if child else property_for(c, in_collection=True)
@@ -216,8 +174,10 @@ def property_for(
         )
     else:  # nested objects: JSON, shaped like the example
         prop.update(type="json", default=_default(f))
-    prop["displayName"] = n8n_title(str(prop["displayName"]))
-    prop["description"] = description(help_text) if help_text != DYNAMIC_DESCRIPTION else help_text
+    prop["displayName"] = title_case(str(prop["displayName"]))
+    prop["description"] = (
+        n8n_description(help_text) if help_text != DYNAMIC_DESCRIPTION else help_text
+    )
     return prop
 
 
@@ -252,7 +212,7 @@ def field_spec(
     spec: dict[str, Any] = {
         "wire": f.name,
         "param": param or param_name(f),
-        "label": n8n_title(f.label),
+        "label": title_case(f.label),
         "kind": _kind(f),
     }
     spec["allowed"] = f.allowed()
@@ -327,9 +287,9 @@ def choice_param(index: int) -> str:
 
 
 def choice_property(index: int, group: tuple[FieldUse, ...]) -> dict[str, Any]:
-    labels = [n8n_title(u.field.label) for u in group]
+    labels = [title_case(u.field.label) for u in group]
     return {
-        "displayName": n8n_title(text.join_words(labels, "or")),
+        "displayName": title_case(text.join_words(labels, "or")),
         "name": choice_param(index),
         "type": "options",
         "noDataExpression": True,

@@ -16,6 +16,7 @@ from connector.catalog import (
     Catalog,
     Field,
     FieldType,
+    FieldUse,
     ModelSource,
     Operation,
     errors,
@@ -66,10 +67,6 @@ def resources(catalog: Catalog) -> dict[str, list[Operation]]:
 
 def resource_label(ops: list[Operation]) -> str:
     return RESOURCES[ops[0].resource].label
-
-
-def _sentence(text: str) -> str:
-    return P.description(text)
 
 
 # -- the shared descriptions: each field's parameter once, the Options entries once -------
@@ -272,32 +269,17 @@ def _ref(f: Field, **overrides: Any) -> Any:
     return {Raw(f"...field.{_export(f.key)}"): None, **overrides}
 
 
-#: What one operation shows differently from a field's shared parameter: the catalog holds
-#: one example and one help per field, written for video ("a product turntable shot",
-#: "leave empty with a source image"), which misleads on the other operations.
-_PER_OPERATION: dict[tuple[str, str], dict[str, str]] = {
-    ("image.generate", "prompt"): {
-        "placeholder": "e.g. A ceramic travel mug on a marble counter, soft morning light",
-        "description": "Describe the image: subject, setting, lighting, style",
-    },
-    ("image.edit", "prompt"): {
-        "placeholder": "e.g. Place the item on a clean white studio background",
-        "description": "Describe the change to make to the image",
-    },
-    ("video.create_from_text", "aspect_ratio"): {"description": "Frame shape of the video"},
-    ("batch.create", "aspect_ratio"): {"description": "Frame shape of every video"},
-    ("video.create_from_image", "aspect_ratio"): {
-        "description": "Frame shape. Leave it out to follow the source image.",
-    },
-}
+def _own(use: FieldUse) -> dict[str, Any]:
+    """What one operation shows differently from the field's shared parameter: the
+    placeholder and description made from its own help and example (`Operation.field_text`)."""
+    if use.own is None:
+        return {}
+    shared, own = P.property_for(use.field), P.property_for(use.shown)
+    return {k: own[k] for k in ("placeholder", "description") if own.get(k) != shared.get(k)}
 
 
-def _own(op: Operation, f: Field) -> dict[str, str]:
-    return _PER_OPERATION.get((op.key, f.key), {})
-
-
-def _collection(op: Operation, f: Field) -> Any:
-    own = _own(op, f)
+def _collection(op: Operation, use: FieldUse) -> Any:
+    f, own = use.field, _own(use)
     # A file field inside a collection starts empty (at the top it names the `data` field).
     if f.type is FieldType.FILE:
         return _ref(f, default="", **own)
@@ -312,14 +294,13 @@ def operation_file(op: Operation) -> str:
     for param in op.path_params:
         props.append(_ref(param, required=True, displayOptions=Raw("showFor")))
     for use in fields.top:
-        own = _own(op, use.field)
-        props.append(_ref(use.field, **own, required=True, displayOptions=Raw("showFor")))
+        props.append(_ref(use.field, **_own(use), required=True, displayOptions=Raw("showFor")))
     for index, group in enumerate(fields.choices):
         choice = P.choice_property(index, group)
         props.append({**choice, "displayOptions": Raw("showFor")})
         for use in group:
             when = {"show": {Raw("...showFor.show"): None, choice["name"]: [use.field.name]}}
-            props.append(_ref(use.field, required=True, displayOptions=when))
+            props.append(_ref(use.field, **_own(use), required=True, displayOptions=when))
     props += _completion(op)
     if fields.additional:
         ordered = sorted(
@@ -334,7 +315,7 @@ def operation_file(op: Operation) -> str:
                 "placeholder": "Add Field",
                 "default": {},
                 "displayOptions": Raw("showFor"),
-                "options": [_collection(op, u.field) for u in ordered],
+                "options": [_collection(op, u) for u in ordered],
             }
         )
     entries = _option_properties()
@@ -381,7 +362,7 @@ def resource_index(resource: str, ops: list[Operation]) -> str:
             {
                 "name": op.label,
                 "value": P.op_value(op),
-                "description": _sentence(op.description),
+                "description": n8n_description(op.description),
                 "action": op.label[:1] + op.label[1:].lower(),
             }
             for op in ops
@@ -502,7 +483,7 @@ def credentials(catalog: Catalog) -> str:
             "typeOptions": {"password": True},
             "required": True,
             "default": "",
-            "description": "Your CreativeAI API key (Dashboard → API Keys). It also checks the "
+            "description": f"Your CreativeAI API key ({limits.API_KEYS_PAGE}). It also checks the "
             "signatures of completion webhooks.",
         },
         {

@@ -29,7 +29,7 @@ from connector.catalog import (
 )
 from connector.catalog import text as catalog_text
 from connector.platforms import GENERATED_NOTICE
-from connector.platforms.zapier import inputs, outputs, readme, text
+from connector.platforms.zapier import inputs, outputs, readme
 from connector.platforms.zapier.js import Code, literal
 from connector.platforms.zapier.js import key as js_key
 from connector.platforms.zapier.layout import (
@@ -44,9 +44,6 @@ from connector.platforms.zapier.layout import (
 #: form-data builds the multipart body of file uploads (the version core itself uses).
 FORM_DATA_VERSION = "4.0.5"
 PACKAGE_NAME = "creativeai-zapier"
-#: Where a builder finds an API key (the docs name the page "Dashboard → API Keys"; the
-#: catalog holds no dashboard URL yet).
-DASHBOARD_API_KEYS_URL = "https://creativeai.run/dashboard/api-keys"
 #: From a definition in generated/<folder>/ to the runtime and to generated/.
 LIB = f"../../{RUNTIME}"
 UP = ".."
@@ -117,7 +114,7 @@ class AppBuilder:
                     "type": "password",
                     "required": True,
                     "helpText": "Your CreativeAI API key: find it, or create one, under "
-                    f"[Dashboard → API Keys]({DASHBOARD_API_KEYS_URL}). It is sent only to "
+                    f"[{limits.API_KEYS_PAGE}]({limits.API_KEYS_URL}). It is sent only to "
                     "the API and to your relay.",
                 },
                 {
@@ -164,7 +161,7 @@ class AppBuilder:
             "path": op.path,
             "body": op.body,
         }
-        description = text.third_person(op.description)
+        description = catalog_text.third_person(op.description)
         output_fields = outputs.contract_fields(contract, paths)
         if op.is_async:
             assert op.job is not None
@@ -192,7 +189,7 @@ class AppBuilder:
         operation.update(sample=Code("sample"), outputFields=output_fields)
         definition = {
             "key": zapier_key(op.key),
-            "noun": text.noun(op.resource),
+            "noun": self._noun(op),
             "display": {"label": op.label, "description": description},
             "operation": operation,
         }
@@ -220,8 +217,9 @@ class AppBuilder:
         """ "video, video batch, voice, composed video or chart video": what jobs make."""
         nouns: list[str] = []
         for op in self.operations:
-            if op.is_async and text.noun(op.resource).lower() not in nouns:
-                nouns.append(text.noun(op.resource).lower())
+            noun = self.catalog.resource(op.key).noun
+            if op.is_async and noun not in nouns:
+                nouns.append(noun)
         return catalog_text.join_words(nouns, "or")
 
     def _status_reads(self) -> list[Operation]:
@@ -243,7 +241,7 @@ class AppBuilder:
             "noun": "Generation",
             "display": {
                 "label": "Find Generation",
-                "description": text.third_person(
+                "description": catalog_text.third_person(
                     f"Find a {self._job_words()} by its id: its status and, once finished, "
                     "its result and file."
                 ),
@@ -322,14 +320,15 @@ class AppBuilder:
             key = inputs.models_trigger_key(source)
             kind = inputs.models_trigger_kind(source)
             known = self._known_models(source)
-            label = f"{kind.replace('-', ' ').title()} Models" if kind else "Models"
+            named = f"{kind.replace('-', ' ')} models" if kind else "models"
+            label = catalog_text.title_case(named)
             definition = {
                 "key": key,
-                "noun": "Model",
+                "noun": self._noun(listing),
                 "display": {
                     "label": label,
                     "description": "Feeds the model dropdowns: "
-                    + _lowered(text.third_person(listing.description)).removesuffix(".")
+                    + _lowered(catalog_text.third_person(listing.description)).removesuffix(".")
                     + (f", of type {kind}." if kind else "."),
                     "hidden": True,
                 },
@@ -338,7 +337,9 @@ class AppBuilder:
                         f"(z, bundle) => listModels(z, bundle, {literal(kind)}, known)"
                     ),
                     "sample": sample,
-                    "outputFields": outputs.output_fields(sample),
+                    "outputFields": outputs.item_fields(
+                        self.catalog.output(listing.key).field("data")
+                    ),
                 },
             }
             source_js = (
@@ -454,10 +455,14 @@ class AppBuilder:
 
     def _event_noun(self, event: Event) -> str:
         """What a job ending with `event` makes, as the trigger's label names it."""
-        return text.noun(self.catalog.operation(event.operations[0]).resource)
+        return self._noun(self.catalog.operation(event.operations[0]))
+
+    def _noun(self, op: Operation) -> str:
+        """The catalog's noun of what `op` acts on, in Title Case ("Composed Video")."""
+        return catalog_text.title_case(self.catalog.resource(op.key).noun)
 
     def _event_label(self, event: Event) -> str:
-        return f"{self._event_noun(event)} {event.state.value.capitalize()}"
+        return catalog_text.title_case(f"{self._event_noun(event)} {event.state.value}")
 
     def _event_kind(self, event: Event) -> str:
         jobs = {op.job for key in event.operations if (op := self.catalog.operation(key)).job}
@@ -586,12 +591,12 @@ def _object(value: Any) -> str:
     return literal(value, 0)
 
 
-def _call_arg(uses: dict[str, bool], rest: str) -> str:
+def _call_arg(uses: dict[str, bool | dict[str, Any]], rest: str) -> str:
     """`forAction(...)`'s arguments: on the call's line while they fit, else one per line."""
     flat = literal(uses, len("const fields = forAction(") + len(rest) + 2)
     if "\n" not in flat:
         return flat + rest
-    return "{\n" + "".join(f"  {js_key(k)}: {literal(v)},\n" for k, v in uses.items()) + "}" + rest
+    return "{\n" + "".join(f"  {js_key(k)}: {literal(v, 2)},\n" for k, v in uses.items()) + "}" + rest
 
 
 __all__ = ["CORE_VERSION", "AppBuilder"]

@@ -3,7 +3,9 @@
 `field_table(operations)` writes every field an action takes once, keyed by its catalog
 key, as `generated/fields.js`: the Zapier input field (without `required`, which belongs
 to the action) and, under `api`, how the runtime (lib/input.js) sends its value. An action
-names its fields with `uses(op)`: `{catalog key: required}`; lib/fields.js builds the
+names its fields with `uses(op)`: `{catalog key: required}`, or, where the operation states
+its own help or example for a field (`Operation.field_text`), `{required, helpText,
+placeholder}` with what it shows differently; lib/fields.js builds the
 action's `inputFields` and request spec from the two. Catalog types map onto Zapier as:
 
     text, string, URL         -> string / text
@@ -25,8 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from connector.catalog import Field, FieldType, ModelSource, Operation
-from connector.platforms.zapier.text import title
+from connector.catalog import Field, FieldType, FieldUse, ModelSource, Operation
+from connector.catalog.text import sentence, title_case
 
 T = FieldType
 ADVANCED_GROUP = {"key": "advanced", "label": "Additional Options", "emphasize": False}
@@ -57,9 +59,25 @@ def shown(op: Operation) -> list[Field]:
     return [u.field for u in op.visible_fields("zapier")]
 
 
-def uses(op: Operation) -> dict[str, bool]:
-    """The fields an action takes, by catalog key, and whether it requires each."""
-    return {u.field.key: u.required for u in op.visible_fields("zapier")}
+def uses(op: Operation) -> dict[str, bool | dict[str, Any]]:
+    """The fields an action takes, by catalog key, and whether it requires each (with what
+    it shows differently from the shared entry, where it states its own words)."""
+    out: dict[str, bool | dict[str, Any]] = {}
+    for u in op.visible_fields("zapier"):
+        own = own_text(u)
+        out[u.field.key] = {"required": u.required, **own} if own else u.required
+    return out
+
+
+def own_text(use: FieldUse) -> dict[str, str]:
+    """The help text and placeholder an operation shows for a field instead of the shared
+    entry's, made from its own help and example (`Operation.field_text`)."""
+    if use.own is None:
+        return {}
+    if use.field.type in (T.OBJECT, T.OBJECT_LIST):
+        raise ValueError(f"{use.field.key!r}: own help is for simple fields only")
+    shared, own = _scalar(use.field), _scalar(use.shown)
+    return {k: own[k] for k in ("helpText", "placeholder") if own.get(k) != shared.get(k)}
 
 
 def has_advanced(op: Operation) -> bool:
@@ -102,7 +120,7 @@ def _add(
         for child in f.children:
             _add(table, child, child.key, group=group, taken=taken)
         parts = [c.key for c in f.children]
-        table[f.key] = {"key": key, "label": title(f.label), "api": _api(f) | {"parts": parts}}
+        table[f.key] = {"key": key, "label": title_case(f.label), "api": _api(f) | {"parts": parts}}
         return
     if f.type is T.OBJECT_LIST:
         columns = []
@@ -110,12 +128,12 @@ def _add(
             column_key = child.name if child.name not in taken else child.key
             _add(table, child, column_key, group=False, taken=taken, column=True)
             columns.append(child.key)
-        label = title(f"{f.label} (up to {f.max_items})" if f.max_items else f.label)
+        label = title_case(f"{f.label} (up to {f.max_items})" if f.max_items else f.label)
         table[f.key] = {
             "key": key,
             "label": label,
             # Shown in a copy field above the line items (lib/fields.js).
-            "helpText": f"{f.help} {_sentence(f.allowed())}",
+            "helpText": f"{f.help} {sentence(f.allowed())}",
             **grouped,
             "api": _api(f) | {"columns": columns},
         }
@@ -124,7 +142,7 @@ def _add(
     if column and f.type is T.NUMBER_LIST:
         field = {
             "key": key,
-            "label": title(f.label),
+            "label": title_case(f.label),
             **own,
             "type": "string",
             "helpText": f"{f.help} Separate the numbers with commas.",
@@ -133,7 +151,7 @@ def _add(
         return
     table[f.key] = {
         "key": key,
-        "label": title(f.label),
+        "label": title_case(f.label),
         **own,
         **_scalar(f),
         **grouped,
@@ -176,7 +194,7 @@ def help_text(f: Field) -> str:
         or (t in (T.STRING_LIST, T.NUMBER_LIST) and ((f.min_items or 0) > 1 or f.max_items))
     )
     if bounded:
-        parts.append(_sentence(f.allowed()))
+        parts.append(sentence(f.allowed()))
     elif t is T.ENUM and f.options_source:
         listed = ", ".join(f"`{v}`" for v in f.option_values)
         parts.append(f"The list comes live from the API; known values: {listed}.")
@@ -185,10 +203,6 @@ def help_text(f: Field) -> str:
     elif t is T.URL and "URL" not in f.help:
         parts.append("An absolute http(s) URL.")
     return " ".join(parts)
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + "."
 
 
 def _text(value: Any) -> str:

@@ -30,7 +30,7 @@ from connector.catalog import (
     states,
 )
 from connector.catalog.contract import Output, OutputField
-from connector.platforms.zapier import text
+from connector.catalog.text import title_case
 
 #: The key added next to each output URL: the file itself, as a Zapier file.
 FILE_KEY = "file"
@@ -137,8 +137,8 @@ def _list_label(fields: tuple[OutputField, ...], head: str) -> str:
     name = head.removesuffix("[]")
     for f in fields:
         if f.key == name:
-            return text.title(f.label)
-    return text.title(name.replace("_", " "))
+            return title_case(f.label)
+    return title_case(name.replace("_", " "))
 
 
 def _walk(
@@ -146,7 +146,7 @@ def _walk(
 ) -> None:
     for f in fields:
         key = prefix + f.key
-        label = text.title(f.label)
+        label = title_case(f.label)
         shown = f"{parent}: {label}" if parent else label
         if f.children and f.type is FieldType.OBJECT_LIST:
             _walk(f.children, f"{key}[]", label, out)
@@ -186,50 +186,9 @@ def _add_file(node: dict[str, Any], parts: list[str]) -> None:
         node[head.removesuffix("[]")] = copies
 
 
-def output_fields(sample: Mapping[str, Any]) -> list[dict[str, Any]]:
+def item_fields(listed: OutputField) -> list[dict[str, Any]]:
+    """The output fields of one item of a listed field, with the contract's labels (a
+    models trigger outputs one model of the model list's `data`)."""
     fields: list[dict[str, Any]] = []
-    _collect(sample, "", fields)
+    _walk(listed.children, "", "", fields)
     return fields
-
-
-def _collect(node: Mapping[str, Any], prefix: str, out: list[dict[str, Any]]) -> None:
-    for name, value in node.items():
-        key = prefix + name
-        if isinstance(value, Mapping):
-            if value:
-                _collect(value, f"{key}__", out)
-            continue
-        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
-            merged: dict[str, Any] = {}
-            for item in value:
-                merged.update({k: v for k, v in item.items() if merged.get(k) is None})
-            _collect(merged, f"{key}[]", out)
-            continue
-        field: dict[str, Any] = {"key": key, "label": label(key)}
-        kind = _type(name, value[0] if isinstance(value, list) and value else value)
-        if kind:
-            field["type"] = kind
-        if isinstance(value, list):
-            field["list"] = True
-        out.append(field)
-
-
-def _type(name: str, value: Any) -> str | None:
-    if name == FILE_KEY:
-        return "file"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if (name.endswith("_at") or name in EPOCH_TIMESTAMPS) and isinstance(value, str):
-        return "datetime"
-    if isinstance(value, str):
-        return "string"
-    return None
-
-
-def label(key: str) -> str:
-    """`jobs[]output_url` -> "Video Output URL" (see text.output_label)."""
-    return text.output_label(key)

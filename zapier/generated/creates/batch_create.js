@@ -10,6 +10,7 @@ const sample = {
   total_jobs: 2,
   completed: 2,
   failed: 0,
+  credits_charged: null,
   pending: 0,
   processing: 0,
   jobs: [
@@ -44,7 +45,7 @@ const fields = forAction({
   batch_prompts: true,
   video_model: false,
   duration: false,
-  aspect_ratio: false,
+  aspect_ratio: { required: false, helpText: 'Frame shape of every video.' },
   webhook_url: false,
 }, { wait: true });
 
@@ -82,6 +83,7 @@ module.exports = {
       { key: 'total_jobs', label: 'Total Videos', type: 'integer' },
       { key: 'completed', label: 'Completed Videos', type: 'integer' },
       { key: 'failed', label: 'Failed Videos', type: 'integer' },
+      { key: 'credits_charged', label: 'Credits Charged', type: 'number' },
       { key: 'pending', label: 'Pending Videos', type: 'integer' },
       { key: 'processing', label: 'Processing Videos', type: 'integer' },
       { key: 'jobs[]id', label: 'Videos: Generation ID', type: 'string' },

@@ -17,7 +17,11 @@ const sample = {
 
 // The fields it takes, by their key in ../fields.js, and whether it requires each.
 const fields = forAction({
-  prompt: true,
+  prompt: {
+    required: true,
+    helpText: 'Describe the change to make to the image.',
+    placeholder: 'Place the item on a clean white studio background',
+  },
   image_file: true,
   edit_model: true,
   size: false,

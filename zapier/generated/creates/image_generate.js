@@ -17,7 +17,11 @@ const sample = {
 
 // The fields it takes, by their key in ../fields.js, and whether it requires each.
 const fields = forAction({
-  prompt: true,
+  prompt: {
+    required: true,
+    helpText: 'Describe the image: subject, setting, lighting, style.',
+    placeholder: 'A ceramic travel mug on a marble counter, soft morning light',
+  },
   image_model: false,
   size: false,
   n: false,

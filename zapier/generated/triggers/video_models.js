@@ -18,10 +18,9 @@ module.exports = {
     perform: (z, bundle) => listModels(z, bundle, 'video', known),
     sample: { id: 'auto', object: 'model', owned_by: 'creativeai', type: 'video' },
     outputFields: [
-      { key: 'id', label: 'ID', type: 'string' },
-      { key: 'object', label: 'Object', type: 'string' },
+      { key: 'id', label: 'Model ID', type: 'string' },
+      { key: 'object', label: 'Object Type', type: 'string' },
       { key: 'owned_by', label: 'Owned By', type: 'string' },
-      { key: 'type', label: 'Type', type: 'string' },
     ],
   },
 };

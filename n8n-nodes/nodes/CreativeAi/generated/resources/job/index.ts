@@ -17,7 +17,7 @@ export const jobDescription: INodeProperties[] = [
 			{
 				name: 'Get Job',
 				value: 'get',
-				description: 'Get a voice, compose or chart video job\'s status and result',
+				description: 'Get a voice, composed video or chart video job\'s status and result',
 				action: 'Get job',
 			},
 		],
