@@ -12,19 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from connector import platforms, webhooks
-from connector.catalog import CATALOG, Field, FieldType, InvalidInput, Operation
+from connector.catalog import CATALOG, Field, FieldType, Operation
 from connector.catalog import limits as api_limits
+from connector.catalog.spec import OperationKind
+from connector.errors import CreativeAIError
 from connector.progress import ProgressBar, job_progress
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]
-
-
 def cmd_build(args: argparse.Namespace) -> int:
-    root = Path(args.root) if args.root else _repo_root()
+    try:
+        root = platforms.check_root(Path(args.root)) if args.root else platforms.find_root(Path())
+    except platforms.NoCheckout as exc:
+        raise CommandError(str(exc)) from None
     found = platforms.available()
     chosen = {name: found[name] for name in (args.platform or found)}
     if args.check:
@@ -38,17 +39,17 @@ def cmd_build(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        print(f"up to date: {', '.join(chosen) or 'no platform emitters'}")
+        print(f"up to date in {root}: {', '.join(chosen) or 'no emitters'}")
         return 0
     changed = platforms.build(root, chosen)
     for path in changed:
         print(f"wrote {path}")
-    print(f"{len(changed)} file(s) changed for {', '.join(chosen) or 'no platform emitters'}")
+    print(f"{len(changed)} file(s) changed in {root} for {', '.join(chosen) or 'no emitters'}")
     return 0
 
 
 def cmd_verify_signature(args: argparse.Namespace) -> int:
-    body = Path(args.body).read_bytes() if args.body != "-" else sys.stdin.buffer.read()
+    body = _read(Path(args.body), "body") if args.body != "-" else sys.stdin.buffer.read()
     secret = args.secret or _env_key()
     if not secret:
         print("no secret: pass --secret or set CREATIVEAI_API_KEY", file=sys.stderr)
@@ -99,8 +100,10 @@ def _add_field_option(parser: argparse.ArgumentParser, field: Field, required: b
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from connector.client import CreativeAI
+    from connector.client import ENV_API_KEY, CreativeAI
 
+    if not (args.api_key or os.environ.get(ENV_API_KEY)):
+        raise CommandError(f"no API key: pass --api-key or set {ENV_API_KEY}")
     return CreativeAI(base_url=args.base_url, api_key=args.api_key)
 
 
@@ -116,40 +119,46 @@ def _fields_from(args: argparse.Namespace, op: Operation) -> dict[str, Any]:
         if value is None or f.fixed is not None:
             continue
         if f.type is FieldType.FILE:
-            value = (value.name, value.read_bytes())
+            value = (value.name, _read(value, _option(f)))
         fields[f.name] = value
     for param in op.path_params:
         fields[param.name] = getattr(args, param.name)
+    if getattr(args, "max_credits", None) is not None:
+        fields["max_credits"] = args.max_credits
     return fields
 
 
-def cmd_call(args: argparse.Namespace) -> int:
-    from connector.client import CreativeAIError
+#: Exit status of a paid call refused by --max-credits (nothing was started).
+EXIT_CAPPED = 3
 
+
+class CommandError(Exception):
+    """A command that cannot run as asked; printed as one `error:` line (exit status 1)."""
+
+
+def _read(path: Path, option: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"{option}: cannot read {str(path)!r} ({exc.strerror or exc})") from None
+
+
+def cmd_call(args: argparse.Namespace) -> int:
     op: Operation = args.operation
     key = op.key
     if key == "video.create_from_text" and getattr(args, "image_url", None):
         key = "video.create_from_image"
     fields = _fields_from(args, CATALOG.operation(key))
-    try:
-        with _client(args) as client:
-            if getattr(args, "stream", False):
-                return _follow_stream(client, fields, args)
-            result = client.call(key, **fields)
-            if getattr(args, "wait", False) and op.is_async:
-                result = client.wait(
-                    result, interval=args.interval, on_progress=job_progress(op.label)
-                )
-            if getattr(args, "download", None) and getattr(result, "output_url", None):
-                saved = client.download(result.output_url, args.download)
-                print(f"saved {saved.path} ({saved.bytes_written:,} bytes)", file=sys.stderr)
-            _print_model(result)
-    except InvalidInput as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except CreativeAIError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with _client(args) as client:
+        if getattr(args, "stream", False):
+            return _follow_stream(client, fields, args)
+        result = client.call(key, **fields)
+        if getattr(args, "wait", False) and op.is_async:
+            result = client.wait(result, interval=args.interval, on_progress=job_progress(op.label))
+        if getattr(args, "download", None) and getattr(result, "output_url", None):
+            saved = client.download(result.output_url, args.download)
+            print(f"saved {saved.path} ({saved.bytes_written:,} bytes)", file=sys.stderr)
+        _print_model(result)
     return 0
 
 
@@ -160,12 +169,7 @@ def _follow_stream(client: Any, fields: dict[str, Any], args: argparse.Namespace
         bar.update(update.percent, update.status or update.kind)
         last = update
     if last is None or last.kind != "completed":
-        code = last.code if last else "no_result"
-        print(
-            f"error: the video did not complete ({code}: {last.message if last else ''})",
-            file=sys.stderr,
-        )
-        return 1
+        raise CommandError(_not_completed(last))
     bar.done("completed")
     if args.download:
         saved = client.download(last.urls[0], args.download)
@@ -174,9 +178,22 @@ def _follow_stream(client: Any, fields: dict[str, Any], args: argparse.Namespace
     return 0
 
 
+def _not_completed(last: Any) -> str:
+    if last is not None and last.kind == "failed":
+        reason = ": ".join(str(p) for p in (last.code, last.message) if p) or "no reason given"
+        who = f"the video {last.job_id}" if last.job_id else "the video"
+        return f"{who} failed ({reason})"
+    later = (
+        f"; fetch it later: creativeai-connector status {last.job_id}"
+        if last and last.job_id
+        else ""
+    )
+    return "the stream ended before the video finished" + later
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Look an id up on each status endpoint in turn (video, shared status, batch)."""
-    from connector.client import CreativeAIError, NotFoundError
+    from connector.client import NotFoundError
 
     order = {"video": ["video.get"], "job": ["job.get"], "batch": ["batch.get"]}.get(
         args.kind, ["video.get", "job.get", "batch.get"]
@@ -188,9 +205,6 @@ def cmd_status(args: argparse.Namespace) -> int:
                 result = client.call(key, **{op.path_params[0].name: args.id})
             except NotFoundError:
                 continue
-            except CreativeAIError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 1
             _print_model(result)
             return 0
     print(f"error: no video, job or batch has the id {args.id!r}", file=sys.stderr)
@@ -198,39 +212,39 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from connector.client import CreativeAIError
+    """The key goes only to the API's own origin, so any other URL needs none."""
+    from connector.client import ENV_BASE_URL, download
+    from connector.client._download import check_url, same_origin
 
-    target = args.path or Path(args.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
-    try:
+    check_url(args.url)
+    name = args.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "output"
+    target = args.path or Path(name)
+    base = args.base_url or os.environ.get(ENV_BASE_URL) or api_limits.DEFAULT_BASE_URL
+    if same_origin(args.url, base) or args.api_key or _env_key():
         with _client(args) as client:
             saved = client.download(args.url, target)
-    except CreativeAIError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    else:
+        saved = download(args.url, target)
     print(f"saved {saved.path} ({saved.bytes_written:,} bytes)")
     return 0
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from connector.sandbox.__main__ import main as sandbox_main
+    from connector.sandbox.__main__ import run
 
-    return sandbox_main(args.sandbox_args)
+    return run(args, args.parser)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from connector import demo
-    from connector.client import CreativeAI, CreativeAIError
+    from connector.client import CreativeAI
 
     out = Path(args.out)
-    try:
-        if args.base_url:  # the real API (or any other deployment)
-            with CreativeAI(base_url=args.base_url, api_key=args.api_key) as client:
-                record = demo.run(client, out)
-        else:
-            record = _demo_on_sandbox(out, args.time_scale)
-    except CreativeAIError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    if args.base_url:  # the real API (or any other deployment)
+        with CreativeAI(base_url=args.base_url, api_key=args.api_key) as client:
+            record = demo.run(client, out)
+    else:
+        record = _demo_on_sandbox(out, args.time_scale)
     print(json.dumps(record.__dict__, indent=2))
     print(f"\nnarrated MP4: {record.final_file}")
     return 0
@@ -280,6 +294,14 @@ def _add_operations(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         if op.key == "video.create_from_text":  # optional here: it switches to image-to-video
             image = CATALOG.operation("video.create_from_image").field("image_url").field
             _add_field_option(p, image, required=False)
+        if op.kind is OperationKind.CREATE:
+            p.add_argument(
+                "--max-credits",
+                type=float,
+                metavar="N",
+                help="price the call first and start nothing when the estimate is over N "
+                f"credits (exit status {EXIT_CAPPED}); for a batch, the whole batch",
+            )
         if op.is_async:
             p.add_argument("--wait", action="store_true", help="poll until the job ends")
             p.add_argument(
@@ -310,10 +332,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("build", help="generate n8n-nodes/, make-app/ and zapier/ from the catalog")
+    p = sub.add_parser(
+        "build",
+        help="generate everything generated from the catalog: n8n-nodes/, make-app/, zapier/ "
+        "and the client's connector/client/params.py",
+    )
     p.add_argument("--check", action="store_true", help="fail if committed files differ")
-    p.add_argument("--platform", action="append", choices=platforms.PLATFORMS)
-    p.add_argument("--root", help="repository root (default: this checkout)")
+    p.add_argument(
+        "--platform",
+        action="append",
+        choices=platforms.GENERATORS,
+        help="only this part (repeatable; default: all)",
+    )
+    p.add_argument(
+        "--root",
+        help="the checkout to write into (default: the nearest folder above the working "
+        "directory with this project's pyproject.toml)",
+    )
     p.set_defaults(handler=cmd_build)
 
     p = sub.add_parser("verify-signature", help="check an X-CreativeAI-Signature over a body")
@@ -340,11 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", type=Path)
     p.set_defaults(handler=cmd_download)
 
-    p = sub.add_parser(
-        "sandbox", help="run the local CreativeAI sandbox (see its --help)", add_help=False
-    )
-    p.add_argument("sandbox_args", nargs=argparse.REMAINDER)
-    p.set_defaults(handler=cmd_sandbox)
+    from connector.sandbox.__main__ import add_arguments as add_sandbox_arguments
+
+    p = sub.add_parser("sandbox", help="run the local CreativeAI sandbox until Ctrl-C")
+    add_sandbox_arguments(p)
+    p.set_defaults(handler=cmd_sandbox, parser=p)
 
     p = sub.add_parser("demo", help="the commerce flow: image -> video -> voice -> narrated MP4")
     _add_api_options(p)
@@ -375,9 +410,32 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.Argument
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A mistake on the command line is argparse's usage error (status 2);
+    anything the command then cannot do is one `error:` line (status 1), never a traceback."""
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except (CreativeAIError, CommandError) as exc:  # InvalidInput is a CreativeAIError
+        _fail(str(exc))
+        return EXIT_CAPPED if _capped(exc) else 1
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}")
+    except KeyboardInterrupt:
+        return 130
+
+
+def _capped(exc: Exception) -> bool:
+    """Whether a paid call was refused by its credit cap. Looked up only if the client was
+    loaded (it raised it then): `build` must run while the client cannot even import."""
+    errors = sys.modules.get("connector.client.errors")
+    return errors is not None and isinstance(exc, errors.CreditCapError)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

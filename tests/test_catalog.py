@@ -414,3 +414,17 @@ def test_platform_operations() -> None:
             "chart.create",
             "job.get",
         } <= keys
+
+
+def test_a_field_is_added_by_one_field_definition_alone() -> None:
+    """No second list: a `Field(...)` written among the others reaches `fields.ALL`."""
+    source = Path(catalog_fields.__file__).read_text()
+    added = (
+        'SCRATCH_SEED = Field(key="scratch_seed", name="seed", type=T.INTEGER, label="Seed",\n'
+        '    help="A seed.", operations=VIDEO_CREATES)\n\n'
+    )
+    at = source.index("PROMPT = Field(")
+    scope: dict[str, object] = {"__name__": "scratch_fields"}
+    exec(compile(source[:at] + added + source[at:], "scratch_fields.py", "exec"), scope)
+    keys = [f.key for f in scope["ALL"]]  # type: ignore[attr-defined]
+    assert keys == ["scratch_seed", *(f.key for f in catalog_fields.ALL)]

@@ -135,10 +135,36 @@ def test_operations_do_not_declare_events_themselves() -> None:
 
 
 def test_job_kinds_are_listed_from_resource_nouns() -> None:
-    assert CATALOG.job_nouns(JobKind.SHARED) == ["voice", "compose", "chart video"]
-    assert text.join_words(CATALOG.job_nouns(JobKind.SHARED), "or") == (
-        "voice, compose or chart video"
-    )
+    nouns = CATALOG.job_nouns(JobKind.SHARED)
+    shown = [
+        CATALOG.resource(op.key).noun
+        for op in CATALOG.operations.values()
+        if op.is_async and op.job is JobKind.SHARED and op.platforms
+    ]
+    assert nouns == list(dict.fromkeys(shown))  # each once, in catalog order
+    documented = ["voice", "composed video", "chart video"]
+    assert [n for n in nouns if n in documented] == documented
+    assert text.join_words(documented, "or") == "voice, composed video or chart video"
     assert CATALOG.operation("job.get").description == (
-        "Get a voice, compose or chart video job's status and result."
+        f"Get a {text.join_words(nouns, 'or')} job's status and result."
     )
+
+
+def test_a_job_that_takes_a_webhook_url_must_name_its_events() -> None:
+    chart = operations.BY_KEY["chart.create"]
+    scratch = chart.model_copy(update={"key": "chart.scratch", "action": "scratch"})
+    hook = fields.WEBHOOK_URL.model_copy(
+        update={"operations": (*fields.WEBHOOK_URL.operations, "chart.scratch")}
+    )
+    others = tuple(f for f in fields.ALL if f.key != hook.key)
+    with pytest.raises(ValueError, match=r"'chart\.scratch' takes a webhook_url but no event"):
+        Catalog((*operations.ALL, scratch), (*others, hook))
+
+
+def test_every_resource_noun_is_a_noun_zapier_can_name() -> None:
+    # Zapier shows "Create a new <noun>"; "Compose" (the resource's label) is a verb.
+    assert CATALOG.resources["compose"].noun == "composed video"
+    for resource in CATALOG.resources.values():
+        assert resource.noun == resource.noun.lower() and resource.plural.startswith(
+            resource.noun.split()[0]
+        ), resource.key

@@ -162,7 +162,7 @@ def test_invalid_input_names_the_field(
     sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["video", "create", *_api(sandbox), "--prompt", "x", "--duration", "99"])
-    assert code == 2
+    assert code == 1
     err = capsys.readouterr().err
     assert "duration" in err and "99" in err and "3 to 15" in err
 

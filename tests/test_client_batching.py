@@ -107,6 +107,20 @@ def test_partial_failures_are_reported_per_item(mode: str) -> None:
     assert all("bad image" not in p for batch in posted(server) for p in batch)  # never sent
 
 
+def test_an_invalid_item_is_named_by_its_own_position(mode: str) -> None:
+    items: list[Any] = [f"ok {n}" for n in range(7)]
+    items += [{"prompt": "seven", "image_url": "notaurl"}, "eight", ""]
+    with ScriptedServer(FakeBatchApi()) as server:
+        out = run(mode, server.url, lambda c: c.generate_videos(items))
+    results: list[ItemResult] = out.result
+    seven, nine = results[7].error, results[9].error
+    assert isinstance(seven, InvalidInput) and isinstance(nine, InvalidInput)
+    assert seven.param == "prompts[7].image_url" and "prompts[7].image_url" in str(seven)
+    assert nine.param == "prompts[9].prompt" and "prompts[9].prompt" in str(nine)
+    assert "prompts[0]" not in str(seven) + str(nine)
+    assert results[8].ok and posted(server) == [[f"ok {n}" for n in range(7)] + ["eight"]]
+
+
 def test_waiting_reports_failed_videos_per_item(mode: str) -> None:
     items = ["first", "this one will fail", "third"]
     with ScriptedServer(FakeBatchApi()) as server:

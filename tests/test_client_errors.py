@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -21,6 +22,7 @@ from connector.client import (
     NotFoundError,
     ProviderUnavailableError,
     RateLimitError,
+    RedirectError,
     ServerError,
     UnexpectedResponseError,
     UnprocessableError,
@@ -148,6 +150,43 @@ def test_the_key_is_redacted_from_quoted_messages(mode: str) -> None:
     assert "Bearer *** is revoked" in error.message
 
 
+def test_a_key_the_server_echoes_is_kept_nowhere_in_the_error(mode: str) -> None:
+    body = {
+        "error": {"code": "authentication_error", "message": "revoked", "key": KEY},
+        "request": {"headers": [f"Authorization: Bearer {KEY}"], KEY: 1},
+    }
+    echo = {"X-Echo-Authorization": f"Bearer {KEY}"}
+    error, _ = answer_once(mode, Reply(401, body, headers=echo))
+    assert isinstance(error, AuthenticationError)
+    kept = json.dumps(error.body) + str(error) + repr(list(error.headers.multi_items()))
+    assert KEY not in kept
+    assert error.body["error"]["key"] == "***" and error.headers["x-echo-authorization"] == (
+        "Bearer ***"
+    )
+
+
+def test_a_key_echoed_in_an_unreadable_success_is_not_kept(mode: str) -> None:
+    error, _ = answer_once(mode, Reply(202, {"status": "PENDING", "echo": KEY}))
+    assert isinstance(error, UnexpectedResponseError)
+    assert KEY not in error.body + str(error) and '"echo": "***"' in error.body
+
+
+def test_a_key_echoed_in_a_plain_text_error_is_not_kept(mode: str) -> None:
+    error, _ = answer_once(mode, Reply(500, f"upstream refused key {KEY}"))
+    assert KEY not in str(error) + error.message + repr(error.body)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_reported_as_one_not_as_an_invalid_request(mode: str, status: int) -> None:
+    moved = Reply(status, b"", headers={"Location": "https://api.example/v1/x"})
+    error, server = answer_once(mode, moved)
+    assert isinstance(error, RedirectError) and error.status == status
+    text = str(error)
+    assert "Invalid request" not in text and "missing or invalid" not in text
+    assert "https://api.example/v1/x" in text and "base URL" in text
+    assert len(server.received) == 1  # not followed
+
+
 def test_the_key_never_reaches_reprs_or_logs(mode: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     script = [Reply(503), Reply(202, {"id": "voice_1", "status": "PENDING"})]
@@ -196,9 +235,9 @@ def test_invalid_input_is_refused_before_any_request(
     assert server.received == []
 
 
-def test_invalid_input_is_not_a_creativeai_error_but_a_value_error() -> None:
+def test_invalid_input_is_a_creativeai_error_and_a_value_error() -> None:
     assert issubclass(InvalidInput, ValueError)
-    assert not issubclass(InvalidInput, CreativeAIError)
+    assert issubclass(InvalidInput, CreativeAIError)
 
 
 def test_unknown_operation_names_the_known_ones(mode: str) -> None:
@@ -207,3 +246,30 @@ def test_unknown_operation_names_the_known_ones(mode: str) -> None:
     error = out.raised(KeyError)
     assert "video.create_from_text" in str(error)
     assert set(CATALOG.operations) >= {"video.get"}
+
+
+def test_one_except_catches_everything_a_call_can_raise(mode: str) -> None:
+    from connector.client import CreativeAIError
+
+    with ScriptedServer([]) as server:
+        out = run(mode, server.url, lambda c: c.voice.create(text=""))
+    assert isinstance(out.error, InvalidInput) and isinstance(out.error, CreativeAIError)
+    assert isinstance(out.error, ValueError)  # as before
+    assert server.received == []
+
+
+def test_the_catalog_gets_the_root_error_without_importing_the_client() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, connector.catalog as c, connector.errors as e\n"
+        "assert issubclass(c.InvalidInput, e.CreativeAIError)\n"
+        "sys.exit(any(k.startswith('connector.client') for k in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    from connector import errors
+    from connector.client import CreativeAIError
+
+    assert CreativeAIError is errors.CreativeAIError

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,8 +29,8 @@ from connector.client import (
     AsyncCreativeAI,
     CreativeAI,
     CreativeAIError,
-    _codegen,
 )
+from connector.platforms import client as client_params
 
 VIDEO = {"id": "vgen_1", "status": "processing", "model": "auto"}
 SHARED = {"id": "voice_1", "status": "PENDING"}
@@ -355,12 +356,41 @@ def test_connection_pool_is_sized_by_the_parallel_limit() -> None:
 
 
 def test_params_module_is_generated_from_the_catalog() -> None:
-    assert _codegen.TARGET.read_text() == _codegen.render(), (
-        "connector/client/params.py is stale: run python -m connector.client._codegen"
+    params = Path(__file__).parents[1] / client_params.OUTPUT_DIR / client_params.TARGET
+    assert params.read_text() == client_params.render(CATALOG), (
+        "connector/client/params.py is stale: run creativeai-connector build"
     )
 
 
 def test_params_cover_every_operation_with_a_body() -> None:
-    covered = {key for _, keys, _ in _codegen.SPECS for key in keys}
+    covered = {key for _, keys, _ in client_params.specs(CATALOG) for key in keys}
     with_body = {k for k, op in CATALOG.operations.items() if op.body != "none"}
     assert covered == with_body
+
+
+def test_a_new_operation_gets_its_params_class_without_an_edit() -> None:
+    from connector.catalog import Catalog, Field, FieldType
+    from connector.catalog import fields as catalog_fields
+    from connector.catalog import operations as catalog_operations
+
+    voice = catalog_operations.BY_KEY["voice.create"]
+    scratch = voice.model_copy(
+        update={"key": "image.scratch", "resource": "image", "action": "scratch"}
+    )
+    field = Field(
+        key="scratch_image_url",
+        name="image_url",
+        type=FieldType.URL,
+        label="Image URL",
+        help="The image to work on.",
+        operations=("image.scratch",),
+        required_in=("image.scratch",),
+    )
+    catalog = Catalog((*catalog_operations.ALL, scratch), (*catalog_fields.ALL, field))
+    assert ("ImageScratchParams", ("image.scratch",), ()) in client_params.specs(catalog)
+    rendered = client_params.render(catalog)
+    assert (
+        'class ImageScratchParams(TypedDict, total=False):\n    """Fields of image.scratch."""'
+        in rendered
+    )
+    assert "    image_url: Required[str]" in rendered

@@ -168,6 +168,25 @@ def test_unreadable_retry_after_falls_back_to_backoff(mode: str) -> None:
     assert out.sleeps == [SCHEDULE.initial]
 
 
+@pytest.mark.parametrize("header", [limits.RETRY_AFTER_HEADER, limits.RETRY_AFTER_MS_HEADER])
+@pytest.mark.parametrize("value", ["-5", "-0.5", "nan"])
+def test_a_negative_retry_after_is_ignored_for_the_backoff(
+    mode: str, header: str, value: str
+) -> None:
+    limited = fail(429, codes.RATE_LIMIT.code, **{header: value})
+    with ScriptedServer([limited, Reply(200, DONE)]) as server:
+        out = run(mode, server.url, get_video, retry=NO_JITTER)
+    assert out.error is None
+    assert out.sleeps == [SCHEDULE.initial]
+
+
+def test_a_retry_after_date_already_past_retries_at_once(mode: str) -> None:
+    when = email.utils.formatdate(time.time() - 30, usegmt=True)
+    with ScriptedServer([fail(503, **{limits.RETRY_AFTER_HEADER: when}), Reply(200, DONE)]) as s:
+        out = run(mode, s.url, get_video, retry=NO_JITTER)
+    assert out.error is None and out.sleeps == [0.0]
+
+
 def test_rate_limit_error_carries_retry_after(mode: str) -> None:
     limited = fail(429, codes.RATE_LIMIT.code, **{limits.RETRY_AFTER_HEADER: "7"})
     with ScriptedServer([limited]) as server:

@@ -1,8 +1,9 @@
 """`stream()`: progress streams over a local server that drops, refuses and resumes on cue.
 
 The sandbox tests run the three dialects end to end; these pin the connection rules:
-retry only before the stream is established, resume with Last-Event-ID, settle through the
-status endpoint when resuming fails, and never re-send a create that may have started.
+retry only before the stream is established, never reopen it (that would re-send the paid
+create), settle a drop through the status endpoint with the job id the frames or event ids
+gave, and say what is known when there is none.
 """
 
 from __future__ import annotations
@@ -107,55 +108,78 @@ def test_other_refusals_raise_their_error(mode: str) -> None:
     assert error.param == "prompt" and len(server.received) == 1
 
 
-def test_a_drop_resumes_with_the_last_event_id(mode: str) -> None:
-    first = stream(progress(0, 0, retry=5), progress(1, 30), cut=True)
-    rest = stream(progress(2, 60), complete(3))
-    with ScriptedServer([first, rest]) as server:
-        out = run(mode, server.url, start)
+def status_path(job_id: str) -> str:
+    return STATUS_PATH.replace("{id}", job_id)
+
+
+def calls(server: ScriptedServer) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in server.received]
+
+
+DONE_1 = {"id": "job_1", "status": "completed", "output_url": "https://cdn.example/1.mp4"}
+
+
+def test_a_drop_is_settled_by_the_status_endpoint_never_by_a_second_create(mode: str) -> None:
+    # A server that ignores Last-Event-ID would start (and bill) a second job for a re-sent
+    # create: the stream is never reopened; the job named by the event ids is looked up.
+    creates = [stream(progress(0, 0, retry=5), progress(1, 30), cut=True)]
+    second_job = stream(progress(0, 0), complete(1))
+    statuses = [Reply(200, {"id": "job_1", "status": "processing"}), Reply(200, DONE_1)]
+
+    def answer(got: Any) -> Reply:
+        if got.method == "POST":
+            return creates.pop(0) if creates else second_job
+        return statuses.pop(0)
+
+    with ScriptedServer(answer) as s:
+        out = run(mode, s.url, start)
     assert out.error is None
-    assert kinds(out.result) == [
-        ("progress", 0),
-        ("progress", 30),
-        ("progress", 60),
-        ("completed", None),
-    ]
-    resumed = server.received[1]
-    assert resumed.header("Last-Event-ID") == "job_1:1"
-    assert resumed.json() == server.received[0].json()
-    assert out.sleeps == [0.005]  # the server's retry: 5 ms
+    assert kinds(out.result) == [("progress", 0), ("progress", 30), ("completed", None)]
+    assert out.result[-1].urls == ("https://cdn.example/1.mp4",)
+    assert calls(s) == [("POST", STREAM_PATH)] + [("GET", status_path("job_1"))] * 2
+    assert all(r.header("Last-Event-ID") is None for r in s.received)
 
 
-def test_a_clean_end_without_a_result_also_resumes(mode: str) -> None:
-    with ScriptedServer([stream(progress(0, 10)), stream(complete(1))]) as server:
+def test_a_clean_end_without_a_result_is_settled_too(mode: str) -> None:
+    with ScriptedServer([stream(progress(0, 10)), Reply(200, DONE_1)]) as server:
         out = run(mode, server.url, start)
     assert out.result[-1].kind == "completed"
-    assert server.received[1].header("Last-Event-ID") == "job_1:0"
+    assert calls(server) == [("POST", STREAM_PATH), ("GET", status_path("job_1"))]
 
 
-def test_a_refused_resume_is_settled_by_the_status_endpoint(mode: str) -> None:
+def test_a_drop_inside_the_final_event_still_gives_the_result(mode: str) -> None:
+    # Events :0-:9 pass, then only the `id:` line of the final event, then a reset: that
+    # event never counted, and the job is settled as completed, not lost.
+    whole = [progress(n, 10 * n) for n in range(10)]
+    first = stream(*whole, b"id: job_1:10\n", cut=True)
+    with ScriptedServer([first, Reply(200, DONE_1)]) as server:
+        out = run(mode, server.url, start)
+    assert out.error is None
+    assert out.result[-1].kind == "completed" and out.result[-1].job_id == "job_1"
+    assert len(out.result) == 11
+    assert calls(server) == [("POST", STREAM_PATH), ("GET", status_path("job_1"))]
+
+
+def test_a_job_named_by_its_frames_is_followed_to_its_end(mode: str) -> None:
     first = stream(generation(0, "PENDING", 0), generation(1, "PROCESSING", 40), cut=True)
     done = {"id": "vgen_9", "status": "completed", "output_url": "https://cdn.example/9.mp4"}
-    script = [
-        first,
-        Reply(503),
-        Reply(200, {"id": "vgen_9", "status": "processing"}),
-        Reply(200, done),
-    ]
+    script = [first, Reply(200, {"id": "vgen_9", "status": "processing"}), Reply(200, done)]
     with ScriptedServer(script) as server:
-        out = run(mode, server.url, start)
+        out = run(
+            mode,
+            server.url,
+            start,
+        )
     assert out.error is None
     last = out.result[-1]
     assert last.kind == "completed" and last.job_id == "vgen_9"
     assert last.urls == ("https://cdn.example/9.mp4",)
-    methods = [(r.method, r.path) for r in server.received]
-    status_path = STATUS_PATH.replace("{id}", "vgen_9")
-    # one create, one resume (its 503 is not retried once the stream began), then polling
-    assert methods == [
+    assert calls(server) == [
         ("POST", STREAM_PATH),
-        ("POST", STREAM_PATH),
-        ("GET", status_path),
-        ("GET", status_path),
+        ("GET", status_path("vgen_9")),
+        ("GET", status_path("vgen_9")),
     ]
+    assert len(out.sleeps) == 1  # polled at the catalog's cadence, like wait()
 
 
 def test_a_failed_job_found_by_the_status_endpoint_is_a_failed_update(mode: str) -> None:
@@ -165,7 +189,7 @@ def test_a_failed_job_found_by_the_status_endpoint_is_a_failed_update(mode: str)
         "status": "failed",
         "error": {"message": "timed out", "code": "generation_timeout"},
     }
-    with ScriptedServer([first, Reply(404), Reply(200, failed)]) as server:
+    with ScriptedServer([first, Reply(200, failed)]) as server:
         out = run(mode, server.url, start)
     assert out.error is None
     last = out.result[-1]
@@ -177,31 +201,44 @@ def test_a_drop_before_any_event_is_not_resent(mode: str) -> None:
         out = run(mode, server.url, start)
     error = out.raised(JobMayExistError)
     assert "progress stream dropped before naming the job" in str(error)
+    assert "never name their job" in str(error)
     assert len(server.received) == 1  # the create was not sent twice
 
 
-def test_without_a_job_id_a_refused_resume_says_the_job_exists(mode: str) -> None:
+def test_an_event_id_naming_an_unknown_job_says_the_job_may_exist(mode: str) -> None:
+    # Dialect 1 frames never name their job; the event id's job part is only a hint.
     with ScriptedServer([stream(progress(0, 10), cut=True), Reply(404)]) as server:
         out = run(mode, server.url, start)
     error = out.raised(JobMayExistError)
-    assert "'job_1:0'" in str(error) and "HTTP 404" in str(error)
-    assert "/v1/video/generations/{id}" in str(error)
-    assert len(server.received) == 2
+    text = str(error)
+    assert "'job_1:0'" in text and "suggested job 'job_1'" in text and "HTTP 404" in text
+    assert "dialects 1 and 3" in text and "never name their job" in text
+    assert "/v1/video/generations/{id}" in text
+    assert calls(server) == [("POST", STREAM_PATH), ("GET", status_path("job_1"))]
+
+
+def test_an_event_id_without_a_job_part_says_the_job_may_exist(mode: str) -> None:
+    first = stream(b'id: 7\nevent: progress\ndata: {"status":"progress","percent":5}\n\n', cut=True)
+    with ScriptedServer([first]) as server:
+        out = run(mode, server.url, start)
+    error = out.raised(JobMayExistError)
+    assert "last event id '7'" in str(error) and "never name their job" in str(error)
+    assert len(server.received) == 1
 
 
 def test_with_a_job_id_but_no_status_endpoint_the_drop_is_reported(mode: str) -> None:
     first = stream(generation(0, "PROCESSING", 10), cut=True)
-    with ScriptedServer([first, Reply(404)]) as server:
+    with ScriptedServer([first]) as server:
         out = run(mode, server.url, lambda c: c.images.stream(prompt="a garden"))
     error = out.raised(StreamInterruptedError)
-    assert error.job_id == "vgen_9" and error.status == 404
-    assert "vgen_9" in str(error)
+    assert error.job_id == "vgen_9" and "no status endpoint" in str(error)
+    assert "vgen_9" in str(error) and len(server.received) == 1
 
 
-def test_a_204_on_resume_ends_the_stream_quietly(mode: str) -> None:
-    with ScriptedServer([stream(progress(0, 10), cut=True), Reply(204)]) as server:
+def test_a_204_ends_the_stream_quietly(mode: str) -> None:
+    with ScriptedServer([Reply(204)]) as server:
         out = run(mode, server.url, start)
-    assert out.error is None and kinds(out.result) == [("progress", 10)]
+    assert out.error is None and out.result == []
 
 
 def test_a_json_answer_instead_of_a_stream_is_reported(mode: str) -> None:
@@ -218,3 +255,26 @@ def test_stream_input_is_checked_before_anything_is_sent(mode: str) -> None:
         out = run(mode, server.url, lambda c: c.videos.stream(prompt="p", duration=1))
     assert out.raised(InvalidInput).param == "duration"
     assert server.received == []
+
+
+def test_a_settled_stream_that_outlasts_the_wait_keeps_the_job_id(mode: str) -> None:
+    from test_client_support import FakeClock
+
+    from connector.client import WaitTimeoutError
+
+    clock = FakeClock()
+    first = stream(generation(0, "PROCESSING", 10), cut=True)
+    script = [first] + [Reply(200, {"id": "vgen_9", "status": "processing"})] * 200
+    with ScriptedServer(script) as server:
+        out = run(
+            mode,
+            server.url,
+            lambda c: c.videos.stream(prompt="A drone shot", poll_interval=120),
+            on_sleep=clock.advance,
+            clock=clock,
+        )
+    error = out.raised(WaitTimeoutError)
+    assert error.job_id == "vgen_9"
+    assert "GET /v1/video/generations/vgen_9" in str(error)
+    assert "creativeai-connector status vgen_9" in str(error)
+    assert [r.method for r in server.received].count("POST") == 1

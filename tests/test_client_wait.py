@@ -83,6 +83,10 @@ def test_timeout_raises_with_the_job_id_and_polling_is_bounded(mode: str) -> Non
     assert error.job_id == "vgen_1" and error.timeout == 25
     assert isinstance(error, TimeoutError)
     assert "vgen_1" in str(error) and "processing" in str(error)
+    # it says how to fetch the result later
+    assert "GET /v1/video/generations/vgen_1" in str(error)
+    assert "creativeai-connector status vgen_1" in str(error)
+    assert error.status_operation == "video.get"
     assert out.sleeps == [VIDEO_EVERY, VIDEO_EVERY, 5.0]  # never past the deadline
     assert len(out.paths) == 4
 

@@ -14,6 +14,10 @@ from make_iml.appfiles import LocalApp, load_file
 from make_iml.iml import (
     DOCUMENTED_FUNCTIONS,
     DOCUMENTED_OPERATORS,
+    SPREAD,
+    Binary,
+    Call,
+    Not,
     functions,
     operators,
     segments,
@@ -22,7 +26,7 @@ from make_iml.iml import (
 )
 
 from connector.catalog import CATALOG, FieldType, limits
-from connector.catalog.text import sentence_case
+from connector.catalog.text import sentence_case, third_person
 from connector.platforms import GENERATED_NOTICE, MANIFEST
 from connector.platforms import make as emitter
 from connector.platforms.make import modules, params
@@ -274,10 +278,13 @@ def test_the_app_uses_only_functions_and_operators_make_documents() -> None:
         "lower",
         "split",
         "contains",
+        "switch",
+        "round",
+        "last",
     }
     assert _used(functions) <= DOCUMENTED_FUNCTIONS
     assert "startsWith" not in DOCUMENTED_FUNCTIONS
-    assert _used(operators) == {"+", "==", "||", "!"}
+    assert _used(operators) == {"+", "/", "==", "||", "!", "&&", "<="}
     assert _used(operators) <= DOCUMENTED_OPERATORS
 
 
@@ -303,7 +310,7 @@ def test_every_operation_has_a_module_of_the_right_type() -> None:
         module = _module_for(op.label)
         meta = module.metadata
         assert (meta["moduleType"], meta.get("actionCrud")) == expected[op.kind.value], op.key
-        assert meta["description"] == modules.operation_text(op)[1]
+        assert meta["description"] == third_person(op.description)
         assert meta["label"] == sentence_case(op.label)
         assert module.codes["samples"], f"{op.key}: a sample"
         assert module.codes["interface"], f"{op.key}: an interface"
@@ -333,7 +340,7 @@ def test_mappable_parameters_say_what_the_catalog_says() -> None:
             p = specs[f.name]
             where = f"{op.key}.{f.name}"
             assert p["label"] == sentence_case(f.label), where
-            assert p["help"].startswith(f.help), where
+            assert p["help"].startswith(use.help), where  # the operation's own, if stated
             assert p.get("required", False) == use.required, where
             assert p.get("default") == f.default, where
             assert p.get("advanced", False) == f.advanced, where
@@ -372,11 +379,20 @@ def test_short_jobs_can_wait_within_makes_module_time_limit() -> None:
     waiting = {
         m.metadata["label"] for m in APP.components["module"].values() if modules.is_waiting(m)
     }
-    assert waiting == {"Create voice", "Compose video and audio"}
+    short = {
+        sentence_case(op.label)
+        for op in CATALOG.for_platform("make")
+        if op.is_async and op.duration and op.duration.typical_s <= modules.WAIT_BUDGET_S
+    }
+    assert waiting == short  # every job short enough, whatever operations the catalog has
+    assert {"Create voice", "Compose video and audio"} <= waiting
+    assert not {"Create video from text", "Create chart video"} & waiting
     for label in waiting:
         op = next(o for o in CATALOG.for_platform("make") if sentence_case(o.label) == label)
         assert op.job is not None
-        _, poll, check = _module_for(label).codes["communication"]
+        requests = _module_for(label).codes["communication"]
+        [at] = [n for n, r in enumerate(requests) if "repeat" in r]
+        poll, check = requests[at], requests[at + 1]
         cadence = limits.POLL_CADENCE[op.job]
         assert poll["repeat"]["delay"] == cadence.interval * 1000
         waited = poll["repeat"]["delay"] * poll["repeat"]["limit"] / 1000
@@ -531,9 +547,15 @@ def test_interfaces_and_samples_come_from_the_output_contract() -> None:
     for op in CATALOG.for_platform("make"):
         module = _module_for(op.label)
         fields, sample = _contract_of(op.key)
-        names = [p["name"] for p in module.codes["interface"]]
+        interface = module.codes["interface"]
+        names = {p["name"] for p in module.codes["mappableParams"]}
+        if modules.DOWNLOAD_PARAM in names:  # and the file it may hand over, after the contract
+            files = modules.file_interface()
+            assert interface[-len(files) :] == files, op.key
+            interface = interface[: -len(files)]
+        names = [p["name"] for p in interface]
         assert names == [f.key for f in fields], op.key
-        labels = [p["label"] for p in module.codes["interface"]]
+        labels = [p["label"] for p in interface]
         assert labels == [f.label for f in fields], op.key
         expected = {}
         for f in fields:
@@ -617,3 +639,50 @@ def test_a_description_opening_with_several_verbs_conjugates_each() -> None:
         .metadata["description"]
         .startswith("Inpaints, outpaints or restyles an uploaded image")
     )
+
+
+def _calls(node: Any) -> list[Any]:
+    """Every function call inside an expression, nested ones included."""
+    found = []
+    if isinstance(node, Call):
+        found.append(node)
+        for arg in node.args:
+            found += _calls(arg)
+    elif isinstance(node, Binary):
+        found += _calls(node.left) + _calls(node.right)
+    elif isinstance(node, Not):
+        found += _calls(node.operand)
+    return found
+
+
+def _template_strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _template_strings(k) + _template_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _template_strings(v)]
+    return []
+
+
+def test_no_template_computes_the_same_expression_twice() -> None:
+    """A generated value reads like a hand-written one: a compound expression (a call that
+    holds another call) is written once, not re-derived in every branch."""
+    repeated = []
+    for rel in JSON_FILES:
+        for template in _template_strings(load_file(APP_DIR / rel)):
+            for part in [] if template == SPREAD else segments(template):
+                if isinstance(part, str):
+                    continue
+                compound = [c for c in _calls(part) if any(_calls(a) for a in c.args)]
+                seen = {c for c in compound if compound.count(c) > 1}
+                repeated += [(rel, template[:80]) for _ in seen]
+    assert not repeated
+
+
+def test_image_prompts_are_not_described_as_video_shots() -> None:
+    for key in ("image.generate", "image.edit"):
+        op = CATALOG.operation(key)
+        prompt = _by_name(_module_for(op.label).codes["mappableParams"])["prompt"]
+        assert prompt["help"].startswith(op.field("prompt").help), key
+        assert "camera" not in prompt["help"] and "motion" not in prompt["help"], key

@@ -64,6 +64,19 @@ CONTEXT: dict[str, Any] = {
         ("{{if(parameters.count, true, false)}}", True),
         ("{{'x' + parameters.missing}}", "xundefined"),  # JavaScript's String(undefined)
         ("{{'x' + parameters.flag}}", "xfalse"),
+        ("{{parameters.count <= 3}}", True),  # JavaScript's relational operators
+        ("{{parameters.count > 3}}", False),
+        ("{{headers.`retry-after` >= 7}}", True),  # numeric text compares as a number
+        ("{{parameters.missing <= 3}}", False),  # undefined is NaN: every comparison false
+        ("{{parameters.missing > 3}}", False),
+        ("{{1 + 1 <= parameters.count}}", True),  # below + , above ==
+        ("{{switch(parameters.count, 1, 'one', 3, 'three', 'many')}}", "three"),
+        ("{{switch(parameters.name, 'Bob', 'b', 'other')}}", "other"),
+        ("{{switch(parameters.count, '3', 'text', 'strict')}}", "strict"),
+        ("{{round(7345678 / 100000) / 10}}", 7.3),  # JavaScript's / and Math.round
+        ("{{headers.`retry-after` / 2}}", 3.5),  # numeric text divides as a number
+        ("{{last(split('a/b/c.mp3', '/'))}}", "c.mp3"),
+        ("{{last(parameters.missing)}}", UNDEFINED),
     ],
 )
 def test_expressions_evaluate_as_in_make(template: str, expected: Any) -> None:
@@ -89,7 +102,9 @@ def test_objects_drop_keys_that_come_out_undefined() -> None:
         "{{now}}",  # nor other variables
         "{{parameters.a ? 1 : 2}}",  # nor undocumented operators
         "{{parameters.a ?? parameters.b}}",
-        "{{parameters.a > 1}}",  # documented, not in the subset
+        "{{parameters.a * 2}}",  # documented, not in the subset
+        "{{parameters.name <= 'Bob'}}",  # the subset compares numbers only
+        "{{switch(parameters.a, 1, 2)}}",  # switch without an otherwise result
         "{{body.data[1]}}",
         "{{(parameters.a)}}",
         "{{ifempty(parameters.a)}}",  # wrong arity

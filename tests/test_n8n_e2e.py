@@ -3,14 +3,19 @@ in samples/n8n/ imported, published and run headless against the sandbox and the
 
 One n8n start serves every test here (n8n 2.41.1 on Node 24 from the npm registry, or the
 documented fallback 2.8.4 on Node 20; installed once into ~/.cache/creativeai-connector, see
-connector/platforms/n8n/toolchain.py). The tests read finished executions from n8n's
+tests/n8n_toolchain.py). The tests read finished executions from n8n's
 database:
 
 - the commerce flow: one narrated MP4 per product, as binary data, its video and narration
   steps parked and resumed by the relay's join route;
 - 25 prompts through the batch path (two batch calls), one result per item;
 - the trigger: subscribed at the relay on publish, started by a relay-forwarded event,
-  refusing a forged one (401, no execution).
+  refusing a forged one (401, no execution);
+- a batch the API refuses for one prompt (content policy): that item carries the error,
+  the others run in the same execution, each paired to its input;
+- each delivery starts one run: the API's three attempts and a replay without a relay;
+  with one, direct API-signed posts get 401 and the relay sending a message again starts
+  nothing.
 """
 
 from __future__ import annotations
@@ -24,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import n8n_toolchain as toolchain
 import pytest
+from n8n_instance import Execution, N8nInstance
 
-from connector.platforms.n8n import toolchain
-from connector.platforms.n8n.instance import Execution, N8nInstance
 from connector.relay.testing import RunningRelay, fast_config, running_relay, sqlite_url
 from connector.sandbox.harness import RunningSandbox, running_sandbox
 
@@ -45,6 +50,30 @@ def sample(name: str) -> dict[str, Any]:
 COMMERCE = sample("commerce-flow.json")
 BATCH = sample("batch-videos.json")
 TRIGGER = sample("video-ready-trigger.json")
+DIRECT_CREDENTIAL = {"id": "creativeaiDirect", "name": "CreativeAI without a relay"}
+
+
+def variant(workflow: dict[str, Any], ident: str, tag: str) -> dict[str, Any]:
+    """A copy of a sample under another id, its webhook paths and ids suffixed with `tag`."""
+    copy: dict[str, Any] = json.loads(json.dumps(workflow))
+    copy.update(id=ident, name=f"{workflow['name']} ({tag})")
+    for node in copy["nodes"]:
+        if "webhookId" in node:
+            node["webhookId"] = f"{node['webhookId'][: -len(tag) - 1]}-{tag}"
+        if node["parameters"].get("path"):
+            node["parameters"]["path"] = f"{node['parameters']['path']}-{tag}"
+    return copy
+
+
+# The batch sample with the node set to pass failed items on (n8n's "On Error: Continue").
+BATCH_ON_ERROR_CONTINUE = variant(BATCH, "creativeaiBatchCo", "continue")
+for _node in BATCH_ON_ERROR_CONTINUE["nodes"]:
+    if _node["name"] == "Videos":
+        _node["onError"] = "continueRegularOutput"
+# The trigger sample on a credential without a relay: the API posts straight to n8n.
+TRIGGER_DIRECT = variant(TRIGGER, "creativeaiTrigDir", "direct")
+for _node in TRIGGER_DIRECT["nodes"]:
+    _node["credentials"] = {"creativeAiApi": dict(DIRECT_CREDENTIAL)}
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +111,15 @@ def n8n(
             "baseUrl": sandbox.url,
             "relayUrl": relay.url,
         }
-        instance.import_credentials([credential])
-        for workflow in (COMMERCE, BATCH, TRIGGER):
+        direct = {**credential, **DIRECT_CREDENTIAL}
+        direct["data"] = {**credential["data"], "relayUrl": ""}
+        instance.import_credentials([credential, direct])
+        for workflow in (COMMERCE, BATCH, TRIGGER, BATCH_ON_ERROR_CONTINUE, TRIGGER_DIRECT):
             instance.publish(instance.import_workflow(workflow))
         instance.start()
         instance.wait_for_webhook("creativeai-commerce")
         instance.wait_for_webhook("creativeai-batch")
+        instance.wait_for_webhook("creativeai-batch-continue")
         print(
             f"\nn8n {install.version}: install {install.install.meta.get('install_seconds')} s "
             f"cold ({'cached' if install.install.cached else 'installed now'}), "
@@ -181,9 +213,7 @@ def test_25_items_go_through_batch_calls_with_one_result_each(
 def test_the_trigger_fires_on_a_relay_forwarded_event_and_refuses_a_forged_one(
     n8n: N8nInstance, sandbox: RunningSandbox, relay: RunningRelay
 ) -> None:
-    subscriptions = _relay_api(relay, sandbox.api_key, "GET", "/v1/subscriptions")["data"]
-    [sub] = [s for s in subscriptions if s["status"] == "active"]
-    trigger_url = sub["target_url"]
+    trigger_url = _active_subscription(relay, sandbox.api_key)["target_url"]
     assert trigger_url.startswith(f"{n8n.url}/webhook/")
     before = _last_id(n8n, TRIGGER["id"])
 
@@ -222,3 +252,141 @@ def test_the_trigger_fires_on_a_relay_forwarded_event_and_refuses_a_forged_one(
     assert n8n.binary_file(fetched["binary"]["video"])[4:8] == b"ftyp"
     # Only the genuine event started the workflow: the forged ones started nothing.
     assert [e.id for e in n8n.executions(TRIGGER["id"]) if e.id > before] == [execution.id]
+
+
+def test_a_batch_the_api_refuses_for_one_prompt_still_runs_the_others(
+    n8n: N8nInstance, sandbox: RunningSandbox
+) -> None:
+    """One prompt flagged by content policy (400 naming prompts[2].prompt): that item carries
+    the error, the others are sent again without it in the same execution, each paired."""
+    batches_before = len(sandbox.control("GET", "/batches")["batches"])
+    before = _last_id(n8n, BATCH_ON_ERROR_CONTINUE["id"])
+    prompts = [{"prompt": f"Showcase {n}, slow orbit"} for n in range(5)]
+    prompts[2] = {"prompt": "Showcase 2 [sandbox:content_policy]"}
+    started = httpx.post(
+        f"{n8n.url}/webhook/creativeai-batch-continue", json={"prompts": prompts}, timeout=30
+    )
+    assert started.status_code == 200, started.text
+    execution = _succeeded(n8n, BATCH_ON_ERROR_CONTINUE["id"], before)
+
+    videos = execution.node_output("Videos")
+    assert [v["pairedItem"]["item"] for v in videos] == [0, 1, 2, 3, 4]
+    refused = videos[2]["json"]
+    assert "usage policy" in refused["error"] and "(field: prompt)" in refused["error"], refused
+    for n in (0, 1, 3, 4):
+        video = videos[n]["json"]
+        assert video["prompt"] == prompts[n]["prompt"]
+        assert video["status"] == "completed" and video["output_url"], video
+    # One batch ran: the four valid prompts, accepted on the second call.
+    [batch] = sandbox.control("GET", "/batches")["batches"][batches_before:]
+    assert batch["total_jobs"] == 4, batch
+
+
+def _api_delivery(api_key: str, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """A completion webhook exactly as the API sends it on every attempt of one delivery."""
+    raw = json.dumps(body).encode()
+    signature = hmac.new(api_key.encode(), raw, hashlib.sha256).hexdigest()
+    return raw, {
+        "content-type": "application/json",
+        "x-creativeai-event": f"{body['object']}.{body['status']}",
+        "x-creativeai-delivery-id": str(body["id"]),
+        "x-creativeai-signature": f"sha256={signature}",
+    }
+
+
+def _active_subscription(relay: RunningRelay, key: str, timeout: float = 30) -> Any:
+    """The trigger's relay subscription (made when n8n activates the published workflow)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        subs = _relay_api(relay, key, "GET", "/v1/subscriptions")["data"]
+        active = [s for s in subs if s["status"] == "active"]
+        if active or time.monotonic() > deadline:
+            [sub] = active
+            return sub
+        time.sleep(0.25)
+
+
+def _runs_after(n8n: N8nInstance, workflow_id: str, after: int) -> list[Execution]:
+    return [e for e in n8n.executions(workflow_id) if e.id > after]
+
+
+def test_without_a_relay_the_apis_retries_and_a_replay_start_one_run(
+    n8n: N8nInstance, sandbox: RunningSandbox
+) -> None:
+    [trigger] = [n for n in TRIGGER_DIRECT["nodes"] if "webhookId" in n]
+    url = f"{n8n.url}/webhook/{trigger['webhookId']}/webhook"
+    # Two jobs: the second arrives once the trigger has remembered the first (the workflow's
+    # static data is no longer empty, which changes how n8n keeps it).
+    for n in range(2):
+        start = {"prompt": f"retried {n}", "duration": 3}
+        job = _api(sandbox, "POST", "/v1/video/generations", start)
+        done = _api(sandbox, "GET", f"/v1/video/generations/{job['id']}")
+        body = {**done, "object": "video.generation", "status": "completed"}
+        raw, headers = _api_delivery(sandbox.api_key, body)
+        before = _last_id(n8n, TRIGGER_DIRECT["id"])
+
+        # The API's three attempts (0 s, 5 s, 30 s apart in production), then a replay.
+        answers = [httpx.post(url, content=raw, headers=headers, timeout=30) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+        execution = _succeeded(n8n, TRIGGER_DIRECT["id"], before)
+        replayed = httpx.post(url, content=raw, headers=headers, timeout=30)
+        assert replayed.status_code == 200, replayed.text
+        time.sleep(2)  # time enough for a run to be stored, were one started
+        runs = [e.id for e in _runs_after(n8n, TRIGGER_DIRECT["id"], before)]
+        assert runs == [execution.id], (n, n8n.static_data(TRIGGER_DIRECT["id"]))
+        [event] = execution.node_output("Video Ready")
+        assert event["json"]["id"] == job["id"] and event["json"]["via"] == "api"
+        assert event["json"]["state"] == "completed"
+
+
+def test_with_a_relay_direct_posts_are_refused_and_a_redelivery_starts_nothing(
+    n8n: N8nInstance, sandbox: RunningSandbox, relay: RunningRelay
+) -> None:
+    sub = _active_subscription(relay, sandbox.api_key)
+    trigger_url = sub["target_url"]
+    before = _last_id(n8n, TRIGGER["id"])
+
+    # A genuine API-signed post sent straight to a trigger that receives through the relay.
+    job = _api(sandbox, "POST", "/v1/video/generations", {"prompt": "direct", "duration": 3})
+    raw, headers = _api_delivery(
+        sandbox.api_key, {"id": job["id"], "object": "video.generation", "status": "completed"}
+    )
+    for _ in range(3):
+        answer = httpx.post(trigger_url, content=raw, headers=headers, timeout=30)
+        assert answer.status_code == 401, answer.text
+
+    # The real event, through the relay; then the relay sends the same message again.
+    inbox = _relay_api(relay, sandbox.api_key, "GET", "/v1/inbox")["webhook_url"]
+    job = _api(
+        sandbox,
+        "POST",
+        "/v1/video/generations",
+        {"prompt": "through the relay", "duration": 3, "webhook_url": inbox},
+    )
+    execution = _succeeded(n8n, TRIGGER["id"], before)
+    [event] = execution.node_output("Video Ready")
+    assert event["json"]["id"] == job["id"]
+    # n8n can finish the run before the relay has recorded its attempt as succeeded.
+    deadline = time.monotonic() + 20
+    while True:
+        deliveries = _relay_api(
+            relay, sandbox.api_key, "GET", f"/v1/deliveries?subscription_id={sub['id']}"
+        )["data"]
+        done = [d for d in deliveries if d["status"] == "succeeded" and job["id"] in str(d)]
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert len(done) == 1, deliveries
+    [delivery] = done
+    _relay_api(relay, sandbox.api_key, "POST", f"/v1/deliveries/{delivery['id']}/retry")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        again = _relay_api(relay, sandbox.api_key, "GET", f"/v1/deliveries/{delivery['id']}")
+        if again["status"] == "succeeded" and again["attempts"] > delivery["attempts"]:
+            break
+        time.sleep(0.25)
+    else:
+        raise AssertionError(f"the relay did not send the delivery again: {again}")
+    time.sleep(2)
+    runs = [e.id for e in _runs_after(n8n, TRIGGER["id"], before)]
+    assert runs == [execution.id], (again, n8n.static_data(TRIGGER["id"]))

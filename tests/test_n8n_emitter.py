@@ -7,14 +7,18 @@ import re
 
 import pytest
 
-from connector.catalog import CATALOG, FieldType, Operation, limits
+from connector.catalog import CATALOG, Field, FieldType, Operation, limits
+from connector.catalog.events import unconfirmed_note
+from connector.catalog.text import n8n_description
 from connector.platforms import GENERATED_NOTICE
 from connector.platforms import n8n as emitter
 from connector.platforms.n8n import properties as P
-from connector.platforms.n8n.ts import literal, sort_key, title_case
+from connector.platforms.n8n import sources
+from connector.platforms.n8n.ts import camel, literal, sort_key
 
 FILES = emitter.emit(CATALOG)
 N8N_OPS = CATALOG.for_platform("n8n")
+RESOURCES = "nodes/CreativeAi/generated/resources"
 
 
 def test_emit_is_deterministic() -> None:
@@ -37,15 +41,54 @@ def test_every_file_says_it_is_generated_where_its_format_allows() -> None:
 
 
 def test_every_n8n_operation_has_a_description_file_and_a_runtime_entry() -> None:
-    catalog_ts = FILES["nodes/CreativeAi/catalog.ts"].decode()
+    catalog_ts = FILES["nodes/CreativeAi/generated/catalog.ts"].decode()
     for op in N8N_OPS:
         value = P.op_value(op)
-        assert f"nodes/CreativeAi/resources/{op.resource}/{value}.ts" in FILES
+        assert f"{RESOURCES}/{op.resource}/{value}.ts" in FILES
         assert f"'{op.resource}.{value}': {{" in catalog_ts
         assert f"key: '{op.key}'" in catalog_ts
     hidden = [op for op in CATALOG.operations.values() if "n8n" not in op.platforms]
     for op in hidden:
         assert f"key: '{op.key}'" not in catalog_ts
+
+
+def _squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+SHOWN = list(sources.n8n_fields(CATALOG).values())
+
+
+@pytest.mark.parametrize("f", SHOWN, ids=[f.key for f in SHOWN])
+def test_each_fields_spec_appears_once_in_the_package(f: Field) -> None:
+    """A field's n8n parameter and its runtime spec are written once: operations refer to
+    them by name (a copy per operation is what this test exists to catch)."""
+    texts = {path: _squeezed(c.decode()) for path, c in FILES.items() if path.endswith(".ts")}
+    prop = _squeezed(literal(sources.field_property(CATALOG, f)))
+    spec = _squeezed(literal(sources.field_table_entry(CATALOG, f)))
+    for body, where in ((prop, "descriptions/fields.ts"), (spec, "catalog.ts")):
+        found = {path: text.count(body) for path, text in texts.items() if body in text}
+        assert list(found) == [f"nodes/CreativeAi/generated/{where}"], found
+        assert sum(found.values()) == 1, found
+    # Nor is it copied under another name (a collection's child that copies a field):
+    # its help text is in one property.
+    # (A live dropdown's description is n8n's fixed wording; its own help is the hint.)
+    own = P.property_for(f)
+    where = "hint" if own["description"] == P.DYNAMIC_DESCRIPTION else "description"
+    help_text = _squeezed(literal(own[where]))
+    assert sum(t.count(f"{where}:{help_text}") for t in texts.values()) == 1
+
+
+def test_operations_name_their_fields_by_key_with_their_own_flags() -> None:
+    catalog_ts = FILES["nodes/CreativeAi/generated/catalog.ts"].decode()
+    for op in N8N_OPS:
+        text = FILES[f"{RESOURCES}/{op.resource}/{P.op_value(op)}.ts"]
+        split = P.split(op)
+        for use in split.top:
+            assert f"field: '{use.field.key}',\n\t\t\t\trequired: true" in catalog_ts
+            assert f"...field.{camel(use.field.key)}," in text.decode()
+        for use in split.additional:
+            assert f"field: '{use.field.key}',\n\t\t\t\tadditional: true" in catalog_ts
 
 
 @pytest.mark.parametrize("op", N8N_OPS, ids=[op.key for op in N8N_OPS])
@@ -73,19 +116,19 @@ def test_fields_keep_the_catalogs_types_ranges_and_defaults(op: Operation) -> No
             assert prop["description"].startswith("Whether")
         elif f.type is FieldType.FILE:
             assert prop["name"].endswith("BinaryPropertyName")
-        spec = P.field_spec(f, required=use.required, additional=not use.required)
+        spec = P.field_spec(f)
         assert spec["wire"] == f.name and spec["allowed"] == f.allowed()
 
 
 def test_async_operations_offer_the_three_completions_with_the_catalogs_cadence() -> None:
     for op in N8N_OPS:
-        text = FILES[f"nodes/CreativeAi/resources/{op.resource}/{P.op_value(op)}.ts"].decode()
+        text = FILES[f"{RESOURCES}/{op.resource}/{P.op_value(op)}.ts"].decode()
         if op.is_async and op.job is not None:
             cadence = limits.POLL_CADENCE[op.job]
             assert f"completionFields(showFor, {cadence.interval:g}, {cadence.timeout:g})" in text
         else:
             assert "completionFields" not in text
-    completion = FILES["nodes/CreativeAi/resources/completion.ts"].decode()
+    completion = FILES["nodes/CreativeAi/generated/descriptions/completion.ts"].decode()
     for value in ("'none'", "'poll'", "'webhook'"):
         assert f"value: {value}" in completion
 
@@ -115,19 +158,6 @@ def test_package_json_follows_the_community_conventions() -> None:
     assert meta["n8n"]["strict"] is True and meta["n8n"]["n8nNodesApiVersion"] == 1
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("16:9 (landscape)", "16:9 (Landscape)"),
-        ("Duration (seconds)", "Duration (Seconds)"),
-        ("Compose Video and Audio", "Compose Video and Audio"),
-        ("Put Output File in Field", "Put Output File in Field"),
-    ],
-)
-def test_title_case_matches_the_linters(text: str, expected: str) -> None:
-    assert title_case(text) == expected
-
-
 def test_sorting_matches_javascripts_locale_compare() -> None:
     names = ["9:16 (Vertical)", "16:9 (Landscape)", "1:1 (Square)", "4:3", "21:9 (Cinema)", "3:4"]
     assert sorted(names, key=sort_key) == [
@@ -143,3 +173,133 @@ def test_sorting_matches_javascripts_locale_compare() -> None:
 def test_literals_escape_quotes_and_keep_references_raw() -> None:
     assert literal("it's") == "'it\\'s'"
     assert literal({"a-b": 1, "c": [1, 2]}) == "{\n\t'a-b': 1,\n\tc: [1, 2],\n}"
+
+
+# -- the node reads right (n8n's UI guidelines) ---------------------------------------------
+
+FIELDS_TS = FILES["nodes/CreativeAi/generated/descriptions/fields.ts"].decode()
+
+
+def _operation_file(op: Operation) -> str:
+    return FILES[f"{RESOURCES}/{op.resource}/{P.op_value(op)}.ts"].decode()
+
+
+def test_an_operation_without_options_shows_no_empty_options_collection() -> None:
+    for op in N8N_OPS:
+        text = _operation_file(op)
+        if "option." in text:
+            assert "placeholder: 'Add Option'" in text
+        else:
+            assert "Add Option" not in text, op.key
+    assert "Add Option" not in _operation_file(CATALOG.operation("model.list"))
+
+
+def test_the_event_list_speaks_to_the_builder() -> None:
+    text = FILES["nodes/CreativeAiTrigger/CreativeAiTrigger.node.ts"].decode()
+    assert "API docs" not in text and "naming rule" not in text
+    for event in CATALOG.events.values():
+        if not event.documented:
+            assert literal(n8n_description(unconfirmed_note([event.name]))) in text
+
+
+@pytest.mark.parametrize("f", [f for f in SHOWN if f.type is FieldType.ENUM and f.closed])
+def test_choices_keep_the_catalogs_order(f: Field) -> None:
+    block = FIELDS_TS.split(f"const {camel(f.key)}Choices: INodePropertyOptions[] = [", 1)[1]
+    block = block.split("];", 1)[0]
+    assert re.findall(r"value: '([^']*)'", block) == list(f.option_values)
+
+
+def test_options_that_act_after_the_job_are_hidden_where_they_would_be_ignored() -> None:
+    after_job = "'/completion': ['poll', 'webhook']"
+    for op in N8N_OPS:
+        text = _operation_file(op)
+        if op.is_async and "option.download" in text:
+            for name in ("download", "binaryPropertyName"):
+                entry = text.split(f"...option.{name},", 1)[1].split("},\n\t\t\t},", 1)[0]
+                assert after_job in entry, (op.key, name)
+        if op.is_async and "field.webhookUrl" in text:
+            entry = text.split("...field.webhookUrl,", 1)[1].split("},\n\t\t\t},", 1)[0]
+            assert "hide:" in entry and "'/completion': ['webhook']" in entry, op.key
+
+
+def test_the_completion_choice_has_a_description_of_its_own() -> None:
+    completion = FILES["nodes/CreativeAi/generated/descriptions/completion.ts"].decode()
+    head = completion.split("name: 'completion',", 1)[1].split("options: [", 1)[0]
+    assert "description:" in head
+
+
+def _github_anchors(markdown: str) -> set[str]:
+    return {
+        sources.github_anchor(line.lstrip("#").strip())
+        for line in markdown.splitlines()
+        if line.startswith("#")
+    }
+
+
+def test_the_credentials_documentation_link_points_at_a_readme_heading() -> None:
+    anchors = _github_anchors(FILES["README.md"].decode())
+    credential = FILES["credentials/CreativeAiApi.credentials.ts"].decode()
+    [url] = re.findall(r"documentationUrl = '([^']+)'", credential)
+    codex = json.loads(FILES["nodes/CreativeAi/CreativeAi.node.json"])
+    [doc] = codex["resources"]["credentialDocumentation"]
+    for link in (url, doc["url"]):
+        assert link.startswith(sources.REPOSITORY_URL + "#"), link
+        assert link.split("#", 1)[1] in anchors, (link, sorted(anchors))
+
+
+def test_the_readme_follows_n8ns_community_node_template() -> None:
+    headings = [
+        line[3:].strip() for line in FILES["README.md"].decode().splitlines() if line[:3] == "## "
+    ]
+    template = ["Installation", "Operations", "Credentials", "Compatibility", "Usage", "Resources"]
+    assert [h for h in headings if h in template] == template
+
+
+def test_the_package_publishes_from_github_actions_with_provenance() -> None:
+    workflow = FILES[".github/workflows/publish.yml"].decode()
+    assert GENERATED_NOTICE in workflow.splitlines()[0]
+    assert "id-token: write" in workflow and "npm run release" in workflow
+    meta = json.loads(FILES["package.json"])
+    assert meta["publishConfig"]["provenance"] is True
+    assert meta["scripts"]["release"] == "n8n-node release"
+
+
+def test_the_credential_test_says_what_is_wrong_in_words() -> None:
+    text = FILES["credentials/CreativeAiApi.credentials.ts"].decode()
+    rules = text.split("rules: [", 1)[1].split("\n\t\t],", 1)[0]
+    denied = CATALOG.errors["authentication_error"]
+    assert "value: 401" in rules and literal(f"{denied.title}: {denied.advice}") in rules
+    assert "value: 404" in rules and "Base URL" in rules
+
+
+def _shown(op: Operation, f: Field, attr: str) -> str | None:
+    """What the operation's description file shows for one attribute of a field: its own
+    setting on the shared parameter, or the shared parameter's."""
+    text = _operation_file(op)
+    spread = f"...field.{camel(f.key)},"
+    if spread in text:
+        entry = text.split(spread, 1)[1].split("},", 1)[0]
+        own = re.search(rf"^\t+{attr}: '((?:[^'\\]|\\.)*)',$", entry, re.M)
+        if own:
+            return own.group(1).replace("\\'", "'")
+    value = sources.field_property(CATALOG, f).get(attr)
+    return None if value is None else str(value)
+
+
+def test_placeholders_belong_to_the_operation() -> None:
+    prompt = CATALOG.fields[[f.key for f in CATALOG.fields].index("prompt")]
+    for op in N8N_OPS:
+        if any(u.field.key == "prompt" for u in op.visible_fields("n8n")) and op.job is None:
+            # Not a video operation: the field's (video) example is not its placeholder.
+            assert _shown(op, prompt, "placeholder") != f"e.g. {prompt.example}", op.key
+
+
+def test_no_help_text_contradicts_its_field() -> None:
+    for op in N8N_OPS:
+        uses = op.visible_fields("n8n")
+        keys = {u.field.key for u in uses} | {c.key for u in uses for c in u.field.children}
+        for use in op.visible_fields("n8n"):
+            help_text = _shown(op, use.field, "description") or ""
+            if "source image" in help_text.lower():
+                assert keys & {"image_url", "batch_image_url", "image_file"}, (op.key, help_text)
+            assert "leave empty" not in help_text.lower(), (op.key, use.field.key, help_text)

@@ -10,7 +10,7 @@
   case of tests/cases/operations.json for n8n.
 
 The Node tools install once into ~/.cache/creativeai-connector (see
-connector/platforms/n8n/toolchain.py); the first run fetches them from the npm registry.
+tests/n8n_toolchain.py); the first run fetches them from the npm registry.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import n8n_toolchain as toolchain
+import operation_table
 import pytest
 
-from connector.platforms.n8n import toolchain
 from connector.relay.testing import fast_config, running_relay, sqlite_url
 from connector.sandbox.harness import RunningSandbox, running_sandbox
 
@@ -32,7 +33,6 @@ pytestmark = pytest.mark.timeout(900)
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "n8n-nodes"
-CASES = ROOT / "tests" / "cases" / "operations.json"
 
 
 @pytest.fixture(scope="module")
@@ -118,14 +118,26 @@ def run_node_tests(staged: toolchain.Staged, name: str, env: dict[str, str]) -> 
     assert "# fail 0" in done.stdout or "fail 0" in done.stdout, done.stdout[-3000:]
 
 
-def test_every_case_sends_the_tables_request(staged: toolchain.Staged) -> None:
-    run_node_tests(staged, "cases.test.js", {"OPERATION_CASES": str(CASES)})
+def case_table(tmp_path: Path) -> str:
+    """The written cases and one from the catalog for any operation they lack, as a file."""
+    table = tmp_path / "operations.json"
+    table.write_text(json.dumps({"cases": operation_table.cases()}))
+    return str(table)
+
+
+def test_every_case_sends_the_tables_request(staged: toolchain.Staged, tmp_path: Path) -> None:
+    run_node_tests(staged, "cases.test.js", {"OPERATION_CASES": case_table(tmp_path)})
 
 
 def test_every_operation_and_completion_mode_against_the_sandbox(
-    staged: toolchain.Staged, sandbox: RunningSandbox, relay_url: str
+    staged: toolchain.Staged, sandbox: RunningSandbox, relay_url: str, tmp_path: Path
 ) -> None:
-    env = {"SANDBOX_URL": sandbox.url, "SANDBOX_KEY": sandbox.api_key, "RELAY_URL": relay_url}
+    env = {
+        "SANDBOX_URL": sandbox.url,
+        "SANDBOX_KEY": sandbox.api_key,
+        "RELAY_URL": relay_url,
+        "OPERATION_CASES": case_table(tmp_path),
+    }
     run_node_tests(staged, "operations.test.js", env)
 
 

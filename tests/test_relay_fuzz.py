@@ -14,6 +14,10 @@ headers, plus raw HTTP requests with arbitrary header bytes and lengths. Propert
 - nothing is stored without a 202, and the target only ever receives bodies that were
   accepted with a valid signature.
 
+The management API and the `/log/` pages get the same treatment: bodies with numbers that
+overflow, NaN, lone surrogates and deep nesting; query strings with non-ASCII digits; any
+CSRF token (always 403); chunked framing of any shape on raw sockets (never a 5xx).
+
 Runs are bounded: `FUZZ_EXAMPLES` (default 120) examples per property, no deadline.
 """
 
@@ -53,6 +57,7 @@ pytestmark = pytest.mark.slow
 
 KEY = "sk-fuzz-owner"
 OTHER_KEY = "sk-fuzz-other"
+MGMT_KEY = "sk-fuzz-management"
 LIMIT = 2048
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "120"))
 FUZZ = settings(
@@ -78,12 +83,18 @@ class World:
     """The relay under test and what the examples so far did to it."""
 
     def __init__(
-        self, relay: RunningRelay, target: Target, tokens: dict[str, str], http: httpx.Client
+        self,
+        relay: RunningRelay,
+        target: Target,
+        tokens: dict[str, str],
+        http: httpx.Client,
+        pages: httpx.Client,
     ) -> None:
         self.relay = relay
         self.target = target
         self.tokens = tokens
         self.http = http
+        self.pages = pages  # signed in to the /log/ pages as KEY
         self.accepted_bodies: set[bytes] = set()
         self.accepted = 0  # 202 answers: each stored one new event
         self.deliveries = 0  # deliveries those 202 answers created
@@ -99,8 +110,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     with running_target() as target, running_relay(config) as relay:
         tokens = _tokens(relay, target)
-        with httpx.Client(base_url=relay.url, timeout=10) as http:
-            yield World(relay, target, tokens, http)
+        with (
+            httpx.Client(base_url=relay.url, timeout=10) as http,
+            httpx.Client(base_url=relay.url, timeout=10, headers={"Origin": relay.url}) as pages,
+        ):
+            signed_in = pages.post("/log/login", data={"api_key": KEY})
+            assert signed_in.status_code == 303, signed_in.text
+            yield World(relay, target, tokens, http, pages)
 
 
 def _token_of(url: str) -> str:
@@ -113,6 +129,8 @@ def _tokens(relay: RunningRelay, target: Target) -> dict[str, str]:
         inbox = api.post("/v1/subscriptions", json={"target_url": target.url + "/sub"}).json()
         deleted = api.post("/v1/routes", json={"target_url": target.url + "/deleted"}).json()
         assert api.delete(f"/v1/routes/{deleted['route_id']}").status_code == 204
+    with relay.api(MGMT_KEY) as api:  # a tenant of its own: its replays move nothing above
+        join = api.post("/v1/routes", json={"target_url": target.url + "/join", "expect": 2})
     with relay.api(OTHER_KEY) as api:
         other = api.post("/v1/routes", json={"target_url": target.url + "/other"}).json()
     sealer = relay.relay.sealer
@@ -130,6 +148,8 @@ def _tokens(relay: RunningRelay, target: Target) -> dict[str, str]:
         ),
         "ghost_route": sealer.seal(Claims("route", "rt_000000000000", tenant, KEY, None)),
         "altered": altered,
+        "join_route_id": join.json()["route_id"],
+        "delivery_id": "dlv_" + "0" * 16,  # the retry form's CSRF check comes first
     }
 
 
@@ -361,6 +381,182 @@ def test_raw_requests_with_odd_headers_and_lengths_get_no_5xx(
             world.accepted += 1
             world.deliveries += json.loads(answer.split(b"\r\n\r\n", 1)[1])["deliveries"]
             world.accepted_bodies.add(body)
+
+
+# -- chunked framing on raw sockets -------------------------------------------------------------
+
+chunk_sizes = st.one_of(
+    st.integers(0, 64).map(lambda n: f"{n:x}"),
+    st.sampled_from(["", "zz", "-1", "0x2", " 2", "2 ", "ffffffffffffffffffff", "\u00b2", "2;x=y"]),
+    st.text(max_size=8),
+)
+chunk = st.tuples(
+    chunk_sizes, st.binary(max_size=40), st.sampled_from([b"\r\n", b"", b"\n", b"XX"])
+)
+
+
+def _framing(chunks: list[tuple[str, bytes, bytes]], last: bytes) -> bytes:
+    out = b""
+    for size, data, end in chunks:
+        out += size.encode("utf-8", "surrogatepass") + b"\r\n" + data + end
+    return out + last
+
+
+@FUZZ
+@given(
+    chunks=st.lists(chunk, max_size=4),
+    last=st.sampled_from([b"0\r\n\r\n", b"0\r\n", b"", b"0\r\nX-Trailer: 1\r\n\r\n", b"1\r\n"]),
+    where=st.sampled_from(["hook", "/v1/routes", "/v1/subscriptions", "/log/login"]),
+)
+def test_chunked_framing_of_any_shape_gets_no_5xx(
+    world: World, chunks: list[tuple[str, bytes, bytes]], last: bytes, where: str
+) -> None:
+    framing = _framing(chunks, last)
+    path = f"/hooks/{world.tokens['route']}" if where == "hook" else where
+    lines = [
+        f"POST {path} HTTP/1.1".encode(),
+        b"Host: 127.0.0.1",
+        b"Connection: close",
+        b"Transfer-Encoding: chunked",
+        f"Authorization: Bearer {KEY}".encode(),
+        f"Origin: {world.relay.url}".encode(),
+        b"Content-Type: "
+        + (
+            b"application/x-www-form-urlencoded"
+            if where.startswith("/log")
+            else b"application/json"
+        ),
+        # Signed as if the body were the chunks' data: a framing that holds is then a 202.
+        b"X-CreativeAI-Signature: " + sign(b"".join(d for _, d, _ in chunks), KEY).encode(),
+    ]
+    answer = _raw(world, b"\r\n".join(lines) + b"\r\n\r\n" + framing)
+    if answer:
+        status = int(answer.split(b"\r\n", 1)[0].split()[1])
+        event(f"HTTP {status}")
+        assert status < 500, answer[:500]
+        if status == 202:
+            world.accepted += 1
+            world.deliveries += json.loads(answer.split(b"\r\n\r\n", 1)[1])["deliveries"]
+            world.accepted_bodies.add(b"".join(d for _, d, _ in chunks))
+
+
+# -- the management API ---------------------------------------------------------------------------
+
+
+def _strict(text: str) -> Any:
+    def refuse(constant: str) -> Any:
+        raise AssertionError(f"{constant} in a JSON answer")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+hostile_numbers = st.sampled_from(
+    ["NaN", "Infinity", "-Infinity", "1e400", "9" * 5000, "1" + "0" * 400, "-0", "1e-400"]
+)
+hostile_strings = st.text(max_size=20) | st.sampled_from(
+    ['"\\ud800"', '"\\udfff x"', '"\\u0000"', '"\u00b2"', '"\u0661\u0662"']
+)
+
+#: JSON string literals, lone surrogates and NUL escapes among them.
+json_strings = hostile_strings.map(lambda raw: raw if raw.startswith('"') else json.dumps(raw))
+
+
+@st.composite
+def hostile_json(draw: st.DrawFn) -> bytes:
+    """JSON text (or nearly): documented fields with values of any kind, numbers that
+    overflow, constants that are no JSON, lone surrogates, deep nesting."""
+    names = ["target_url", "events", "expires_in", "expect", "expected_ids", "deadline"]
+    names += ["fan_out_batch", "accept_409", "since", "until", "status", "ids"]
+    parts = []
+    for name in draw(st.lists(st.sampled_from(names), max_size=4, unique=True)):
+        kind = draw(st.sampled_from(["value", "number", "string", "deep", "list"]))
+        if kind == "value":
+            value = json.dumps(draw(json_values))
+        elif kind == "number":
+            value = draw(hostile_numbers)
+        elif kind == "string":
+            value = draw(json_strings)
+        elif kind == "deep":
+            depth = draw(st.sampled_from([50, 150, 5000, 20000]))
+            value = "[" * depth + "]" * depth
+        else:
+            value = "[" + ",".join(draw(st.lists(json_strings, max_size=3))) + "]"
+        parts.append(f'"{name}": {value}')
+    if draw(st.booleans()):
+        parts.append('"target_url": "http://127.0.0.1:9/fuzz"')
+    return ("{" + ", ".join(parts) + "}").encode("utf-8", "surrogatepass")
+
+
+@FUZZ
+@given(
+    body=st.one_of(
+        hostile_json(), st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode())
+    ),
+    path=st.sampled_from(["/v1/routes", "/v1/subscriptions", "/v1/deliveries/replay", "expected"]),
+)
+def test_management_posts_of_any_body_are_4xx_or_done_never_5xx(
+    world: World, body: bytes, path: str
+) -> None:
+    if path == "expected":
+        path = f"/v1/routes/{world.tokens['join_route_id']}/expected"
+    answer = world.http.post(
+        path,
+        content=body,
+        headers={"Authorization": f"Bearer {MGMT_KEY}", "Content-Type": "application/json"},
+    )
+    event(f"HTTP {answer.status_code}")
+    assert answer.status_code < 500, (answer.status_code, answer.text)
+    if answer.status_code != 204:
+        _strict(answer.text)
+
+
+query_values = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["\u00b2", "\u0661\u0662", "9" * 5000, "1e400", "-1", "0", "50", "%ED%A0%80"]),
+    st.integers(-10, 300).map(str),
+)
+
+
+@FUZZ
+@given(
+    params=st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["limit", "since", "until", "cursor", "status", "event", "route_id", "x"]
+            ),
+            query_values,
+        ),
+        max_size=4,
+    ),
+    page=st.booleans(),
+)
+def test_queries_of_the_api_and_the_pages_get_no_5xx(
+    world: World, params: list[tuple[str, str]], page: bool
+) -> None:
+    if page:
+        answer = world.pages.get("/log/", params=httpx.QueryParams(tuple(params)))
+    else:
+        answer = world.http.get(
+            "/v1/deliveries",
+            params=httpx.QueryParams(tuple(params)),
+            headers={"Authorization": f"Bearer {MGMT_KEY}"},
+        )
+        if answer.status_code < 500:
+            _strict(answer.text)
+    event(f"HTTP {answer.status_code}")
+    assert answer.status_code < 500, (params, answer.status_code, answer.text[:300])
+
+
+@FUZZ
+@given(token=st.text(max_size=80), form=st.sampled_from(["/log/logout", "retry"]))
+def test_any_wrong_csrf_token_is_403(world: World, token: str, form: str) -> None:
+    path = f"/log/deliveries/{world.tokens['delivery_id']}/retry" if form == "retry" else form
+    answer = world.pages.post(
+        path,
+        content=b"csrf_token=" + quote(token).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 403, (token, answer.status_code)
 
 
 def test_only_accepted_bodies_reach_the_target_and_nothing_else_was_stored(

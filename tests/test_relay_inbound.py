@@ -107,6 +107,28 @@ def test_a_duplicate_answers_200_and_forwards_nothing_more(relay: RunningRelay) 
     assert len(_deliveries(relay)) == 2
 
 
+def test_dedup_is_on_the_signed_body_not_on_the_delivery_id_header(relay: RunningRelay) -> None:
+    """The signature covers the body only: a captured body re-posted under a fresh
+    X-CreativeAI-Delivery-Id is refused (400 naming the header), never forwarded again."""
+    route = _route(relay)
+    payload = video_payload()
+    body, headers = api_webhook(payload, KEY)
+    assert _post(route["webhook_url"], body, headers).status_code == 202
+    replayed = _post(route["webhook_url"], body, {**headers, limits.DELIVERY_ID_HEADER: "fresh"})
+    assert replayed.status_code == 400, replayed.text
+    message = replayed.json()["error"]["message"]
+    assert limits.DELIVERY_ID_HEADER in message and "'fresh'" in message, message
+    unnamed = {k: v for k, v in headers.items() if k != limits.DELIVERY_ID_HEADER}
+    again = _post(route["webhook_url"], body, unnamed)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    batch = batch_payload("batch_dedup", ["completed"])
+    body, headers = api_webhook(batch, KEY)
+    told = _post(route["webhook_url"], body, {**headers, limits.DELIVERY_ID_HEADER: "vid_x"})
+    assert told.status_code == 400 and "batch_id" in told.json()["error"]["message"]
+    assert _post(route["webhook_url"], body, headers).status_code == 202
+    assert len(_deliveries(relay)) == 2
+
+
 @pytest.mark.parametrize(
     "token",
     [
@@ -351,6 +373,80 @@ def test_a_body_shorter_than_its_length_is_400(relay: RunningRelay) -> None:
             answer += chunk
     assert answer.split(b"\r\n", 1)[0].split()[1] == b"400", answer[:300]
     assert b'"malformed"' in answer
+    assert _deliveries(relay) == []
+
+
+def _raw_post(relay: RunningRelay, url: str, body: bytes, headers: list[bytes]) -> bytes:
+    """POST with header lines sent as given (httpx refuses to send some of them)."""
+    head = [f"POST {httpx.URL(url).raw_path.decode()} HTTP/1.1".encode(), b"Host: 127.0.0.1"]
+    head += [b"Connection: close", f"Content-Length: {len(body)}".encode(), *headers]
+    port = httpx.URL(relay.url).port or 80
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"X-CreativeAI-Note: a\x00b",
+        "X-CreativeAI-Note: caf\u00e9".encode(),
+        b"X-CreativeAI-Note: \x01",
+        "X-CreativeAI-Event: video.generation.compl\u00e9ted".encode(),
+    ],
+    ids=["nul", "utf8", "control", "event"],
+)
+def test_headers_that_cannot_be_forwarded_are_400_naming_the_header(
+    relay: RunningRelay, line: bytes
+) -> None:
+    """Accepted, such a webhook would only be dead after every attempt: the forwarded
+    request cannot carry the value as a header."""
+    route = _route(relay)
+    body, headers = api_webhook(video_payload(), KEY)
+    lines = [f"{k}: {v}".encode() for k, v in headers.items() if k != limits.EVENT_HEADER]
+    if not line.startswith(limits.EVENT_HEADER.encode()):
+        lines.append(f"{limits.EVENT_HEADER}: {headers[limits.EVENT_HEADER]}".encode())
+    answer = _raw_post(relay, route["webhook_url"], body, [*lines, line])
+    assert answer.split(b"\r\n", 1)[0].split()[1] == b"400", answer[:300]
+    error = json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]
+    named = line.split(b":", 1)[0].decode().lower()
+    assert named in error["message"].lower() or "event name" in error["message"], error
+    assert _deliveries(relay) == []
+
+
+def _with_job_id(batch: dict[str, Any], job_id: str) -> dict[str, Any]:
+    batch["jobs"][0]["id"] = job_id
+    return batch
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {**video_payload(), "id": "vgen_caf\u00e9"},
+        {**video_payload(), "id": "vgen_\ud800"},
+        {**video_payload(), "id": "vgen_\u0000"},
+        _with_job_id(batch_payload("batch_1", ["completed"]), "vid_\ud800"),
+    ],
+    ids=["non_ascii_id", "lone_surrogate_id", "nul_id", "job_id"],
+)
+def test_ids_that_cannot_travel_as_headers_are_400(
+    relay: RunningRelay, payload: dict[str, Any]
+) -> None:
+    route = _route(relay, fan_out_batch=True)
+    body = json.dumps(payload).encode()
+    headers = {
+        "Content-Type": "application/json",
+        limits.SIGNATURE_HEADER: sign(body, KEY),
+        limits.EVENT_HEADER: "video.batch.completed"
+        if "batch_id" in payload
+        else "video.generation.completed",
+    }
+    answer = _post(route["webhook_url"], body, headers)
+    assert answer.status_code == 400, answer.text
+    assert "id" in answer.json()["error"]["message"]
     assert _deliveries(relay) == []
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from connector.relay.health import MetricsApp
 from connector.relay.testing import (
     RunningRelay,
     api_webhook,
@@ -18,6 +19,7 @@ from connector.relay.testing import (
     sqlite_url,
     video_payload,
 )
+from connector.serving import serve
 
 KEY = "sk-management-a"
 OTHER = "sk-management-b"
@@ -250,7 +252,7 @@ def test_unknown_paths_and_methods_answer_json(relay: RunningRelay, api: httpx.C
     assert _error(HTTP.get(relay.url + "/v1/routes"), 405)["code"] == "method_not_allowed"
 
 
-def test_ops_endpoints(relay: RunningRelay) -> None:
+def test_health_endpoints(relay: RunningRelay) -> None:
     assert HTTP.get(relay.url + "/healthz").json() == {"status": "ok"}
     ready = HTTP.get(relay.url + "/readyz")
     assert ready.status_code == 200
@@ -267,6 +269,33 @@ def test_ops_endpoints(relay: RunningRelay) -> None:
         "relay_forward_lag_seconds_bucket",
     ):
         assert name in metrics.text or name.replace("_total", "") in metrics.text, name
+
+
+METRICS_TOKEN = "metrics-token-0123456789"
+
+
+def test_metrics_can_require_a_bearer_token(tmp_path: Path) -> None:
+    config = fast_config(sqlite_url(tmp_path), metrics_token=METRICS_TOKEN)
+    with running_relay(config) as relay:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": METRICS_TOKEN}):
+            refused = HTTP.get(relay.url + "/metrics", headers=headers)
+            assert refused.status_code == 401, headers
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+            assert "relay_" not in refused.text
+        nonascii = HTTP.get(relay.url + "/metrics", headers={b"Authorization": b"Bearer \xe9"})
+        assert nonascii.status_code == 401
+        ok = HTTP.get(relay.url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert ok.status_code == 200 and "relay_forwarded_total" in ok.text
+        assert HTTP.get(relay.url + "/healthz").status_code == 200  # health stays open
+
+
+def test_metrics_on_their_own_port_are_not_on_the_main_one(tmp_path: Path) -> None:
+    with running_relay(fast_config(sqlite_url(tmp_path), metrics_port=9)) as relay:
+        assert HTTP.get(relay.url + "/metrics").status_code == 404
+        app = MetricsApp(relay.relay.config, relay.relay.metrics)
+        with serve(app) as metrics:
+            assert "relay_forwarded_total" in HTTP.get(metrics.url + "/metrics").text
+            assert HTTP.get(metrics.url + "/v1/routes").status_code == 404
 
 
 def test_readyz_says_unavailable_when_the_database_is_gone(relay: RunningRelay) -> None:

@@ -151,6 +151,28 @@ def test_the_last_failure_dead_letters_and_a_replay_delivers(
     assert done["attempts"] == attempts + 1
 
 
+def test_a_scrape_after_the_commit_sees_the_attempt_counted(
+    relay: RunningRelay, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempt's result is committed, then counted: a reader who saw the commit and
+    then scrapes must not fall in between (the sleep widens that gap on purpose)."""
+    storage = relay.relay.storage
+    finish = storage.finish_attempt
+
+    def finish_then_stall(*args: Any, **kwargs: Any) -> Any:
+        done = finish(*args, **kwargs)
+        time.sleep(0.5)
+        return done
+
+    monkeypatch.setattr(storage, "finish_attempt", finish_then_stall)
+    route = _route(relay, target.url)
+    _send(route["webhook_url"], video_payload())
+    _delivery(relay, "succeeded")
+    metrics = HTTP.get(relay.url + "/metrics").text
+    assert "relay_forwarded_total 1.0" in metrics
+    assert 'relay_attempts_total{outcome="success"} 1.0' in metrics
+
+
 def test_a_manual_retry_sends_again_with_the_same_webhook_id(
     relay: RunningRelay, target: Target
 ) -> None:
@@ -196,8 +218,9 @@ def test_retry_after_bounds_and_schedule_jitter() -> None:
 
 
 def test_a_timeout_is_retried(database: dict[str, Any], target: Target) -> None:
-    with _relay(database, attempt_timeout=0.3, connect_timeout=0.3) as relay:
-        target.script(Reply(200, delay=1.0))
+    # The deadline leaves room for a loaded machine: only the scripted 3 s reply exceeds it.
+    with _relay(database, attempt_timeout=1.0, connect_timeout=1.0) as relay:
+        target.script(Reply(200, delay=3.0))
         route = _route(relay, target.url)
         _send(route["webhook_url"], video_payload())
         detail = _delivery(relay, "succeeded")
@@ -312,7 +335,7 @@ def test_a_join_route_forwards_all_completions_once_together(
 def test_a_join_route_forwards_at_its_deadline_naming_the_missing(
     relay: RunningRelay, target: Target
 ) -> None:
-    route = _route(relay, target.url, expected_ids=["a_1", "a_2"], deadline=0.5)
+    route = _route(relay, target.url, expected_ids=["a_1", "a_2"], deadline=3)
     with relay.api(KEY) as api:
         more = api.post(f"/v1/routes/{route['route_id']}/expected", json={"ids": ["a_3"]})
     assert more.status_code == 400  # expect defaulted to the two ids given
@@ -323,6 +346,25 @@ def test_a_join_route_forwards_at_its_deadline_naming_the_missing(
     assert joined["missing"] == ["a_1"]
     assert joined["missing_count"] == 1
     assert [e["id"] for e in joined["events"]] == ["a_2"]
+
+
+def test_naming_ids_a_join_already_forwarded_is_no_error(
+    relay: RunningRelay, target: Target
+) -> None:
+    # The jobs finished before the step that started them told the relay their ids.
+    route = _route(relay, target.url, expect=2)
+    jobs = [video_payload() for _ in range(2)]
+    for job in jobs:
+        _send(route["webhook_url"], job)
+    target.wait_for(1)
+    expected = f"/v1/routes/{route['route_id']}/expected"
+    with relay.api(KEY) as api:
+        late = api.post(expected, json={"ids": [j["id"] for j in jobs]})
+        other = api.post(expected, json={"ids": ["vgen_never_sent"]})
+    assert late.status_code == 200, late.text
+    assert late.json()["route_id"] == route["route_id"]
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "route_closed"
 
 
 def test_ids_told_later_complete_a_join(relay: RunningRelay, target: Target) -> None:

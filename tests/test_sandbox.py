@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import operation_table
 import pytest
 
 from connector.catalog import CATALOG, JobKind, errors, fields, limits, responses, states
@@ -27,7 +28,7 @@ from connector.sandbox.harness import RunningSandbox
 #: A clock that stands still unless advanced (one sandbox second per 1000 real seconds).
 FROZEN = 1000.0
 VIDEO_S = 20.0  # the default video duration in sandbox seconds
-CASES = json.loads((Path(__file__).parent / "cases" / "operations.json").read_text())["cases"]
+CASES = operation_table.cases()
 
 Factory = Callable[..., RunningSandbox]
 
@@ -102,6 +103,23 @@ def test_every_catalog_operation_has_a_route() -> None:
     assert routed == set(CATALOG.operations)
     aliases = {(op.method, a) for op in CATALOG.operations.values() for a in op.aliases}
     assert aliases <= set(ROUTES)
+
+
+def test_a_new_shared_status_job_needs_no_handler_of_its_own() -> None:
+    from connector.catalog import OperationKind
+    from connector.sandbox import api
+
+    voice = CATALOG.operation("voice.create")
+    scratch = voice.model_copy(
+        update={"key": "image.scratch", "resource": "image", "path": "/api/generate/scratch"}
+    )
+    assert api.handler_for(scratch) is api.handler_for(voice)
+    assert api.handler_for(scratch.model_copy(update={"kind": OperationKind.GET})) is (
+        api.handler_for(CATALOG.operation("job.get"))
+    )
+    video = CATALOG.operation("video.create_from_text").model_copy(update={"key": "video.scratch"})
+    with pytest.raises(RuntimeError, match=r"video\.scratch"):
+        api.handler_for(video)
 
 
 def test_unknown_route_and_wrong_method_answer_json(sandbox: RunningSandbox) -> None:

@@ -110,6 +110,20 @@ def test_last_event_id_persists_across_events() -> None:
     assert decoder.last_event_id == "42"
 
 
+def test_an_id_counts_only_once_its_event_is_dispatched() -> None:
+    # A stream cut inside the final event, after its `id:` line but before its blank line:
+    # that event is discarded, so a resume must ask for what follows the last whole event.
+    decoder = SSEDecoder()
+    whole = b"".join(b"id: vgen_1:%d\ndata: {}\n\n" % n for n in range(10))
+    assert [e.id for e in decoder.feed(whole)][-1] == "vgen_1:9"
+    assert decoder.feed(b"id: vgen_1:10\n") == []
+    assert decoder.last_event_id == "vgen_1:9"
+    decoder.close()  # the connection drops
+    assert decoder.last_event_id == "vgen_1:9"
+    [event] = decoder.feed(b"data: next\n\n")  # the new stream starts from the last whole one
+    assert event.id == "vgen_1:9"
+
+
 def test_empty_id_resets_last_event_id() -> None:
     decoder = SSEDecoder()
     events = decoder.feed(b"id: 5\ndata: a\n\nid\ndata: b\n\n")

@@ -10,7 +10,7 @@
   sandbox and the relay on 127.0.0.1.
 
 Installs are cached under ~/.cache/creativeai-connector/zapier (see
-connector/platforms/zapier/toolchain.py); the first run downloads them from the registry.
+tests/zapier_toolchain.py); the first run downloads them from the registry.
 """
 
 from __future__ import annotations
@@ -24,13 +24,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import operation_table
 import pytest
+import zapier_toolchain as toolchain
 from jsonschema import Draft4Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-from connector.catalog import CATALOG
-from connector.platforms.zapier import toolchain
+from connector.catalog import CATALOG, Field, FieldType, Operation
+from connector.client import CreativeAI
+from connector.platforms.zapier.layout import zapier_key
 from connector.relay.testing import fast_config, running_relay, sqlite_url
 from connector.sandbox.harness import RunningSandbox
 
@@ -97,6 +100,90 @@ def test_definition_validates_against_the_exported_schema(
     assert ("authentication", "fields", 0) in paths
 
 
+THIRD_PERSON = re.compile(r"^[A-Z][a-z]+s\b")
+MINOR = {
+    "a",
+    "an",
+    "and",
+    "as",
+    "at",
+    "but",
+    "by",
+    "for",
+    "if",
+    "in",
+    "nor",
+    "of",
+    "on",
+    "or",
+    "per",
+    "so",
+    "the",
+    "to",
+    "up",
+    "via",
+    "vs",
+    "with",
+    "yet",
+    "en",
+}
+
+
+def title_cased(label: str) -> bool:
+    words = re.findall(r"[A-Za-z][\w'-]*", label)
+    return all(w[0].isupper() or (i > 0 and w in MINOR) for i, w in enumerate(words))
+
+
+def test_the_definition_follows_zapiers_publishing_checklist(
+    core: toolchain.Install, tmp_path: Path
+) -> None:
+    """Zapier's publishing checklist, on the serialized definition Zapier reads."""
+    definition = run_core("definition", tmp_path)
+    actions = [("creates", k, v) for k, v in definition["creates"].items()]
+    actions += [("searches", k, v) for k, v in definition["searches"].items()]
+    triggers = [(k, v) for k, v in definition["triggers"].items() if not v["display"].get("hidden")]
+    for kind, key, action in actions:
+        display = action["display"]
+        # Descriptions start with a third-person verb and end with a period; search "Finds".
+        assert THIRD_PERSON.match(display["description"]), (key, display["description"])
+        assert display["description"].endswith("."), key
+        if kind == "searches":
+            assert display["description"].startswith("Finds "), key
+        # Labels in Title Case; the noun is a noun.
+        assert title_cased(display["label"]), (key, display["label"])
+        assert action["noun"] not in ("Compose",), key
+        for field in action["operation"].get("inputFields", []):
+            assert title_cased(field["label"]), (key, field["label"])
+    for key, trigger in triggers:
+        assert trigger["display"]["description"].startswith("Triggers when "), key
+        assert title_cased(trigger["display"]["label"]), key
+    # Readable output labels; no internal fields; ISO 8601 timestamps in samples.
+    outputs = [
+        field for _, key, action in actions for field in action["operation"].get("outputFields", [])
+    ] + [field for _, t in triggers for field in t["operation"].get("outputFields", [])]
+    labels = {field["label"] for field in outputs}
+    assert not labels & {"Jobs ID", "Model Actual", "Data URL", "Parameters Voice"}
+    assert all(title_cased(label) for label in labels), sorted(labels)
+    keys = {field["key"] for field in outputs}
+    assert not keys & {"webhook_url", "relay_route_id"}
+    for _, key, action in actions:
+        sample = action["operation"]["sample"]
+        assert "webhook_url" not in sample and "relay_route_id" not in sample, key
+        for name, value in sample.items():
+            if name == "created" or name.endswith("_at"):
+                assert value is None or re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:]+Z", value), (key, name)
+    # Line-item groups have help: a copy field just before them.
+    for _, key, action in actions:
+        fields = action["operation"].get("inputFields", [])
+        for i, field in enumerate(fields):
+            if "children" in field:
+                before = fields[i - 1]
+                assert before["type"] == "copy" and before["helpText"], (key, field["key"])
+    # The API key's help links to where the key is found.
+    api_key = next(f for f in definition["authentication"]["fields"] if f["key"] == "api_key")
+    assert re.search(r"\[[^\]]+\]\(https://[^)]+\)", api_key["helpText"])
+
+
 def test_the_cli_validates_the_app(core: toolchain.Install) -> None:
     cli = toolchain.ensure_cli()
     done = cli.run(["validate", "--without-style"], cwd=APP)
@@ -115,21 +202,112 @@ def relay_url(tmp_path: Path) -> Iterator[str]:
         yield relay.url
 
 
-def zapier_operations() -> dict[str, dict[str, str | None]]:
-    """The operations Zapier shows, by catalog key: their kind and the job they follow."""
+#: Media the sandbox serves, by the extension a catalog example URL ends with: the sandbox
+#: composes only files it serves itself, so example URLs become files of the same kind.
+MEDIA_KINDS = {".mp4": "video", ".mp3": "audio", ".wav": "audio", ".png": "image", ".jpg": "image"}
+
+
+def sandbox_media(sandbox: RunningSandbox) -> dict[str, str]:
+    """One finished video, narration and image on the sandbox: their output URLs."""
+    with CreativeAI(api_key=sandbox.api_key, base_url=sandbox.url) as client:
+        video = client.wait(client.videos.create(prompt="A mug on a desk", duration=5))
+        voice = client.wait(client.voice.create(text="Meet the travel mug."))
+        image = client.images.generate(prompt="A mug on white")
+    return {"video": video.output_url, "audio": voice.output_url, "image": image.data[0].url}
+
+
+def example_value(f: Field, media: dict[str, str]) -> Any:
+    if f.type is FieldType.FILE:
+        return media["image"]
+    value = f.example
+    if value is None:
+        value = f.default if f.default is not None else (f.option_values or (None,))[0]
+    if value is None and f.type is FieldType.BOOLEAN:
+        value = True
+    if isinstance(value, str) and f.type is FieldType.URL:
+        kind = MEDIA_KINDS.get(Path(value.split("?")[0]).suffix.lower())
+        value = media[kind] if kind else value
+    return value
+
+
+def example_input(op: Operation, media: dict[str, str]) -> dict[str, Any]:
+    """A builder's input for `op` from the catalog: each required field's example, and of
+    each exactly-one-of group the first field that has one (wire names)."""
+    chosen = {
+        next(name for name in group if op.field(name).field.example is not None)
+        for group in op.one_of
+    }
+    out = {}
+    for use in op.fields:
+        f = use.field
+        if f.fixed is not None or "zapier" not in f.platforms:
+            continue
+        if use.required or f.name in chosen:
+            out[f.name] = example_value(f, media)
+    return out
+
+
+def zapier_operations(media: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """The operations Zapier shows, by catalog key: their kind, the job they follow, their
+    action key and, given sandbox media, an example input from the catalog."""
     return {
-        op.key: {"kind": op.kind.value, "job": op.job.value if op.job else None}
+        op.key: {
+            "kind": op.kind.value,
+            "job": op.job.value if op.job else None,
+            "action": zapier_key(op.key),
+            **({"example": example_input(op, media)} if media is not None else {}),
+        }
         for op in CATALOG.for_platform("zapier")
     }
+
+
+FAIL_MARKER = "[sandbox:fail]"
+
+
+def failing_input(op: Operation, example: dict[str, Any]) -> dict[str, Any] | None:
+    """`example` with the sandbox's marker for a job that fails, in its first text field."""
+    for use in op.fields:
+        f = use.field
+        if f.type in (FieldType.TEXT, FieldType.STRING) and "zapier" in f.platforms:
+            if f.options_source or f.fixed is not None:
+                continue
+            return {**example, f.name: f"{example.get(f.name, '')} {FAIL_MARKER}".strip()}
+    return None
+
+
+def zapier_events(media: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The events a Zapier create's job can end with: the first operation that starts such
+    a job, the trigger that passes only it (if any), and an input that ends that way."""
+    creates = {op.key: op for op in CATALOG.for_platform("zapier") if op.is_async}
+    out = {}
+    for event in CATALOG.events.values():
+        ops = [creates[key] for key in event.operations if key in creates]
+        if not ops:
+            continue
+        example = example_input(ops[0], media)
+        failed = event.state.value != "completed"
+        out[event.name] = {
+            "operation": ops[0].key,
+            "state": event.state.value,
+            "trigger": zapier_key(event.name),
+            "input": failing_input(ops[0], example) if failed else example,
+        }
+    return out
 
 
 def test_the_app_tester_suite_passes(
     core: toolchain.Install,
     sandbox_factory: Callable[..., RunningSandbox],
     relay_url: str,
+    tmp_path: Path,
 ) -> None:
     sandbox = sandbox_factory(rate_limits=False)
+    # A sandbox whose jobs only end when a test moves its clock: for callbacks that come early.
+    held = sandbox_factory(rate_limits=False, time_scale=1000.0)
+    media = sandbox_media(sandbox)
     suites = sorted(str(p.relative_to(APP)) for p in (APP / "test").glob("*.test.js"))
+    table = tmp_path / "operations.json"  # the written cases and the catalog's for the rest
+    table.write_text(json.dumps({"cases": operation_table.cases()}))
     assert suites, "no test files in zapier/test"
     env = {
         **os.environ,
@@ -137,7 +315,11 @@ def test_the_app_tester_suite_passes(
         "CREATIVEAI_SANDBOX_URL": sandbox.url,
         "CREATIVEAI_API_KEY": sandbox.api_key,
         "CREATIVEAI_RELAY_URL": relay_url,
-        "ZAPIER_OPERATIONS": json.dumps(zapier_operations()),
+        "CREATIVEAI_HELD_SANDBOX_URL": held.url,
+        "CREATIVEAI_HELD_API_KEY": held.api_key,
+        "ZAPIER_OPERATIONS": json.dumps(zapier_operations(media)),
+        "ZAPIER_EVENTS": json.dumps(zapier_events(media)),
+        "OPERATION_CASES": str(table),
     }
     done = subprocess.run(
         ["node", "--test", "--test-reporter=spec", *suites],

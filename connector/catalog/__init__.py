@@ -6,7 +6,8 @@
 
 Resources live in `resources`, fields in `fields`, operations in `operations`, webhook
 events in `events`, builder-facing text helpers in `text`, output contracts in `contract`,
-error codes in `errors`, statuses in `states`, documented numbers in `limits`.
+error codes in `errors`, statuses in `states`, documented numbers in `limits` (with each
+platform's file limits), the step options every paid create gets in `steps`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from connector.catalog import (
     resources,
     responses,
     states,
+    steps,
     text,
 )
 from connector.catalog.requests import (
@@ -42,6 +44,7 @@ from connector.catalog.spec import (
     ErrorCode,
     Event,
     Field,
+    FieldText,
     FieldType,
     FieldUse,
     JobKind,
@@ -87,11 +90,19 @@ class Catalog:
         self.operations: dict[str, Operation] = {}
         for op in ops:
             uses = tuple(
-                FieldUse(field=f, required=op.key in f.required_in)
+                FieldUse(field=f, required=op.key in f.required_in, own=op.field_text.get(f.key))
                 for f in all_fields
                 if op.key in f.operations
             )
+            stray = set(op.field_text) - {u.field.key for u in uses}
+            if stray:
+                raise ValueError(f"{op.key!r} has field_text for fields it does not take: {stray}")
             ends = tuple(e.name for e in all_events if op.key in e.operations)
+            if not ends and any(u.field.name == "webhook_url" for u in uses):
+                raise ValueError(
+                    f"{op.key!r} takes a webhook_url but no event names it: "
+                    "declare its events (Event.operations) in events.py"
+                )
             self.operations[op.key] = op.model_copy(update={"fields": uses, "events": ends})
         for op in list(self.operations.values()):
             if "{jobs}" in op.description and op.job is not None:
@@ -172,6 +183,7 @@ __all__ = [
     "ErrorCode",
     "Event",
     "Field",
+    "FieldText",
     "FieldType",
     "FieldUse",
     "InvalidInput",
@@ -194,5 +206,6 @@ __all__ = [
     "resources",
     "responses",
     "states",
+    "steps",
     "text",
 ]

@@ -143,7 +143,9 @@ ERROR = _f(
 )
 ERROR_MESSAGE = _f("error_message", "Error message", help="Why the job failed, as one text.")
 GENERATION_ID = _f("id", "Generation ID")
-CREDITS_REFUNDED = _f("credits_refunded", "Credits refunded", T.NUMBER)
+CREDITS_REFUNDED = _f(
+    "credits_refunded", "Credits refunded", T.NUMBER, "Credits given back when the job failed."
+)
 
 VIDEO_JOB = (
     GENERATION_ID,
@@ -154,6 +156,7 @@ VIDEO_JOB = (
     STATE,
     PROMPT,
     CREDITS,
+    CREDITS_REFUNDED,
     OUTPUT_URL,
     ERROR,
     FAILOVER_USED,
@@ -188,6 +191,12 @@ BATCH_STATUS = (
     STATUS,
     STATE,
     *_BATCH_COUNTS,
+    _f(
+        "credits_charged",
+        "Credits charged",
+        T.NUMBER,
+        "Credits charged for the whole batch (in the answer that starts it).",
+    ),
     _f("pending", "Pending videos", T.INTEGER),
     _f("processing", "Processing videos", T.INTEGER),
     _f(

@@ -6,7 +6,14 @@ Fields are not listed here: each field in `fields.py` names its operations.
 from __future__ import annotations
 
 from connector.catalog.fields import BATCH_ID, GENERATION_ID
-from connector.catalog.spec import Duration, JobKind, Operation, OperationKind, Platform
+from connector.catalog.spec import (
+    Duration,
+    FieldText,
+    JobKind,
+    Operation,
+    OperationKind,
+    Platform,
+)
 
 K = OperationKind
 NO_PLATFORM: frozenset[Platform] = frozenset()
@@ -70,6 +77,14 @@ COMPOSE_DURATION = Duration(typical_s=18.0, longest_s=_VIDEO_TIMEOUT_S)
 #: Chart-to-video example 20:30:00 -> 20:30:45.
 CHART_DURATION = Duration(typical_s=45.0, longest_s=_VIDEO_TIMEOUT_S)
 
+# An operation's own words for a field whose help and example are written for video
+# (`Operation.field_text`): the prompt describes a shot, the aspect ratio mentions a source
+# image that only some operations take.
+_IMAGE_PROMPT = FieldText(
+    help="Describe the image: subject, setting, lighting, style.",
+    example="A ceramic travel mug on a marble counter, soft morning light",
+)
+
 ALL: tuple[Operation, ...] = (
     Operation(
         key="video.create_from_text",
@@ -87,6 +102,7 @@ ALL: tuple[Operation, ...] = (
         duration=VIDEO_DURATION,
         credits_example=60,
         sample_response=_VIDEO_DONE,
+        field_text={"aspect_ratio": FieldText(help="Frame shape of the video.")},
     ),
     Operation(
         key="video.create_from_image",
@@ -109,6 +125,9 @@ ALL: tuple[Operation, ...] = (
             "model_actual": "kling-o3-pro-i2v",
             "image_url": "https://example.com/source-image.png",
             "credits": 30,
+        },
+        field_text={
+            "aspect_ratio": FieldText(help="Frame shape. Leave it out to follow the source image.")
         },
     ),
     Operation(
@@ -147,6 +166,7 @@ ALL: tuple[Operation, ...] = (
             "jobs": _BATCH_JOBS,
             "credits_charged": 60,
         },
+        field_text={"aspect_ratio": FieldText(help="Frame shape of every video.")},
     ),
     Operation(
         key="batch.get",
@@ -247,6 +267,7 @@ ALL: tuple[Operation, ...] = (
         response="ImageResult",
         credits_example=2,
         sample_response=_IMAGE,
+        field_text={"prompt": _IMAGE_PROMPT},
     ),
     Operation(
         key="image.edit",
@@ -268,6 +289,12 @@ ALL: tuple[Operation, ...] = (
                     "revised_prompt": "A clean product shot on a white studio background",
                 }
             ],
+        },
+        field_text={
+            "prompt": FieldText(
+                help="Describe the change to make to the image.",
+                example="Place the item on a clean white studio background",
+            )
         },
     ),
     Operation(
@@ -349,6 +376,7 @@ ALL: tuple[Operation, ...] = (
         kind=K.CREATE,
         response="ImageResult",
         platforms=NO_PLATFORM,
+        field_text={"prompt": _IMAGE_PROMPT},
     ),
 )
 

@@ -28,6 +28,7 @@ from pydantic import Field as PydanticField
 from pydantic_core import PydanticCustomError
 
 from connector.catalog.spec import Field, FieldType, Operation
+from connector.errors import CreativeAIError
 
 T = FieldType
 
@@ -180,7 +181,7 @@ class Problem:
         return f"{self.field}: {self.message}"
 
 
-class InvalidInput(ValueError):
+class InvalidInput(CreativeAIError, ValueError):
     """Input that the API would refuse; names each field, the value given and what is allowed."""
 
     def __init__(self, operation: Operation, problems: list[Problem]) -> None:

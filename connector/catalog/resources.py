@@ -8,7 +8,7 @@ ALL: tuple[Resource, ...] = (
     Resource(key="video", label="Video", noun="video", plural="videos"),
     Resource(key="batch", label="Video Batch", noun="video batch", plural="video batches"),
     Resource(key="voice", label="Voice", noun="voice", plural="voices"),
-    Resource(key="compose", label="Compose", noun="compose", plural="compose jobs"),
+    Resource(key="compose", label="Compose", noun="composed video", plural="composed videos"),
     Resource(key="job", label="Job", noun="job", plural="jobs"),
     Resource(key="image", label="Image", noun="image", plural="images"),
     Resource(key="chart", label="Chart Video", noun="chart video", plural="chart videos"),

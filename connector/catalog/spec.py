@@ -204,13 +204,47 @@ def _range_words(low: float | None, high: float | None, unit: str = "", *, bare:
     return f" {bare}" if bare else ""
 
 
+class FieldText(BaseModel):
+    """What one operation says about a field where the field's own words are written for
+    another operation (a prompt's example is a video shot; an image prompt needs its own)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    help: str | None = None
+    example: Any = None
+
+
 class FieldUse(BaseModel):
-    """A field as one operation uses it (derived from `Field.operations`)."""
+    """A field as one operation uses it (derived from `Field.operations`), with that
+    operation's own help and example where it states them (`Operation.field_text`)."""
 
     model_config = ConfigDict(frozen=True)
 
     field: Field
     required: bool = False
+    own: FieldText | None = None
+
+    @property
+    def help(self) -> str:
+        """The help this operation shows: its own, else the field's."""
+        if self.own is not None and self.own.help is not None:
+            return self.own.help
+        return self.field.help
+
+    @property
+    def example(self) -> Any:
+        """The example this operation shows: its own, else the field's."""
+        if self.own is not None and self.own.example is not None:
+            return self.own.example
+        return self.field.example
+
+    @property
+    def shown(self) -> Field:
+        """The field with this operation's help and example, for code that renders a
+        `Field` (the field is unchanged where the operation states nothing of its own)."""
+        if self.own is None:
+            return self.field
+        return self.field.model_copy(update={"help": self.help, "example": self.example})
 
 
 class JobKind(StrEnum):
@@ -255,6 +289,9 @@ class Operation(BaseModel):
     events: tuple[str, ...] = ()
     # How long the job runs (job-starting operations only).
     duration: Duration | None = None
+    # This operation's own help or example for a field, by field key, where the field's
+    # own words are written for another operation (see `FieldUse.help`).
+    field_text: Mapping[str, FieldText] = {}
     credits_example: int | None = None
     sample_response: Mapping[str, Any] = {}
 

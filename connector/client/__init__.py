@@ -19,7 +19,7 @@ from connector.client._base import ENV_API_KEY, ENV_BASE_URL, UnexpectedResponse
 from connector.client._batching import ItemResult
 from connector.client._download import Downloaded
 from connector.client._retry import RetryPolicy
-from connector.client._sync import CreativeAI
+from connector.client._sync import CreativeAI, download
 from connector.client.errors import (
     APIConnectionError,
     APIError,
@@ -27,14 +27,17 @@ from connector.client.errors import (
     AuthenticationError,
     ContentPolicyError,
     CreativeAIError,
+    CreditCapError,
     DownloadError,
     InsufficientCreditsError,
     InvalidRequestError,
+    InvalidURLError,
     JobFailedError,
     JobMayExistError,
     NotFoundError,
     ProviderUnavailableError,
     RateLimitError,
+    RedirectError,
     ServerError,
     StreamInterruptedError,
     UnprocessableError,
@@ -53,16 +56,19 @@ __all__ = [
     "ContentPolicyError",
     "CreativeAI",
     "CreativeAIError",
+    "CreditCapError",
     "DownloadError",
     "Downloaded",
     "InsufficientCreditsError",
     "InvalidRequestError",
+    "InvalidURLError",
     "ItemResult",
     "JobFailedError",
     "JobMayExistError",
     "NotFoundError",
     "ProviderUnavailableError",
     "RateLimitError",
+    "RedirectError",
     "RetryPolicy",
     "ServerError",
     "StreamInterruptedError",
@@ -70,4 +76,5 @@ __all__ = [
     "UnexpectedResponseError",
     "UnprocessableError",
     "WaitTimeoutError",
+    "download",
 ]

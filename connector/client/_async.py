@@ -13,9 +13,9 @@ from typing import Any, TypeVar, overload
 import httpx
 from typing_extensions import Unpack
 
-from connector.catalog import InvalidInput, limits
+from connector.catalog import limits
 from connector.catalog.responses import ApiModel, BatchCreated, BatchStatus, Job
-from connector.client import _batching, _download, _jobs, _streaming
+from connector.client import _batching, _credits, _download, _jobs, _streaming
 from connector.client._base import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -28,7 +28,7 @@ from connector.client._base import (
     prepare,
 )
 from connector.client._retry import RetryPolicy, retryable_status
-from connector.client.errors import CreativeAIError, WaitTimeoutError
+from connector.client.errors import APIError, CreativeAIError, NotFoundError, WaitTimeoutError
 from connector.client.params import BatchCreateParams
 from connector.client.resources import (
     AsyncBatches,
@@ -41,7 +41,7 @@ from connector.client.resources import (
     AsyncVideos,
     AsyncVoice,
 )
-from connector.client.sse import StreamUpdate, afollow
+from connector.client.sse import StreamDropped, StreamUpdate, afollow
 
 J = TypeVar("J", bound=Job)
 
@@ -138,10 +138,26 @@ class AsyncCreativeAI:
 
     async def call(self, op_key: str, /, **fields: Any) -> ApiModel:
         """Run any catalog operation: `await call("voice.create", text="Hello")`."""
-        return await self._execute(prepare(self._settings.base_url, op_key, fields))
+        cap = fields.pop(_credits.MAX_CREDITS, None)
+        call = prepare(self._settings.base_url, op_key, fields)
+        await self._check_cap(call, cap)
+        return await self._execute(call)
+
+    async def _check_cap(self, call: Prepared, max_credits: Any, count: int | None = None) -> None:
+        """With a cap: price the call and raise `CreditCapError` before anything paid is sent
+        when the estimate is over it, or when it cannot be priced."""
+        cap = _credits.checked(call.op, max_credits)
+        if cap is None:
+            return
+        plan = _credits.plan(self._settings.base_url, call.op, call.wire or {}, cap, count)
+        try:
+            quote = await self._execute(plan.price)
+        except APIError as exc:
+            raise plan.unpriceable(exc) from exc
+        plan.check(quote)
 
     async def _execute(self, call: Prepared) -> ApiModel:
-        return parse(call.op, await self._send(call))
+        return parse(call.op, await self._send(call), self._settings.api_key)
 
     async def _send(
         self, call: Prepared, *, stream: bool = False, headers: dict[str, str] | None = None
@@ -208,12 +224,17 @@ class AsyncCreativeAI:
         timeout: float | None,
         on_progress: Callable[[Any], object] | None,
         raise_on_failure: bool,
+        *,
+        fresh: bool = False,
     ) -> ApiModel:
+        # `fresh`: `job` was fetched just now, so the first poll waits one interval.
         p = _jobs.plan(job, interval, timeout)
         key = p.status_op.key
         if _jobs.finished(job, raise_on_failure=raise_on_failure, operation=key):
             return job
         deadline = self._clock() + p.timeout
+        if fresh:
+            await self._sleep(p.interval)
         while True:
             current = await self._execute(prepare(self._settings.base_url, key, p.fields))
             if on_progress is not None:
@@ -224,7 +245,7 @@ class AsyncCreativeAI:
                 return current
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise WaitTimeoutError(p.job_id, p.timeout, current)
+                raise WaitTimeoutError(p.job_id, p.timeout, current, status_operation=p.status_op)
             await self._sleep(min(p.interval, remaining))
 
     # -- many videos -------------------------------------------------------------------------
@@ -243,15 +264,22 @@ class AsyncCreativeAI:
 
         At most `limits.MAX_PARALLEL_REQUESTS` batches are in flight at once.
         """
-        done, chunks = _batching.plan(items, shared)
+        fields: dict[str, Any] = dict(shared)
+        cap = fields.pop(_credits.MAX_CREDITS, None)
+        done, chunks = _batching.plan(items, fields)
         count = len(done) + sum(len(c.indices) for c in chunks)
+        if chunks:  # the cap is for every video of the call: priced once, before any batch
+            probe = {**fields, _batching.PROMPTS: chunks[0].prompts[:1]}
+            videos = sum(len(c.indices) for c in chunks)
+            first = prepare(self._settings.base_url, _batching.OP, probe)
+            await self._check_cap(first, cap, count=videos)
         gate = asyncio.Semaphore(limits.MAX_PARALLEL_REQUESTS)
 
         async def run(chunk: _batching.Chunk) -> list[_batching.ItemResult]:
             async with gate:
                 try:
-                    batch = await self._create_batch(chunk, shared)
-                except (CreativeAIError, InvalidInput) as exc:
+                    batch = await self._create_batch(chunk, fields)
+                except CreativeAIError as exc:  # InvalidInput too
                     return _batching.failed(chunk, exc)
                 results = _batching.created(chunk, batch)
                 if not wait:
@@ -267,9 +295,7 @@ class AsyncCreativeAI:
         parts = await asyncio.gather(*(run(chunk) for chunk in chunks))
         return _batching.in_order(count, [done, *parts])
 
-    async def _create_batch(
-        self, chunk: _batching.Chunk, shared: BatchCreateParams
-    ) -> BatchCreated:
+    async def _create_batch(self, chunk: _batching.Chunk, shared: dict[str, Any]) -> BatchCreated:
         created = await self.call(_batching.OP, **{_batching.PROMPTS: chunk.prompts}, **shared)
         assert isinstance(created, BatchCreated)
         return created
@@ -289,38 +315,40 @@ class AsyncCreativeAI:
 
         Input is checked at once (`InvalidInput`); the request goes out on first iteration.
         """
+        cap = fields.pop(_credits.MAX_CREDITS, None)
         call = prepare(self._settings.base_url, op_key, fields)
-        return self._follow(_streaming.Plan(call, self._headers, dialect, poll_interval))
+        _credits.checked(call.op, cap)  # a bad cap is refused at once, like any field
+        plan = _streaming.Plan(call, self._headers, dialect, poll_interval)
+        return self._follow(plan, cap)
 
-    async def _follow(self, plan: _streaming.Plan) -> AsyncIterator[StreamUpdate]:
+    async def _follow(self, plan: _streaming.Plan, cap: Any = None) -> AsyncIterator[StreamUpdate]:
+        await self._check_cap(plan.call, cap)
+
         async def connect(last_event_id: str | None) -> tuple[int, AsyncIterable[bytes]]:
-            headers = plan.headers(last_event_id)
-            if not plan.established:
-                response = await self._send(plan.call, stream=True, headers=headers)
-                if not plan.is_stream(response):
-                    await response.aread()
-                    await response.aclose()
-                    raise plan.not_a_stream(response)
-                if response.status_code != 200:  # 204: nothing to follow
-                    await response.aclose()
-                return response.status_code, _chunks(response)
-            plan.check_resume(last_event_id)
-            request = plan.call.request(self._http, headers)
-            response = await self._http.send(request, stream=True)
-            if response.status_code != 200:  # refused, or 204: nothing to follow
+            response = await self._send(plan.call, stream=True, headers=plan.headers)
+            if not plan.is_stream(response):
+                await response.aread()
+                await response.aclose()
+                raise plan.not_a_stream(response, self._settings.api_key)
+            if response.status_code != 200:  # 204: nothing to follow
                 await response.aclose()
             return response.status_code, _chunks(response)
 
-        async def reconcile(job_id: str) -> StreamUpdate | None:
-            status_job = plan.status_job(job_id)
-            if status_job is None:
-                return None
-            final = await self._wait(status_job, plan.poll_interval, None, None, False)
-            return _streaming.update_from_job(final)
-
-        with plan.translating():
-            async for update in afollow(connect, sleep=self._sleep, reconcile=reconcile):
+        try:
+            # Opened once: reopening would send the paid create again.
+            async for update in afollow(connect, max_reconnects=0, sleep=self._sleep):
                 yield update
+            return
+        except StreamDropped as exc:
+            settle = plan.settle(self._settings.base_url, exc)
+        try:
+            job = await self._execute(settle.call)
+        except NotFoundError as exc:
+            raise plan.unknown_job(settle, exc) from exc
+        final = await self._wait(job, plan.poll_interval, None, None, False, fresh=True)
+        last = _streaming.update_from_job(final)
+        if last is not None:
+            yield last
 
     # -- outputs -------------------------------------------------------------------------------
 

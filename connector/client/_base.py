@@ -31,6 +31,7 @@ from connector.client.errors import (
     CreativeAIError,
     JobMayExistError,
     error_from_response,
+    redacted,
 )
 
 log = logging.getLogger("connector.client")
@@ -61,9 +62,12 @@ USER_AGENT = _user_agent()
 class UnexpectedResponseError(CreativeAIError):
     """A success status whose body is not what the operation answers."""
 
-    def __init__(self, op: Operation, response: httpx.Response, detail: str) -> None:
+    def __init__(
+        self, op: Operation, response: httpx.Response, detail: str, *, redact: str | None = None
+    ) -> None:
         self.status = response.status_code
-        self.body = response.text[:2000]
+        self.body: str = redacted(response.text[:2000], redact)
+        detail = redacted(detail, redact)
         note = ""
         if op.kind is OperationKind.CREATE:
             note = (
@@ -153,6 +157,7 @@ class Prepared:
     data: dict[str, str] | None = None
     files: dict[str, tuple[str, bytes, str]] | None = None
     has_webhook: bool = False
+    wire: dict[str, Any] | None = None  # the validated fields, whatever the body's encoding
 
     @property
     def method(self) -> str:
@@ -214,8 +219,8 @@ def prepare(base_url: str, op_key: str, fields: Mapping[str, Any]) -> Prepared:
     has_webhook = bool(wire.get("webhook_url"))
     if op.body == "multipart":
         data, files = _multipart(wire)
-        return Prepared(op, url, data=data, files=files, has_webhook=has_webhook)
-    return Prepared(op, url, json=wire, has_webhook=has_webhook)
+        return Prepared(op, url, data=data, files=files, has_webhook=has_webhook, wire=wire)
+    return Prepared(op, url, json=wire, has_webhook=has_webhook, wire=wire)
 
 
 def _multipart(wire: dict[str, Any]) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
@@ -238,15 +243,19 @@ def _multipart(wire: dict[str, Any]) -> tuple[dict[str, str], dict[str, tuple[st
 # -- reading answers -----------------------------------------------------------------------
 
 
-def parse(op: Operation, response: httpx.Response) -> ApiModel:
-    """The operation's typed answer, with the answer's headers in `.meta`."""
+def parse(op: Operation, response: httpx.Response, key: Secret | None = None) -> ApiModel:
+    """The operation's typed answer, with the answer's headers in `.meta`; `key` is kept out
+    of the error for an answer that does not fit."""
     model = CATALOG.response_model(op.key)
     try:
         obj = model.model_validate_json(response.content)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise UnexpectedResponseError(op, response, f"{where}: {first['msg']}") from None
+        redact = key.reveal() if key is not None else None
+        raise UnexpectedResponseError(
+            op, response, f"{where}: {first['msg']}", redact=redact
+        ) from None
     obj._meta = meta_from(response)
     return obj
 

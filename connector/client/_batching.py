@@ -8,7 +8,7 @@ item never sinks the others in its batch.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connector.catalog import CATALOG, InvalidInput, limits
@@ -75,7 +75,7 @@ def plan(items: Iterable[Item], shared: Mapping[str, Any]) -> tuple[list[ItemRes
         try:
             CATALOG.validate(OP, {**shared, PROMPTS: [entry]})
         except InvalidInput as exc:
-            done.append(ItemResult(index, error=exc))
+            done.append(ItemResult(index, error=_at(exc, index)))
             continue
         current.indices.append(index)
         current.prompts.append(entry)
@@ -85,6 +85,16 @@ def plan(items: Iterable[Item], shared: Mapping[str, Any]) -> tuple[list[ItemRes
     if current.indices:
         chunks.append(current)
     return done, chunks
+
+
+def _at(exc: InvalidInput, index: int) -> InvalidInput:
+    """The error of an item checked alone (as `prompts[0]`), naming its own position."""
+    alone, here = f"{PROMPTS}[0]", f"{PROMPTS}[{index}]"
+    problems = [
+        replace(p, field=here + p.field[len(alone) :]) if p.field.startswith(alone) else p
+        for p in exc.problems
+    ]
+    return InvalidInput(exc.operation, problems)
 
 
 def _entry(item: Item) -> dict[str, Any] | Exception:

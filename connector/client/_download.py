@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from connector.catalog import limits
-from connector.client.errors import DownloadError
+from connector.client.errors import DownloadError, InvalidURLError
 
 GONE = frozenset({403, 404, 410})
 CHUNK = 1 << 16
@@ -37,7 +37,8 @@ def public_url(url: str) -> str:
 def check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"url must be an absolute http(s) URL, not {public_url(url)!r}")
+        shown = public_url(url)
+        raise InvalidURLError(shown, f"url must be an absolute http(s) URL, not {shown!r}")
 
 
 def same_origin(url: str, base_url: str) -> bool:
@@ -52,6 +53,7 @@ def target(url: str, path: str | os.PathLike[str]) -> Path:
     if dest.is_dir():
         name = PurePosixPath(urlsplit(url).path).name or "output"
         dest = dest / name
+    dest.parent.mkdir(parents=True, exist_ok=True)  # before anything is fetched: fail early
     return dest
 
 

@@ -58,7 +58,8 @@ class RetryPolicy:
 
 def parse_retry_after(headers: httpx.Headers, now: Callable[[], float] = time.time) -> float | None:
     """Seconds the answer asks to wait: `retry-after-ms`, then `Retry-After` as seconds or as
-    an HTTP date. None when absent, unreadable or negative."""
+    an HTTP date (one already past: 0). None when absent, unreadable or a negative number, so
+    the normal backoff applies."""
     raw_ms = headers.get(limits.RETRY_AFTER_MS_HEADER)
     if raw_ms is not None:
         try:
@@ -76,8 +77,10 @@ def parse_retry_after(headers: httpx.Headers, now: Callable[[], float] = time.ti
         parsed = email.utils.parsedate_tz(raw)
         if parsed is None:
             return None
-        seconds = email.utils.mktime_tz(parsed) - now()
-    return max(seconds, 0.0) if seconds == seconds else None  # NaN is unreadable
+        return max(email.utils.mktime_tz(parsed) - now(), 0.0)  # a date past: at once
+    if seconds != seconds or seconds < 0:  # NaN or negative: ignored, the backoff applies
+        return None
+    return seconds
 
 
 def retryable_status(status: int, *, create: bool) -> bool:

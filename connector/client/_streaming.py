@@ -1,37 +1,46 @@
 """Progress streams: the request side of `stream()`, shared by both clients.
 
-`sse.follow`/`afollow` do the reading and reconnecting; this module decides what each
-(re)connection sends, when a reconnection is not safe, how a job fetched from the status
-endpoint becomes the stream's last update, and which error a caller finally sees.
+`sse.follow`/`afollow` do the reading; this module decides what the one connection sends,
+how a drop is settled through the status endpoint (never by sending the create again), how
+the job found there becomes the stream's last update, and which error a caller finally sees.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 import httpx
 
-from connector.catalog import CATALOG, InvalidInput, limits
+from connector.catalog import CATALOG, limits
 from connector.catalog.responses import ApiModel, Job
 from connector.catalog.spec import NormalizedState
-from connector.catalog.states import STATUSES
-from connector.client._base import Prepared, UnexpectedResponseError
-from connector.client.errors import CreativeAIError, JobMayExistError, StreamInterruptedError
+from connector.client._base import Prepared, Secret, UnexpectedResponseError, prepare
+from connector.client.errors import (
+    CreativeAIError,
+    JobMayExistError,
+    NotFoundError,
+    StreamInterruptedError,
+)
 from connector.client.sse import StreamDropped, StreamUpdate
 
-LAST_EVENT_ID = "Last-Event-ID"  # WHATWG server-sent events
 DIALECT_PARAM = "dialect"  # query parameter of servers that speak several dialects
 
 
-class CannotResume(Exception):
-    """The stream dropped before any event id: reopening it would start the work again."""
+#: Dialects whose frames never carry their job's id (1: named `progress`/`complete`/`error`
+#: events, 3: typed frames); after a drop only an event id may hint at the job.
+UNNAMED_DIALECTS = ("1", "3")
 
 
 class Plan:
-    """One streaming call across its (re)connections."""
+    """One streaming call: its single create, and how a drop is settled.
+
+    The stream is opened once. The API docs never mention `Last-Event-ID`; reopening the
+    stream would send the paid create again (a server that ignores the header starts a second
+    job). After a drop the job's status endpoint settles the outcome instead: with the job id
+    the frames gave (dialect 2), or with the one an event id carries (`<job id>:<n>`), which is
+    only a hint until the status endpoint knows it.
+    """
 
     def __init__(
         self,
@@ -45,14 +54,9 @@ class Plan:
             call = replace(call, url=f"{call.url}?{urlencode({DIALECT_PARAM: dialect})}")
         self.call = call
         self.established = False
-        self._headers = {**auth, "Accept": limits.STREAM_MEDIA_TYPE}
+        self.headers = {**auth, "Accept": limits.STREAM_MEDIA_TYPE}
         status = call.op.status_operation
         self.status_op = CATALOG.operation(status) if status else None
-
-    def headers(self, last_event_id: str | None) -> dict[str, str]:
-        if not last_event_id:
-            return self._headers
-        return {**self._headers, LAST_EVENT_ID: last_event_id}
 
     def is_stream(self, response: httpx.Response) -> bool:
         """Whether the first success answer is an event stream (then it is established)."""
@@ -60,53 +64,91 @@ class Plan:
         self.established = response.status_code == 204 or media == limits.STREAM_MEDIA_TYPE
         return self.established
 
-    def not_a_stream(self, response: httpx.Response) -> UnexpectedResponseError:
+    def not_a_stream(self, response: httpx.Response, key: Secret) -> UnexpectedResponseError:
         """The error for a success answer that is not a stream (its body already read)."""
         media = response.headers.get("content-type", "")
         return UnexpectedResponseError(
-            self.call.op, response, f"expected {limits.STREAM_MEDIA_TYPE}, got {media!r}"
+            self.call.op,
+            response,
+            f"expected {limits.STREAM_MEDIA_TYPE}, got {media!r}",
+            redact=key.reveal(),
         )
 
-    def check_resume(self, last_event_id: str | None) -> None:
-        if not last_event_id:
-            raise CannotResume
-
-    def status_job(self, job_id: str) -> ApiModel | None:
-        """A stand-in job for `wait`, or None when the operation has no status endpoint."""
-        if self.status_op is None or self.status_op.job is None:
-            return None
-        model = CATALOG.response_model(self.status_op.key)
-        pending = next(
-            raw
-            for raw, state in STATUSES[self.status_op.job].items()
-            if state is NormalizedState.PENDING
-        )
-        return model.model_validate({"id": job_id, "status": pending})
-
-    @contextmanager
-    def translating(self) -> Iterator[None]:
-        """Turn `StreamDropped` into the error that says what happened."""
-        try:
-            yield
-        except StreamDropped as exc:
-            cause = exc.__cause__
-            if isinstance(cause, CreativeAIError | InvalidInput):
-                raise cause from None
-            if exc.job_id is None and self.established:
-                raise JobMayExistError(
-                    self.call.op, exc, has_webhook=self.call.has_webhook, what_happened=_drop(exc)
-                ) from exc
+    def settle(self, base_url: str, exc: StreamDropped) -> Settle:
+        """After a drop: the status call that settles it, or the error that says why not."""
+        cause = exc.__cause__
+        if isinstance(cause, CreativeAIError):  # InvalidInput too
+            raise cause from None
+        hint = job_hint(exc.last_event_id)
+        job_id = exc.job_id or hint
+        if self.status_op is None or job_id is None:
+            if job_id is None and self.established:
+                raise self.may_exist(exc, _drop(exc) + _UNNAMED) from exc
             raise StreamInterruptedError(
-                self.call.op.key, exc.job_id, str(exc), status=exc.status
+                self.call.op.key, job_id, _no_status(str(exc), self.status_op is None)
             ) from exc
+        (param,) = self.status_op.path_params
+        call = prepare(base_url, self.status_op.key, {param.name: job_id})
+        return Settle(call, job_id, hinted=exc.job_id is None, dropped=exc)
+
+    def unknown_job(self, settle: Settle, error: NotFoundError) -> CreativeAIError:
+        """The status endpoint does not know the job the drop left us with."""
+        assert self.status_op is not None
+        where = f"{self.status_op.method} {self.status_op.path}"
+        if settle.hinted:
+            what = (
+                f"{_drop(settle.dropped)}; its event id suggested job {settle.job_id!r}, but "
+                f"{where} does not know it (HTTP {error.status})" + _UNNAMED
+            )
+            return self.may_exist(settle.dropped, what)
+        return StreamInterruptedError(
+            self.call.op.key,
+            settle.job_id,
+            f"{settle.dropped}; {where} does not know job {settle.job_id!r} (HTTP {error.status})",
+            status=error.status,
+        )
+
+    def may_exist(self, exc: StreamDropped, what: str) -> JobMayExistError:
+        return JobMayExistError(
+            self.call.op, exc, has_webhook=self.call.has_webhook, what_happened=what
+        )
+
+
+@dataclass(frozen=True)
+class Settle:
+    """The status call that settles a dropped stream."""
+
+    call: Prepared
+    job_id: str
+    hinted: bool  # the id comes only from an event id, not from a frame
+    dropped: StreamDropped
+
+
+_UNNAMED = (
+    ". Progress frames of the named-event and typed-frame formats (dialects "
+    + " and ".join(UNNAMED_DIALECTS)
+    + ") never name their job, so only an event id could point at it"
+)
+
+
+def job_hint(last_event_id: str) -> str | None:
+    """The job id an event id of the form `<job id>:<n>` carries, if it has that form."""
+    job_id, sep, seq = last_event_id.strip().rpartition(":")
+    if not sep or not job_id or not seq.isdigit():
+        return None
+    return job_id
+
+
+def _no_status(detail: str, no_endpoint: bool) -> str:
+    if no_endpoint:
+        return detail + "; this operation has no status endpoint to settle it"
+    return detail
 
 
 def _drop(exc: StreamDropped) -> str:
     what = "its progress stream dropped before naming the job"
     if exc.last_event_id:
         what += f" (last event id {exc.last_event_id!r})"
-    if exc.status is not None:
-        what += f", and reopening it answered HTTP {exc.status}"
     return what
 
 

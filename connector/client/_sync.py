@@ -13,9 +13,9 @@ from typing import Any, TypeVar, overload
 import httpx
 from typing_extensions import Unpack
 
-from connector.catalog import InvalidInput, limits
+from connector.catalog import limits
 from connector.catalog.responses import ApiModel, BatchCreated, BatchStatus, Job
-from connector.client import _batching, _download, _jobs, _streaming
+from connector.client import _batching, _credits, _download, _jobs, _streaming
 from connector.client._base import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -28,7 +28,7 @@ from connector.client._base import (
     prepare,
 )
 from connector.client._retry import RetryPolicy, retryable_status
-from connector.client.errors import CreativeAIError, WaitTimeoutError
+from connector.client.errors import APIError, CreativeAIError, NotFoundError, WaitTimeoutError
 from connector.client.params import BatchCreateParams
 from connector.client.resources import (
     Batches,
@@ -41,7 +41,7 @@ from connector.client.resources import (
     Videos,
     Voice,
 )
-from connector.client.sse import StreamUpdate, follow
+from connector.client.sse import StreamDropped, StreamUpdate, follow
 
 J = TypeVar("J", bound=Job)
 
@@ -143,10 +143,26 @@ class CreativeAI:
         Fields are checked by the catalog first (`InvalidInput` names every problem), the
         answer comes back as the operation's typed model with the headers in `.meta`.
         """
-        return self._execute(prepare(self._settings.base_url, op_key, fields))
+        cap = fields.pop(_credits.MAX_CREDITS, None)
+        call = prepare(self._settings.base_url, op_key, fields)
+        self._check_cap(call, cap)
+        return self._execute(call)
+
+    def _check_cap(self, call: Prepared, max_credits: Any, count: int | None = None) -> None:
+        """With a cap: price the call and raise `CreditCapError` before anything paid is sent
+        when the estimate is over it, or when it cannot be priced."""
+        cap = _credits.checked(call.op, max_credits)
+        if cap is None:
+            return
+        plan = _credits.plan(self._settings.base_url, call.op, call.wire or {}, cap, count)
+        try:
+            quote = self._execute(plan.price)
+        except APIError as exc:
+            raise plan.unpriceable(exc) from exc
+        plan.check(quote)
 
     def _execute(self, call: Prepared) -> ApiModel:
-        return parse(call.op, self._send(call))
+        return parse(call.op, self._send(call), self._settings.api_key)
 
     def _send(
         self, call: Prepared, *, stream: bool = False, headers: dict[str, str] | None = None
@@ -219,12 +235,17 @@ class CreativeAI:
         timeout: float | None,
         on_progress: Callable[[Any], object] | None,
         raise_on_failure: bool,
+        *,
+        fresh: bool = False,
     ) -> ApiModel:
+        # `fresh`: `job` was fetched just now, so the first poll waits one interval.
         p = _jobs.plan(job, interval, timeout)
         key = p.status_op.key
         if _jobs.finished(job, raise_on_failure=raise_on_failure, operation=key):
             return job
         deadline = self._clock() + p.timeout
+        if fresh:
+            self._sleep(p.interval)
         while True:
             current = self._execute(prepare(self._settings.base_url, key, p.fields))
             if on_progress is not None:
@@ -233,7 +254,7 @@ class CreativeAI:
                 return current
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise WaitTimeoutError(p.job_id, p.timeout, current)
+                raise WaitTimeoutError(p.job_id, p.timeout, current, status_operation=p.status_op)
             self._sleep(min(p.interval, remaining))
 
     # -- many videos -------------------------------------------------------------------------
@@ -257,13 +278,20 @@ class CreativeAI:
         failed, carries that error; with `wait=True` each batch is polled to its end and a
         failed video carries its `JobFailedError`.
         """
-        done, chunks = _batching.plan(items, shared)
+        fields: dict[str, Any] = dict(shared)
+        cap = fields.pop(_credits.MAX_CREDITS, None)
+        done, chunks = _batching.plan(items, fields)
         count = len(done) + sum(len(c.indices) for c in chunks)
+        if chunks:  # the cap is for every video of the call: priced once, before any batch
+            probe = {**fields, _batching.PROMPTS: chunks[0].prompts[:1]}
+            videos = sum(len(c.indices) for c in chunks)
+            first = prepare(self._settings.base_url, _batching.OP, probe)
+            self._check_cap(first, cap, count=videos)
 
         def run(chunk: _batching.Chunk) -> list[_batching.ItemResult]:
             try:
-                batch = self._create_batch(chunk, shared)
-            except (CreativeAIError, InvalidInput) as exc:
+                batch = self._create_batch(chunk, fields)
+            except CreativeAIError as exc:  # InvalidInput too
                 return _batching.failed(chunk, exc)
             results = _batching.created(chunk, batch)
             if not wait:
@@ -283,7 +311,7 @@ class CreativeAI:
             parts = list(pool.map(run, chunks))
         return _batching.in_order(count, [done, *parts])
 
-    def _create_batch(self, chunk: _batching.Chunk, shared: BatchCreateParams) -> BatchCreated:
+    def _create_batch(self, chunk: _batching.Chunk, shared: dict[str, Any]) -> BatchCreated:
         created = self.call(_batching.OP, **{_batching.PROMPTS: chunk.prompts}, **shared)
         assert isinstance(created, BatchCreated)
         return created
@@ -301,44 +329,48 @@ class CreativeAI:
     ) -> Iterator[StreamUpdate]:
         """Start a streaming operation and yield its progress as `StreamUpdate`s.
 
-        429 and 5xx answers are retried only before the stream is established. After a
-        drop the stream is reopened with `Last-Event-ID`; when that fails and a job id was
-        seen, the job's status endpoint settles the outcome. `dialect` asks a server that
+        429 and 5xx answers are retried only before the stream is established. The stream is
+        never reopened (that would send the paid create again): after a drop the job's status
+        endpoint settles the outcome, polled until the job ends, with the job id the frames
+        gave or, for dialects whose frames never name their job, the one an event id carries
+        (checked there). With no id at all, `JobMayExistError`. `dialect` asks a server that
         speaks several progress dialects (the sandbox: "1", "2", "3") for one; every
         dialect is read the same way. `poll_interval` sets how often the status endpoint
         is polled when settling (default: the catalog's cadence).
         """
+        cap = fields.pop(_credits.MAX_CREDITS, None)
         call = prepare(self._settings.base_url, op_key, fields)
+        _credits.checked(call.op, cap)  # a bad cap is refused at once, like any field
         plan = _streaming.Plan(call, self._headers, dialect, poll_interval)
-        return self._follow(plan)
+        return self._follow(plan, cap)
 
-    def _follow(self, plan: _streaming.Plan) -> Iterator[StreamUpdate]:
+    def _follow(self, plan: _streaming.Plan, cap: Any = None) -> Iterator[StreamUpdate]:
+        self._check_cap(plan.call, cap)
+
         def connect(last_event_id: str | None) -> tuple[int, Iterable[bytes]]:
-            headers = plan.headers(last_event_id)
-            if not plan.established:
-                response = self._send(plan.call, stream=True, headers=headers)
-                if not plan.is_stream(response):
-                    response.read()
-                    response.close()
-                    raise plan.not_a_stream(response)
-                if response.status_code != 200:  # 204: nothing to follow
-                    response.close()
-                return response.status_code, _chunks(response)
-            plan.check_resume(last_event_id)
-            response = self._http.send(plan.call.request(self._http, headers), stream=True)
-            if response.status_code != 200:  # refused, or 204: nothing to follow
+            response = self._send(plan.call, stream=True, headers=plan.headers)
+            if not plan.is_stream(response):
+                response.read()
+                response.close()
+                raise plan.not_a_stream(response, self._settings.api_key)
+            if response.status_code != 200:  # 204: nothing to follow
                 response.close()
             return response.status_code, _chunks(response)
 
-        def reconcile(job_id: str) -> StreamUpdate | None:
-            status_job = plan.status_job(job_id)
-            if status_job is None:
-                return None
-            final = self._wait(status_job, plan.poll_interval, None, None, False)
-            return _streaming.update_from_job(final)
-
-        with plan.translating():
-            yield from follow(connect, sleep=self._sleep, reconcile=reconcile)
+        try:
+            # Opened once: reopening would send the paid create again.
+            yield from follow(connect, max_reconnects=0, sleep=self._sleep)
+            return
+        except StreamDropped as exc:
+            settle = plan.settle(self._settings.base_url, exc)
+        try:
+            job = self._execute(settle.call)
+        except NotFoundError as exc:
+            raise plan.unknown_job(settle, exc) from exc
+        final = self._wait(job, plan.poll_interval, None, None, False, fresh=True)
+        update = _streaming.update_from_job(final)
+        if update is not None:
+            yield update
 
     # -- outputs -------------------------------------------------------------------------------
 
@@ -348,28 +380,52 @@ class CreativeAI:
         Returns the path written and its size. The API key is sent only to the API's own
         origin, never to a CDN. A 403/404/410 says the output may have expired.
         """
-        _download.check_url(url)
-        dest = _download.target(url, path)
         same = _download.same_origin(url, self._settings.base_url)
         headers = self._headers if same else {}
-        policy = self._settings.retry
-        retry = 0
-        while True:
-            try:
-                with self._http.stream("GET", url, headers=headers, follow_redirects=True) as r:
-                    if r.is_success:
-                        return _save(r, dest)
-                    if retry >= policy.max_retries or not retryable_status(
-                        r.status_code, create=False
-                    ):
-                        raise _download.status_error(url, r)
-                    delay = policy.delay(retry, r.headers)
-            except httpx.TransportError as exc:
-                if retry >= policy.max_retries:
-                    raise _download.transport_error(url, exc) from exc
-                delay = policy.backoff(retry)
-            self._sleep(delay)
-            retry += 1
+        return _fetch(self._http, url, path, headers, self._settings.retry, self._sleep)
+
+
+def download(
+    url: str,
+    path: str | os.PathLike[str],
+    *,
+    timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+    retry: RetryPolicy | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> _download.Downloaded:
+    """Download an output (a CDN link) without a client or an API key; see
+    `CreativeAI.download`. Links on the API's own origin need the client's key."""
+    with httpx.Client(
+        transport=transport, timeout=timeout, headers={"User-Agent": USER_AGENT}
+    ) as h:
+        return _fetch(h, url, path, {}, retry or RetryPolicy(), time.sleep)
+
+
+def _fetch(
+    http: httpx.Client,
+    url: str,
+    path: str | os.PathLike[str],
+    headers: dict[str, str],
+    policy: RetryPolicy,
+    sleep: Callable[[float], object],
+) -> _download.Downloaded:
+    _download.check_url(url)
+    dest = _download.target(url, path)
+    retry = 0
+    while True:
+        try:
+            with http.stream("GET", url, headers=headers, follow_redirects=True) as r:
+                if r.is_success:
+                    return _save(r, dest)
+                if retry >= policy.max_retries or not retryable_status(r.status_code, create=False):
+                    raise _download.status_error(url, r)
+                delay = policy.delay(retry, r.headers)
+        except httpx.TransportError as exc:
+            if retry >= policy.max_retries:
+                raise _download.transport_error(url, exc) from exc
+            delay = policy.backoff(retry)
+        sleep(delay)
+        retry += 1
 
 
 def _save(response: httpx.Response, dest: Path) -> _download.Downloaded:

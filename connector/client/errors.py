@@ -1,6 +1,6 @@
 """Everything the client raises, each with a message a workflow builder can act on.
 
-    CreativeAIError                  base of all of them
+    CreativeAIError                  base of all of them (connector.errors), and of InvalidInput
     ├── APIError                     the API answered with an error (status, code, param, ...)
     │   ├── InvalidRequestError      400 invalid_request_error (param names the field)
     │   ├── UnprocessableError       422 validation_error
@@ -9,17 +9,21 @@
     │   ├── InsufficientCreditsError insufficient_credits (not billed)
     │   ├── NotFoundError            404
     │   ├── RateLimitError           429 (retry_after in seconds, when the answer gave one)
+    │   ├── RedirectError            3xx: never followed (the base URL is probably wrong)
     │   ├── ServerError              500 and any other 5xx
     │   └── ProviderUnavailableError 503 provider_unavailable
     ├── APIConnectionError           no answer at all (APITimeoutError: no answer in time)
     ├── JobMayExistError             a create was sent but its answer was lost: not retried
+    ├── CreditCapError               max_credits: over the estimate, or unpriceable: not started
     ├── JobFailedError               a job ended failed or canceled (carries the job)
     ├── WaitTimeoutError             a job did not finish within the wait (carries its id)
     └── DownloadError                an output could not be downloaded (maybe expired)
+        └── InvalidURLError          not an absolute http(s) URL (also a ValueError)
 
 The subclass is chosen by the body's `error.code` first and the HTTP status second, using
 the catalog's error table, whose title and advice make up the message. Invalid input is
-refused before any request with the catalog's own `InvalidInput`.
+refused before any request with the catalog's own `InvalidInput`, a `CreativeAIError` (and a
+`ValueError`) too, so one `except CreativeAIError` catches everything a call can raise.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from connector.catalog import CATALOG, limits
 from connector.catalog import errors as codes
 from connector.catalog.responses import ApiModel, BatchItem, Job
 from connector.catalog.spec import ErrorCode, JobKind, Operation
+from connector.errors import CreativeAIError
 
 __all__ = [
     "APIConnectionError",
@@ -41,14 +46,17 @@ __all__ = [
     "AuthenticationError",
     "ContentPolicyError",
     "CreativeAIError",
+    "CreditCapError",
     "DownloadError",
     "InsufficientCreditsError",
     "InvalidRequestError",
+    "InvalidURLError",
     "JobFailedError",
     "JobMayExistError",
     "NotFoundError",
     "ProviderUnavailableError",
     "RateLimitError",
+    "RedirectError",
     "ServerError",
     "StreamInterruptedError",
     "UnprocessableError",
@@ -57,10 +65,6 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 500  # characters of a server's message quoted in an error
-
-
-class CreativeAIError(Exception):
-    """Base of every error this client raises (except the catalog's `InvalidInput`)."""
 
 
 class APIError(CreativeAIError):
@@ -146,6 +150,38 @@ class ServerError(APIError):
 
 class ProviderUnavailableError(APIError):
     error_code = codes.PROVIDER_UNAVAILABLE
+
+
+REDIRECT = ErrorCode(
+    code="redirect",
+    http_status=301,
+    title="Redirected instead of answered",
+    advice=(
+        "CreativeAI answers API calls directly, so the base URL is probably wrong (http "
+        "instead of https, or a path that moved): set it to the address the redirect names "
+        "if you trust it. The redirect was not followed, so neither the request nor the key "
+        "went there."
+    ),
+    retryable=False,
+)
+
+
+class RedirectError(APIError):
+    """The API answered a redirect (3xx); not followed, so the key stays with the API."""
+
+    error_code = REDIRECT
+
+    @property
+    def location(self) -> str | None:
+        value: str | None = self.headers.get("location")
+        return value
+
+    def _describe(self) -> str:
+        head = f"{self.error_code.title} (HTTP {self.status}"
+        head += f" to {self.location})" if self.location else ")"
+        if self.operation in CATALOG.operations:
+            head = f"{CATALOG.operations[self.operation].label}: {head}"
+        return f"{head}. {self.error_code.advice}"
 
 
 #: One class per catalog error code.
@@ -245,7 +281,34 @@ class StreamInterruptedError(APIConnectionError):
         self.job_id = job_id
         self.status = status
         hint = f"; the job id is {job_id}: look it up to see how it ended" if job_id else ""
+        status_op = CATALOG.operations.get(CATALOG.operations[operation].status_operation or "")
+        if job_id and status_op is not None:
+            hint = f". {fetch_later(job_id, status_op)}"
         super().__init__(detail + hint, operation=operation)
+
+
+class CreditCapError(CreativeAIError):
+    """A paid call was not started: its estimate is over `max_credits`, or it cannot be
+    priced (then `estimate` is None). Nothing was billed."""
+
+    def __init__(
+        self,
+        operation: Operation,
+        cap: float,
+        estimate: float | None,
+        *,
+        count: int = 1,
+        reason: str | None = None,
+    ) -> None:
+        self.operation = operation.key
+        self.cap = cap
+        self.estimate = estimate
+        each = f" ({count} generations)" if count > 1 else ""
+        if estimate is not None:
+            what = f"this would cost about {estimate:g} credits{each}, the cap is {cap:g}"
+        else:
+            what = f"the cap of {cap:g} credits cannot be checked: {reason}"
+        super().__init__(f"{operation.label}: not started: {what}.")
 
 
 class JobFailedError(CreativeAIError):
@@ -268,18 +331,41 @@ def _job_failure(job: Job | BatchItem) -> str | None:
 
 
 class WaitTimeoutError(CreativeAIError, TimeoutError):
-    """A job was still running when the wait's timeout ran out; it may still finish."""
+    """A job was still running when the wait's timeout ran out; it may still finish.
 
-    def __init__(self, job_id: str, timeout: float, last: ApiModel | None = None) -> None:
+    `job_id` is kept, and the message names the call that fetches the result later."""
+
+    def __init__(
+        self,
+        job_id: str,
+        timeout: float,
+        last: ApiModel | None = None,
+        *,
+        status_operation: Operation | None = None,
+    ) -> None:
         self.job_id = job_id
         self.timeout = timeout
         self.last = last
+        self.status_operation = status_operation.key if status_operation else None
         status = getattr(last, "status", None) or getattr(last, "state", None)
         seen = f" (last status: {status})" if status else ""
         super().__init__(
-            f"job {job_id} did not finish within {timeout:g} s{seen}; it keeps running: "
-            "wait again with the same id, or rely on its completion webhook"
+            f"job {job_id} did not finish within {timeout:g} s{seen}; it keeps running. "
+            + fetch_later(job_id, status_operation)
         )
+
+
+def fetch_later(job_id: str, status_operation: Operation | None) -> str:
+    """How to fetch a job's result later, once a wait or a stream gave up on it."""
+    how = f"Fetch its result later with the id {job_id}"
+    if status_operation is not None and status_operation.path_params:
+        (param,) = status_operation.path_params
+        path = status_operation.path.replace("{" + param.name + "}", job_id)
+        how += (
+            f": {status_operation.method} {path} (client.wait on it, or "
+            f"`creativeai-connector status {job_id}`)"
+        )
+    return how + "; its completion webhook also reports it."
 
 
 class DownloadError(CreativeAIError):
@@ -289,6 +375,10 @@ class DownloadError(CreativeAIError):
         self.url = url
         self.status = status
         super().__init__(message)
+
+
+class InvalidURLError(DownloadError, ValueError):
+    """A download URL that is not an absolute http(s) URL; nothing was sent."""
 
 
 # -- reading error answers -----------------------------------------------------------------
@@ -302,15 +392,15 @@ def error_from_response(
     redact: str | None = None,
 ) -> APIError:
     """The typed error for an error answer; `redact` is removed from anything quoted."""
-    body = _json_or_none(response)
+    body = redacted(_json_or_none(response), redact)
     code, message, param, type_ = _fields(body)
     if message is None:
         text = response.text.strip() if not isinstance(body, dict) else ""
-        message = text[:_MAX_MESSAGE]
-    if redact:
-        message = message.replace(redact, "***")
+        message = redacted(text, redact)[:_MAX_MESSAGE]
     known = codes.BY_CODE.get(code or "") or codes.for_status(response.status_code)
     cls = ERROR_CLASSES[known.code]
+    if response.is_redirect or 300 <= response.status_code < 400:
+        cls = RedirectError
     return cls(
         response.status_code,
         code,
@@ -318,10 +408,33 @@ def error_from_response(
         param=param,
         type=type_,
         operation=operation,
-        headers=response.headers,
+        headers=redacted_headers(response.headers, redact),
         body=body,
         retry_after=retry_after,
     )
+
+
+REDACTED = "***"
+
+
+def redacted(value: Any, secret: str | None) -> Any:
+    """`value` (text, or parsed JSON) with every occurrence of `secret` replaced by `***`:
+    an answer that echoes the key is kept without it, in messages, `.body` and headers."""
+    if not secret:
+        return value
+    if isinstance(value, str):
+        return value.replace(secret, REDACTED)
+    if isinstance(value, list):
+        return [redacted(item, secret) for item in value]
+    if isinstance(value, dict):
+        return {redacted(k, secret): redacted(v, secret) for k, v in value.items()}
+    return value
+
+
+def redacted_headers(headers: httpx.Headers, secret: str | None) -> httpx.Headers:
+    if not secret:
+        return headers
+    return httpx.Headers([(k, redacted(v, secret)) for k, v in headers.multi_items()])
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -8,7 +8,7 @@ by side; both only name an operation and pass the fields through `call`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from typing_extensions import Unpack
 
@@ -39,9 +39,39 @@ from connector.client.params import (
 )
 from connector.client.sse import StreamUpdate
 
-if TYPE_CHECKING:
-    from connector.client._async import AsyncCreativeAI
-    from connector.client._sync import CreativeAI
+
+class Caller(Protocol):
+    """What a sync resource needs of its client (`CreativeAI` has it). A protocol, not the
+    client class, so this module does not import the clients that import it."""
+
+    def call(self, op_key: str, /, **fields: Any) -> ApiModel: ...
+
+    def stream(
+        self,
+        op_key: str,
+        /,
+        *,
+        dialect: str | None = None,
+        poll_interval: float | None = None,
+        **fields: Any,
+    ) -> Iterator[StreamUpdate]: ...
+
+
+class AsyncCaller(Protocol):
+    """What an async resource needs of its client (`AsyncCreativeAI` has it)."""
+
+    async def call(self, op_key: str, /, **fields: Any) -> ApiModel: ...
+
+    def stream(
+        self,
+        op_key: str,
+        /,
+        *,
+        dialect: str | None = None,
+        poll_interval: float | None = None,
+        **fields: Any,
+    ) -> AsyncIterator[StreamUpdate]: ...
+
 
 M = TypeVar("M", bound=ApiModel)
 
@@ -67,7 +97,7 @@ def _prompts(prompts: Sequence[BatchPrompt | str]) -> list[dict[str, Any]]:
 
 
 class _Resource:
-    def __init__(self, client: CreativeAI) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
 
@@ -159,7 +189,7 @@ class Prices(_Resource):
 
 
 class _AsyncResource:
-    def __init__(self, client: AsyncCreativeAI) -> None:
+    def __init__(self, client: AsyncCaller) -> None:
         self._client = client
 
 

@@ -7,9 +7,10 @@ Three layers, each usable alone and none tied to an HTTP client:
   persistence, digit-only ``retry``, discarding an unterminated last event).
 * :func:`normalize` maps the three progress dialects the API documents onto one
   :class:`StreamUpdate` (``progress`` / ``completed`` / ``failed``).
-* :func:`follow` / :func:`afollow` consume a stream through a ``connect`` callable, reconnect with
-  ``Last-Event-ID`` after a drop, stop on HTTP 204, and reconcile by job id when the stream cannot
-  be reopened.
+* :func:`follow` / :func:`afollow` consume a stream through a ``connect`` callable, optionally
+  reconnect with ``Last-Event-ID`` after a drop (``max_reconnects``; the client's POST streams
+  use 0, since reopening one re-sends its create), stop on HTTP 204, and reconcile by job id when
+  the stream cannot be reopened.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class SSEDecoder:
         "_data",
         "_event",
         "_event_retry",
+        "_id_buffer",
         "_started",
         "_tail",
         "_utf8",
@@ -103,7 +105,9 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self.last_event_id: str = ""
-        """Last event id buffer; persists across events and reconnections."""
+        """The last event id in force: set when an event is dispatched (its blank line
+        arrives), never by the ``id`` line of an unfinished event; persists across events and
+        reconnections."""
         self.retry: int | None = None
         """Reconnection time in milliseconds announced by the server, if any."""
         self._reset_stream()
@@ -116,6 +120,10 @@ class SSEDecoder:
         self._data: list[str] = []
         self._event = ""
         self._event_retry: int | None = None
+        # The "last event ID buffer": what `id` lines set; it becomes `last_event_id` only
+        # when an event is dispatched, so an event cut off before its blank line counts for
+        # nothing.
+        self._id_buffer = self.last_event_id
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         text = self._utf8.decode(chunk)
@@ -151,9 +159,11 @@ class SSEDecoder:
         data = self._data
         event = self._event
         last_id = self.last_event_id
+        buffer = self._id_buffer
         retry = self._event_retry
         for line in lines:
             if not line:  # blank line: dispatch
+                last_id = buffer
                 if data:
                     out.append(_make_event(event or "message", "\n".join(data), last_id, retry))
                     data = []
@@ -168,13 +178,14 @@ class SSEDecoder:
             elif name == "event":
                 event = value
             elif name == "id" and "\0" not in value:
-                last_id = value
+                buffer = value
             elif name == "retry" and value.isdigit() and value.isascii():
                 retry = self.retry = int(value)
             # Anything else, including comments (empty field name), is ignored.
         self._data = data
         self._event = event
         self.last_event_id = last_id
+        self._id_buffer = buffer
         self._event_retry = retry
         return out
 

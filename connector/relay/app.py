@@ -17,11 +17,11 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from connector.relay import inbound, logs, management, ops, pages
+from connector.relay import health, inbound, logs, management, pages
 from connector.relay.config import RelayConfig
-from connector.relay.errors import ApiError
+from connector.relay.errors import ErrorResponse
 from connector.relay.metrics import Metrics
-from connector.relay.state import Relay
+from connector.relay.relay import Relay
 from connector.relay.storage import Storage, open_storage
 
 log = logs.get_logger("http")
@@ -46,7 +46,7 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["relay"] = relay
     app.register_blueprint(management.bp)
-    app.register_blueprint(ops.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     _install_handlers(app)
     # POST /hooks/<token> is answered before Flask (see inbound.py); the rest goes on to it.
@@ -70,8 +70,8 @@ def relay_of(app: Flask) -> Relay:
 
 
 def _install_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def api_error(exc: ApiError) -> tuple[Response, int]:
+    @app.errorhandler(ErrorResponse)
+    def api_error(exc: ErrorResponse) -> tuple[Response, int]:
         return exc.response()
 
     @app.errorhandler(HTTPException)

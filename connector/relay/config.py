@@ -44,7 +44,7 @@ class ConfigError(ValueError):
     """A setting with a value the relay cannot use; the message names it and what is allowed."""
 
     def __init__(self, name: str, value: object, allowed: str) -> None:
-        shown = "<hidden>" if "KEY" in name else repr(value)
+        shown = "<hidden>" if "KEY" in name or name.endswith("_TOKEN") else repr(value)
         super().__init__(f"{name}={shown} is not valid: {allowed}")
         self.name = name
         self.allowed = allowed
@@ -153,6 +153,7 @@ class RelayConfig:
     allow_networks: tuple[str, ...] = ()
     allowed_ports: tuple[int, ...] = ()
     workers: int = 4
+    host_workers: int | None = None
     poll_interval: float = 1.0
     lease: float = 60.0
     route_ttl: float = 7 * 86400.0
@@ -163,6 +164,8 @@ class RelayConfig:
     log_level: str = "INFO"
     log_json: bool = True
     pool_size: int = 8
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RelayConfig:
@@ -194,6 +197,12 @@ class RelayConfig:
                 self.connect_timeout,
                 f"at most RELAY_ATTEMPT_TIMEOUT ({self.attempt_timeout} s)",
             )
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ConfigError(
+                "RELAY_METRICS_PORT",
+                self.metrics_port,
+                f"another port than RELAY_PORT ({self.port})",
+            )
         if self.lease <= self.attempt_timeout:
             raise ConfigError(
                 "RELAY_LEASE",
@@ -222,6 +231,14 @@ class RelayConfig:
     def sqlite_path(self) -> str:
         """The file behind a `sqlite:///path` URL (`sqlite:////abs/path` for absolute paths)."""
         return self.database_url.split(":", 1)[1].removeprefix("///").removeprefix("//")
+
+    @property
+    def host_share(self) -> int:
+        """Attempts one target host may have in flight in one forwarder: RELAY_HOST_WORKERS,
+        else half of RELAY_WORKERS (at least 1), so a slow host never holds every slot."""
+        if self.host_workers is not None:
+            return min(self.host_workers, self.workers)
+        return max(1, self.workers // 2)
 
     def scaled_schedule(self) -> tuple[float, ...]:
         return tuple(delay * self.retry_scale for delay in self.retry_schedule)
@@ -308,6 +325,7 @@ _VARS: tuple[_Var, ...] = (
     _Var("RELAY_ALLOW_NETWORKS", "allow_networks", _networks),
     _Var("RELAY_ALLOWED_PORTS", "allowed_ports", _ports),
     _Var("RELAY_WORKERS", "workers", lambda n, r: _int(n, r, 1, 256)),
+    _Var("RELAY_HOST_WORKERS", "host_workers", lambda n, r: _int(n, r, 1, 256)),
     _Var("RELAY_POLL_INTERVAL", "poll_interval", parse_duration),
     _Var("RELAY_LEASE", "lease", parse_duration),
     _Var("RELAY_ROUTE_TTL", "route_ttl", parse_duration),
@@ -318,7 +336,18 @@ _VARS: tuple[_Var, ...] = (
     _Var("RELAY_LOG_LEVEL", "log_level", lambda n, r: _choice(n, r, LOG_LEVELS)),
     _Var("RELAY_LOG_JSON", "log_json", _bool),
     _Var("RELAY_POOL_SIZE", "pool_size", lambda n, r: _int(n, r, 1, 256)),
+    _Var("RELAY_METRICS_TOKEN", "metrics_token", lambda n, r: _metrics_token(n, r)),
+    _Var("RELAY_METRICS_PORT", "metrics_port", lambda n, r: _int(n, r, 1, 65535)),
 )
+
+
+def _metrics_token(name: str, raw: str) -> str:
+    value = raw.strip()
+    if len(value) < 16 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", value):
+        raise ConfigError(
+            name, raw, "at least 16 characters of A-Z a-z 0-9 . _ ~ + / = - (a bearer token)"
+        )
+    return value
 
 
 def _schema(name: str, raw: str) -> str:

@@ -9,12 +9,13 @@ A validation error names the field, the value received and what is allowed:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Response, jsonify
 
 
-class ApiError(Exception):
+class ErrorResponse(Exception):
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
@@ -29,7 +30,7 @@ class ApiError(Exception):
         return jsonify(self.body()), self.status
 
 
-class Invalid(ApiError):
+class Invalid(ErrorResponse):
     def __init__(self, field: str, value: Any, allowed: str) -> None:
         shown = _short(value)
         super().__init__(
@@ -42,12 +43,12 @@ class Invalid(ApiError):
         )
 
 
-class NotFound(ApiError):
+class NotFound(ErrorResponse):
     def __init__(self, what: str, ident: str) -> None:
         super().__init__(404, "not_found", f"no {what} {ident!r} for this API key")
 
 
-class Unauthorized(ApiError):
+class Unauthorized(ErrorResponse):
     def __init__(self, message: str) -> None:
         super().__init__(401, "unauthorized", message)
 
@@ -58,8 +59,12 @@ def _short(value: Any) -> str:
 
 
 def _jsonable(value: Any) -> bool:
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool):
         return True
+    if isinstance(value, int):
+        return abs(value) <= 2**53
+    if isinstance(value, float):
+        return math.isfinite(value)  # NaN and Infinity are no JSON
     if isinstance(value, str):
         return len(value) <= 2048
     if isinstance(value, list):

@@ -29,12 +29,15 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wsgi import get_content_length, get_input_stream
 
 from connector.catalog import limits
+from connector.catalog.events import BatchEventPayload
 from connector.relay import ingest
-from connector.relay.errors import ApiError
+from connector.relay.errors import ErrorResponse
+from connector.relay.inputs import FramedInput, guard_chunked
 from connector.relay.logs import fields, get_logger, log_fast
-from connector.relay.state import Relay
+from connector.relay.outbound import travels, travels_as_name
+from connector.relay.relay import Relay
 from connector.relay.tokens import Claims, TokenExpired, TokenInvalid
-from connector.webhooks import WebhookError, parse, verify
+from connector.webhooks import Delivery, WebhookError, parse, verify
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -45,7 +48,7 @@ access = get_logger("http")
 _CHUNK = 64 * 1024
 
 
-class Rejected(ApiError):
+class Rejected(ErrorResponse):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(status, reason, message)
         self.reason = reason
@@ -82,12 +85,13 @@ class InboundEndpoint:
         self.app = app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        guard_chunked(environ)  # malformed chunked framing is a 400 here and in Flask
         path: str = environ.get("PATH_INFO", "")
         token = path[len(_HOOKS) :]
         if not path.startswith(_HOOKS) or not token or "/" in token:
             return self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") != "POST":
-            refused = ApiError(405, "method_not_allowed", "webhooks are POSTed")
+            refused = ErrorResponse(405, "method_not_allowed", "webhooks are POSTed")
             return _answer(start_response, 405, refused.body(), [("Allow", "POST")])
         started = time.perf_counter()
         relay = self.relay
@@ -107,7 +111,7 @@ class InboundEndpoint:
             log.error(
                 "request failed", extra=fields(error=type(exc).__name__, path="/hooks/<token>")
             )
-            status, answer = 500, ApiError(500, "internal", "the relay failed").body()
+            status, answer = 500, ErrorResponse(500, "internal", "the relay failed").body()
         took = time.perf_counter() - started
         relay.metrics.ack_seconds.observe(took)
         if access.isEnabledFor(logging.DEBUG):  # the access line, as app.py logs the others
@@ -141,6 +145,33 @@ def _open(relay: Relay, token: str) -> Claims:
         raise Rejected(404, "unknown_token", "no such webhook URL") from None
 
 
+def _check_forwardable(hook: Delivery, headers: dict[str, str]) -> None:
+    """400 unless everything forwarded as a header can travel as one: the kept
+    X-CreativeAI-* headers, the event name, the delivery id (and a batch's job ids, the
+    delivery ids of a fan-out). Accepting it would only dead-letter it after every attempt."""
+    what = "a header value: printable ASCII only (no NUL, control or non-ASCII character)"
+    for name, value in headers.items():
+        if not travels_as_name(name):
+            raise Rejected(400, "malformed", f"header name {name!r} cannot be forwarded")
+        if not travels(value):
+            raise Rejected(400, "malformed", f"{name} {value[:80]!r} cannot be forwarded as {what}")
+    if not travels(hook.event):
+        raise Rejected(
+            400, "malformed", f"event name {hook.event[:80]!r} cannot be forwarded as {what}"
+        )
+    if not travels(hook.delivery_id):
+        raise Rejected(
+            400, "malformed", f"delivery id {hook.delivery_id[:80]!r} cannot be forwarded as {what}"
+        )
+    jobs = hook.body.get("jobs") if isinstance(hook.payload, BatchEventPayload) else None
+    for index, job in enumerate(jobs if isinstance(jobs, list) else ()):
+        job_id = job.get("id") if isinstance(job, dict) else None
+        if isinstance(job_id, str) and not travels(job_id):
+            raise Rejected(
+                400, "malformed", f"jobs[{index}].id {job_id[:80]!r} cannot be forwarded as {what}"
+            )
+
+
 def _receive(relay: Relay, token: str, environ: WSGIEnvironment) -> tuple[int, dict[str, object]]:
     claims = _open(relay, token)
     mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
@@ -156,8 +187,8 @@ def _receive(relay: Relay, token: str, environ: WSGIEnvironment) -> tuple[int, d
         raise Rejected(413, "too_large", f"body is larger than {limit} bytes")
     try:
         body = read_limited(get_input_stream(environ), limit)
-    except ClientDisconnected:  # shorter than its Content-Length
-        raise Rejected(400, "malformed", "the body ended before its Content-Length") from None
+    except ClientDisconnected:  # shorter than its Content-Length, or bad chunked framing
+        raise Rejected(400, "malformed", FramedInput.MESSAGE) from None
     if body is None:
         raise Rejected(413, "too_large", f"body is larger than {limit} bytes")
     signature = environ.get(_SIGNATURE_KEY)
@@ -171,6 +202,7 @@ def _receive(relay: Relay, token: str, environ: WSGIEnvironment) -> tuple[int, d
         hook = parse(body, headers)
     except WebhookError as exc:
         raise Rejected(400, "malformed", str(exc)) from None
+    _check_forwardable(hook, headers)
     route_id = claims.id if claims.kind == "route" else None
     try:
         result = ingest.ingest(

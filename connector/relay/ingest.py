@@ -134,9 +134,17 @@ def _parts(event_id: str, hook: Webhook, raw_body: bytes, fan_out: bool) -> list
         }
         if "completed_at" not in body and "completed_at" in hook.body:
             body["completed_at"] = hook.body["completed_at"]
-        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        payload = _json_bytes(body)
         parts.append(_Part(name, job["id"], f"{event_id}.{index}", payload))
     return parts or [whole]
+
+
+def _json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON; a lone surrogate (valid in JSON, not in UTF-8) is kept escaped."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _job_event(job: dict[str, Any], batch_event: str) -> str:

@@ -18,7 +18,6 @@ never sees or touches another tenant's objects: they answer 404.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -30,10 +29,11 @@ from flask import Blueprint, Response, jsonify, request
 from connector.catalog import events as catalog_events
 from connector.catalog import limits
 from connector.relay import signing
-from connector.relay.errors import ApiError, Invalid, NotFound, Unauthorized
+from connector.relay.errors import ErrorResponse, Invalid, NotFound, Unauthorized
+from connector.relay.inputs import BadInput, ascii_int, ascii_seconds, checked_time, strict_json
 from connector.relay.logs import fields, get_logger, target_host
+from connector.relay.relay import Relay, current_relay
 from connector.relay.ssrf import TargetRefused, parse_target, resolve_and_check
-from connector.relay.state import Relay, current_relay
 from connector.relay.storage import (
     REPLAYABLE,
     DeliveryFilter,
@@ -44,7 +44,6 @@ from connector.relay.storage import (
     SubscriptionStatus,
     iso,
     new_id,
-    parse_time,
 )
 from connector.relay.tokens import MAX_TOKEN_LENGTH, Claims, tenant_id
 
@@ -104,17 +103,17 @@ def authenticate() -> Tenant:
 
 def json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise ApiError(413, "too_large", f"request body is larger than {MAX_JSON_BYTES} bytes")
+        raise ErrorResponse(413, "too_large", f"request body is larger than {MAX_JSON_BYTES} bytes")
     raw = request.get_data(cache=False)
     if len(raw) > MAX_JSON_BYTES:
-        raise ApiError(413, "too_large", f"request body is larger than {MAX_JSON_BYTES} bytes")
+        raise ErrorResponse(413, "too_large", f"request body is larger than {MAX_JSON_BYTES} bytes")
     if not raw.strip():
         data: Any = {}
     else:
         try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            raise Invalid("body", "<not JSON>", "a JSON object") from None
+            data = strict_json(raw)
+        except BadInput as bad:
+            raise Invalid(bad.where, bad.value, bad.allowed) from None
     if not isinstance(data, dict):
         raise Invalid("body", type(data).__name__, "a JSON object")
     for name in data:
@@ -134,11 +133,19 @@ def _number(data: Mapping[str, Any], name: str, low: float, high: float) -> floa
     value = data.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise Invalid(name, value, f"a number of seconds from {low:g} to {high:g}")
-    if not low <= value <= high:
+    if _finite(value) is None or not low <= value <= high:
         raise Invalid(name, value, f"a number of seconds from {low:g} to {high:g}")
     return float(value)
+
+
+def _finite(value: Any) -> float | None:
+    """A JSON number as a finite float (None for a bool, a non-number or one too large)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int) and abs(value) > 2**53:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _string_list(
@@ -199,12 +206,13 @@ def _deadline(data: Mapping[str, Any], now: float, expires_at: float) -> float |
     if isinstance(value, bool):
         raise Invalid("deadline", value, allowed)
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value <= 0:
+        seconds = _finite(value)
+        if seconds is None or not 0 < seconds <= expires_at - now:
             raise Invalid("deadline", value, allowed)
-        moment = now + float(value)
+        moment = now + seconds
     elif isinstance(value, str):
         try:
-            moment = parse_time(value)
+            moment = checked_time(value)
         except ValueError:
             raise Invalid("deadline", value, allowed) from None
     else:
@@ -218,12 +226,14 @@ def _query_time(name: str) -> float | None:
     raw = request.args.get(name)
     if raw is None:
         return None
+    allowed = "an RFC 3339 time (2026-11-22T10:00:00Z) or unix seconds"
+    seconds = ascii_seconds(raw)
+    if seconds is not None:
+        return seconds
     try:
-        return float(raw) if re.fullmatch(r"\d+(\.\d+)?", raw) else parse_time(raw)
+        return checked_time(raw)
     except ValueError:
-        raise Invalid(
-            name, raw, "an RFC 3339 time (2026-11-22T10:00:00Z) or unix seconds"
-        ) from None
+        raise Invalid(name, raw, allowed) from None
 
 
 def _found(value: T | None, what: str, ident: str) -> T:
@@ -358,7 +368,11 @@ def add_expected(route_id: str) -> Response:
     if not route.is_join:
         raise Invalid("route_id", route_id, "a join route (one created with expect)")
     if route.joined_at is not None or route.status is not RouteStatus.ACTIVE:
-        raise ApiError(409, "route_closed", f"route {route_id!r} has already been forwarded")
+        # Completions can all arrive before the step that started the jobs names them
+        # (fast jobs, a loaded platform): naming ids the join already forwarded is no error.
+        if route.joined_at is not None and set(ids) <= set(relay.storage.join_item_ids(route.id)):
+            return jsonify(route_view(relay, route))
+        raise ErrorResponse(409, "route_closed", f"route {route_id!r} has already been forwarded")
     merged = set(route.expected_ids) | set(ids)
     if route.expect is not None and len(merged) > route.expect:
         raise Invalid("ids", list(ids), f"at most expect ({route.expect}) ids in all")
@@ -451,7 +465,7 @@ def delete_subscription(sub_id: str) -> tuple[Response, int]:
     if not relay.storage.delete_subscription(tenant.id, sub_id, time.time()):
         sub = _found(relay.storage.get_subscription(tenant.id, sub_id), "subscription", sub_id)
         if sub.status is SubscriptionStatus.ACTIVE:  # pragma: no cover - a race
-            raise ApiError(409, "conflict", "try again")
+            raise ErrorResponse(409, "conflict", "try again")
     log.info("subscription deleted", extra=fields(subscription=sub_id, tenant=tenant.id))
     return Response(status=204), 204
 
@@ -477,7 +491,8 @@ def list_deliveries() -> Response:
     tenant = authenticate()
     args = request.args
     limit_raw = args.get("limit", "50")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_PAGE:
+    limit = ascii_int(limit_raw, 1, MAX_PAGE)
+    if limit is None:
         raise Invalid("limit", limit_raw, f"a whole number from 1 to {MAX_PAGE}")
     cursor = args.get("cursor")
     if cursor is not None and not _ID.match(cursor):
@@ -489,7 +504,7 @@ def list_deliveries() -> Response:
         until=_query_time("until"),
         route_id=args.get("route_id") or None,
         subscription_id=args.get("subscription_id") or None,
-        limit=int(limit_raw),
+        limit=limit,
         cursor=cursor,
     )
     page = relay.storage.list_deliveries(tenant.id, flt)
@@ -518,7 +533,7 @@ def retry_delivery(delivery_id: str) -> tuple[Response, int]:
     tenant = authenticate()
     before = _found(relay.storage.get_delivery(tenant.id, delivery_id), "delivery", delivery_id)
     if before.status is DeliveryStatus.DELIVERING:
-        raise ApiError(409, "in_flight", f"delivery {delivery_id!r} is being sent right now")
+        raise ErrorResponse(409, "in_flight", f"delivery {delivery_id!r} is being sent right now")
     delivery = relay.storage.retry_delivery(tenant.id, delivery_id, time.time())
     delivery = _found(delivery, "delivery", delivery_id)
     relay.wake()
@@ -543,7 +558,7 @@ def replay() -> tuple[Response, int]:
         if not isinstance(value, str):
             raise Invalid(name, value, allowed_time)
         try:
-            bounds[name] = parse_time(value)
+            bounds[name] = checked_time(value)
         except ValueError:
             raise Invalid(name, value, allowed_time) from None
     statuses = _statuses(data.get("status", "dead"), "status")

@@ -4,11 +4,18 @@
 several gunicorn workers or a separate `relay worker`, scrape each process (a worker
 can serve its own with `--metrics-port`). `relay_deliveries` (by status) is read from
 the database at scrape time, so it is the same whichever process answers.
+
+A change that is stored and then counted (an attempt's result) runs inside
+`recording()`, and `render()` first waits for every recording that had begun: a reader
+who saw the change in the database and then scrapes sees it counted too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from prometheus_client import (
     CollectorRegistry,
@@ -106,10 +113,33 @@ class Metrics:
         )
         for reason in REJECT_REASONS:
             self.rejected.labels(reason=reason)
+        self._tickets = itertools.count(1)
+        self._recording: set[int] = set()
+        self._recorded = threading.Condition()
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Store and count inside this block: a scrape waits for the block to end."""
+        with self._recorded:
+            ticket = next(self._tickets)
+            self._recording.add(ticket)
+        try:
+            yield
+        finally:
+            with self._recorded:
+                self._recording.discard(ticket)
+                self._recorded.notify_all()
+
+    def _settle(self, timeout: float = 2.0) -> None:
+        """Wait (at most `timeout`) for the recordings that began before this call."""
+        with self._recorded:
+            begun = next(self._tickets)
+            self._recorded.wait_for(lambda: not any(t < begun for t in self._recording), timeout)
 
     def watch_storage(self, counts: Callable[[], dict[str, int]]) -> None:
         """Export deliveries per status, read from storage at scrape time."""
         self.registry.register(_DeliveryGauge(counts))
 
     def render(self) -> bytes:
+        self._settle()
         return generate_latest(self.registry)

@@ -12,6 +12,7 @@ followed); anything else, a timeout or a connection error is retried on the sche
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -54,6 +55,21 @@ class Sent:
     error: str | None = None
     excerpt: str | None = None
     retry_after: float | None = None
+
+
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def travels(value: str) -> bool:
+    """True when `value` can be sent as an HTTP header value as it is: printable ASCII,
+    spaces and tabs (no NUL or other control character, nothing beyond ASCII)."""
+    return _FIELD_VALUE.fullmatch(value) is not None
+
+
+def travels_as_name(name: str) -> bool:
+    """True when `name` is an HTTP header name (an RFC 9110 token)."""
+    return _FIELD_NAME.fullmatch(name) is not None
 
 
 def request_headers(
@@ -109,22 +125,47 @@ def retry_after(value: str | None, now: float) -> float | None:
 
 
 class Sender:
-    """Sends attempts through the SSRF-guarded client (not thread-safe: one per thread)."""
+    """Sends attempts through the SSRF-guarded client (not thread-safe: one per thread).
+
+    `attempt_timeout` bounds the attempt as a whole (connect, request, response headers
+    and the excerpt of the body): every read and write of the connection ends by the
+    attempt's deadline, so a target that answers a byte at a time is cut there too.
+    """
 
     def __init__(self, policy: TargetPolicy, attempt_timeout: float, connect_timeout: float):
-        self._deadline = attempt_timeout
+        self._timeout = attempt_timeout
+        self._ends: float | None = None  # the running attempt's deadline (monotonic)
         self._client = guarded_client(
-            policy, timeout=httpx.Timeout(attempt_timeout, connect=connect_timeout)
+            policy,
+            timeout=httpx.Timeout(attempt_timeout, connect=connect_timeout),
+            deadline=lambda: self._ends,
         )
 
     def close(self) -> None:
         self._client.close()
 
-    def send(self, url: str, body: bytes, headers: dict[str, str], accept_409: bool) -> Sent:
+    def send(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        accept_409: bool,
+        within: float | None = None,
+    ) -> Sent:
+        """One attempt, ended by the attempt timeout or `within` seconds, if sooner."""
         started = time.monotonic()
+        self._ends = started + min(self._timeout, self._timeout if within is None else within)
+        try:
+            return self._send(url, body, headers, accept_409, started)
+        finally:
+            self._ends = None
+
+    def _send(
+        self, url: str, body: bytes, headers: dict[str, str], accept_409: bool, started: float
+    ) -> Sent:
         try:
             with self._client.stream("POST", url, content=body, headers=headers) as response:
-                excerpt = self._excerpt(response, started)
+                excerpt = self._excerpt(response)
                 outcome = classify(response.status_code, accept_409)
                 error = None
                 if outcome is Outcome.REDIRECT:
@@ -146,13 +187,17 @@ class Sender:
         except httpx.TransportError as exc:
             return Sent(Outcome.CONNECTION, time.monotonic() - started, error=_kind(exc))
 
-    def _excerpt(self, response: httpx.Response, started: float) -> str:
-        """The first KB of the answer; reading stops there (and at the attempt deadline)."""
+    def _excerpt(self, response: httpx.Response) -> str:
+        """The first KB of the answer; reading stops there, or with what came by the
+        deadline (the status is known by then: the answer counts, its excerpt is short)."""
         chunks = bytearray()
-        for chunk in response.iter_raw():
-            chunks += chunk
-            if len(chunks) >= EXCERPT_BYTES or time.monotonic() - started > self._deadline:
-                break
+        try:
+            for chunk in response.iter_raw():
+                chunks += chunk
+                if len(chunks) >= EXCERPT_BYTES:
+                    break
+        except httpx.TimeoutException:
+            pass
         return bytes(chunks[:EXCERPT_BYTES]).decode("utf-8", "replace")
 
 

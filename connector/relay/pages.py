@@ -50,10 +50,11 @@ from werkzeug.wrappers import Response as Redirect
 
 from connector.catalog import events as catalog_events
 from connector.relay.ingest import JOIN_EVENT
+from connector.relay.inputs import ascii_int, checked_time
 from connector.relay.logs import fields, get_logger, target_host
 from connector.relay.management import MAX_API_KEY_BYTES
-from connector.relay.state import current_relay
-from connector.relay.storage import Delivery, DeliveryFilter, DeliveryStatus, iso, parse_time
+from connector.relay.relay import current_relay
+from connector.relay.storage import Delivery, DeliveryFilter, DeliveryStatus, iso
 from connector.relay.tokens import tenant_id
 
 bp = Blueprint("pages", __name__, url_prefix="/log", template_folder="templates")
@@ -127,7 +128,8 @@ class Sessions:
     def csrf_ok(self, cookie: str, token: str | None) -> bool:
         if not token:
             return False
-        return any(hmac.compare_digest(_mac(key, cookie), token) for key in self._keys)
+        given = token.encode("utf-8", "replace")  # compare_digest takes str in ASCII only
+        return any(hmac.compare_digest(_mac(key, cookie).encode(), given) for key in self._keys)
 
 
 def _mac(key: bytes, cookie: str) -> str:
@@ -361,7 +363,7 @@ def _time(args: Mapping[str, str], name: str) -> float | None:
     if not raw:
         return None
     try:
-        return parse_time(raw)
+        return checked_time(raw)
     except ValueError:
         raise BadFilter(name, raw, "a UTC date and time such as 2026-11-22T10:00") from None
 
@@ -379,7 +381,8 @@ def parse_filter(args: Any) -> DeliveryFilter:
     if event is not None and event not in event_names():
         raise BadFilter("event", event, "one of the event names in the list")
     limit_raw = (args.get("limit") or str(PAGE_SIZE)).strip()
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_PAGE_SIZE:
+    limit = ascii_int(limit_raw, 1, MAX_PAGE_SIZE)
+    if limit is None:
         raise BadFilter("limit", limit_raw, f"a whole number from 1 to {MAX_PAGE_SIZE}")
     cursor = (args.get("cursor") or "").strip() or None
     if cursor is not None and not (cursor.startswith("dlv_") and cursor[4:].isalnum()):
@@ -392,7 +395,7 @@ def parse_filter(args: Any) -> DeliveryFilter:
         event=event,
         since=since,
         until=until,
-        limit=int(limit_raw),
+        limit=limit,
         cursor=cursor,
     )
 

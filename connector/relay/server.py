@@ -12,12 +12,14 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import IO
 
 from connector.relay import logs
 from connector.relay.app import create_app, relay_of
 from connector.relay.config import RelayConfig
-from connector.relay.state import Relay
+from connector.relay.health import MetricsApp
+from connector.relay.relay import Relay
 from connector.relay.storage import open_storage
 from connector.serving import serve
 
@@ -40,6 +42,24 @@ def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
     return restore
 
 
+def _serve_metrics(serving: ExitStack, relay: Relay, port: int | None) -> str | None:
+    """`/metrics` alone on `port` (RELAY_METRICS_PORT / --metrics-port) until `serving`
+    ends; its URL (None without a port)."""
+    if port is None:
+        return None
+    metrics = MetricsApp(relay.config, relay.metrics)
+    server = serving.enter_context(serve(metrics, host=relay.config.host, port=port))
+    log.info("metrics listening", extra=logs.fields(url=server.url + "/metrics"))
+    return server.url + "/metrics"
+
+
+def _announce(line: str, metrics_url: str | None, announce: IO[str] | None) -> None:
+    out = announce or sys.stdout
+    print(line, file=out, flush=True)
+    if metrics_url is not None:
+        print(f"relay metrics on {metrics_url}", file=out, flush=True)
+
+
 def run_server(
     config: RelayConfig,
     *,
@@ -53,10 +73,12 @@ def run_server(
     relay = relay_of(app)
     restore = _stop_on_signals(stop)
     try:
-        with serve(app, host=config.host, port=config.port) as server:
+        with ExitStack() as serving:
+            server = serving.enter_context(serve(app, host=config.host, port=config.port))
             url = server.url
+            metrics_url = _serve_metrics(serving, relay, config.metrics_port)
             log.info("listening", extra=logs.fields(url=url, forwarding=forward))
-            print(f"relay listening on {url}", file=announce or sys.stdout, flush=True)
+            _announce(f"relay listening on {url}", metrics_url, announce)
             stop.wait()
             log.info("shutting down")
     finally:
@@ -80,16 +102,15 @@ def run_worker(
     # No inbound webhooks here: this process stores its own attempts (no writer process).
     relay = Relay.build(config, open_storage(config.with_(sqlite_writer="INLINE")))
     restore = _stop_on_signals(stop)
+    metrics_port = metrics_port if metrics_port is not None else config.metrics_port
     try:
-        if metrics_port is not None:
-            from prometheus_client import start_http_server
-
-            start_http_server(metrics_port, addr=config.host, registry=relay.metrics.registry)
-        relay.metrics.watch_storage(relay.storage.counts)
-        relay.start_forwarder()
-        print("relay worker running", file=announce or sys.stdout, flush=True)
-        stop.wait()
-        log.info("shutting down")
+        with ExitStack() as serving:
+            relay.metrics.watch_storage(relay.storage.counts)
+            metrics_url = _serve_metrics(serving, relay, metrics_port)
+            relay.start_forwarder()
+            _announce("relay worker running", metrics_url, announce)
+            stop.wait()
+            log.info("shutting down")
     finally:
         restore()
         relay.close()

@@ -45,6 +45,8 @@ import ipaddress
 import re
 import socket
 import ssl
+import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -458,12 +460,72 @@ def resolve_and_check(
 # ----------------------------------------------------------------------------- transports
 
 
-class _PinnedBackend(httpcore.NetworkBackend):
-    """Resolves and checks each new connection's host once, then connects to that address."""
+#: A monotonic time after which nothing more may be sent or read (None: no limit).
+Deadline = Callable[[], float | None]
 
-    def __init__(self, policy: TargetPolicy, resolver: Resolver) -> None:
+
+def _bounded(
+    timeout: float | None, deadline: Deadline | None, exc: type[Exception]
+) -> float | None:
+    """`timeout` shortened to what is left before the deadline; `exc` once it has passed."""
+    ends = deadline() if deadline is not None else None
+    if ends is None:
+        return timeout
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise exc("the attempt's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the deadline: a target that answers
+    one byte at a time cannot stretch an attempt past it (a timeout bounds each read only)."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: Deadline) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout, self._deadline, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout, self._deadline, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        bounded = _bounded(timeout, self._deadline, httpcore.ConnectTimeout)
+        inner = self._inner.start_tls(ssl_context, server_hostname, bounded)
+        return _DeadlineStream(inner, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Resolves and checks each new connection's host once, then connects to that address;
+    with a `deadline`, every connection ends its reads and writes by it."""
+
+    def __init__(
+        self, policy: TargetPolicy, resolver: Resolver, deadline: Deadline | None = None
+    ) -> None:
         self._policy = policy
         self._resolver = resolver
+        self._deadline = deadline
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -475,19 +537,45 @@ class _PinnedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = resolve_and_check(host, port, self._policy, self._resolver)
+            addresses = self._resolve(host, port)
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         failure: httpcore.ConnectError | None = None
         for address in addresses:
             try:
-                return self._inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
+                bounded = _bounded(timeout, self._deadline, httpcore.ConnectTimeout)
+                stream = self._inner.connect_tcp(
+                    str(address), port, bounded, local_address, socket_options
                 )
             except httpcore.ConnectError as exc:
                 failure = exc
+                continue
+            return stream if self._deadline is None else _DeadlineStream(stream, self._deadline)
         assert failure is not None
         raise failure
+
+    def _resolve(self, host: str, port: int) -> list[Address]:
+        """`resolve_and_check`, given up at the deadline (the lookup itself has no timeout:
+        it finishes on a thread of its own, and its answer is dropped)."""
+        if self._deadline is None or self._deadline() is None or _is_literal(host):
+            return resolve_and_check(host, port, self._policy, self._resolver)
+        left = _bounded(None, self._deadline, httpcore.ConnectTimeout)
+        done: list[list[Address] | BaseException] = []
+
+        def lookup() -> None:
+            try:
+                done.append(resolve_and_check(host, port, self._policy, self._resolver))
+            except BaseException as exc:  # handed to the caller below
+                done.append(exc)
+
+        thread = threading.Thread(target=lookup, name="relay-resolve", daemon=True)
+        thread.start()
+        thread.join(left)
+        if not done:
+            raise httpcore.ConnectTimeout(f"resolving {host} took past the attempt's deadline")
+        if isinstance(done[0], BaseException):
+            raise done[0]
+        return done[0]
 
     def connect_unix_socket(
         self,
@@ -562,6 +650,7 @@ class GuardedTransport(httpx.HTTPTransport):
         resolver: Resolver = socket.getaddrinfo,
         verify: ssl.SSLContext | str | bool = True,
         limits: httpx.Limits = DEFAULT_LIMITS,
+        deadline: Deadline | None = None,
     ) -> None:
         context = _ssl_context(verify)
         super().__init__(verify=context, trust_env=False, limits=limits)
@@ -572,7 +661,7 @@ class GuardedTransport(httpx.HTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_PinnedBackend(policy, resolver),
+            network_backend=_PinnedBackend(policy, resolver, deadline),
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -619,10 +708,12 @@ def guarded_client(
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     resolver: Resolver = socket.getaddrinfo,
     verify: ssl.SSLContext | str | bool = True,
+    deadline: Deadline | None = None,
 ) -> httpx.Client:
-    """An `httpx.Client` for forwarding: guarded transport, no redirects, no env proxies."""
+    """An `httpx.Client` for forwarding: guarded transport, no redirects, no env proxies.
+    `deadline` (a monotonic time, read at every read and write) bounds a whole request."""
     return httpx.Client(
-        transport=GuardedTransport(policy, resolver=resolver, verify=verify),
+        transport=GuardedTransport(policy, resolver=resolver, verify=verify, deadline=deadline),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,

@@ -8,6 +8,9 @@
     with reset_server() as url:                      # a port that resets every connection
         ...
 
+    with slow_target(0.2) as slow:                   # answers one byte every 0.2 s
+        ...
+
     body, headers = api_webhook(payload, key)        # what the CreativeAI API would send
 
 `fast_config(tmp_path, ...)` is a RelayConfig for tests: a scaled schedule, short
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import select
 import socket
 import ssl
 import struct
@@ -246,6 +250,102 @@ def reset_server() -> Iterator[str]:
         listener.close()
 
 
+DRIBBLED = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+
+class SlowTarget:
+    """A raw-socket HTTP target on 127.0.0.1 that reads each request, then sends its
+    answer one byte every `interval` seconds (by default a whole 200 in about 17 s at
+    0.2 s: its status line alone takes 3 s). Counts connections and the most at once."""
+
+    def __init__(self, interval: float = 0.2, answer: bytes = DRIBBLED) -> None:
+        self.interval = interval
+        self.answer = answer
+        self.url = ""
+        self.requests = 0
+        self.active = 0
+        self.most_at_once = 0
+        self.bodies: list[bytes] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def serve(self, listener: socket.socket) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5.0)
+            try:
+                body = _read_request(conn)
+            except OSError:
+                return
+            with self._lock:
+                self.requests += 1
+                self.active += 1
+                self.most_at_once = max(self.most_at_once, self.active)
+                self.bodies.append(body)
+            try:
+                for byte in self.answer:
+                    if self._stop.is_set() or self._closed(conn):
+                        break  # the relay gave up and closed the connection
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                pass
+            finally:
+                with self._lock:
+                    self.active -= 1
+
+    def _closed(self, conn: socket.socket) -> bool:
+        """Wait `interval`; True as soon as the other side closes the connection."""
+        readable, _, _ = select.select([conn], [], [], self.interval)
+        return bool(readable) and not conn.recv(1, socket.MSG_PEEK)
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise OSError("closed before the request ended")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return body
+
+
+@contextmanager
+def slow_target(interval: float = 0.2, answer: bytes = DRIBBLED) -> Iterator[SlowTarget]:
+    """A `SlowTarget` listening on a free port until the block ends."""
+    target = SlowTarget(interval, answer)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.1)
+    target.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    thread = threading.Thread(target=target.serve, args=(listener,), daemon=True)
+    thread.start()
+    try:
+        yield target
+    finally:
+        target._stop.set()
+        thread.join(2)
+        listener.close()
+
+
 def wait_until(check: Callable[[], Any], timeout: float = 10.0, every: float = 0.01) -> Any:
     """Poll `check` until it returns something truthy; AssertionError on timeout."""
     deadline = time.monotonic() + timeout
@@ -305,7 +405,7 @@ _VERIFY = ssl.create_default_context()  # made once: each httpx client would loa
 class RunningRelay:
     url: str
     app: Any
-    relay: Any  # connector.relay.state.Relay
+    relay: Any  # connector.relay.relay.Relay
 
     def api(self, key: str) -> httpx.Client:
         """An httpx client for the management API, authenticated with `key`."""

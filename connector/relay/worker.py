@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -104,6 +105,15 @@ def decide(
     return AttemptResult(attempt, DeliveryStatus.PENDING, now + delay)
 
 
+class LeaseLapsed(RuntimeError):
+    """A claim whose lease ran out before its attempt could start."""
+
+
+def lease_margin(lease: float) -> float:
+    """The part of a lease kept free after the attempt, to record its result."""
+    return min(5.0, lease / 4)
+
+
 class Forwarder:
     """Claims and sends deliveries on threads of its own until stopped."""
 
@@ -129,6 +139,10 @@ class Forwarder:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._slots = threading.Semaphore(config.workers)
+        self._per_host = config.host_share
+        self._busy: Counter[str] = Counter()  # attempts in flight per target host
+        self._busy_lock = threading.Lock()
+        self._capped = False  # all due work waits for hosts at their share
         self._local = threading.local()
         self._senders: list[Sender] = []
         self._senders_lock = threading.Lock()
@@ -186,26 +200,64 @@ class Forwarder:
                 self._stopping.wait(self.config.poll_interval)
 
     def _dispatch(self) -> int:
+        """Claim as many due deliveries as there are free slots and send them. A target
+        host holds at most `host_share` slots: a claim beyond its share is given back at
+        once (due now, so behind what was due before), and the next claim looks further."""
         if not self._slots.acquire(timeout=0.5):
             return 0
         free = 1
         while free < self.config.workers and self._slots.acquire(blocking=False):
             free += 1
+        sent = 0
+        returned = 0
         try:
-            claims = self.storage.claim_due(self._clock(), free, self.config.lease)
-        except Exception:
-            for _ in range(free):
+            for _ in range(3):  # each round gives back what exceeds a host's share
+                now = self._clock()
+                claims = self.storage.claim_due(now, free - sent, self.config.lease)
+                kept, over = self._share(claims)
+                assert self._executor is not None
+                for claim, host in kept:
+                    self._executor.submit(self._deliver_in_slot, claim, host)
+                sent += len(kept)
+                returned += len(over)
+                self._give_back(over, now)
+                if not over or sent == free:
+                    break
+        finally:
+            for _ in range(free - sent):
                 self._slots.release()
-            raise
-        for _ in range(free - len(claims)):
-            self._slots.release()
-        assert self._executor is not None
+        self._capped = sent == 0 and returned > 0
+        return sent
+
+    def _give_back(self, claims: list[Claim], now: float) -> None:
+        """Release claims beyond their host's share; one that fails just lapses."""
         for claim in claims:
-            self._executor.submit(self._deliver_in_slot, claim)
-        return len(claims)
+            try:
+                self.storage.release(claim, now)
+            except Exception as exc:
+                log.warning(
+                    "could not give a claim back: it lapses with its lease",
+                    extra=fields(delivery=claim.delivery.id, error=type(exc).__name__),
+                )
+
+    def _share(self, claims: list[Claim]) -> tuple[list[tuple[Claim, str]], list[Claim]]:
+        """The claims whose target host is within its share (counted in), and the rest."""
+        kept: list[tuple[Claim, str]] = []
+        over: list[Claim] = []
+        with self._busy_lock:
+            for claim in claims:
+                host = target_host(claim.delivery.target_url)
+                if self._busy[host] < self._per_host:
+                    self._busy[host] += 1
+                    kept.append((claim, host))
+                else:
+                    over.append(claim)
+        return kept, over
 
     def _idle_wait(self) -> float:
         wait = self.config.poll_interval
+        if self._capped:  # what is due waits for a slot of its host: a finished attempt wakes
+            return wait
         due = self.storage.next_due_at()
         if due is not None:
             wait = min(wait, max(0.0, due - self._clock()))
@@ -230,12 +282,21 @@ class Forwarder:
 
     # -- one delivery -------------------------------------------------------------------------
 
-    def _deliver_in_slot(self, claim: Claim) -> None:
+    def _deliver_in_slot(self, claim: Claim, host: str) -> None:
         try:
             self.deliver(claim)
+        except LeaseLapsed:
+            log.warning(
+                "claim lapsed before its attempt: left to the next claim",
+                extra=fields(delivery=claim.delivery.id),
+            )
         except Exception:
             log.exception("delivery failed unexpectedly", extra=fields(delivery=claim.delivery.id))
         finally:
+            with self._busy_lock:
+                self._busy[host] -= 1
+                if self._busy[host] <= 0:
+                    del self._busy[host]
             self._slots.release()
             self._wake.set()
 
@@ -249,9 +310,17 @@ class Forwarder:
         return sender
 
     def deliver(self, claim: Claim) -> AttemptResult:
-        """Send one claimed delivery and record the attempt (usable without `start`)."""
+        """Send one claimed delivery and record the attempt (usable without `start`).
+
+        The attempt ends by the attempt timeout, and in any case `LEASE_MARGIN` of the
+        lease before the claim lapses, so no other worker takes the delivery while it is
+        being sent; LeaseLapsed when too little of the lease is left to send at all."""
         d = claim.delivery
         started_at = self._clock()
+        lease_ends = d.next_attempt_at if d.next_attempt_at is not None else started_at
+        within = lease_ends - started_at - lease_margin(self.config.lease)
+        if within <= 0:
+            raise LeaseLapsed(d.id)
         try:
             secret = self.sealer.open(claim.secret_sealed).secret
         except TokenError:
@@ -261,14 +330,17 @@ class Forwarder:
                 claim.headers, d.event_name, d.api_delivery_id, d.message_id, claim.body, secret
             )
             try:
-                sent = self._sender().send(d.target_url, claim.body, headers, claim.accept_409)
+                sent = self._sender().send(
+                    d.target_url, claim.body, headers, claim.accept_409, within=within
+                )
             except Exception as exc:
                 sent = Sent(Outcome.ERROR, self._clock() - started_at, error=type(exc).__name__)
         now = self._clock()
         with self._rng_lock:
             result = decide(claim, sent, self.schedule, self._rng, started_at, now)
-        self.storage.finish_attempt(claim, result, now)
-        self._observe(claim, sent, result, now)
+        with self.metrics.recording():  # a scrape after the commit sees it counted
+            self.storage.finish_attempt(claim, result, now)
+            self._observe(claim, sent, result, now)
         return result
 
     def _observe(self, claim: Claim, sent: Sent, result: AttemptResult, now: float) -> None:

@@ -47,7 +47,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from connector.catalog import errors
-from connector.sandbox.apierrors import ApiError
+from connector.sandbox.apierrors import ErrorResponse
 from connector.sandbox.config import DEFAULT_API_KEY, ApiKey, SandboxConfig
 from connector.sandbox.engine import Sandbox, retry_headers
 
@@ -77,7 +77,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
         app.register_blueprint(control.bp)
     app.before_request(_before)
     app.after_request(_after)
-    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(ErrorResponse, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app
@@ -118,7 +118,7 @@ def _before() -> Response | None:
     if fault.status == errors.RATE_LIMIT.http_status or fault.retry_after is not None:
         headers = retry_headers(fault.retry_after if fault.retry_after is not None else 1.0)
     message = fault.message or f"{code.title} (sandbox fault switch #{fault.id})."
-    raise ApiError(code, message, status=fault.status, headers=headers)
+    raise ErrorResponse(code, message, status=fault.status, headers=headers)
 
 
 def _after(response: Response) -> Response:
@@ -143,30 +143,32 @@ def _drop_connection() -> None:
 # -- errors as JSON ------------------------------------------------------------------------------
 
 
-def _api_error(exc: ApiError) -> Response:
+def _api_error(exc: ErrorResponse) -> Response:
     return exc.response()
 
 
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     if status == 404:
-        error = ApiError(errors.NOT_FOUND, f"No route {request.method} {request.path}.", status=404)
+        error = ErrorResponse(
+            errors.NOT_FOUND, f"No route {request.method} {request.path}.", status=404
+        )
     elif status == 405:
         allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or ()))
-        error = ApiError(
+        error = ErrorResponse(
             errors.INVALID_REQUEST,
             f"{request.method} is not allowed on {request.path}; use {allowed}.",
             status=405,
         )
     elif status == 403:
-        error = ApiError(
+        error = ErrorResponse(
             errors.INVALID_REQUEST, "The control API answers loopback callers only.", status=403
         )
     else:
-        error = ApiError(errors.for_status(status), exc.description or exc.name, status=status)
+        error = ErrorResponse(errors.for_status(status), exc.description or exc.name, status=status)
     return error.response()
 
 
 def _unexpected(exc: Exception) -> Response:
     log.exception("sandbox request failed: %s %s", request.method, request.path)
-    return ApiError(errors.SERVER_ERROR, f"Sandbox error: {type(exc).__name__}").response()
+    return ErrorResponse(errors.SERVER_ERROR, f"Sandbox error: {type(exc).__name__}").response()

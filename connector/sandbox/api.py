@@ -25,7 +25,7 @@ from connector.catalog import (
     limits,
 )
 from connector.sandbox import pricing, streams, triggers
-from connector.sandbox.apierrors import ApiError
+from connector.sandbox.apierrors import ErrorResponse
 from connector.sandbox.config import ApiKey
 from connector.sandbox.engine import Sandbox, image_size, retry_headers
 from connector.sandbox.jobs import Job
@@ -86,7 +86,7 @@ def _authenticate(sandbox: Sandbox) -> ApiKey:
     key = sandbox.authenticate(token.strip()) if scheme.lower() == "bearer" else None
     if key is None:
         what = "was not recognised" if header else "is missing"
-        raise ApiError(
+        raise ErrorResponse(
             errors.AUTHENTICATION,
             f"The API key {what}. Send it as 'Authorization: Bearer <API key>'.",
         )
@@ -116,14 +116,14 @@ def _limit(sandbox: Sandbox, key: ApiKey, op: Operation) -> None:
         )
     )
     if not decision.allowed:
-        raise ApiError(
+        raise ErrorResponse(
             errors.RATE_LIMIT,
             f"Rate limit exceeded: {decision.limit} requests per minute ({decision.bucket}) "
             f"for this key. Retry after {decision.retry_after:.2f} s.",
             headers=retry_headers(decision.retry_after),
         )
     if not sandbox.limiter.enter(key.name, limits.MAX_PARALLEL_REQUESTS):
-        raise ApiError(
+        raise ErrorResponse(
             errors.RATE_LIMIT,
             f"More than {limits.MAX_PARALLEL_REQUESTS} requests in parallel for this key.",
             headers=retry_headers(1),
@@ -150,16 +150,16 @@ def _json_body() -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(errors.INVALID_REQUEST, f"The body is not valid JSON: {exc}") from None
+        raise ErrorResponse(errors.INVALID_REQUEST, f"The body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ApiError(errors.INVALID_REQUEST, "The body must be a JSON object.")
+        raise ErrorResponse(errors.INVALID_REQUEST, "The body must be a JSON object.")
     return data
 
 
 def _multipart_body(op: Operation) -> dict[str, Any]:
     if not request.mimetype.startswith("multipart/form-data"):
         names = ", ".join(use.field.name for use in op.fields)
-        raise ApiError(
+        raise ErrorResponse(
             errors.INVALID_REQUEST,
             f"{op.path} takes multipart/form-data (fields: {names}), got "
             f"{request.mimetype or 'no content type'}.",
@@ -178,7 +178,7 @@ def _validated(op: Operation, data: dict[str, Any]) -> dict[str, Any]:
             continue
         given = data.pop(f.name, None)
         if given is not None and given != f.fixed:
-            raise ApiError(
+            raise ErrorResponse(
                 errors.INVALID_REQUEST,
                 f"{f.name}: {given!r} is not allowed; this endpoint needs {json.dumps(f.fixed)}",
                 param=f.name,
@@ -186,7 +186,7 @@ def _validated(op: Operation, data: dict[str, Any]) -> dict[str, Any]:
     try:
         model = CATALOG.validate(op.key, data)
     except InvalidInput as exc:
-        raise ApiError(errors.INVALID_REQUEST, str(exc), param=exc.param or None) from None
+        raise ErrorResponse(errors.INVALID_REQUEST, str(exc), param=exc.param or None) from None
     body = model.to_wire()
     for use in op.fields:
         if use.field.fixed is not None:
@@ -293,14 +293,14 @@ def _image_edit(
 ) -> Response:
     image: Upload = body["image"]
     if not image.content.startswith((PNG_SIGNATURE, JPEG_SIGNATURE)):
-        raise ApiError(
+        raise ErrorResponse(
             errors.INVALID_REQUEST,
             f"image: {image.filename!r} is not allowed; expected a PNG or JPEG file",
             param="image",
         )
     mask: Upload | None = body.get("mask")
     if mask is not None and not mask.content.startswith(PNG_SIGNATURE):
-        raise ApiError(
+        raise ErrorResponse(
             errors.INVALID_REQUEST,
             f"mask: {mask.filename!r} is not allowed; expected a PNG file",
             param="mask",
@@ -326,15 +326,14 @@ def _model_list(
 def _price(
     sandbox: Sandbox, key: ApiKey, op: Operation, body: dict[str, Any], _: dict[str, str]
 ) -> Response:
+    """What the generation request in `body` would be charged (any paid create's body)."""
     try:
-        kind, credits = pricing.quote(body)
-    except KeyError:
-        raise ApiError(
-            errors.INVALID_REQUEST,
-            f"model {body['model']!r} is not served; expected one of " + ", ".join(pricing.MODELS),
-            param="model",
+        priced = pricing.quote(body)
+    except pricing.Unpriceable as exc:
+        raise ErrorResponse(
+            errors.INVALID_REQUEST, f"This request cannot be priced: {exc}", param=exc.param
         ) from None
-    return _answer({"model": body["model"], "type": kind, "credits": credits})
+    return _answer({"model": priced.model, "type": priced.type, "credits": priced.credits})
 
 
 def _stream(
@@ -342,7 +341,7 @@ def _stream(
 ) -> Response:
     dialect = request.args.get("dialect", streams.DIALECTS[0])
     if dialect not in streams.DIALECTS:
-        raise ApiError(
+        raise ErrorResponse(
             errors.INVALID_REQUEST,
             f"dialect: {dialect!r} is not allowed; expected one of {', '.join(streams.DIALECTS)}",
             param="dialect",
@@ -372,7 +371,7 @@ def _resume(sandbox: Sandbox, key: ApiKey, op: Operation, last: str) -> tuple[Jo
     parsed = streams.parse_event_id(last)
     job = sandbox.any_job(parsed[0]) if parsed else None
     if parsed is None or job is None or job.key_name != key.name or job.op != op.key:
-        raise ApiError(
+        raise ErrorResponse(
             errors.NOT_FOUND,
             f"Last-Event-ID {last!r} names no stream of this key to resume; "
             "start a new one without it.",
@@ -381,16 +380,14 @@ def _resume(sandbox: Sandbox, key: ApiKey, op: Operation, last: str) -> tuple[Jo
     return job, parsed[1] + 1
 
 
+#: Operations whose behaviour is their own. Every other operation is handled as its kind of
+#: job is (`handler_for`): a new job on the shared status endpoint needs no entry here.
 HANDLERS: dict[str, Handler] = {
     "video.create_from_text": _video_create,
     "video.create_from_image": _video_create,
     "video.get": _video_get,
     "batch.create": _batch_create,
     "batch.get": _batch_get,
-    "voice.create": _shared_create,
-    "compose.create": _shared_create,
-    "chart.create": _shared_create,
-    "job.get": _shared_get,
     "image.generate": _image_generate,
     "image.edit": _image_edit,
     "model.list": _model_list,
@@ -399,9 +396,23 @@ HANDLERS: dict[str, Handler] = {
     "image.stream": _stream,
 }
 
-missing = set(CATALOG.operations) - set(HANDLERS)
-if missing:  # a new catalog operation needs a sandbox handler
-    raise RuntimeError(f"the sandbox has no handler for {sorted(missing)}")
+#: The handler of each kind of job, for operations HANDLERS does not name.
+BY_JOB: dict[tuple[JobKind, OperationKind], Handler] = {
+    (JobKind.SHARED, OperationKind.CREATE): _shared_create,
+    (JobKind.SHARED, OperationKind.GET): _shared_get,
+}
+
+
+def handler_for(op: Operation) -> Handler:
+    """The sandbox's handler of `op`: its own, else its kind of job's."""
+    found = HANDLERS.get(op.key) or (BY_JOB.get((op.job, op.kind)) if op.job else None)
+    if found is None:  # a new catalog operation that is not a shared-status job
+        raise RuntimeError(f"the sandbox has no handler for {op.key!r}: add it to HANDLERS")
+    return found
+
+
+for _op in CATALOG.operations.values():
+    handler_for(_op)  # fail at import, not at the first request
 
 
 def _view(ops: tuple[Operation, ...]) -> Callable[..., Response]:
@@ -417,8 +428,11 @@ def _view(ops: tuple[Operation, ...]) -> Callable[..., Response]:
         else:
             data = _json_body()
         op = _choose(ops, data)
-        body = _validated(op, data) if op.body != "none" else {}
-        return HANDLERS[op.key](sandbox, key, op, body, params)
+        if op.key == "price.calculate":  # any create's body: the price handler checks it
+            body = data
+        else:
+            body = _validated(op, data) if op.body != "none" else {}
+        return handler_for(op)(sandbox, key, op, body, params)
 
     return view
 

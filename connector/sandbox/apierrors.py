@@ -1,4 +1,8 @@
-"""API errors as the sandbox answers them: `{"error": {"code", "message", "type", "param"}}`."""
+"""Error answers as the sandbox sends them: `{"error": {"code", "message", "type", "param"}}`.
+
+`ErrorResponse` is what a request handler raises to answer so; the client calls what it receives
+from the API `APIError`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from flask import Response, jsonify
 
 from connector.catalog import ErrorCode, errors
 
-__all__ = ["ApiError", "error_type"]
+__all__ = ["ErrorResponse", "error_type"]
 
 
 def error_type(code: ErrorCode) -> str:
@@ -22,7 +26,7 @@ def error_type(code: ErrorCode) -> str:
     return errors.INVALID_REQUEST.code
 
 
-class ApiError(Exception):
+class ErrorResponse(Exception):
     """Raised anywhere in a request to answer with the API's error shape."""
 
     def __init__(

@@ -27,7 +27,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from connector.catalog import errors
 from connector.sandbox.api import current_sandbox
-from connector.sandbox.apierrors import ApiError
+from connector.sandbox.apierrors import ErrorResponse
 from connector.sandbox.faults import FaultSpecError
 
 __all__ = ["PREFIX", "bp"]
@@ -39,11 +39,11 @@ bp = Blueprint("control", __name__, url_prefix=PREFIX)
 def _body() -> dict[str, Any]:
     data = request.get_json(force=True, silent=True)
     if data is None and request.get_data():
-        raise ApiError(errors.INVALID_REQUEST, "The body is not valid JSON.")
+        raise ErrorResponse(errors.INVALID_REQUEST, "The body is not valid JSON.")
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ApiError(errors.INVALID_REQUEST, "The body must be a JSON object.")
+        raise ErrorResponse(errors.INVALID_REQUEST, "The body must be a JSON object.")
     return data
 
 
@@ -54,7 +54,7 @@ def _number(body: dict[str, Any], name: str, *, whole: bool = False) -> float:
         ok = float(value).is_integer()  # type: ignore[arg-type]
     if not ok:
         kind = "a whole number" if whole else "a number"
-        raise ApiError(
+        raise ErrorResponse(
             errors.INVALID_REQUEST,
             f"{name}: {value!r} is not allowed; expected {kind}, 0 or more",
             param=name,
@@ -128,7 +128,7 @@ def job(job_id: str) -> Response:
     sandbox = current_sandbox()
     found = sandbox.any_job(job_id)
     if found is None:
-        raise ApiError(errors.NOT_FOUND, f"No job with id {job_id!r}.", param="id")
+        raise ErrorResponse(errors.NOT_FOUND, f"No job with id {job_id!r}.", param="id")
     return jsonify(sandbox.job_control_view(found))
 
 
@@ -163,7 +163,7 @@ def add_fault() -> Response:
     try:
         fault = current_sandbox().faults.add(_body())
     except FaultSpecError as exc:
-        raise ApiError(errors.INVALID_REQUEST, str(exc), param=exc.param) from None
+        raise ErrorResponse(errors.INVALID_REQUEST, str(exc), param=exc.param) from None
     answer = jsonify(fault.view())
     answer.status_code = 201
     return answer
@@ -196,7 +196,7 @@ def credits() -> Response:
         )
     if key is None:
         param = "api_key" if body.get("api_key") else "key"
-        raise ApiError(errors.INVALID_REQUEST, which, param=param)
+        raise ErrorResponse(errors.INVALID_REQUEST, which, param=param)
     sandbox.set_credits(key, amount)
     return jsonify(key=key.name, credits=sandbox.balance(key))
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from connector.catalog import CATALOG, JobKind, NormalizedState, errors, fields, limits
 from connector.sandbox import pricing, triggers
-from connector.sandbox.apierrors import ApiError
+from connector.sandbox.apierrors import ErrorResponse
 from connector.sandbox.clock import Clock, Scheduler
 from connector.sandbox.config import ApiKey, SandboxConfig
 from connector.sandbox.delivery import Deliveries
@@ -137,7 +137,7 @@ class Sandbox:
         """Take `credits` from the key (call with the lock held)."""
         have = self._credits[key.name]
         if have < credits:
-            raise ApiError(
+            raise ErrorResponse(
                 errors.INSUFFICIENT_CREDITS,
                 f"This request needs {credits} credits and the key has {have} (not billed). "
                 "Top up at Dashboard -> Billing (sandbox: POST /_sandbox/credits).",
@@ -165,7 +165,7 @@ class Sandbox:
         try:
             found = triggers.find(body)
         except triggers.UnknownTrigger as exc:
-            raise ApiError(errors.INVALID_REQUEST, str(exc), param=exc.param) from None
+            raise ErrorResponse(errors.INVALID_REQUEST, str(exc), param=exc.param) from None
         refusal = triggers.first(
             found, "content_policy", "provider_unavailable", "server_error", "rate_limit"
         )
@@ -173,20 +173,20 @@ class Sandbox:
             return found
         marker = f"(sandbox trigger [sandbox:{refusal.name}] in {refusal.param})"
         if refusal.name == "content_policy":
-            raise ApiError(
+            raise ErrorResponse(
                 errors.CONTENT_POLICY,
                 "Your request was rejected because it may generate content that violates our "
                 f"usage policy. Rephrase and retry; you were not billed. {marker}",
                 param=refusal.param,
             )
         if refusal.name == "provider_unavailable":
-            raise ApiError(
+            raise ErrorResponse(
                 errors.PROVIDER_UNAVAILABLE,
                 f"Every provider for this model is unavailable; try again later. {marker}",
             )
         if refusal.name == "server_error":
-            raise ApiError(errors.SERVER_ERROR, f"Internal error; try again. {marker}")
-        raise ApiError(
+            raise ErrorResponse(errors.SERVER_ERROR, f"Internal error; try again. {marker}")
+        raise ErrorResponse(
             errors.RATE_LIMIT,
             f"Too many requests; retry after {TRIGGER_RETRY_AFTER} s. {marker}",
             headers=retry_headers(TRIGGER_RETRY_AFTER),
@@ -206,7 +206,7 @@ class Sandbox:
         model = str(body.get("model") or fields.VIDEO_MODEL.default)
         known = pricing.models_of("video")
         if model not in known:
-            raise ApiError(
+            raise ErrorResponse(
                 errors.INVALID_REQUEST,
                 f"model {model!r} is not served; expected one of {', '.join(known)} "
                 "(GET /v1/models lists them)",
@@ -216,7 +216,7 @@ class Sandbox:
         if triggers.first(found, "failover") is None:
             return model, runs, False
         if body.get("failover") is False:
-            raise ApiError(
+            raise ErrorResponse(
                 errors.PROVIDER_UNAVAILABLE,
                 f"The provider of {runs} is unavailable and failover is off "
                 "(sandbox trigger [sandbox:failover] with failover=false).",
@@ -376,7 +376,7 @@ class Sandbox:
         model = str(body.get("model") or model_field.default)
         known = pricing.models_of("image-edit" if edit else "image")
         if model not in known:
-            raise ApiError(
+            raise ErrorResponse(
                 errors.INVALID_REQUEST,
                 f"model {model!r} is not served; expected one of {', '.join(known)}",
                 param=model_field.name,
@@ -415,7 +415,7 @@ class Sandbox:
         """A synchronous image answer: the job is complete when this returns."""
         job = self._image_job(key, op_key, body, request_base, size)
         if job.outcome:
-            raise ApiError(
+            raise ErrorResponse(
                 errors.SERVER_ERROR,
                 f"The image could not be generated; you were not billed "
                 f"(sandbox trigger [sandbox:{job.outcome}]).",
@@ -443,7 +443,7 @@ class Sandbox:
             job = self._jobs.get(job_id)
         if job is None or job.key_name != key.name or job.kind is not kind:
             where = "video generation" if kind is JobKind.VIDEO else "job"
-            raise ApiError(errors.NOT_FOUND, f"No {where} with id {job_id!r}.", param="id")
+            raise ErrorResponse(errors.NOT_FOUND, f"No {where} with id {job_id!r}.", param="id")
         return job
 
     def any_job(self, job_id: str) -> Job | None:
@@ -454,7 +454,9 @@ class Sandbox:
         with self._lock:
             batch = self._batches.get(batch_id)
         if batch is None or batch.key_name != key.name:
-            raise ApiError(errors.NOT_FOUND, f"No batch with id {batch_id!r}.", param="batch_id")
+            raise ErrorResponse(
+                errors.NOT_FOUND, f"No batch with id {batch_id!r}.", param="batch_id"
+            )
         return batch
 
     def jobs_view(self) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, send_file
 
 from connector.catalog import errors
 from connector.sandbox.api import current_sandbox
-from connector.sandbox.apierrors import ApiError
+from connector.sandbox.apierrors import ErrorResponse
 from connector.sandbox.media import MediaUnavailable
 from connector.sandbox.outputs import FILES_PREFIX
 
@@ -24,13 +24,13 @@ def download(name: str) -> Response:
     store = current_sandbox().store
     spec = store.get(name)
     if spec is None:
-        raise ApiError(errors.NOT_FOUND, f"No file {name!r} (outputs are kept until a reset).")
+        raise ErrorResponse(errors.NOT_FOUND, f"No file {name!r} (outputs are kept until a reset).")
     try:
         path = store.path(name)
     except MediaUnavailable as exc:
-        raise ApiError(errors.SERVER_ERROR, str(exc), status=501) from None
+        raise ErrorResponse(errors.SERVER_ERROR, str(exc), status=501) from None
     except (OSError, ValueError, KeyError) as exc:
-        raise ApiError(
+        raise ErrorResponse(
             errors.SERVER_ERROR, f"{name} could not be rendered: {type(exc).__name__}: {exc}"
         ) from None
     return send_file(path, mimetype=spec.mimetype, conditional=True, download_name=name)

@@ -65,7 +65,7 @@ class Delivery:
     """One parsed webhook delivery."""
 
     event: str  # X-CreativeAI-Event, e.g. "video.generation.completed"
-    delivery_id: str  # X-CreativeAI-Delivery-Id (generation id, batch id for batches)
+    delivery_id: str  # the body's generation id (batch id for batches) = X-CreativeAI-Delivery-Id
     payload: EventPayload
     body: dict[str, Any]  # the JSON as sent, unknown fields included
     documented: bool  # False for events the API docs do not name
@@ -92,12 +92,21 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> Delivery:
 
     The event name comes from `X-CreativeAI-Event`; if absent it is derived from the
     payload's `object` and `status` (`video.generation` + `completed`). The delivery id
-    comes from `X-CreativeAI-Delivery-Id`, else from the payload's id.
+    is the payload's `id` (`batch_id` for a batch), which the signature covers; an
+    `X-CreativeAI-Delivery-Id` that names another one is refused.
     """
     try:
         body = json.loads(raw_body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WebhookError("malformed", f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise WebhookError(
+            "malformed", "body is not JSON this parser can read: nested too deeply"
+        ) from None
+    except ValueError:  # an integer longer than Python converts (4300 digits)
+        raise WebhookError(
+            "malformed", "body is not JSON this parser can read: a number too long"
+        ) from None
     if not isinstance(body, dict):
         raise WebhookError("malformed", "body is not a JSON object")
     event = _header(headers, limits.EVENT_HEADER) or _derive_event(body)
@@ -113,9 +122,19 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> Delivery:
         payload.state  # noqa: B018 - an unknown status is malformed
     except ValueError as exc:
         raise WebhookError("malformed", str(exc)) from None
-    delivery_id = _header(headers, limits.DELIVERY_ID_HEADER) or payload.delivery_id
+    # The signature covers the body, not the headers: the id (and so the dedup key) is
+    # the body's, and a header that names another delivery is refused.
+    delivery_id = payload.delivery_id
     if not delivery_id or len(delivery_id) > 256:
-        raise WebhookError("malformed", f"missing or invalid {limits.DELIVERY_ID_HEADER}")
+        raise WebhookError("malformed", f"missing or invalid delivery id in the body: {event}")
+    told = _header(headers, limits.DELIVERY_ID_HEADER)
+    if told and told != delivery_id:
+        raise WebhookError(
+            "malformed",
+            f"{limits.DELIVERY_ID_HEADER} {_shown(told)} does not match the signed body's"
+            f" {'batch_id' if isinstance(payload, events.BatchEventPayload) else 'id'}"
+            f" {_shown(delivery_id)}",
+        )
     known = events.BY_NAME.get(event)
     return Delivery(
         event=event,
@@ -124,6 +143,10 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> Delivery:
         body=body,
         documented=bool(known and known.documented),
     )
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 80 else value[:77] + "...")
 
 
 def _derive_event(body: Mapping[str, Any]) -> str | None:

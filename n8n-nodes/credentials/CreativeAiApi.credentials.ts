@@ -17,7 +17,7 @@ export class CreativeAiApi implements ICredentialType {
 		dark: 'file:../icons/creativeai.dark.svg',
 	};
 
-	documentationUrl = 'https://github.com/creativeai/n8n-nodes-creativeai#readme';
+	documentationUrl = 'https://github.com/creativeai/n8n-nodes-creativeai#credentials';
 
 	properties: INodeProperties[] = [
 		{
@@ -63,5 +63,21 @@ export class CreativeAiApi implements ICredentialType {
 			url: '/v1/models',
 			method: 'GET',
 		},
+		rules: [
+			{
+				type: 'responseCode',
+				properties: {
+					value: 401,
+					message: 'Authentication failed: The API key is missing or invalid. Check the credential.',
+				},
+			},
+			{
+				type: 'responseCode',
+				properties: {
+					value: 404,
+					message: 'The Base URL does not serve the CreativeAI API (nothing at /v1/models): check it, or leave it at https://api.creativeai.run',
+				},
+			},
+		],
 	};
 }

@@ -18,7 +18,8 @@ let seen = [];
 let h;
 
 function answerFor(method, path) {
-	if (method === 'GET' && path === '/v1/models') return { object: 'list', data: [] };
+	// Models as the API documents them: ids, no `type`.
+	if (method === 'GET' && path === '/v1/models') return { object: 'list', data: [{ id: 'kling-v3', object: 'model' }, { id: 'gpt-image-1', object: 'model' }] };
 	if (path.includes('/batch')) return { batch_id: 'b_1', total_jobs: 1, jobs: [{ id: 'j_1', status: 'pending' }] };
 	if (path.startsWith('/v1/images')) return { created: 1, data: [{ url: 'https://cdn.example/x.png' }] };
 	if (path.includes('calculate')) return { model: 'x', credits: 1 };
@@ -113,4 +114,13 @@ test('every n8n operation of the catalog has a case', () => {
 		.map((spec) => spec.key)
 		.filter((key) => !covered.has(key));
 	assert.deepEqual(missing, []);
+});
+
+test('Model dropdowns: with no `type` on the listed models, the catalog\'s known models', async () => {
+	for (const [method, source] of Object.entries(catalog.MODEL_SOURCES)) {
+		const choices = (await h.loadOptions(method)).map((o) => o.value).sort();
+		const expected = source.kind === undefined ? ['gpt-image-1', 'kling-v3'] : [...source.known].sort();
+		assert.deepEqual(choices, expected, method);
+		if (source.kind !== undefined) assert.ok(expected.length > 0, `${method} knows models`);
+	}
 });

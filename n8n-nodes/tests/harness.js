@@ -21,7 +21,11 @@ const DIST = process.env.N8N_NODES_DIST || path.resolve(__dirname, '..', 'dist')
 const { CreativeAi } = require(path.join(DIST, 'nodes/CreativeAi/CreativeAi.node.js'));
 const { CreativeAiTrigger } = require(path.join(DIST, 'nodes/CreativeAiTrigger/CreativeAiTrigger.node.js'));
 const { CreativeAiApi } = require(path.join(DIST, 'credentials/CreativeAiApi.credentials.js'));
-const catalog = require(path.join(DIST, 'nodes/CreativeAi/catalog.js'));
+// The generated table, with each operation's fields looked up as the node's runtime does.
+const catalog = {
+	...require(path.join(DIST, 'nodes/CreativeAi/generated/catalog.js')),
+	OPERATIONS: require(path.join(DIST, 'nodes/CreativeAi/runtime/operations.js')).OPERATIONS,
+};
 
 const PACKAGE = 'n8n-nodes-creativeai';
 const ACTION = `${PACKAGE}.creativeAi`;
@@ -152,6 +156,10 @@ function paramsFromWire(resource, operation, input) {
 		else params[field.param] = value;
 	}
 	if (Object.keys(additional).length) params.additionalFields = additional;
+	for (const choice of spec.choices ?? []) {
+		const given = choice.fields.find((wire) => input[wire] !== undefined);
+		if (given) params[choice.param] = given;
+	}
 	return { params, binary };
 }
 
@@ -406,7 +414,7 @@ async function start({ credentials }) {
 			TYPES[TRIGGER].webhookMethods.default[method].call(
 				new core.HookContext(workflow, workflow.getNode(node.name), extra, 'trigger', 'activate', webhookData),
 			);
-		const entry = { workflow, node, received: [], refused: [], data };
+		const entry = { workflow, node, received: [], refused: [], requests: [], data };
 		const record = {
 			url,
 			async activate() {
@@ -420,12 +428,14 @@ async function start({ credentials }) {
 			staticData: () => workflow.staticData,
 			started: entry.received,
 			answers: entry.refused,
+			requests: entry.requests, // every request as it arrived: { headers, raw }
 		};
 		return record;
 	}
 
 	async function onTrigger(entry, request, shim) {
 		const { workflow, node } = entry;
+		entry.requests.push({ headers: { ...request.headers }, raw: request.rawBody });
 		const extra = additionalData('', new core.ExecutionLifecycleHooks('webhook', '', entry.data));
 		extra.httpRequest = request;
 		extra.httpResponse = shim;

@@ -1,11 +1,13 @@
-// Hand-written: every operation through n8n's engine against the sandbox, in every
-// completion mode, plus many items, errors, downloads and the live model lists.
+// Hand-written: every operation of the catalog through n8n's engine against the sandbox
+// (those that start a job in every completion mode, with the input of their first case in
+// tests/cases/operations.json), plus many items, errors, downloads and the live model lists.
 // Run by tests/test_n8n_package.py (it starts the sandbox and the relay and sets the env).
 'use strict';
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { start } = require('./harness');
+const fs = require('node:fs');
+const { start, paramsFromWire, catalog } = require('./harness');
 
 const SANDBOX = process.env.SANDBOX_URL;
 const RELAY = process.env.RELAY_URL;
@@ -34,19 +36,82 @@ function items(n, make = (i) => ({ n: i })) {
 	return Array.from({ length: n }, (_, i) => ({ json: make(i) }));
 }
 
-const ASYNC = {
-	'video.createFromText': { prompt: 'A drone shot over a coastal city', duration: 3 },
-	'video.createFromImage': { prompt: 'Subtle push in', imageUrl: 'https://example.com/p.png' },
-	'voice.create': { text: 'Meet the travel mug.' },
-	'chart.create': { additionalFields: { chartImageUrl: 'https://example.com/chart.png', duration: 2 } },
-	'batch.create': { prompts: { values: [{ prompt: 'one' }, { prompt: 'two', imageUrl: 'https://example.com/2.png' }] } },
-};
+/** An operation's input as a builder fills it in: the first case of tests/cases/operations.json. */
+const CASES = JSON.parse(fs.readFileSync(process.env.OPERATION_CASES, 'utf8')).cases;
+function caseOf(name) {
+	const spec = catalog.OPERATIONS[name];
+	const found = CASES.find((c) => c.operation === spec.key);
+	assert.ok(found, `tests/cases/operations.json has no case for ${spec.key}`);
+	const [resource, operation] = name.split('.');
+	return { resource, operation, spec, ...paramsFromWire(resource, operation, found.input), input: found.input };
+}
 
-for (const [key, params] of Object.entries(ASYNC)) {
-	const [resource, operation] = key.split('.');
+async function liveCaseOf(name) {
+	const found = caseOf(name);
+	return { ...found, params: await withSandboxMedia(found.params) };
+}
 
-	test(`${key}: Don't Wait returns the accepted job`, async () => {
-		const run = await direct.run({ resource, operation, params: { ...params, completion: 'none' }, items: items(1) });
+/** The sandbox makes media only from files it served itself: a case's media URLs (an MP4
+ * to compose onto, an MP3 to lay under it) become outputs of finished sandbox jobs. */
+let media;
+async function sandboxMedia() {
+	if (media) return media;
+	const video = await direct.run({ resource: 'video', operation: 'createFromText', params: { prompt: 'media', completion: 'poll', ...FAST }, items: items(1) });
+	const voice = await direct.run({ resource: 'voice', operation: 'create', params: { text: 'Media.', completion: 'poll', ...FAST }, items: items(1) });
+	media = { '.mp4': video.output[0].json.output_url, '.mp3': voice.output[0].json.output_url };
+	return media;
+}
+
+async function withSandboxMedia(params) {
+	const files = await sandboxMedia();
+	const swap = (value) => {
+		if (typeof value !== 'string' || !/^https?:/.test(value)) return value;
+		const ext = Object.keys(files).find((e) => new URL(value).pathname.endsWith(e));
+		return ext ? files[ext] : value;
+	};
+	const out = {};
+	for (const [name, value] of Object.entries(params)) {
+		out[name] = value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, swap(v)])) : swap(value);
+	}
+	return out;
+}
+
+/** An input item carrying the case's files as binary data. */
+function itemWith(binary) {
+	return Object.keys(binary).length ? [{ json: {}, binary }] : items(1);
+}
+
+const STARTS_A_JOB = Object.keys(catalog.OPERATIONS).filter((name) => catalog.OPERATIONS[name].job);
+const ANSWERS_AT_ONCE = Object.keys(catalog.OPERATIONS).filter(
+	(name) => !catalog.OPERATIONS[name].job && catalog.OPERATIONS[name].pathParams.length === 0,
+);
+
+test('the catalog has operations of both kinds for the loops below', () => {
+	assert.ok(STARTS_A_JOB.length >= 5, STARTS_A_JOB.join(', '));
+	assert.ok(ANSWERS_AT_ONCE.length >= 3, ANSWERS_AT_ONCE.join(', '));
+});
+
+/** What a finished job of this operation looks like. */
+function assertFinished(spec, input, job) {
+	if (spec.job.kind === 'batch') {
+		const list = input[spec.fields.find((f) => f.kind === 'collection').wire];
+		assert.equal(job.completed, list.length, JSON.stringify(job));
+	} else {
+		assert.match(String(job.status), /^completed$/i, JSON.stringify(job));
+		assert.ok(job.output_url, JSON.stringify(job));
+	}
+	// The catalog's output contract: every key it names, the status in the kind's spelling,
+	// and one normalized state.
+	const output = catalog.OUTPUTS[spec.output];
+	for (const key of output.keys) assert.ok(key in job, `no "${key}" in ${JSON.stringify(job)}`);
+	assert.equal(job.state, 'completed');
+	assert.equal(job.status, catalog.SPELLING[output.job].completed);
+}
+
+for (const name of STARTS_A_JOB) {
+	test(`${name}: Don't Wait returns the accepted job`, async () => {
+		const { resource, operation, params, binary } = await liveCaseOf(name);
+		const run = await direct.run({ resource, operation, params: { ...params, completion: 'none' }, items: itemWith(binary) });
 		assert.equal(run.status, 'success', run.error?.message);
 		assert.equal(run.output.length, 1);
 		const job = run.output[0].json;
@@ -54,25 +119,21 @@ for (const [key, params] of Object.entries(ASYNC)) {
 		assert.equal(run.output[0].pairedItem.item, 0);
 	});
 
-	test(`${key}: Poll Until Done returns the finished job`, async () => {
-		const run = await direct.run({ resource, operation, params: { ...params, completion: 'poll', ...FAST }, items: items(1) });
+	test(`${name}: Poll Until Done returns the finished job`, async () => {
+		const { resource, operation, params, binary, spec, input } = await liveCaseOf(name);
+		const run = await direct.run({ resource, operation, params: { ...params, completion: 'poll', ...FAST }, items: itemWith(binary) });
 		assert.equal(run.status, 'success', run.error?.message);
-		const job = run.output[0].json;
-		if (key === 'batch.create') {
-			assert.equal(job.completed, 2, JSON.stringify(job));
-		} else {
-			assert.match(String(job.status), /^completed$/i, JSON.stringify(job));
-			assert.ok(job.output_url);
-		}
+		assertFinished(spec, input, run.output[0].json);
 	});
 
 	for (const [mode, harness] of [
 		['straight from the API', () => direct],
 		['through the relay', () => relayed],
 	]) {
-		test(`${key}: Resume by Webhook ${mode} parks, then outputs the finished job`, async () => {
+		test(`${name}: Resume by Webhook ${mode} parks, then outputs the finished job`, async () => {
 			const h = harness();
-			const run = await h.run({ resource, operation, params: { ...params, completion: 'webhook', timeout: 60 }, items: items(1) });
+			const { resource, operation, params, binary, spec, input } = await liveCaseOf(name);
+			const run = await h.run({ resource, operation, params: { ...params, completion: 'webhook', timeout: 60 }, items: itemWith(binary) });
 			assert.equal(run.status, 'waiting', run.error?.message);
 			assert.ok(run.waitTill instanceof Date);
 			const parked = run.output[0].json;
@@ -84,10 +145,20 @@ for (const [key, params] of Object.entries(ASYNC)) {
 			const job = done.output[0].json;
 			assert.equal(job.creativeaiWaiting, undefined);
 			assert.equal(done.output[0].pairedItem.item, 0);
-			if (key === 'batch.create') assert.equal(job.total_jobs ?? job.jobs.length, 2);
+			if (spec.job.kind === 'batch') assert.equal(job.total_jobs ?? job.jobs.length, input.prompts.length);
 			else assert.match(String(job.status), /^completed$/i);
 		});
 	}
+}
+
+for (const name of ANSWERS_AT_ONCE) {
+	test(`${name}: answers at once, one output item paired with its input`, async () => {
+		const { resource, operation, params, binary } = await liveCaseOf(name);
+		const run = await direct.run({ resource, operation, params, items: itemWith(binary) });
+		assert.equal(run.status, 'success', run.error?.message);
+		assert.ok(run.output.length >= 1);
+		assert.ok(run.output.every((item) => item.pairedItem.item === 0));
+	});
 }
 
 test('compose: the narrated MP4 of a video and a voice job, downloaded as binary data', async () => {
@@ -127,7 +198,8 @@ test('get operations read a job by id', async () => {
 	const video = await direct.run({ resource: 'video', operation: 'createFromText', params: { prompt: 'x', completion: 'none' }, items: items(1) });
 	const got = await direct.run({ resource: 'video', operation: 'get', params: { generationId: video.output[0].json.id }, items: items(1) });
 	assert.equal(got.output[0].json.id, video.output[0].json.id);
-	const batch = await direct.run({ resource: 'batch', operation: 'create', params: { ...ASYNC['batch.create'], completion: 'none' }, items: items(1) });
+	const { params: batchParams } = caseOf('batch.create');
+	const batch = await direct.run({ resource: 'batch', operation: 'create', params: { ...batchParams, completion: 'none' }, items: items(1) });
 	const gotBatch = await direct.run({ resource: 'batch', operation: 'get', params: { batchId: batch.output[0].json.batch_id }, items: items(1) });
 	assert.equal(gotBatch.output[0].json.batch_id, batch.output[0].json.batch_id);
 });
@@ -381,4 +453,37 @@ test('a forged resume is refused and leaves the run parked', async () => {
 	const done = await direct.resumed(run);
 	assert.equal(done.status, 'success');
 	assert.notEqual(done.output[0].json.output_url, 'https://evil.example/x.mp4');
+});
+
+test('a batch the API refuses for one entry: that item gets the error, the others run, paired', async () => {
+	const before = (await sandboxGet('/_sandbox/batches')).batches.length;
+	const prompts = ['A calm lake', 'Flagged [sandbox:content_policy]', 'A busy street', 'A red kite'];
+	const run = await direct.run({
+		resource: 'video',
+		operation: 'createFromText',
+		params: { prompt: '={{ $json.prompt }}', additionalFields: { duration: 3 }, completion: 'poll', ...FAST },
+		items: prompts.map((prompt) => ({ json: { prompt } })),
+		continueOnFail: true,
+	});
+	assert.equal(run.status, 'success', run.error?.message);
+	assert.deepEqual(run.output.map((i) => i.pairedItem.item), [0, 1, 2, 3]);
+	assert.match(run.output[1].json.error, /content policy|usage policy/i);
+	assert.match(run.output[1].json.error, /field: prompt\)/);
+	for (const n of [0, 2, 3]) {
+		assert.equal(run.output[n].json.status, 'completed', JSON.stringify(run.output[n].json));
+		assert.equal(run.output[n].json.prompt, prompts[n]);
+	}
+	assert.equal((await sandboxGet('/_sandbox/batches')).batches.length - before, 1, 'one batch ran, without the refused entry');
+});
+
+test('a refused batch entry stops the run, naming its item, when the node stops on errors', async () => {
+	const run = await direct.run({
+		resource: 'video',
+		operation: 'createFromText',
+		params: { prompt: '={{ $json.prompt }}', completion: 'none' },
+		items: [{ json: { prompt: 'fine' } }, { json: { prompt: 'bad [sandbox:content_policy]' } }],
+	});
+	assert.equal(run.status, 'error');
+	assert.equal(run.error.context?.itemIndex ?? run.error.itemIndex, 1);
+	assert.match(run.error.message, /field: prompt\)/);
 });

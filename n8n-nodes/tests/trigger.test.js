@@ -102,3 +102,65 @@ test('without a relay: the API posts straight to the trigger, checked with the A
 	assert.notEqual(trigger.started[0].json.id, video.body.id);
 	await trigger.deactivate();
 });
+
+/** What the API sends on each attempt of one delivery: the same body, id and signature. */
+function apiDelivery(body) {
+	const raw = JSON.stringify(body);
+	return {
+		raw,
+		headers: {
+			'content-type': 'application/json',
+			'x-creativeai-event': `${body.object}.${body.status}`,
+			'x-creativeai-delivery-id': body.id,
+			'x-creativeai-signature': 'sha256=' + crypto.createHmac('sha256', KEY).update(raw).digest('hex'),
+		},
+	};
+}
+
+test("without a relay: the API's three attempts of one delivery start the workflow once", async () => {
+	const trigger = await direct.trigger({});
+	await trigger.activate();
+	const done = apiDelivery({ id: 'vgen_retried', object: 'video.generation', status: 'completed', output_url: 'https://cdn.example/v.mp4' });
+	for (let attempt = 0; attempt < 3; attempt++) {
+		const answer = await fetch(trigger.url, { method: 'POST', headers: done.headers, body: done.raw });
+		assert.equal(answer.status, 200, 'a repeat is answered 200, so the API stops retrying');
+	}
+	assert.equal(trigger.started.length, 1);
+	// Another status of the same job is another delivery.
+	const failed = apiDelivery({ id: 'vgen_retried', object: 'video.generation', status: 'failed' });
+	await fetch(trigger.url, { method: 'POST', headers: failed.headers, body: failed.raw });
+	assert.equal(trigger.started.length, 2);
+	assert.deepEqual(trigger.started.map((i) => i.json.status), ['completed', 'failed']);
+	await trigger.deactivate();
+});
+
+test('the trigger remembers a bounded number of deliveries', async () => {
+	const trigger = await direct.trigger({});
+	await trigger.activate();
+	for (let n = 0; n < 3; n++) {
+		const d = apiDelivery({ id: `vgen_window_${n}`, object: 'video.generation', status: 'completed' });
+		await fetch(trigger.url, { method: 'POST', headers: d.headers, body: d.raw });
+	}
+	const stored = trigger.staticData().node ?? Object.values(trigger.staticData())[0];
+	const remembered = Object.keys(stored.emitted);
+	assert.deepEqual(remembered, ['api:vgen_window_0:completed', 'api:vgen_window_1:completed', 'api:vgen_window_2:completed']);
+	await trigger.deactivate();
+});
+
+test('with a relay: direct API-signed posts are refused, and a replayed relay post starts nothing', async () => {
+	const trigger = await relayed.trigger({});
+	await trigger.activate();
+	const direct = apiDelivery({ id: 'vgen_direct', object: 'video.generation', status: 'completed' });
+	const refused = await fetch(trigger.url, { method: 'POST', headers: direct.headers, body: direct.raw });
+	assert.equal(refused.status, 401, 'with a relay configured, only the relay signs');
+
+	const inbox = (await call(RELAY, 'GET', '/v1/inbox')).body.webhook_url;
+	const job = await call(SANDBOX, 'POST', '/v1/video/generations', { prompt: 'replay me', duration: 3, webhook_url: inbox });
+	await until(() => trigger.started.some((i) => i.json.id === job.body.id), 'the forwarded event');
+	const forwarded = trigger.requests.find((r) => r.headers['webhook-signature'] && r.raw.toString('utf8').includes(job.body.id));
+	const count = trigger.started.length;
+	const replay = await fetch(trigger.url, { method: 'POST', headers: forwarded.headers, body: forwarded.raw });
+	assert.equal(replay.status, 200);
+	assert.equal(trigger.started.length, count, 'the captured relay post, sent again, started nothing');
+	await trigger.deactivate();
+});

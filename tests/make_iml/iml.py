@@ -21,6 +21,7 @@ text, and an object key whose value is `UNDEFINED` is left out (as JSON.stringif
 
 from __future__ import annotations
 
+import math
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
@@ -99,7 +100,7 @@ _TOKEN = re.compile(
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
       | (?P<quoted>`[^`]+`)
       | (?P<number>\d+(?:\.\d+)?)
-      | (?P<op>\|\||&&|!=|==|[!+.(),])
+      | (?P<op>\|\||&&|!=|==|<=|>=|[<>!+/.(),])
     )""",
     re.VERBOSE,
 )
@@ -145,8 +146,12 @@ FUNCTIONS: dict[str, int] = {
     "lower": 1,
     "split": 2,
     "contains": 2,
+    "switch": 0,  # switch(value, case, result, …, otherwise): any even number from 4
+    "round": 1,
+    "last": 1,
 }
-OPERATORS = frozenset({"+", "==", "!=", "&&", "||", "!"})
+OPERATORS = frozenset({"+", "/", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "!"})
+RELATIONAL = frozenset({"<", "<=", ">", ">="})
 assert set(FUNCTIONS) <= DOCUMENTED_FUNCTIONS and OPERATORS <= DOCUMENTED_OPERATORS
 
 
@@ -201,14 +206,24 @@ class _Parser:
         return self.binary("&&", self.eq)
 
     def eq(self) -> Node:
-        node = self.add()
+        node = self.relation()
         while self.peek() in (("op", "=="), ("op", "!=")):
+            _, op = self.take()
+            node = Binary(op, node, self.relation())
+        return node
+
+    def relation(self) -> Node:
+        node = self.add()
+        while self.peek() in {("op", op) for op in RELATIONAL}:
             _, op = self.take()
             node = Binary(op, node, self.add())
         return node
 
     def add(self) -> Node:
-        return self.binary("+", self.unary)
+        return self.binary("+", self.divide)
+
+    def divide(self) -> Node:
+        return self.binary("/", self.unary)
 
     def unary(self) -> Node:
         if self.peek() == ("op", "!"):
@@ -253,7 +268,13 @@ class _Parser:
             self.take()
             args.append(self.or_())
         self.take(")")
-        if len(args) != FUNCTIONS[name]:
+        if name == "switch":
+            if len(args) < 4 or len(args) % 2:
+                raise UnsupportedIML(
+                    "switch() takes a value, case/result pairs and an otherwise result (the "
+                    f"subset always gives one), got {len(args)} arguments"
+                )
+        elif len(args) != FUNCTIONS[name]:
             raise UnsupportedIML(f"{name}() takes {FUNCTIONS[name]} arguments, got {len(args)}")
         return Call(name, tuple(args))
 
@@ -398,6 +419,30 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _to_number(value: Any) -> float:
+    """JavaScript's Number(value) for what IML compares: numbers, numeric text, booleans;
+    anything else is NaN (so every comparison with it is false)."""
+    if _number(value):
+        return float(value)
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, str):
+        try:
+            return float(value.strip()) if value.strip() else 0.0
+        except ValueError:
+            return float("nan")
+    if value is None:
+        return 0.0
+    return float("nan")
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    if isinstance(left, str) and isinstance(right, str):
+        raise UnsupportedIML("comparing two texts: the generator compares numbers only")
+    a, b = _to_number(left), _to_number(right)
+    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
 def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
     if isinstance(node, Literal):
         return node.value
@@ -416,12 +461,24 @@ def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
             first = evaluate(node.args[0], context)
             empty = first is UNDEFINED or first is None or first == ""
             return evaluate(node.args[1], context) if empty else first
+        if node.name == "switch":  # the value once; the result of the first equal case
+            value, *pairs, otherwise = node.args
+            found = evaluate(value, context)
+            for case, result in zip(pairs[::2], pairs[1::2], strict=True):
+                if _strict_equal(found, evaluate(case, context)):
+                    return evaluate(result, context)
+            return evaluate(otherwise, context)
         args = [evaluate(a, context) for a in node.args]
         if node.name == "substring":
             text, start, end = args
             return to_text(text)[int(start) : int(end)]
         if node.name == "encodeURL":  # encodeURIComponent
             return urllib.parse.quote(to_text(args[0]), safe="-_.!~*'()")
+        if node.name == "round":  # half up, as JavaScript's Math.round
+            number = _to_number(args[0])
+            return number if number != number else float(math.floor(number + 0.5))
+        if node.name == "last":
+            return args[0][-1] if isinstance(args[0], list) and args[0] else UNDEFINED
         if node.name == "lower":
             return UNDEFINED if args[0] is UNDEFINED else to_text(args[0]).lower()
         if node.name == "split":
@@ -445,6 +502,11 @@ def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
         return _strict_equal(left, right)
     if node.op == "!=":
         return not _strict_equal(left, right)
+    if node.op in RELATIONAL:
+        return _compare(node.op, left, right)
+    if node.op == "/":  # JavaScript: both sides as numbers
+        divisor = _to_number(right)
+        return _to_number(left) / divisor if divisor else float("nan")
     if _number(left) and _number(right):
         return left + right
     return to_text(left) + to_text(right)

@@ -9,19 +9,18 @@ page the table holds.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
+
+import operation_table
 
 from connector.catalog import CATALOG, FieldType, JobKind, Operation, OperationKind
 from connector.catalog.contract import Output, OutputField
 from connector.platforms.make import modules, params
 from connector.platforms.make.model import module_id
 
-CASES: list[dict[str, Any]] = json.loads(
-    (Path(__file__).resolve().parents[1] / "cases" / "operations.json").read_text()
-)["cases"]
+#: The written cases, and one from the catalog's examples for each operation they lack.
+CASES: list[dict[str, Any]] = operation_table.cases()
 
 
 def make_cases() -> list[dict[str, Any]]:

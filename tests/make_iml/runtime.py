@@ -43,7 +43,9 @@ from make_iml.iml import UNDEFINED, UnsupportedIML, render, to_text, truthy
 REQUEST_KEYS = frozenset(
     {"url", "method", "headers", "qs", "body", "type", "condition", "repeat", "response", "log"}
 )
-RESPONSE_KEYS = frozenset({"output", "iterate", "limit", "error", "valid", "temp", "data"})
+RESPONSE_KEYS = frozenset({"type", "output", "iterate", "limit", "error", "valid", "temp", "data"})
+#: `response.type` values in the subset: parse by content type, or keep the bytes.
+RESPONSE_TYPES = frozenset({"automatic", "binary"})
 BASE_KEYS = frozenset({"baseUrl", "headers", "response", "log"})
 WEBHOOK_KEYS = frozenset({"output"})
 BODY_TYPES = frozenset({"json", "multipart/form-data"})
@@ -288,7 +290,12 @@ class Runtime:
             request_kwargs["params"] = {k: to_text(v) for k, v in qs.items()}
             url += ("&" if "?" in url else "?") + str(httpx.QueryParams(request_kwargs["params"]))
         response = self.http.request(method, target, headers=headers, **request_kwargs)
-        answer = _Answer(response.status_code, dict(response.headers), _parse(response))
+        parse_as = spec.get("response", {}).get("type", "automatic")
+        if parse_as not in RESPONSE_TYPES:
+            raise UnsupportedIML(f"response type {parse_as!r} is not in the subset")
+        binary = parse_as == "binary" and response.status_code < 400
+        body = response.content if binary else _parse(response)
+        answer = _Answer(response.status_code, dict(response.headers), body)
         sanitize = [
             *base_spec.get("log", {}).get("sanitize", []),
             *spec.get("log", {}).get("sanitize", []),

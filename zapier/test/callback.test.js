@@ -13,7 +13,17 @@ const assert = require('node:assert/strict');
 
 const zapier = require('zapier-platform-core');
 const app = require('../index.js');
-const { authData, details, env, recorder, relayApi, waitFor } = require('./support');
+const {
+  authData,
+  details,
+  env,
+  fillIn,
+  jobCreates,
+  keyDifference,
+  recorder,
+  relayApi,
+  waitFor,
+} = require('./support');
 
 const appTester = zapier.createAppTester(app);
 const handler = zapier.createAppHandler(app);
@@ -124,6 +134,20 @@ describe('Wait for the Result, through the relay', () => {
       assert.ok(job.file.includes(job.output_url));
     }
   });
+
+  for (const [key, one] of jobCreates()) {
+    test(`${key}: through the relay, resumed with the job fetched back`, async () => {
+      const create = app.creates[one.action].operation;
+      const { output, callbackUrl } = await park(one.action, fillIn(create.inputFields, one.example));
+      assert.equal(output.status, 'CALLBACK');
+      const request = await forwarded(callbackUrl);
+      const result = await resume(one.action, output, request);
+      assert.equal(result.state, 'completed');
+      assert.ok(!('relay_route_id' in result), 'the relay route is not an output');
+      assert.deepEqual(keyDifference(create.sample, result), { missing: [], unpromised: [] });
+      assert.ok(JSON.stringify(result).includes('"file":"hydrate|||'), 'with its file');
+    });
+  }
 
   test('voice on the shared status endpoint', async () => {
     const { output, callbackUrl } = await park('voice_create', { text: 'Your video is ready.' });

@@ -11,7 +11,18 @@ const assert = require('node:assert/strict');
 
 const zapier = require('zapier-platform-core');
 const app = require('../index.js');
-const { authData, details, recorder, relayApi, waitFor } = require('./support');
+const {
+  authData,
+  control,
+  details,
+  events,
+  fillIn,
+  keyDifference,
+  operations,
+  recorder,
+  relayApi,
+  waitFor,
+} = require('./support');
 
 const appTester = zapier.createAppTester(app);
 const relayAuth = () => authData({ relay: true });
@@ -57,7 +68,10 @@ describe('Generation Completed, a REST hook through the relay', () => {
     waitFor(
       () =>
         zapierSide.requests.find(
-          (request) => request.path === path && JSON.parse(request.text).id === jobId,
+          (request) => {
+            const body = JSON.parse(request.text);
+            return request.path === path && (body.id || body.batch_id) === jobId;
+          },
         ),
       { what: `the relay to forward ${jobId} to ${path}` },
     );
@@ -76,8 +90,10 @@ describe('Generation Completed, a REST hook through the relay', () => {
     assert.ok(view.body.events.includes('video.generation.completed'));
 
     const job = await startVideo('A drone shot over a coastal city');
+    assert.ok(!('webhook_url' in job), 'the webhook URL only wires the step up: no output');
     const inbox = `${new URL(subscription.webhook_url).origin}/hooks/`;
-    assert.ok(job.webhook_url.startsWith(inbox), 'the job reports to the relay inbox');
+    const started = await control('GET', `jobs/${job.id}`);
+    assert.ok(started.webhook_url.startsWith(inbox), 'the job reports to the relay inbox');
     const request = await received('/hooks/live', job.id);
     assert.equal(request.headers['x-creativeai-event'], 'video.generation.completed');
 
@@ -178,4 +194,58 @@ describe('Generation Completed, a REST hook through the relay', () => {
       subscribeData: subscription,
     });
   });
+
+  // Every event a create's job can end with, through the trigger that passes only it (or
+  // Generation Completed / Failed): what the trigger outputs has exactly its sample's keys.
+  const generic = { completed: 'generation_completed', failed: 'generation_failed' };
+  const firstOfState = new Set();
+  for (const [name, one] of Object.entries(events())) {
+    const choices = [app.triggers[one.trigger] ? one.trigger : null];
+    if (!firstOfState.has(one.state)) {
+      firstOfState.add(one.state);
+      choices.push(generic[one.state]);
+    }
+    for (const key of choices.filter(Boolean)) {
+      test(`${key} outputs what its sample promises (${name})`, async (t) => {
+        if (!one.input) {
+          t.skip(`no input in the catalog makes ${one.operation} end ${one.state} in the sandbox`);
+          return;
+        }
+        const trigger = app.triggers[key].operation;
+        const path = `/hooks/${key}/${name}`;
+        const inputData = key === one.trigger ? {} : { events: [name] };
+        const subscription = await appTester(trigger.performSubscribe, {
+          authData: relayAuth(),
+          inputData,
+          targetUrl: `${zapierSide.url}${path}`,
+        });
+        try {
+          const action = operations()[one.operation].action;
+          const create = app.creates[action].operation;
+          const job = await appTester(create.perform, {
+            authData: relayAuth(),
+            inputData: { ...fillIn(create.inputFields, one.input), wait_for_result: false },
+          });
+          const request = await received(path, job.batch_id || job.id);
+          const [record] = await appTester(trigger.perform, { ...hookBundle(request, subscription), inputData });
+          assert.equal(record.event, name);
+          assert.equal(record.state, one.state);
+          assert.deepEqual(keyDifference(trigger.sample, record), { missing: [], unpromised: [] });
+          // One status spelling on every path: the trigger says what Find Generation says.
+          const [found] = await appTester(app.searches.find_generation.operation.perform, {
+            authData: relayAuth(),
+            inputData: { kind: operations()[one.operation].job, id: job.batch_id || job.id },
+          });
+          assert.equal(record.status, found.status, 'the status as the API spells it for the kind');
+          assert.equal(record.state, found.state);
+        } finally {
+          await appTester(trigger.performUnsubscribe, {
+            authData: relayAuth(),
+            inputData: {},
+            subscribeData: subscription,
+          });
+        }
+      });
+    }
+  }
 });

@@ -4,6 +4,7 @@
 // starts both on 127.0.0.1 and passes their URLs), small local HTTP servers that record
 // what they receive, and polling instead of sleeping.
 
+const assert = require('node:assert/strict');
 const http = require('http');
 
 const need = (name) => {
@@ -22,6 +23,139 @@ const env = () => ({
   key: need('CREATIVEAI_API_KEY'),
   relay: need('CREATIVEAI_RELAY_URL'),
 });
+
+// The operations Zapier shows, as pytest reads them from the catalog:
+// {catalog key: {kind, job, action, example}}, `example` being a builder's input (wire names).
+const operations = () => {
+  const listed = JSON.parse(process.env.ZAPIER_OPERATIONS || 'null');
+  if (!listed) {
+    throw new Error('ZAPIER_OPERATIONS is not set: run this suite through pytest');
+  }
+  return listed;
+};
+
+// The operations that start a job, and those that answer at once.
+const jobCreates = () =>
+  Object.entries(operations()).filter(([, one]) => one.kind === 'create' && one.job);
+const instantCreates = () =>
+  Object.entries(operations()).filter(
+    ([, one]) => (one.kind === 'create' || one.kind === 'calculate') && !one.job,
+  );
+
+// The events a create's job can end with: {event: {operation, state, trigger, input}}.
+const events = () => JSON.parse(process.env.ZAPIER_EVENTS || '{}');
+
+// The output keys Zapier offers for mapping: nested keys joined by `__`, keys of list
+// items after `[]` (over every item). A job's `parameters` are the settings it was started
+// with, so their keys differ between runs; they count as one output.
+const outputKeys = (value, prefix = '') => {
+  const keys = new Set();
+  for (const [name, inner] of Object.entries(value || {})) {
+    const key = `${prefix}${name}`;
+    if (Array.isArray(inner) && inner.length && inner.every((i) => i && typeof i === 'object')) {
+      for (const item of inner) {
+        outputKeys(item, `${key}[]`).forEach((k) => keys.add(k));
+      }
+    } else if (inner && typeof inner === 'object' && !Array.isArray(inner) && name !== 'parameters') {
+      outputKeys(inner, `${key}__`).forEach((k) => keys.add(k));
+    } else {
+      keys.add(key);
+    }
+  }
+  return keys;
+};
+
+// The keys a sample promises and a live run lacks, and those it has that the sample lacks.
+const keyDifference = (sample, live) => {
+  const promised = outputKeys(sample);
+  const given = outputKeys(live);
+  return {
+    missing: [...promised].filter((k) => !given.has(k)).sort(),
+    unpromised: [...given].filter((k) => !promised.has(k)).sort(),
+  };
+};
+
+// A sandbox whose jobs end only when the test moves its clock (see `advanceHeld`).
+const held = () => ({
+  sandbox: need('CREATIVEAI_HELD_SANDBOX_URL'),
+  key: need('CREATIVEAI_HELD_API_KEY'),
+});
+
+const advanceHeld = async (seconds) => {
+  const { sandbox, key } = held();
+  const response = await fetch(`${sandbox}/_sandbox/clock`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ advance: seconds }),
+  });
+  assert.ok(response.ok, `advancing the held sandbox's clock: ${response.status}`);
+};
+
+// A builder's value for a line-item column: number lists are typed comma-separated.
+const cell = (value) => (Array.isArray(value) ? value.join(', ') : value);
+const rows = (value) =>
+  value.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, cell(v)])));
+
+// A builder's input (wire names) filled into an action's fields: top-level fields by their
+// wire name, line items by column, an object's parts in the fields named after it
+// (chart_data.type -> chart_type), a file as the URL Zapier hands over (`file(value)`).
+const fillIn = (inputFields, input, file = (value) => value) => {
+  const data = {};
+  for (const [name, value] of Object.entries(input)) {
+    const field = inputFields.find((f) => f.key === name);
+    if (field && field.children) {
+      data[name] = rows(value);
+    } else if (field && field.type === 'file') {
+      data[name] = file(value);
+    } else if (field) {
+      data[name] = value;
+    } else {
+      assert.equal(typeof value, 'object', `no field for ${name}`);
+      for (const [part, partValue] of Object.entries(value)) {
+        const matches = inputFields.filter((f) => f.key.endsWith(`_${part}`));
+        assert.equal(matches.length, 1, `one field for ${name}.${part}`);
+        const [target] = matches;
+        data[target.key] = target.children ? rows(partValue) : partValue;
+      }
+    }
+  }
+  return data;
+};
+
+// Zapier's side of a parked step, as its docs describe it: a callback URL resumes its step
+// once, with the first POST it accepts. `answer(request, count)` may refuse a POST (as a
+// Zapier outage would: {status: 503}); `onResume(request)` runs the step's performResume.
+const zapierCallbacks = async () => {
+  const calls = new Map();
+  let count = 0;
+  const server = await recorder((request) => {
+    const call = calls.get(request.path);
+    if (!call) {
+      return { status: 404, body: { error: 'no such callback' } };
+    }
+    call.posts.push(request);
+    const refused = call.answer(request, call.posts.length);
+    if (refused) {
+      return refused;
+    }
+    if (call.accepted) {
+      return { status: 410, body: { error: 'this step was already resumed' } };
+    }
+    call.accepted = request;
+    return { body: { status: 'success' } };
+  });
+  return {
+    close: server.close,
+    // A fresh callback URL, as z.generateCallbackUrl() returns one to perform.
+    open: (answer = () => null) => {
+      count += 1;
+      const path = `/callbacks/${count}`;
+      const call = { posts: [], accepted: null, answer };
+      calls.set(path, call);
+      return { url: `${server.url}${path}`, call };
+    },
+  };
+};
 
 const authData = ({ relay = false } = {}) => {
   const { sandbox, key, relay: relayUrl } = env();
@@ -153,12 +287,22 @@ const details = (error) => {
 };
 
 module.exports = {
+  advanceHeld,
   authData,
   control,
   details,
   env,
+  events,
+  fillIn,
+  held,
+  instantCreates,
+  jobCreates,
+  keyDifference,
+  operations,
+  outputKeys,
   parseMultipart,
   recorder,
   relayApi,
   waitFor,
+  zapierCallbacks,
 };

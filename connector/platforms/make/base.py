@@ -116,7 +116,7 @@ def connection(catalog: Catalog) -> Component:
             "name": API_KEY,
             "type": "password",
             "label": "API key",
-            "help": "Your CreativeAI API key, from Dashboard → API Keys. Make masks it in logs.",
+            "help": f"Your CreativeAI API key, from {limits.API_KEYS_PAGE}. Make masks it in logs.",
             "required": True,
             "editable": True,
         },

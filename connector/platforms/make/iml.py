@@ -14,6 +14,9 @@ from typing import Any
 
 from connector.platforms import GENERATED_NOTICE
 
+#: The object key that spreads a collection into the object around it.
+SPREAD = "{{...}}"
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -38,6 +41,17 @@ def text(value: str) -> str:
 def any_equal(expression: str, values: Iterable[str]) -> str:
     """`body.status == 'A' || body.status == 'B'`."""
     return " || ".join(f"{expression} == {text(v)}" for v in values)
+
+
+def expression(template: str) -> str:
+    """A text template as one expression: "a {{x}} b" → `'a ' + x + ' b'`."""
+    parts = []
+    for n, piece in enumerate(re.split(r"\{\{(.*?)\}\}", template)):
+        if n % 2:
+            parts.append(piece)
+        elif piece:
+            parts.append(text(piece))
+    return concat(*parts)
 
 
 def concat(*parts: str) -> str:

@@ -29,9 +29,12 @@ from connector.catalog import (
     limits,
     responses,
     states,
+    steps,
     text,
 )
+from connector.catalog import contract as contract_
 from connector.platforms.make import iml, outputs, params
+from connector.platforms.make.base import make_error_type
 from connector.platforms.make.iml import path, tpl
 from connector.platforms.make.iml import text as literal
 from connector.platforms.make.model import (
@@ -60,8 +63,9 @@ WAIT_PARAM = "waitForResult"
 
 
 def visible_fields(op: Operation) -> list[tuple[Field, bool]]:
-    """The fields a Make user fills in, with whether the operation requires them."""
-    return [(use.field, use.required) for use in op.visible_fields(PLATFORM)]
+    """The fields a Make user fills in, with whether the operation requires them; each with
+    this operation's own help where it states one (`FieldUse.shown`)."""
+    return [(use.shown, use.required) for use in op.visible_fields(PLATFORM)]
 
 
 def _extra_help(op: Operation, name: str) -> str:
@@ -155,6 +159,79 @@ def calls(op: Operation, response: Json) -> Json | list[Json]:
     ]
 
 
+# -- the step options every paid create gets (the catalog's `steps`) ----------------------------
+
+MAX_CREDITS_PARAM = "maxCredits"
+RECORD_KEY_PARAM = "recordKey"
+
+
+def step_params() -> list[Json]:
+    """ "Max credits" and "Record key", as the catalog states them. Make keeps no ledger of
+    its own, so the key's help says what the guarantee needs."""
+    cap, key = steps.MAX_CREDITS, steps.RECORD_KEY
+    return [
+        {
+            "name": MAX_CREDITS_PARAM,
+            "type": "uinteger",
+            "label": text.sentence_case(cap.label),
+            "help": cap.help,
+            "validate": {"min": cap.minimum},
+        },
+        {
+            "name": RECORD_KEY_PARAM,
+            "type": "text",
+            "label": text.sentence_case(key.label),
+            "help": f"{key.help} {key.without_ledger}",
+            "advanced": True,
+        },
+    ]
+
+
+def price_body(op: Operation) -> Json:
+    """The create's own request as a price request: JSON, without file parts (a file does
+    not change the price), a model left empty priced as the model the API defaults to."""
+    files = frozenset(f.name for f, _ in visible_fields(op) if f.type is T.FILE)
+    body = request_body(op, files)
+    for f, _ in visible_fields(op):
+        if f.options_source and isinstance(f.default, str):
+            body[f.name] = tpl(f"ifempty({path('parameters', f.name)}, {literal(f.default)})")
+    return body
+
+
+def price_check(catalog: Catalog, op: Operation) -> Json:
+    """Ask the price first when a cap is set; an estimate over the cap, or a request the
+    API cannot price, stops the module before the paid request (nothing is started)."""
+    price = catalog.operation(steps.PRICE_OPERATION)
+    cap = path("parameters", MAX_CREDITS_PARAM)
+    estimate = path("body", "credits")
+    reason = f"ifempty({path('body', 'error', 'message')}, 'HTTP ' + statusCode)"
+    # A request the API cannot price is the input's fault (DataError); any other refusal
+    # keeps the type Make gives that status elsewhere (a 429 is still a RateLimitError).
+    kinds = {c.http_status: make_error_type(c) for c in catalog.errors.values()}
+    cases = [f"{status}, {literal(kind)}" for status, kind in sorted(kinds.items())]
+    kind = tpl(f"switch(statusCode, {', '.join(cases)}, 'DataError')")
+    return {
+        "condition": tpl(cap),
+        "url": price.path,
+        "method": price.method,
+        "body": price_body(op),
+        "response": {
+            "error": {"type": kind, "message": steps.unpriceable(tpl(reason), tpl(cap))},
+            "valid": {
+                "condition": tpl(f"{estimate} <= {cap}"),
+                "type": "DataError",
+                "message": steps.over_cap(tpl(estimate), tpl(cap)),
+            },
+        },
+    }
+
+
+def capped(catalog: Catalog, op: Operation, communication: Json | list[Json]) -> list[Json]:
+    """The module's requests, the price check first (only when a cap is set)."""
+    rest = communication if isinstance(communication, list) else [communication]
+    return [price_check(catalog, op), *rest]
+
+
 # -- waiting inside the module ---------------------------------------------------------------
 
 
@@ -197,7 +274,7 @@ def _wait_param(wait: Wait) -> Json:
         f"{MODULE_TIME_LIMIT_S:g} s; the other {WAIT_MARGIN_S:g} s are left for the calls "
         "themselves). A job still running then stops the module with an error naming it. "
         f"No: the module outputs the job at once; continue with {NOTICE_TRIGGER_LABEL} "
-        "or Get job.",
+        f"or {text.sentence_case(wait.status.label)}.",
         "default": True,
     }
 
@@ -214,8 +291,9 @@ def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json
     ended = iml.any_equal(status, _statuses(wait.kind, S.FAILED, S.CANCELED))
     message = (
         f"if({ended}, 'Job ' + {job_id} + ' ended ' + {status} + ': ' + {reason}, "
-        f"'Job ' + {job_id} + ' is still ' + {status} + ' after {wait.within_s:g} s. "
-        f"Continue with {NOTICE_TRIGGER_LABEL} or Get job.')"
+        f"'Job ' + {job_id} + ' is still ' + {status} + ' after {wait.within_s:g} s: map "
+        f"its ID into {text.sentence_case(wait.status.label)} to fetch the result later, or "
+        f"continue with {NOTICE_TRIGGER_LABEL}.')"
     )
     waiting = tpl(path("parameters", WAIT_PARAM))
     status_url = request_url(wait.status, source=("temp", "job"))
@@ -240,35 +318,91 @@ def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json
                 "type": "RuntimeError",
                 "message": tpl(message),
             },
-            "output": output,
+            "temp": {"job": output},
         },
     }
-    return [start, poll, check]
+    return [start, poll, check, *download_file()]
+
+
+# -- handing over the file, within Make's limit -------------------------------------------------
+
+DOWNLOAD_PARAM = "downloadFile"
+OUTPUT_URL = contract_.OUTPUT_URL.key  # where a job's file is
+FILE_NAME_KEY, FILE_DATA_KEY, FILE_MESSAGE_KEY = "file_name", "file_data", "file_message"
+FILE_LIMIT = limits.MAKE_MODULE_FILE
+
+
+def _download_param() -> Json:
+    return {
+        "name": DOWNLOAD_PARAM,
+        "type": "boolean",
+        "label": "Download the file",
+        "help": "Yes: a finished job's file is output too (File name, File data), up to "
+        f"Make's {FILE_LIMIT.what} limit of {FILE_LIMIT.shown}. A larger file is not "
+        "downloaded: the module outputs its URL with a message naming the limit and the size.",
+        "default": False,
+    }
+
+
+def download_file() -> list[Json]:
+    """After the job (in `temp.job`): ask the file's size with a one-byte range request,
+    then download it only when it fits in Make's module file limit; a larger file leaves
+    the output URL and a message naming the limit and the size."""
+    url = tpl(path("temp", "job", OUTPUT_URL))
+    wanted = f"{path('parameters', DOWNLOAD_PARAM)} && {path('temp', 'job', OUTPUT_URL)}"
+    size = path("temp", "size")
+    total = f"last(split({path('headers', 'content-range')}, '/'))"
+    shown = tpl(f"round({size} / {limits.MB // 10}) / 10")
+    note = iml.expression(limits.file_over_limit(FILE_LIMIT, shown))
+    probe = {
+        "condition": {"condition": tpl(wanted), "default": "{{temp.job}}"},
+        "url": url,
+        "method": "GET",
+        "headers": {"Range": "bytes=0-0"},
+        "response": {
+            "temp": {"size": tpl(f"ifempty({total}, {path('headers', 'content-length')})")}
+        },
+    }
+    job = {iml.SPREAD: "{{temp.job}}"}
+    download = {
+        "condition": {
+            "condition": tpl(f"{wanted} && {size} <= {FILE_LIMIT.max_bytes}"),
+            # over the limit: the job with why its file is not here (not asked: the job)
+            "default": {**job, FILE_MESSAGE_KEY: tpl(f"if({size}, {note}, {size})")},
+        },
+        "url": url,
+        "method": "GET",
+        "response": {
+            "type": "binary",
+            "output": {
+                **job,
+                FILE_NAME_KEY: tpl(f"last(split({path('temp', 'job', OUTPUT_URL)}, '/'))"),
+                FILE_DATA_KEY: "{{body}}",
+            },
+        },
+    }
+    return [probe, download]
+
+
+def file_interface() -> list[Json]:
+    return [
+        {"name": FILE_NAME_KEY, "type": "filename", "label": "File name"},
+        {"name": FILE_DATA_KEY, "type": "buffer", "label": "File data"},
+        {
+            "name": FILE_MESSAGE_KEY,
+            "type": "text",
+            "label": "File message",
+            "help": f"Why the file was not downloaded (over Make's {FILE_LIMIT.what} limit).",
+        },
+    ]
 
 
 # -- modules -----------------------------------------------------------------------------------
 
 
 def operation_text(op: Operation) -> tuple[str, str]:
-    """An operation's label and description as Make wants them (the catalog's renderers).
-
-    A description may open with a list of verbs ("Inpaint, outpaint or restyle an image");
-    each of them is put in the third person, not only the first."""
-    words = op.description.split(" ")
-    verbs = 0
-    while verbs < len(words) - 1 and words[verbs].endswith(","):
-        verbs += 1
-    if verbs and words[verbs + 1 : verbs + 2] in (["or"], ["and"]):
-        listed = [*range(verbs), verbs, verbs + 2]
-    else:
-        listed = list(range(verbs + 1)) if verbs else [0]
-    for index in listed:
-        bare = words[index].rstrip(",")
-        verb = text.third_person(bare[:1].upper() + bare[1:]).rstrip(".")
-        verb = verb if index == 0 else verb[:1].lower() + verb[1:]
-        words[index] = verb + words[index][len(bare) :]
-    described = " ".join(words)
-    return text.sentence_case(op.label), described if described.endswith(".") else described + "."
+    """An operation's label and description as Make wants them (the catalog's renderers)."""
+    return text.sentence_case(op.label), text.third_person(op.description)
 
 
 def module(
@@ -295,22 +429,33 @@ def action_module(catalog: Catalog, op: Operation) -> Component:
     contract = catalog.output(op.key)
     output = outputs.shaped("body", contract.fields, contract.job)
     communication: Any
-    if wait is None:
-        communication = calls(op, {"output": output})
-    else:
+    hands_over = wait is not None or (op.kind is OperationKind.GET and _has_file(contract))
+    if wait is not None:
         if optional_file(op) is not None:
             raise ValueError(f"{op.key}: a waiting module with an optional file part")
         communication = _waiting_communication(op, wait, output)
-        mappable.append(_wait_param(wait))
+        mappable += [_wait_param(wait), _download_param()]
+    elif hands_over:  # a Get of one job with a file: the job, then its file if asked
+        communication = [{**call(op), "response": {"temp": {"job": output}}}, *download_file()]
+        mappable.append(_download_param())
+    else:
+        communication = calls(op, {"output": output})
     codes = {
         "communication": communication,
         "staticParams": [],
         "mappableParams": mappable,
-        "interface": outputs.interface(contract.fields),
+        "interface": outputs.interface(contract.fields) + (file_interface() if hands_over else []),
         "samples": outputs.sample_of(contract.fields, contract.sample),
     }
+    if op.key in {o.key for o in steps.capped(catalog)}:
+        codes["communication"] = capped(catalog, op, codes["communication"])
+        codes["mappableParams"] = [*codes["mappableParams"], *step_params()]
     crud = "create" if op.kind is OperationKind.CREATE else "read"
     return module(*operation_text(op), "action", codes, crud=crud)
+
+
+def _has_file(contract: contract_.Output) -> bool:
+    return OUTPUT_URL in contract.keys
 
 
 LIMIT_PARAM = "limit"

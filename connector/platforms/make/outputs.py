@@ -114,19 +114,24 @@ def state(source: str, kind: JobKind | None) -> str:
 
 
 def spelled(kind: JobKind, state_expression: str, fallback: str) -> str:
-    """`status` in the kind's spelling, from the state (`states.spell`)."""
-    expression = fallback
-    for each in reversed(list(NormalizedState)):
-        raw = states.spell(kind, each)
-        expression = f"if({state_expression} == {text(each.value)}, {text(raw)}, {expression})"
-    return expression
+    """`status` in the kind's spelling, from the state (`states.spell`): one `switch` over
+    the states, so the state is computed once; anything else gives `fallback`."""
+    cases = [f"{text(each.value)}, {text(states.spell(kind, each))}" for each in NormalizedState]
+    return f"switch({state_expression}, {', '.join(cases)}, {fallback})"
+
+
+#: The states a batch's counts give (`_state_of_counts`).
+_COUNTED = (S.PENDING, S.PROCESSING, S.COMPLETED)
 
 
 def status(source: str, kind: JobKind | None) -> str:
-    """The answer's own `status`, or for a batch answer without one, the spelled counts."""
+    """The answer's own `status`, or for a batch answer without one, the spelled counts (a
+    batch spells the states its counts give as the states themselves, so no mapping)."""
     if kind is JobKind.SHARED or kind is JobKind.VIDEO:
         return path(source, STATUS)
-    counted = spelled(JobKind.BATCH, _state_of_counts(source), "''")
+    counted = _state_of_counts(source)
+    if any(states.spell(JobKind.BATCH, each) != each.value for each in _COUNTED):
+        counted = spelled(JobKind.BATCH, counted, "''")
     return f"ifempty({path(source, STATUS)}, {counted})"
 
 

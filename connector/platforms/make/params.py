@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connector.catalog import Field, FieldType, ModelSource
-from connector.catalog.text import sentence_case
+from connector.catalog.text import sentence_case, singular
 
 T = FieldType
 Param = dict[str, Any]
@@ -92,9 +92,9 @@ def _spec(field: Field, rpc_for: Callable[[ModelSource], str] | None) -> Param |
     t = field.type
     if t is T.STRING_LIST:
         item = field.item_type or T.STRING
-        return {"type": PARAMETER_TYPES[item], "label": sentence_case(_singular(field.label))}
+        return {"type": PARAMETER_TYPES[item], "label": sentence_case(singular(field.label))}
     if t is T.NUMBER_LIST:
-        return {"type": PARAMETER_TYPES[T.NUMBER], "label": sentence_case(_singular(field.label))}
+        return {"type": PARAMETER_TYPES[T.NUMBER], "label": sentence_case(singular(field.label))}
     if t in (T.OBJECT, T.OBJECT_LIST):
         return [parameter(c, required=c.required, rpc_for=rpc_for) for c in field.children]
     if t is T.FILE:  # both parts are needed once a file is given
@@ -135,7 +135,3 @@ def _validate(field: Field) -> Param:
 def _put(rules: Param, key: str, value: float | None) -> None:
     if value is not None:
         rules[key] = int(value) if float(value).is_integer() else value
-
-
-def _singular(label: str) -> str:
-    return label[:-1] if label.endswith("s") else label

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import string
 
-from connector.catalog import Catalog, OperationKind, limits, text
+from connector.catalog import Catalog, OperationKind, limits, steps, text
 from connector.platforms import BUILD_COMMAND, GENERATED_NOTICE
 from connector.platforms.make import params
 from connector.platforms.make.base import advice, make_error_type
@@ -40,8 +40,7 @@ def summary(catalog: Catalog) -> str:
         for op in catalog.for_platform(PLATFORM)
         if op.kind is OperationKind.CREATE
     ]
-    words = text.join_words(list(dict.fromkeys(plurals)))
-    return words[:1].upper() + words[1:]
+    return text.sentence_case(text.join_words(list(dict.fromkeys(plurals))))
 
 
 def readme(catalog: Catalog, app: App) -> str:
@@ -69,6 +68,9 @@ def readme(catalog: Catalog, app: App) -> str:
         budget_s=f"{WAIT_BUDGET_S:g}",
         limit_s=f"{MODULE_TIME_LIMIT_S:g}",
         margin_s=f"{WAIT_MARGIN_S:g}",
+        file_limit_what=limits.MAKE_MODULE_FILE.what,
+        file_limit=limits.MAKE_MODULE_FILE.shown,
+        over_cap=steps.over_cap("N", "M"),
         notice_trigger=NOTICE_TRIGGER_LABEL,
         relay_trigger=RELAY_TRIGGER_LABEL,
         error_rows="\n".join(error_rows),

@@ -330,7 +330,7 @@ def _payload(catalog: Catalog, found: list[Event]) -> Json:
         if all(catalog.operation(o).job is JobKind.SHARED for o in e.operations)
     ]
     status = path("body", outputs.STATUS)
-    respelled = outputs.spelled(JobKind.SHARED, outputs.state("body", None), status)
+    respelled = outputs.spelled(JobKind.SHARED, outputs.state("body", JobKind.SHARED), status)
     expression = f"if({iml.any_equal(event, shared)}, {respelled}, {status})"
     return outputs.shaped(
         "body", _payload_fields(catalog, found), None, status_expression=expression

@@ -1,11 +1,12 @@
 """The n8n emitter: the catalog as the community-node package `n8n-nodes-creativeai`.
 
 `emit(catalog)` makes the generated part of `n8n-nodes/`: package.json, tsconfig, the
-credential, the CreativeAI node (one description file per resource and operation) and the
-CreativeAI Trigger node, `catalog.ts` (the operation table the hand-written runtime in
-`nodes/*/runtime/` reads), codex files, icons and the README. `toolchain` builds, lints,
-packs and scans the package and installs real n8n for the end-to-end tests.
-"""
+credential, the node entry files (from the TypeScript templates in `templates/`), codex
+files, icons, the README, and `nodes/CreativeAi/generated/`: `catalog.ts` (each field once,
+and the operations naming their fields by key: the table the hand-written runtime in
+`nodes/*/runtime/` reads), each field's n8n parameter once in `descriptions/`, and one
+description per resource and operation in `resources/`. The Node toolchain that builds,
+lints, packs and runs the package is test code (tests/n8n_toolchain.py)."""
 
 from __future__ import annotations
 

@@ -9,14 +9,21 @@ from typing import Any
 from connector.catalog import Catalog, limits
 from connector.platforms import BUILD_COMMAND, GENERATED_NOTICE
 from connector.platforms.n8n.sources import (
+    CREDENTIALS_HEADING,
+    CREDENTIALS_URL,
     DOCS_URL,
     NODE_DIR,
+    REPOSITORY_URL,
     TRIGGER_DIR,
+    github_anchor,
     resource_label,
     resources,
 )
+from connector.platforms.n8n.ts import template
 
 PACKAGE_NAME = "n8n-nodes-creativeai"
+#: The Node.js release the publish workflow builds with (npm provenance needs npm 9.5+).
+PUBLISH_NODE = "22"
 VERSION = "0.1.0"
 N8N_WORKFLOW = "*"
 
@@ -42,14 +49,16 @@ def package_json() -> str:
         "author": {"name": "CreativeAI", "email": "support@creativeai.run"},
         "repository": {
             "type": "git",
-            "url": "https://github.com/creativeai/n8n-nodes-creativeai.git",
+            "url": f"{REPOSITORY_URL}.git",
         },
         "scripts": {
             "build": "n8n-node build",
             "lint": "n8n-node lint",
             "lint:fix": "n8n-node lint --fix",
+            "release": "n8n-node release",
             "prepublishOnly": "n8n-node prerelease",
         },
+        "publishConfig": {"access": "public", "provenance": True},
         "files": ["dist"],
         "n8n": {
             "n8nNodesApiVersion": 1,
@@ -106,7 +115,7 @@ def codex(node: str, categories: list[str], subcategories: dict[str, list[str]] 
         "codexVersion": "1.0",
         "categories": categories,
         "resources": {
-            "credentialDocumentation": [{"url": f"{DOCS_URL}-credentials"}],
+            "credentialDocumentation": [{"url": CREDENTIALS_URL}],
             "primaryDocumentation": [{"url": DOCS_URL}],
         },
     }
@@ -131,25 +140,53 @@ ICON_LIGHT = _icon("#1F1147", "#FFB547", "#FFFFFF")
 ICON_DARK = _icon("#E9E3FF", "#C26A00", "#1F1147")
 
 
+#: The n8n release the package is tested against, end to end (tests/n8n_toolchain.py installs
+#: it), and the older one it falls back to where that cannot install.
+TESTED_N8N = "2.41.1"
+TESTED_N8N_FALLBACK = "2.8.4"
+
+
 def readme(catalog: Catalog) -> str:
     rows = []
     for ops in resources(catalog).values():
         names = ", ".join(op.label for op in ops)
         rows.append(f"| {resource_label(ops)} | {names} |")
     events = ", ".join(f"`{e}`" for e in catalog.events)
+    anchor = f"#{github_anchor(CREDENTIALS_HEADING)}"
     return f"""<!-- {GENERATED_NOTICE} -->
 # {PACKAGE_NAME}
 
-n8n community nodes for the [CreativeAI](https://creativeai.run) media API: text and image
-to video, batch video, narration, composing audio onto video, images and chart videos.
+This is an n8n community node. It lets you use [CreativeAI](https://creativeai.run) in your
+n8n workflows: text and image to video, batch video, narration, composing audio onto video,
+images and chart videos, and a trigger that starts a workflow when a job completes.
 
-## Install (self-hosted n8n)
+[n8n](https://n8n.io/) is a [fair-code licensed](https://docs.n8n.io/sustainable-use-license/)
+workflow automation platform.
 
-*Settings → Community Nodes → Install*, package name `{PACKAGE_NAME}`. Or from a tarball
-built here (`npm pack`): unpack it to `~/.n8n/nodes/node_modules/{PACKAGE_NAME}/` and
-restart n8n. No runtime dependencies.
+[Installation](#installation) · [Operations](#operations) · [{CREDENTIALS_HEADING}]({anchor}) ·
+[Compatibility](#compatibility) · [Usage](#usage) · [Resources](#resources)
 
-## Credentials: CreativeAI API
+## Installation
+
+Follow the [installation guide](https://docs.n8n.io/integrations/community-nodes/installation/)
+in the n8n community nodes documentation: *Settings → Community Nodes → Install*, package
+name `{PACKAGE_NAME}`. Or from a tarball built here (`npm pack`): unpack it to
+`~/.n8n/nodes/node_modules/{PACKAGE_NAME}/` and restart n8n. No runtime dependencies.
+
+## Operations
+
+**CreativeAI** node:
+
+| Resource | Operations |
+|---|---|
+{chr(10).join(rows)}
+
+**CreativeAI Trigger** node: starts a workflow on completion events ({events}).
+
+## {CREDENTIALS_HEADING}
+
+Sign up at [creativeai.run](https://creativeai.run) and create an API key (Dashboard → API
+Keys). The credential *CreativeAI API* holds:
 
 - **API Key**: sent as `Authorization: Bearer …`; also the secret that checks completion
   webhooks (`{limits.SIGNATURE_HEADER}`).
@@ -157,16 +194,19 @@ restart n8n. No runtime dependencies.
 - **Relay URL** (optional): the webhook relay. With it, *Resume by Webhook* and the trigger
   go through the relay (verified, deduplicated, retried deliveries).
 
-## Node: CreativeAI
+Saving the credential checks the key against the model list.
 
-| Resource | Operations |
-|---|---|
-{chr(10).join(rows)}
+## Compatibility
+
+Tested with n8n {TESTED_N8N} (Node.js 24) and {TESTED_N8N_FALLBACK} (Node.js 20). Uses n8n's
+community node API version 1 in strict mode.
+
+## Usage
 
 Required fields come first; the rest are under *Additional Fields*. Model lists load live.
 
 **Completion** for operations that start a job:
-- *Don't Wait*: returns the accepted job.
+- *Don't Wait*: returns the job as the API accepted it.
 - *Poll Until Done*: checks at the documented interval, gives up after the timeout with an
   error naming the job ID.
 - *Resume by Webhook*: submits with a webhook that resumes this execution and parks it
@@ -179,28 +219,39 @@ Required fields come first; the rest are under *Additional Fields*. Model lists 
 
 **Many items**: video items go out as batch calls of up to {limits.BATCH_MAX_PROMPTS};
 other operations run in parallel (option *Parallel Requests*). Every output item is paired
-with its input item; with *Continue On Fail*, a failed item carries its error.
+with its input item; with *Continue On Fail*, a failed item carries its error. When the API
+refuses one entry of a batch (a prompt flagged by content policy, say), that item gets the
+error and the others are sent again without it, in the same execution.
 
 **Download Result** puts the output file into binary data (file name, MIME type): output
 URLs expire after {limits.OUTPUT_URL_LIFETIME_DAYS} days.
 
-## Node: CreativeAI Trigger
+**The trigger** accepts only signed requests. With a relay URL it subscribes itself when the
+workflow is published, unsubscribes when it is unpublished, and accepts only the relay's
+Standard Webhooks signature (within its timestamp window). Without one, paste its Production
+URL into the jobs' Webhook URL; it then checks the API's signature. It starts the workflow
+once per delivery: the API's retries and a post sent again are answered 200 and start
+nothing (it remembers the deliveries of the past day).
 
-Starts a workflow on completion events ({events}). It accepts only signed requests: the
-API's HMAC when the API posts directly, the relay's Standard Webhooks signature when the
-relay forwards; anything else gets 401 and starts nothing. With a relay URL it subscribes
-itself when the workflow is published and unsubscribes when it is unpublished; without
-one, paste its Production URL into the jobs' Webhook URL.
+## Resources
 
-## Files
+- [n8n community nodes documentation](https://docs.n8n.io/integrations/#community-nodes)
+- [CreativeAI](https://creativeai.run)
+
+## Development
 
 Generated by `{BUILD_COMMAND}` from the catalog (do not edit; they carry a notice on their
 first line, or in a `"//"` key): `package.json`, `tsconfig.json`, `credentials/`,
-`icons/`, `nodes/*/*.node.ts`, `nodes/CreativeAi/catalog.ts`,
-`nodes/CreativeAi/resources/`, this README, and three files whose formats hold no comment:
-`eslint.config.mjs` (n8n's strict-mode default, byte for byte) and the codex files
-`nodes/*/*.node.json`. Hand-written: `nodes/*/runtime/` (polling, resuming, signatures,
-errors) and `tests/`.
+`icons/`, the node entry files `nodes/*/*.node.ts`, everything under
+`nodes/CreativeAi/generated/` (the field and operation table `catalog.ts`, each field's
+parameter once in `descriptions/`, and per operation which of them it shows in
+`resources/`), `.github/workflows/publish.yml`, this README, and three files whose formats
+hold no comment: `eslint.config.mjs` (n8n's strict-mode default, byte for byte) and the
+codex files `nodes/*/*.node.json`. Hand-written: `nodes/*/runtime/` (reading the table,
+polling, resuming, signatures, errors) and `tests/`.
+
+Releases are published from GitHub Actions with an npm provenance statement
+(`.github/workflows/publish.yml`, on a version tag).
 """
 
 
@@ -214,6 +265,9 @@ def all_files(catalog: Catalog) -> dict[str, str]:
         "icons/creativeai.dark.svg": ICON_DARK,
         f"{NODE_DIR}/CreativeAi.node.json": codex(
             "creativeAi", ["Marketing", "Miscellaneous"], {"Marketing": ["Content"]}
+        ),
+        ".github/workflows/publish.yml": template(
+            "publish.yml", GENERATED_NOTICE, comment="#", package=PACKAGE_NAME, node=PUBLISH_NODE
         ),
         f"{TRIGGER_DIR}/CreativeAiTrigger.node.json": codex(
             "creativeAiTrigger", ["Marketing", "Miscellaneous"], None

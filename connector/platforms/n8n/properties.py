@@ -10,12 +10,13 @@ the API's model list (`loadOptionsMethod`).
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connector.catalog import Field, FieldType, FieldUse, ModelSource, Operation
-from connector.platforms.n8n.ts import Raw, camel, pascal, sort_key, title_case
+from connector.catalog import Field, FieldType, FieldUse, ModelSource, Operation, text
+from connector.catalog.text import n8n_description, singular, title_case, whether
+from connector.platforms.n8n.ts import camel, pascal
 
 T = FieldType
 
@@ -47,41 +48,6 @@ def param_name(f: Field) -> str:
 
 def path_param_name(f: Field) -> str:
     return camel(f.key)
-
-
-def description(text: str) -> str:
-    """n8n style: a one-sentence description has no final period; several sentences keep it;
-    "ID" in capitals."""
-    text = re.sub(r"\bids?\b", lambda m: m.group(0).upper(), text.strip())
-    sentences = [s for s in text.replace("? ", ". ").split(". ") if s]
-    if len(sentences) == 1 and text.endswith(".") and not text.endswith("..."):
-        return text[:-1]
-    if len(sentences) > 1 and not text.endswith((".", "?", "!", ")")):
-        return text + "."
-    return text
-
-
-_ON_OFF = re.compile(r"^On: (?P<on>.+?)\. Off: (?P<off>.+?)\.?$")
-
-
-def whether(text: str) -> str:
-    """A boolean's help as n8n writes it: "Whether to ..."."""
-    text = text.strip()
-    if text.lower().startswith("whether"):
-        return text
-    on_off = _ON_OFF.match(text)
-    if on_off:
-        off = on_off.group("off")
-        return f"Whether to {on_off.group('on')} (off: {off[:1].lower()}{off[1:]})"
-    return f"Whether to {text[:1].lower()}{text[1:]}"
-
-
-def _singular(label: str) -> str:
-    words = label.split()
-    last = words[-1]
-    if last.endswith("s") and not last.endswith("ss"):
-        words[-1] = last[:-1]
-    return " ".join(words)
 
 
 def _is_flat(f: Field) -> bool:
@@ -116,9 +82,15 @@ def _default(f: Field) -> Any:
 
 
 def property_for(
-    f: Field, *, name: str | None = None, in_collection: bool = False
+    f: Field,
+    *,
+    name: str | None = None,
+    in_collection: bool = False,
+    child: Callable[[Field], Any] | None = None,
 ) -> dict[str, Any]:
-    """The n8n parameter (INodeProperties) for one catalog field, without displayOptions."""
+    """The n8n parameter (INodeProperties) for one catalog field, without displayOptions.
+    `child` renders the children of a collection (a reference to their shared parameter);
+    by default each child is written out."""
     t = f.type
     prop: dict[str, Any] = {"displayName": f.label, "name": name or param_name(f)}
     help_text = f.help
@@ -141,17 +113,15 @@ def property_for(
     elif t is T.ENUM and f.closed:
         prop.update(
             type="options",
-            options=sorted(
-                (
-                    {
-                        "name": title_case(o.label),
-                        "value": o.value,
-                        **({"description": o.help} if o.help else {}),
-                    }
-                    for o in f.options
-                ),
-                key=lambda o: sort_key(str(o["name"])),
-            ),
+            # In the catalog's order (480p, 720p, 1080p), not alphabetically.
+            options=[
+                {
+                    "name": title_case(o.label),
+                    "value": o.value,
+                    **({"description": o.help} if o.help else {}),
+                }
+                for o in f.options
+            ],
             default=_default(f),
         )
     elif t is T.ENUM:  # an open list: free text, the documented values as examples
@@ -176,7 +146,7 @@ def property_for(
         prop.update(type="boolean", default=_default(f))
         help_text = whether(f.help)
     elif t is T.STRING_LIST:
-        item = "URL" if f.item_type is T.URL else _singular(f.label).split()[-1]
+        item = "URL" if f.item_type is T.URL else singular(f.label).split()[-1]
         prop.update(
             type="string",
             typeOptions={"multipleValues": True, "multipleValueButtonText": f"Add {item}"},
@@ -189,20 +159,25 @@ def property_for(
                 "multipleValues": True,
                 **({"maxAllowedFields": f.max_items} if f.max_items else {}),
             },
-            placeholder=f"Add {_singular(f.label)}",
+            placeholder=f"Add {singular(f.label)}",
             default={},
             options=[
                 {
-                    "displayName": _singular(f.label),
+                    "displayName": singular(f.label),
                     "name": "values",
-                    "values": [property_for(c, in_collection=True) for c in f.children],
+                    "values": [
+                        child(c) if child else property_for(c, in_collection=True)
+                        for c in f.children
+                    ],
                 }
             ],
         )
     else:  # nested objects: JSON, shaped like the example
         prop.update(type="json", default=_default(f))
     prop["displayName"] = title_case(str(prop["displayName"]))
-    prop["description"] = description(help_text) if help_text != DYNAMIC_DESCRIPTION else help_text
+    prop["description"] = (
+        n8n_description(help_text) if help_text != DYNAMIC_DESCRIPTION else help_text
+    )
     return prop
 
 
@@ -228,17 +203,18 @@ def _kind(f: Field) -> str:
     }[f.type]
 
 
-def field_spec(f: Field, *, required: bool, additional: bool, param: str | None = None) -> Any:
-    """What the runtime needs to read, check and send one field."""
+def field_spec(
+    f: Field, *, param: str | None = None, child_key: Callable[[Field], str] | None = None
+) -> Any:
+    """What the runtime needs to read, check and send one field (the same in every
+    operation: an operation's own flags go on its `FieldUse`, a collection's children are
+    named by key, each with whether an entry needs it)."""
     spec: dict[str, Any] = {
         "wire": f.name,
         "param": param or param_name(f),
         "label": title_case(f.label),
         "kind": _kind(f),
-        "required": required,
     }
-    if additional:
-        spec["additional"] = True
     spec["allowed"] = f.allowed()
     if f.type is T.ENUM and f.closed:
         spec["options"] = list(f.option_values)
@@ -256,9 +232,20 @@ def field_spec(f: Field, *, required: bool, additional: bool, param: str | None 
     if f.type is T.STRING_LIST and f.item_type is T.URL:
         spec["itemKind"] = "url"
     if f.type is T.OBJECT_LIST and _is_flat(f):
+        key = child_key or (lambda c: c.key)
         spec["children"] = [
-            field_spec(c, required=c.required, additional=False) for c in f.children
+            use_spec(key(c), required=c.required, additional=False) for c in f.children
         ]
+    return spec
+
+
+def use_spec(key: str, *, required: bool, additional: bool) -> dict[str, Any]:
+    """One operation's use of a field: the field's key and the operation's flags."""
+    spec: dict[str, Any] = {"field": key}
+    if required:
+        spec["required"] = True
+    if additional:
+        spec["additional"] = True
     return spec
 
 
@@ -268,15 +255,51 @@ class OperationFields:
 
     top: tuple[FieldUse, ...]  # required: at the top, in catalog order
     additional: tuple[FieldUse, ...]  # optional: under "Additional Fields"
+    # One-of groups (chart image URL or chart data): a visible, required choice of which
+    # field to give, each field at the top, shown when chosen.
+    choices: tuple[tuple[FieldUse, ...], ...] = ()
+
+    @property
+    def all(self) -> tuple[FieldUse, ...]:
+        return (*self.top, *(u for group in self.choices for u in group), *self.additional)
 
 
 def split(op: Operation) -> OperationFields:
     shown = op.visible_fields("n8n")
     # A one-of group (chart image URL or chart data) is required as a group, not per field.
+    by_name = {u.field.name: u for u in shown}
+    choices = tuple(
+        tuple(by_name[name] for name in group)
+        for group in op.one_of
+        if all(name in by_name for name in group)
+    )
+    chosen = {u.field.key for group in choices for u in group}
     return OperationFields(
         top=tuple(u for u in shown if u.required),
-        additional=tuple(u for u in shown if not u.required),
+        additional=tuple(u for u in shown if not u.required and u.field.key not in chosen),
+        choices=choices,
     )
+
+
+def choice_param(index: int) -> str:
+    """The parameter that picks which field of an operation's n-th one-of group is given."""
+    return "source" if index == 0 else f"source{index + 1}"
+
+
+def choice_property(index: int, group: tuple[FieldUse, ...]) -> dict[str, Any]:
+    labels = [title_case(u.field.label) for u in group]
+    return {
+        "displayName": title_case(text.join_words(labels, "or")),
+        "name": choice_param(index),
+        "type": "options",
+        "noDataExpression": True,
+        "required": True,
+        "options": [
+            {"name": label, "value": u.field.name} for label, u in zip(labels, group, strict=True)
+        ],
+        "default": group[0].field.name,
+        "description": "Which one to give: the API takes exactly one of them",
+    }
 
 
 def show_for(resource: str, operation: str) -> dict[str, Any]:
@@ -285,18 +308,3 @@ def show_for(resource: str, operation: str) -> dict[str, Any]:
 
 def op_value(op: Operation) -> str:
     return camel(op.action)
-
-
-def additional_collection(op: Operation, uses: tuple[FieldUse, ...]) -> dict[str, Any]:
-    return {
-        "displayName": "Additional Fields",
-        "name": ADDITIONAL,
-        "type": "collection",
-        "placeholder": "Add Field",
-        "default": {},
-        "displayOptions": Raw("showFor"),
-        "options": sorted(
-            (property_for(u.field, in_collection=True) for u in uses),
-            key=lambda p: sort_key(str(p["displayName"])),
-        ),
-    }

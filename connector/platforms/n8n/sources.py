@@ -1,26 +1,58 @@
-"""The TypeScript sources of the package: nodes, per-resource descriptions, credentials,
-and `catalog.ts`, the table of operations the node's hand-written runtime reads."""
+"""The TypeScript sources of the package, from the catalog and the templates in `templates/`.
+
+In `nodes/CreativeAi/generated/`: `catalog.ts` (each field once, then the operations naming
+their fields by key, the table the hand-written `runtime/` reads), `descriptions/` (each
+field's n8n parameter once, the Options entries, the Completion settings) and
+`resources/<resource>/<operation>.ts` (which shared parameters an operation shows, and how).
+Beside them, where n8n looks for them: the node entry files and the credential."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
-from connector.catalog import Catalog, Operation, errors, limits, states
+from connector.catalog import (
+    Catalog,
+    Field,
+    FieldType,
+    FieldUse,
+    ModelSource,
+    Operation,
+    errors,
+    limits,
+    states,
+)
+from connector.catalog.contract import Output, OutputField
 from connector.catalog.events import unconfirmed_note
 from connector.catalog.resources import BY_KEY as RESOURCES
-from connector.catalog.spec import JobKind
+from connector.catalog.spec import JobKind, NormalizedState
 from connector.catalog.text import n8n_description
 from connector.platforms import GENERATED_NOTICE
 from connector.platforms.n8n import properties as P
-from connector.platforms.n8n.ts import Raw, camel, literal, pascal, sort_key, string
+from connector.platforms.n8n.ts import Raw, camel, literal, pascal, sort_key, string, template
 
 HEADER = f"// {GENERATED_NOTICE}\n"
 NODE_DIR = "nodes/CreativeAi"
 TRIGGER_DIR = "nodes/CreativeAiTrigger"
+#: Inside each node folder: what the emitter writes (the hand-written code is in `runtime/`).
+GENERATED = "generated"
 CREDENTIAL = "creativeAiApi"
 ICON = {"light": "file:../../icons/creativeai.svg", "dark": "file:../../icons/creativeai.dark.svg"}
 CRED_ICON = {"light": "file:../icons/creativeai.svg", "dark": "file:../icons/creativeai.dark.svg"}
-DOCS_URL = "https://github.com/creativeai/n8n-nodes-creativeai#readme"
+REPOSITORY_URL = "https://github.com/creativeai/n8n-nodes-creativeai"
+DOCS_URL = f"{REPOSITORY_URL}#readme"
+#: The README heading the credential's documentation link points at.
+CREDENTIALS_HEADING = "Credentials"
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a README heading ("Credentials" -> "credentials")."""
+    slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return slug.replace(" ", "-")
+
+
+CREDENTIALS_URL = f"{REPOSITORY_URL}#{github_anchor(CREDENTIALS_HEADING)}"
 
 #: Default number of requests the node keeps in flight for many items (at most the API's cap).
 DEFAULT_PARALLEL = 5
@@ -37,11 +69,190 @@ def resource_label(ops: list[Operation]) -> str:
     return RESOURCES[ops[0].resource].label
 
 
-def _sentence(text: str) -> str:
-    return P.description(text)
+# -- the shared descriptions: each field's parameter once, the Options entries once -------
 
 
-# -- resources/<resource>/<operation>.ts ------------------------------------------------------
+def _export(key: str) -> str:
+    return camel(key)
+
+
+def _as_shared(child: Field, shared: dict[str, Field]) -> Field | None:
+    """The shown field a collection's child copies (a batch entry's prompt is the prompt)."""
+    for f in shared.values():
+        own = {"key": child.key, "operations": (), "required_in": (), "required": child.required}
+        if f.model_copy(update=own) == child:
+            return f
+    return None
+
+
+def n8n_fields(catalog: Catalog) -> dict[str, Field]:
+    """Every field the node shows, once, by the key the generated files name it by: path
+    parameters, body fields in catalog order, then the children of collections that are not
+    copies of a field already listed."""
+    out: dict[str, Field] = {}
+    for op in catalog.for_platform("n8n"):
+        for param in op.path_params:
+            out.setdefault(param.key, param)
+    shown = {u.field.key for op in catalog.for_platform("n8n") for u in P.split(op).all}
+    for f in catalog.fields:
+        if f.key in shown:
+            if f.key in out:
+                raise ValueError(f"field {f.key!r} is both a path parameter and a body field")
+            out[f.key] = f
+    for f in list(out.values()):
+        for c in f.children:
+            if _as_shared(c, out) is None:
+                out.setdefault(c.key, c)
+    return out
+
+
+def child_key(catalog: Catalog) -> Callable[[Field], str]:
+    fields = n8n_fields(catalog)
+
+    def key(child: Field) -> str:
+        shared = _as_shared(child, fields)
+        return shared.key if shared else child.key
+
+    return key
+
+
+def _path_params(catalog: Catalog) -> set[str]:
+    return {p.key for op in catalog.for_platform("n8n") for p in op.path_params}
+
+
+def _choices(f: Field) -> str:
+    return f"{_export(f.key)}Choices"
+
+
+def field_property(catalog: Catalog, f: Field) -> dict[str, Any]:
+    """A field's shared n8n parameter, as `descriptions/fields.ts` holds it. A closed list's
+    choices are a constant of their own, in the catalog's order (see `fields_file`)."""
+    name = P.path_param_name(f) if f.key in _path_params(catalog) else None
+    key = child_key(catalog)
+    prop = P.property_for(f, name=name, child=lambda c: Raw(_export(key(c))))
+    if prop["type"] == "options" and isinstance(prop.get("options"), list):
+        prop["options"] = Raw(_choices(f))
+    return prop
+
+
+def field_table_entry(catalog: Catalog, f: Field) -> Any:
+    """A field's entry in `FIELDS` of catalog.ts."""
+    name = P.path_param_name(f) if f.key in _path_params(catalog) else None
+    return P.field_spec(f, param=name, child_key=child_key(catalog))
+
+
+def fields_file(catalog: Catalog) -> str:
+    # Children first: a collection's parameter refers to its children's constants.
+    ordered = sorted(n8n_fields(catalog).values(), key=lambda f: bool(f.children))
+    blocks = []
+    for f in ordered:
+        prop = field_property(catalog, f)
+        if prop.get("options") == Raw(_choices(f)):
+            choices = P.property_for(f)["options"]
+            blocks.append(f"const {_choices(f)}: INodePropertyOptions[] = {literal(choices)};\n")
+        blocks.append(f"export const {_export(f.key)}: INodeProperties = {literal(prop)};\n")
+    return (
+        HEADER
+        + "// Every field's parameter, once; each operation's description names the ones it uses.\n"
+        + "// A closed list's choices keep the API's order (480p, 720p, 1080p), so they are\n"
+        + "// constants of their own rather than sorted by name.\n"
+        + "import type { INodeProperties, INodePropertyOptions } from 'n8n-workflow';\n\n"
+        + "\n".join(blocks)
+    )
+
+
+def _option_properties() -> dict[str, dict[str, Any]]:
+    return {
+        "download": {
+            "displayName": "Download Result",
+            "name": "download",
+            "type": "boolean",
+            "default": False,
+            "description": "Whether to put the finished file into the item's binary data "
+            f"(output URLs expire after {limits.OUTPUT_URL_LIFETIME_DAYS} days)",
+        },
+        "binaryPropertyName": {
+            "displayName": "Put Output File in Field",
+            "name": "binaryPropertyName",
+            "type": "string",
+            "default": "data",
+            "description": "Name of the binary field the downloaded file goes to",
+        },
+        "parallel": {
+            "displayName": "Parallel Requests",
+            "name": "parallel",
+            "type": "number",
+            "typeOptions": {
+                "minValue": 1,
+                "maxValue": limits.MAX_PARALLEL_REQUESTS,
+                "numberPrecision": 0,
+            },
+            "default": DEFAULT_PARALLEL,
+            "description": "How many items are sent at once when the node gets many items "
+            f"(the API allows up to {limits.MAX_PARALLEL_REQUESTS} per key)",
+        },
+        "batchItems": {
+            "displayName": "Send Items as Batches",
+            "name": "batchItems",
+            "type": "boolean",
+            "default": True,
+            "description": "Whether to send many items as batch calls of up to "
+            f"{limits.BATCH_MAX_PROMPTS} videos (items using only the batch's fields). When "
+            "the API refuses one entry, that item gets the error and the others are sent "
+            "again without it, in the same run (a refused call is not billed).",
+        },
+    }
+
+
+def options_file() -> str:
+    blocks = [
+        f"export const {name}: INodeProperties = {literal(prop)};\n"
+        for name, prop in _option_properties().items()
+    ]
+    return (
+        HEADER
+        + "// The entries of the operations' Options collections, once.\n"
+        + "import type { INodeProperties } from 'n8n-workflow';\n\n"
+        + "\n".join(blocks)
+    )
+
+
+def _options_for(op: Operation) -> list[str]:
+    names: list[str] = []
+    if op.response in ("VideoJob", "SharedJob", "ImageResult", "BatchCreated"):
+        names += ["download", "binaryPropertyName"]
+    if op.kind.value != "list":
+        names.append("parallel")
+    if op.key in _batchable(op):
+        names.append("batchItems")
+    return names
+
+
+#: Options that only act once a job has finished: hidden under "Don't Wait".
+_AFTER_THE_JOB = ("download", "binaryPropertyName")
+#: Fields the node sets itself under "Resume by Webhook": hidden there.
+_SET_BY_RESUME = ("webhook_url",)
+
+
+def _when_completion(modes: list[str], *, hide: bool = False) -> dict[str, Any]:
+    # "/completion": the top-level Completion parameter, seen from inside a collection.
+    return {"hide" if hide else "show": {"/completion": modes}}
+
+
+def _option_ref(op: Operation, name: str) -> Any:
+    if op.is_async and name in _AFTER_THE_JOB:
+        return {
+            Raw(f"...option.{name}"): None,
+            "displayOptions": _when_completion(["poll", "webhook"]),
+        }
+    return Raw(f"option.{name}")
+
+
+def _batchable(op: Operation) -> tuple[str, ...]:
+    return (op.key,) if op.job is JobKind.VIDEO and op.is_async else ()
+
+
+# -- generated/resources/<resource>/<operation>.ts ------------------------------------------
 
 
 def _completion(op: Operation) -> list[Any]:
@@ -51,93 +262,91 @@ def _completion(op: Operation) -> list[Any]:
     return [Raw(f"...completionFields(showFor, {cadence.interval:g}, {cadence.timeout:g})")]
 
 
-def _options(op: Operation) -> dict[str, Any]:
-    opts: list[dict[str, Any]] = []
-    if op.response in ("VideoJob", "SharedJob", "ImageResult", "BatchCreated"):
-        opts += [
-            {
-                "displayName": "Download Result",
-                "name": "download",
-                "type": "boolean",
-                "default": False,
-                "description": "Whether to put the finished file into the item's binary data "
-                f"(output URLs expire after {limits.OUTPUT_URL_LIFETIME_DAYS} days)",
-            },
-            {
-                "displayName": "Put Output File in Field",
-                "name": "binaryPropertyName",
-                "type": "string",
-                "default": "data",
-                "description": "Name of the binary field the downloaded file goes to",
-            },
-        ]
-    if op.kind.value != "list":
-        opts.append(
-            {
-                "displayName": "Parallel Requests",
-                "name": "parallel",
-                "type": "number",
-                "typeOptions": {
-                    "minValue": 1,
-                    "maxValue": limits.MAX_PARALLEL_REQUESTS,
-                    "numberPrecision": 0,
-                },
-                "default": DEFAULT_PARALLEL,
-                "description": "How many items are sent at once when the node gets many items "
-                f"(the API allows up to {limits.MAX_PARALLEL_REQUESTS} per key)",
-            }
-        )
-    if op.key in _batchable(op):
-        opts.append(
-            {
-                "displayName": "Send Items as Batches",
-                "name": "batchItems",
-                "type": "boolean",
-                "default": True,
-                "description": "Whether to send many items as batch calls of up to "
-                f"{limits.BATCH_MAX_PROMPTS} videos (items using only the batch's fields)",
-            }
-        )
-    return {
-        "displayName": "Options",
-        "name": "options",
-        "type": "collection",
-        "placeholder": "Add Option",
-        "default": {},
-        "displayOptions": Raw("showFor"),
-        "options": sorted(opts, key=lambda o: sort_key(str(o["displayName"]))),
-    }
+def _ref(f: Field, **overrides: Any) -> Any:
+    """A field's shared parameter, with this operation's own settings on top."""
+    if not overrides:
+        return Raw(f"field.{_export(f.key)}")
+    return {Raw(f"...field.{_export(f.key)}"): None, **overrides}
 
 
-def _batchable(op: Operation) -> tuple[str, ...]:
-    return (op.key,) if op.job is JobKind.VIDEO and op.is_async else ()
+def _own(use: FieldUse) -> dict[str, Any]:
+    """What one operation shows differently from the field's shared parameter: the
+    placeholder and description made from its own help and example (`Operation.field_text`)."""
+    if use.own is None:
+        return {}
+    shared, own = P.property_for(use.field), P.property_for(use.shown)
+    return {k: own[k] for k in ("placeholder", "description") if own.get(k) != shared.get(k)}
+
+
+def _collection(op: Operation, use: FieldUse) -> Any:
+    f, own = use.field, _own(use)
+    # A file field inside a collection starts empty (at the top it names the `data` field).
+    if f.type is FieldType.FILE:
+        return _ref(f, default="", **own)
+    if op.is_async and f.name in _SET_BY_RESUME:
+        return _ref(f, displayOptions=_when_completion(["webhook"], hide=True), **own)
+    return _ref(f, **own)
 
 
 def operation_file(op: Operation) -> str:
     fields = P.split(op)
     props: list[Any] = []
     for param in op.path_params:
-        prop = P.property_for(param, name=P.path_param_name(param))
-        prop.update(required=True, displayOptions=Raw("showFor"))
-        props.append(prop)
+        props.append(_ref(param, required=True, displayOptions=Raw("showFor")))
     for use in fields.top:
-        prop = P.property_for(use.field)
-        prop.update(required=True, displayOptions=Raw("showFor"))
-        props.append(prop)
+        props.append(_ref(use.field, **_own(use), required=True, displayOptions=Raw("showFor")))
+    for index, group in enumerate(fields.choices):
+        choice = P.choice_property(index, group)
+        props.append({**choice, "displayOptions": Raw("showFor")})
+        for use in group:
+            when = {"show": {Raw("...showFor.show"): None, choice["name"]: [use.field.name]}}
+            props.append(_ref(use.field, **_own(use), required=True, displayOptions=when))
     props += _completion(op)
     if fields.additional:
-        props.append(P.additional_collection(op, fields.additional))
-    props.append(_options(op))
+        ordered = sorted(
+            fields.additional,
+            key=lambda u: sort_key(str(P.property_for(u.field, in_collection=True)["displayName"])),
+        )
+        props.append(
+            {
+                "displayName": "Additional Fields",
+                "name": P.ADDITIONAL,
+                "type": "collection",
+                "placeholder": "Add Field",
+                "default": {},
+                "displayOptions": Raw("showFor"),
+                "options": [_collection(op, u) for u in ordered],
+            }
+        )
+    entries = _option_properties()
+    chosen = sorted(_options_for(op), key=lambda n: sort_key(str(entries[n]["displayName"])))
+    if chosen:  # an operation without options shows no empty "Add Option" button
+        props.append(
+            {
+                "displayName": "Options",
+                "name": "options",
+                "type": "collection",
+                "placeholder": "Add Option",
+                "default": {},
+                "displayOptions": Raw("showFor"),
+                "options": [_option_ref(op, name) for name in chosen],
+            }
+        )
     imports = "import type { INodeProperties } from 'n8n-workflow';\n"
     if op.is_async:
-        imports += "import { completionFields } from '../completion';\n"
+        imports += "import { completionFields } from '../../descriptions/completion';\n"
+    if op.path_params or fields.all:
+        imports += "import * as field from '../../descriptions/fields';\n"
+    if chosen:
+        imports += "import * as option from '../../descriptions/options';\n"
     name = f"{camel(op.resource)}{pascal(P.op_value(op))}Description"
     show = literal(P.show_for(op.resource, P.op_value(op))["show"])
+    show_for = f"\nconst showFor = {{\n\tshow: {show.replace(chr(10), chr(10) + chr(9))},\n}};\n"
     return (
         HEADER
         + imports
-        + f"\nconst showFor = {{\n\tshow: {show.replace(chr(10), chr(10) + chr(9))},\n}};\n\n"
-        + f"export const {name}: INodeProperties[] = {literal(props)};\n"
+        + (show_for if props else "")
+        + f"\nexport const {name}: INodeProperties[] = {literal(props)};\n"
     )
 
 
@@ -153,7 +362,7 @@ def resource_index(resource: str, ops: list[Operation]) -> str:
             {
                 "name": op.label,
                 "value": P.op_value(op),
-                "description": _sentence(op.description),
+                "description": n8n_description(op.description),
                 "action": op.label[:1] + op.label[1:].lower(),
             }
             for op in ops
@@ -176,72 +385,7 @@ def resource_index(resource: str, ops: list[Operation]) -> str:
     return "".join(lines)
 
 
-COMPLETION_TS = (
-    HEADER
-    + """import type { INodeProperties } from 'n8n-workflow';
-
-type Show = { show: Record<string, string[]> };
-
-/** How an operation that starts a job finishes: return at once, poll, or park and resume. */
-export function completionFields(
-	showFor: Show,
-	interval: number,
-	timeout: number,
-): INodeProperties[] {
-	const when = (modes: string[]) => ({ show: { ...showFor.show, completion: modes } });
-	return [
-		{
-			displayName: 'Completion',
-			name: 'completion',
-			type: 'options',
-			noDataExpression: true,
-			displayOptions: showFor,
-			options: [
-				{
-					name: "Don't Wait",
-					value: 'none',
-					description: 'Return the job as the API accepted it',
-				},
-				{
-					name: 'Poll Until Done',
-					value: 'poll',
-					description: 'Check the job at the documented interval until it ends',
-				},
-				{
-					name: 'Resume by Webhook',
-					value: 'webhook',
-					description:
-						'Park the execution (no worker held) until the job ends and its webhook ' +
-						'resumes it',
-				},
-			],
-			default: 'poll',
-		},
-		{
-			displayName: 'Poll Every (Seconds)',
-			name: 'pollInterval',
-			type: 'number',
-			typeOptions: { minValue: 1, numberPrecision: 1 },
-			displayOptions: when(['poll']),
-			default: interval,
-			description: 'How long to wait between two status checks',
-		},
-		{
-			displayName: 'Give Up After (Seconds)',
-			name: 'timeout',
-			type: 'number',
-			typeOptions: { minValue: 1, numberPrecision: 0 },
-			displayOptions: when(['poll', 'webhook']),
-			default: timeout,
-			description: 'Fail the item, naming its job ID, if the job has not ended by then',
-		},
-	];
-}
-"""
-)
-
-
-# -- the nodes ----------------------------------------------------------------------------------
+# -- the nodes and the credential (templates/, filled in from the catalog) ------------------
 
 
 def action_node(catalog: Catalog) -> str:
@@ -253,7 +397,10 @@ def action_node(catalog: Catalog) -> str:
         if use.field.options_source
     }
     loaders = P.model_kinds({s for s in sources if s})
-    imports = [f"import {{ {camel(r)}Description }} from './resources/{r}';" for r in by_resource]
+    imports = [
+        f"import {{ {camel(r)}Description }} from './{GENERATED}/resources/{r}';"
+        for r in by_resource
+    ]
     resource_prop = {
         "displayName": "Resource",
         "name": "resource",
@@ -269,91 +416,18 @@ def action_node(catalog: Catalog) -> str:
     props = [Raw(literal(resource_prop, 3)), *spreads]
     methods = "\n".join(
         f"\t\t\tasync {method}(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {{\n"
-        f"\t\t\t\treturn await listModels.call(this, {string(kind) if kind else 'undefined'});\n"
+        f"\t\t\t\treturn await listModels.call(this, MODEL_SOURCES.{method});\n"
         "\t\t\t},"
-        for method, kind in loaders.items()
+        for method in loaders
     )
-    return (
-        HEADER
-        + """import type {
-	IExecuteFunctions,
-	ILoadOptionsFunctions,
-	INodeExecutionData,
-	INodePropertyOptions,
-	INodeType,
-	INodeTypeDescription,
-	IWebhookDescription,
-	IWebhookFunctions,
-	IWebhookResponseData,
-} from 'n8n-workflow';
-import { NodeConnectionTypes } from 'n8n-workflow';
-"""
-        + "\n".join(imports)
-        + """
-import { execute } from './runtime/execute';
-import { listModels } from './runtime/models';
-import { resume } from './runtime/resume';
-
-/** "Resume by Webhook" parks the execution; the jobs' completion resumes it here (n8n's
- * resume URL of the execution, not a webhook registered anywhere). */
-const RESUME_WEBHOOKS: IWebhookDescription[] = [
-	{
-		name: 'default',
-		httpMethod: 'POST',
-		responseMode: 'onReceived',
-		path: '',
-		restartWebhook: true,
-	},
-];
-
-export class CreativeAi implements INodeType {
-	description: INodeTypeDescription = {
-		displayName: 'CreativeAI',
-		name: 'creativeAi',
-		icon: """
-        + literal(ICON, 2)
-        + """,
-		group: ['transform'],
-		version: 1,
-		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
-		description: 'Generate videos, narration, images and narrated MP4s with CreativeAI',
-		defaults: {
-			name: 'CreativeAI',
-		},
-		usableAsTool: true,
-		inputs: [NodeConnectionTypes.Main],
-		outputs: [NodeConnectionTypes.Main],
-		credentials: [
-			{
-				name: '"""
-        + CREDENTIAL
-        + """',
-				required: true,
-			},
-		],
-		webhooks: RESUME_WEBHOOKS,
-		properties: """
-        + literal(props, 2)
-        + """,
-	};
-
-	methods = {
-		loadOptions: {
-"""
-        + methods
-        + """
-		},
-	};
-
-	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		return await execute.call(this);
-	}
-
-	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
-		return await resume.call(this);
-	}
-}
-"""
+    return template(
+        "CreativeAi.node.ts",
+        GENERATED_NOTICE,
+        imports="\n".join(imports),
+        icon=literal(ICON, 2),
+        credential=string(CREDENTIAL),
+        properties=literal(props, 2),
+        loaders=methods,
     )
 
 
@@ -390,74 +464,12 @@ def trigger_node(catalog: Catalog) -> str:
             "description": "Which completion events start the workflow (none chosen: every event)",
         },
     ]
-    return (
-        HEADER
-        + """import type {
-	IHookFunctions,
-	INodeType,
-	INodeTypeDescription,
-	IWebhookFunctions,
-	IWebhookResponseData,
-} from 'n8n-workflow';
-import { NodeConnectionTypes } from 'n8n-workflow';
-import { receive, subscribe, subscriptionExists, unsubscribe } from './runtime/trigger';
-
-export class CreativeAiTrigger implements INodeType {
-	description: INodeTypeDescription = {
-		displayName: 'CreativeAI Trigger',
-		name: 'creativeAiTrigger',
-		icon: """
-        + literal(ICON, 2)
-        + """,
-		group: ['trigger'],
-		version: 1,
-		subtitle: '={{($parameter["events"] || []).join(", ") || "every event"}}',
-		description: 'Starts the workflow when a CreativeAI job completes or fails',
-		defaults: {
-			name: 'CreativeAI Trigger',
-		},
-		inputs: [],
-		outputs: [NodeConnectionTypes.Main],
-		credentials: [
-			{
-				name: '"""
-        + CREDENTIAL
-        + """',
-				required: true,
-			},
-		],
-		webhooks: [
-			{
-				name: 'default',
-				httpMethod: 'POST',
-				responseMode: 'onReceived',
-				path: 'webhook',
-			},
-		],
-		properties: """
-        + literal(props, 2)
-        + """,
-	};
-
-	webhookMethods = {
-		default: {
-			async checkExists(this: IHookFunctions): Promise<boolean> {
-				return await subscriptionExists.call(this);
-			},
-			async create(this: IHookFunctions): Promise<boolean> {
-				return await subscribe.call(this);
-			},
-			async delete(this: IHookFunctions): Promise<boolean> {
-				return await unsubscribe.call(this);
-			},
-		},
-	};
-
-	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
-		return await receive.call(this);
-	}
-}
-"""
+    return template(
+        "CreativeAiTrigger.node.ts",
+        GENERATED_NOTICE,
+        icon=literal(ICON, 2),
+        credential=string(CREDENTIAL),
+        properties=literal(props, 2),
     )
 
 
@@ -471,7 +483,7 @@ def credentials(catalog: Catalog) -> str:
             "typeOptions": {"password": True},
             "required": True,
             "default": "",
-            "description": "Your CreativeAI API key (Dashboard → API Keys). It also checks the "
+            "description": f"Your CreativeAI API key ({limits.API_KEYS_PAGE}). It also checks the "
             "signatures of completion webhooks.",
         },
         {
@@ -491,59 +503,77 @@ def credentials(catalog: Catalog) -> str:
             "triggers get verified, deduplicated, retried deliveries.",
         },
     ]
-    return (
-        HEADER
-        + """import type {
-	IAuthenticateGeneric,
-	Icon,
-	ICredentialTestRequest,
-	ICredentialType,
-	INodeProperties,
-} from 'n8n-workflow';
-
-export class CreativeAiApi implements ICredentialType {
-	name = '"""
-        + CREDENTIAL
-        + """';
-
-	displayName = 'CreativeAI API';
-
-	icon: Icon = """
-        + literal(CRED_ICON, 1)
-        + """;
-
-	documentationUrl = """
-        + string(DOCS_URL)
-        + """;
-
-	properties: INodeProperties[] = """
-        + literal(props, 1)
-        + """;
-
-	authenticate: IAuthenticateGeneric = {
-		type: 'generic',
-		properties: {
-			headers: {
-				Authorization: '=Bearer {{$credentials.apiKey}}',
-			},
-		},
-	};
-
-	test: ICredentialTestRequest = {
-		request: {
-			baseURL: '={{$credentials.baseUrl}}',
-			url: """
-        + string(models.path)
-        + """,
-			method: 'GET',
-		},
-	};
-}
-"""
+    return template(
+        "CreativeAiApi.credentials.ts",
+        GENERATED_NOTICE,
+        credential=string(CREDENTIAL),
+        icon=literal(CRED_ICON, 1),
+        docs_url=string(CREDENTIALS_URL),
+        properties=literal(props, 1),
+        test_path=string(models.path),
+        test_rules=literal(_credential_test_rules(models.path), 2),
     )
 
 
+def _credential_test_rules(path: str) -> list[dict[str, Any]]:
+    """What the credential test says, in words, for the answers that name the problem."""
+    denied = errors.BY_CODE["authentication_error"]
+    return [
+        {
+            "type": "responseCode",
+            "properties": {
+                "value": denied.http_status,
+                "message": f"{denied.title}: {denied.advice}",
+            },
+        },
+        {
+            "type": "responseCode",
+            "properties": {
+                "value": 404,
+                "message": f"The Base URL does not serve the CreativeAI API (nothing at {path}): "
+                f"check it, or leave it at {limits.DEFAULT_BASE_URL}",
+            },
+        },
+    ]
+
+
 # -- catalog.ts: the operation table the runtime reads -------------------------------------------
+
+
+def _output_keys(fields: tuple[OutputField, ...]) -> dict[str, Any]:
+    nested = {f.key: _output_keys(f.children) for f in fields if f.children}
+    return {"keys": [f.key for f in fields], **({"children": nested} if nested else {})}
+
+
+def _output(out: Output) -> dict[str, Any]:
+    """What a step outputs, from the catalog's output contract: its keys and, for a job, the
+    kind whose status spelling it uses (the runtime's shape.ts applies it)."""
+    return {**({"job": out.job.value} if out.job else {}), **_output_keys(out.fields)}
+
+
+def outputs(catalog: Catalog) -> dict[str, dict[str, Any]]:
+    """Each distinct output once, named after the first operation or event that gives it
+    (video.create_from_text gives what video.get gives)."""
+    table: dict[str, dict[str, Any]] = {}
+    steps = [(op.key, catalog.output(op.key)) for op in catalog.for_platform("n8n")]
+    steps += [(name, catalog.event_output(name)) for name in catalog.events]
+    for name, out in steps:
+        spec = _output(out)
+        if spec not in table.values():
+            table[name] = spec
+    return table
+
+
+def output_name(catalog: Catalog, out: Output) -> str:
+    spec = _output(out)
+    return next(name for name, known in outputs(catalog).items() if known == spec)
+
+
+def _spelling() -> dict[str, dict[str, str]]:
+    return {
+        kind.value: {state.value: states.spell(kind, state) for state in NormalizedState}
+        for kind in JobKind
+    }
 
 
 def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
@@ -555,15 +585,23 @@ def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
         "path": op.path,
         "body": op.body,
         "response": op.response,
-        "pathParams": [
-            P.field_spec(f, required=True, additional=False, param=P.path_param_name(f))
-            for f in op.path_params
-        ],
-        "fields": [P.field_spec(u.field, required=True, additional=False) for u in fields.top]
-        + [P.field_spec(u.field, required=False, additional=True) for u in fields.additional],
+        "pathParams": [P.use_spec(f.key, required=True, additional=False) for f in op.path_params],
+        "fields": [P.use_spec(u.field.key, required=True, additional=False) for u in fields.top]
+        + [
+            P.use_spec(u.field.key, required=False, additional=False)
+            for group in fields.choices
+            for u in group
+        ]
+        + [P.use_spec(u.field.key, required=False, additional=True) for u in fields.additional],
+        "output": output_name(catalog, catalog.output(op.key)),
     }
     if op.one_of:
         spec["oneOf"] = [list(group) for group in op.one_of]
+    if fields.choices:
+        spec["choices"] = [
+            {"param": P.choice_param(n), "fields": [u.field.name for u in group]}
+            for n, group in enumerate(fields.choices)
+        ]
     if op.is_async and op.job is not None and op.status_operation:
         status = catalog.operation(op.status_operation)
         cadence = limits.POLL_CADENCE[op.job]
@@ -598,6 +636,25 @@ def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
     return spec
 
 
+def _model_sources(catalog: Catalog) -> dict[str, Any]:
+    """Per loadOptions method: the model `type` it lists and the catalog's known models, the
+    choices when the API's list carries no `type` (`ModelSource.choices` states the rule)."""
+    known: dict[ModelSource, list[str]] = {}
+    for op in catalog.for_platform("n8n"):
+        for use in op.visible_fields("n8n"):
+            source = use.field.options_source
+            if source is not None:
+                ids = known.setdefault(source, [])
+                ids += [v for v in use.field.option_values if v not in ids]
+    return {
+        P.load_options_method(source): {
+            **({"kind": source.kind} if source.kind else {}),
+            "known": known[source],
+        }
+        for source in sorted(known, key=lambda s: s.name)
+    }
+
+
 def _states() -> dict[str, str]:
     table: dict[str, str] = {}
     for by_status in states.STATUSES.values():
@@ -627,7 +684,13 @@ def catalog_ts(catalog: Catalog) -> str:
         for op in group:
             ops[f"{resource}.{P.op_value(op)}"] = _op_spec(catalog, op)
     events = [
-        {"name": e.name, "label": e.label, "state": e.state.value, "operations": list(e.operations)}
+        {
+            "name": e.name,
+            "label": e.label,
+            "state": e.state.value,
+            "operations": list(e.operations),
+            "output": output_name(catalog, catalog.event_output(e.name)),
+        }
         for e in catalog.events.values()
     ]
     model_list = catalog.operation("model.list")
@@ -652,136 +715,37 @@ def catalog_ts(catalog: Catalog) -> str:
             "maxRetryAfter": retry.max_retry_after,
         },
     }
-    return (
-        HEADER
-        + "// The CreativeAI API as the node's runtime reads it: one entry per operation.\n"
-        + _TYPES
-        + f"\nexport const API: ApiFacts = {literal(api)};\n"
-        + f"\nexport const OPERATIONS: Record<string, OperationSpec> = {literal(ops)};\n"
-        + "\n/** Every status spelling the API uses, lower-cased, mapped to one state. */\n"
-        + f"export const STATES: Record<string, JobState> = {literal(_states())};\n"
-        + f"\nexport const EVENTS: EventSpec[] = {literal(events)};\n"
-        + f"\nexport const ERRORS: Record<string, ErrorSpec> = {literal(_errors())};\n"
+    table = {key: field_table_entry(catalog, f) for key, f in n8n_fields(catalog).items()}
+    return template(
+        "catalog.ts",
+        GENERATED_NOTICE,
+        api=literal(api),
+        fields=literal(table),
+        model_sources=literal(_model_sources(catalog)),
+        operations=literal(ops),
+        outputs=literal(outputs(catalog)),
+        states=literal(_states()),
+        spelling=literal(_spelling()),
+        events=literal(events),
+        errors=literal(_errors()),
     )
-
-
-_TYPES = """
-export type JobState = 'pending' | 'processing' | 'completed' | 'failed' | 'canceled';
-
-export type FieldKind =
-	| 'string'
-	| 'url'
-	| 'integer'
-	| 'number'
-	| 'boolean'
-	| 'enum'
-	| 'stringList'
-	| 'numberList'
-	| 'json'
-	| 'collection'
-	| 'file';
-
-export interface FieldSpec {
-	wire: string;
-	param: string;
-	label: string;
-	kind: FieldKind;
-	required: boolean;
-	additional?: boolean;
-	allowed: string;
-	options?: string[];
-	min?: number;
-	max?: number;
-	minLength?: number;
-	maxLength?: number;
-	minItems?: number;
-	maxItems?: number;
-	itemKind?: 'url';
-	children?: FieldSpec[];
-}
-
-export interface JobSpec {
-	kind: 'video' | 'batch' | 'shared';
-	statusPath: string;
-	statusLabel: string;
-	interval: number;
-	timeout: number;
-	events: string[];
-}
-
-export interface BatchSpec {
-	path: string;
-	statusPath: string;
-	listField: string;
-	perItem: string[];
-	shared: string[];
-	max: number;
-	events: string[];
-	interval: number;
-	timeout: number;
-}
-
-export interface OperationSpec {
-	key: string;
-	label: string;
-	method: 'GET' | 'POST';
-	path: string;
-	body: 'json' | 'multipart' | 'none';
-	response: string;
-	pathParams: FieldSpec[];
-	fields: FieldSpec[];
-	oneOf?: string[][];
-	job?: JobSpec;
-	batch?: BatchSpec;
-}
-
-export interface EventSpec {
-	name: string;
-	label: string;
-	state: JobState;
-	operations: string[];
-}
-
-export interface ErrorSpec {
-	status: number;
-	title: string;
-	advice: string;
-	retryable: boolean;
-}
-
-export interface ApiFacts {
-	defaultBaseUrl: string;
-	modelsPath: string;
-	eventHeader: string;
-	deliveryIdHeader: string;
-	signatureHeader: string;
-	signaturePrefix: string;
-	retryAfterHeader: string;
-	retryAfterMsHeader: string;
-	rateLimitHeaders: string[];
-	maxParallelRequests: number;
-	outputLifetimeDays: number;
-	retry: {
-		retries: number;
-		initial: number;
-		maximum: number;
-		jitter: number;
-		maxRetryAfter: number;
-	};
-}
-"""
 
 
 def all_sources(catalog: Catalog) -> dict[str, str]:
     files: dict[str, str] = {
         f"{NODE_DIR}/CreativeAi.node.ts": action_node(catalog),
-        f"{NODE_DIR}/catalog.ts": catalog_ts(catalog),
-        f"{NODE_DIR}/resources/completion.ts": COMPLETION_TS,
+        f"{NODE_DIR}/{GENERATED}/catalog.ts": catalog_ts(catalog),
+        f"{NODE_DIR}/{GENERATED}/descriptions/completion.ts": template(
+            "completion.ts", GENERATED_NOTICE
+        ),
+        f"{NODE_DIR}/{GENERATED}/descriptions/fields.ts": fields_file(catalog),
+        f"{NODE_DIR}/{GENERATED}/descriptions/options.ts": options_file(),
         f"{TRIGGER_DIR}/CreativeAiTrigger.node.ts": trigger_node(catalog),
         "credentials/CreativeAiApi.credentials.ts": credentials(catalog),
     }
     for resource, ops in resources(catalog).items():
-        files[f"{NODE_DIR}/resources/{resource}/index.ts"] = resource_index(resource, ops)
+        folder = f"{NODE_DIR}/{GENERATED}/resources/{resource}"
+        files[f"{folder}/index.ts"] = resource_index(resource, ops)
         for op in ops:
-            files[f"{NODE_DIR}/resources/{resource}/{P.op_value(op)}.ts"] = operation_file(op)
+            files[f"{folder}/{P.op_value(op)}.ts"] = operation_file(op)
     return files

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 _IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
@@ -88,34 +89,6 @@ def pascal(name: str) -> str:
     return c[:1].upper() + c[1:]
 
 
-_SMALL_WORDS = re.compile(
-    r"\b(?:an?d?|a[st]|because|but|by|en|for|i[fn]|neither|nor|o[fnr]|only|over|per|so|some"
-    r"|tha[tn]|the|to|up|upon|vs?\.?|versus|via|when|with|without|yet)\b",
-    re.IGNORECASE,
-)
-_TOKENS = re.compile(r"[^\s:–—-]+|.")
-_MANUAL_CASE = re.compile(r".(?=[A-Z]|\..)")
-_ALNUM = re.compile(r"[A-Za-z0-9\u00C0-\u00FF]")
-
-
-def title_case(text: str) -> str:
-    """Title Case as n8n's linter computes it (a port of the `title-case` 3.0 package)."""
-    out = []
-    for m in _TOKENS.finditer(text):
-        token, index = m.group(0), m.start()
-        after = text[index + len(token) : index + len(token) + 1]
-        after2 = text[index + len(token) + 1 : index + len(token) + 2]
-        if (
-            not _MANUAL_CASE.search(token)
-            and (not _SMALL_WORDS.search(token) or index == 0 or index + len(token) == len(text))
-            and (after != ":" or after2.isspace())
-        ):
-            out.append(_ALNUM.sub(lambda c: c.group(0).upper(), token, count=1))
-        else:
-            out.append(token)
-    return "".join(out)
-
-
 def _collation_class(ch: str) -> int:
     if ch.isspace():
         return 0
@@ -132,3 +105,21 @@ def sort_key(text: str) -> tuple[tuple[tuple[int, str], ...], str]:
     n8n's linter sorts option lists this way."""
     primary = tuple((_collation_class(ch), ch.lower()) for ch in text)
     return primary, text.swapcase()
+
+
+_PLACEHOLDER = re.compile(r"__[A-Z][A-Z_]*__")
+
+
+def template(name: str, notice: str, *, comment: str = "//", **values: str) -> str:
+    """A template of `templates/` with its `__NAME__` placeholders filled in (`name=...`
+    fills `__NAME__`), after a first line saying the file is generated."""
+    text = (resources.files(__package__) / "templates" / name).read_text(encoding="utf-8")
+    for placeholder, value in values.items():
+        marker = f"__{placeholder.upper()}__"
+        if marker not in text:
+            raise KeyError(f"template {name} has no {marker}")
+        text = text.replace(marker, value)
+    left = _PLACEHOLDER.search(text)
+    if left:
+        raise KeyError(f"template {name}: {left.group(0)} was not filled in")
+    return f"{comment} {notice}\n{text}"

@@ -8,9 +8,9 @@ behind the model dropdowns, and the webhook events are REST-hook triggers.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from importlib import resources
 from typing import Any
+
+from pydantic import BaseModel
 
 from connector import __version__
 from connector.catalog import (
@@ -24,49 +24,29 @@ from connector.catalog import (
     errors,
     fields,
     limits,
+    responses,
     states,
 )
-from connector.catalog.resources import BY_KEY as RESOURCES
+from connector.catalog import text as catalog_text
 from connector.platforms import GENERATED_NOTICE
-from connector.platforms.zapier import inputs, outputs
+from connector.platforms.zapier import inputs, outputs, readme
 from connector.platforms.zapier.js import Code, literal
+from connector.platforms.zapier.js import key as js_key
+from connector.platforms.zapier.layout import (
+    CORE_VERSION,
+    GENERATED,
+    HEADER,
+    RUNTIME,
+    Module,
+    zapier_key,
+)
 
-#: zapier-platform-core, pinned exactly as Zapier requires (the CLI and schema share it).
-CORE_VERSION = "19.1.0"
 #: form-data builds the multipart body of file uploads (the version core itself uses).
 FORM_DATA_VERSION = "4.0.5"
 PACKAGE_NAME = "creativeai-zapier"
-HEADER = f"// {GENERATED_NOTICE}\n'use strict';\n"
-RUNTIME = ("auth", "files", "hooks", "http", "input", "models", "operations", "search")
-WAIT_KEY = "wait_for_result"
-NOTE_KEY = "note"
-
-
-def identifier(key: str) -> str:
-    """`video.create_from_text` -> `videoCreateFromText`."""
-    words = key.replace(".", "_").replace("-", "_").split("_")
-    return words[0] + "".join(w.capitalize() for w in words[1:])
-
-
-def zapier_key(key: str) -> str:
-    return key.replace(".", "_").replace("-", "_")
-
-
-@dataclass(frozen=True)
-class Module:
-    """One definition file: where it lives, its key, and the variable index.js binds."""
-
-    folder: str
-    key: str
-    source: str
-
-    @property
-    def path(self) -> str:
-        return f"{self.folder}/{self.key}.js"
-
-    @property
-    def name(self) -> str:
-        return identifier(self.key)
+#: From a definition in generated/<folder>/ to the runtime and to generated/.
+LIB = f"../../{RUNTIME}"
+UP = ".."
 
 
 class AppBuilder:
@@ -82,12 +62,9 @@ class AppBuilder:
         triggers = self.model_triggers() + self.hook_triggers()
         out: dict[str, str] = {m.path: m.source for m in (*creates, *searches, *triggers)}
         out["index.js"] = self.index(creates, searches, triggers)
-        out["authentication.js"] = self.authentication()
-        out["lib/api.js"] = self.api_facts()
-        for name in RUNTIME:
-            out[f"lib/{name}.js"] = (
-                HEADER + "\n" + _template(f"lib/{name}.js").replace("'use strict';\n\n", "", 1)
-            )
+        out[f"{GENERATED}/authentication.js"] = self.authentication()
+        out[f"{GENERATED}/api.js"] = self.api_facts()
+        out[f"{GENERATED}/fields.js"] = self.field_table()
         out["package.json"] = self.package_json()
         out[".gitignore"] = (
             f"# {GENERATED_NOTICE}\n"
@@ -96,39 +73,35 @@ class AppBuilder:
             "build/\n"
             "*.zip\n"
         )
-        out["README.md"] = self.readme(creates, searches, triggers)
+        out["README.md"] = readme.render(
+            core_version=CORE_VERSION,
+            creates=creates,
+            searches=searches,
+            triggers=triggers,
+        )
         return out
 
     def index(self, creates: list[Module], searches: list[Module], triggers: list[Module]) -> str:
-        requires = "\n".join(
-            f"const {m.name} = require('./{m.path[:-3]}');"
-            for m in (*triggers, *searches, *creates)
-        )
+        def group(modules: list[Module]) -> list[Code]:
+            return [Code(f"require('./{m.path[:-3]}')") for m in modules]
 
-        def group(modules: list[Module]) -> Code:
-            body = "".join(f"\n    [{m.name}.key]: {m.name}," for m in modules)
-            return Code("{" + body + "\n  }")
-
-        app = {
-            "version": Code("version"),
-            "platformVersion": Code("platformVersion"),
-            "authentication": Code("authentication"),
-            "beforeRequest": [Code("addApiKey")],
-            "afterResponse": [Code("raiseForErrors")],
-            "hydrators": {"downloadFile": Code("downloadFile")},
-            "triggers": group(triggers),
-            "searches": group(searches),
-            "creates": group(creates),
-        }
+        app = {"triggers": group(triggers), "searches": group(searches), "creates": group(creates)}
         return (
             f"{HEADER}\n"
-            "const { version } = require('./package.json');\n"
-            "const { version: platformVersion } = require('zapier-platform-core');\n\n"
-            "const authentication = require('./authentication');\n"
-            "const { addApiKey, raiseForErrors } = require('./lib/http');\n"
-            "const { downloadFile } = require('./lib/files');\n\n"
-            f"{requires}\n\n"
-            f"module.exports = {_object(app)};\n"
+            f"// The app: its definitions, generated under {GENERATED}/, put together by "
+            f"{RUNTIME}/app.js.\n"
+            f"const {{ defineApp }} = require('./{RUNTIME}/app');\n\n"
+            f"module.exports = defineApp({_object(app)});\n"
+        )
+
+    def field_table(self) -> str:
+        table = inputs.field_table(op for op in self.operations if _is_create(op))
+        return (
+            f"{HEADER}\n"
+            "// Every field the actions take, once, by its catalog key: the Zapier input field\n"
+            "// (an action adds whether it requires it) and, under `api`, how its value is sent.\n"
+            f"// {RUNTIME}/fields.js builds each action's inputFields and request from it.\n"
+            f"module.exports = {_object(table)};\n"
         )
 
     def authentication(self) -> str:
@@ -140,8 +113,9 @@ class AppBuilder:
                     "label": "API Key",
                     "type": "password",
                     "required": True,
-                    "helpText": "Your CreativeAI API key (Dashboard → API Keys). It is sent only "
-                    "to the API and to your relay.",
+                    "helpText": "Your CreativeAI API key: find it, or create one, under "
+                    f"[{limits.API_KEYS_PAGE}]({limits.API_KEYS_URL}). It is sent only to "
+                    "the API and to your relay.",
                 },
                 {
                     "key": "base_url",
@@ -157,10 +131,12 @@ class AppBuilder:
                     "label": "Relay URL",
                     "type": "string",
                     "required": False,
-                    "helpText": "Base URL of your CreativeAI relay, e.g. "
-                    "`https://relay.example.com`. Needed to wait for results and for the "
-                    "Generation Completed triggers; without it, creates return the job id "
-                    "at once.",
+                    "helpText": "Optional: the base URL of your CreativeAI relay, e.g. "
+                    "`https://relay.example.com`. Actions wait for their results without "
+                    "it. The relay adds: the API's signature checked before anything "
+                    "reaches Zapier, duplicates dropped, retries with a delivery log, and "
+                    "the Generation Completed and Generation Failed triggers (they need it: "
+                    "the API has no subscriptions of its own).",
                 },
             ],
             "test": Code("testConnection"),
@@ -168,7 +144,7 @@ class AppBuilder:
         }
         return (
             f"{HEADER}\n"
-            "const { connectionLabel, testConnection } = require('./lib/auth');\n\n"
+            f"const {{ connectionLabel, testConnection }} = require('{UP}/{RUNTIME}/auth');\n\n"
             f"module.exports = {_object(auth)};\n"
         )
 
@@ -177,36 +153,35 @@ class AppBuilder:
     def create(self, op: Operation) -> Module:
         status = self._status_op(op)
         paths = outputs.file_paths(outputs.operation_models(op, status))
-        sample = outputs.with_files(outputs.finished_sample(op, status), paths)
-        mapped = inputs.map_operation(op)
-        input_fields = list(mapped.input_fields)
+        contract = self.catalog.output(op.key)
+        sample = outputs.sample_of(contract, paths)
         request: dict[str, Any] = {
             "label": op.label,
             "method": op.method,
             "path": op.path,
             "body": op.body,
         }
-        description = op.description
-        output_fields = outputs.output_fields(sample)
+        description = catalog_text.third_person(op.description)
+        output_fields = outputs.contract_fields(contract, paths)
         if op.is_async:
             assert op.job is not None
             request["job"] = op.job.value
             request["webhookField"] = fields.WEBHOOK_URL.name
-            input_fields.append(_wait_field())
             description += (
-                " With Wait for the Result on (and a relay in the connection), the step "
-                "finishes when the job does and outputs the result and its file."
+                " With Wait for the Result on, the step finishes when the job does and "
+                "outputs the result and its file."
             )
-            output_fields.append({"key": NOTE_KEY, "label": "Note", "type": "string"})
+        if not op.is_async:
+            request["outputs"] = outputs.runtime_spec(contract.fields)
         request["files"] = paths
         request["oneOf"] = [list(group) for group in op.one_of]
-        request["fields"] = mapped.spec
+        request["fields"] = Code("fields.specs")
         request["sample"] = Code("sample")
         operation: dict[str, Any] = {}
-        if mapped.has_advanced:
+        if inputs.has_advanced(op):
             operation["inputFieldGroups"] = [inputs.ADVANCED_GROUP]
         operation.update(
-            inputFields=input_fields,
+            inputFields=Code("fields.inputs"),
             perform=Code("(z, bundle) => perform(z, bundle, request)"),
         )
         if op.is_async:
@@ -214,43 +189,62 @@ class AppBuilder:
         operation.update(sample=Code("sample"), outputFields=output_fields)
         definition = {
             "key": zapier_key(op.key),
-            "noun": RESOURCES[op.resource].label,
+            "noun": self._noun(op),
             "display": {"label": op.label, "description": description},
             "operation": operation,
         }
         imports = "perform, resume" if op.is_async else "perform"
+        wait = ", { wait: true }" if op.is_async else ""
         source = (
             f"{HEADER}\n"
-            f"const {{ {imports} }} = require('../lib/operations');\n\n"
+            f"const {{ forAction }} = require('{LIB}/fields');\n"
+            f"const {{ {imports} }} = require('{LIB}/operations');\n\n"
             f"const sample = {_object(sample)};\n\n"
+            f"// The fields it takes, by their key in ../fields.js, and whether it requires each.\n"
+            f"const fields = forAction({_call_arg(inputs.uses(op), wait)});\n\n"
             f"// How this action calls the API (from the catalog's `{op.key}`).\n"
             f"const request = {_object(request)};\n\n"
             f"module.exports = {_object(definition)};\n"
         )
-        return Module("creates", zapier_key(op.key), source)
+        return Module("creates", zapier_key(op.key), op.label, source)
 
     def _status_op(self, op: Operation) -> Operation | None:
         return self.catalog.operation(op.status_operation) if op.status_operation else None
 
     # -- the search ------------------------------------------------------------------------
 
+    def _job_words(self) -> str:
+        """ "video, video batch, voice, composed video or chart video": what jobs make."""
+        nouns: list[str] = []
+        for op in self.operations:
+            noun = self.catalog.resource(op.key).noun
+            if op.is_async and noun not in nouns:
+                nouns.append(noun)
+        return catalog_text.join_words(nouns, "or")
+
     def _status_reads(self) -> list[Operation]:
         return [op for op in self.operations if op.kind is OperationKind.GET and op.job]
 
     def find_generation(self) -> Module:
         reads = self._status_reads()
-        samples = [outputs.with_files(op.sample_response, self._read_files(op)) for op in reads]
-        merged: dict[str, Any] = {}
-        for one in samples:
-            merged.update({k: v for k, v in one.items() if k not in merged})
+        samples = [
+            outputs.sample_of(self.catalog.output(op.key), self._read_files(op)) for op in reads
+        ]
+        listed: list[dict[str, Any]] = []
+        for op in reads:
+            for field in outputs.contract_fields(self.catalog.output(op.key), self._read_files(op)):
+                if all(field["key"] != known["key"] for known in listed):
+                    listed.append(field)
         first = reads[0]
         definition = {
             "key": "find_generation",
             "noun": "Generation",
             "display": {
                 "label": "Find Generation",
-                "description": "Find a video, batch, voice, compose or chart job by its id: "
-                "its status and, once finished, its result and file.",
+                "description": catalog_text.third_person(
+                    f"Find a {self._job_words()} by its id: its status and, once finished, "
+                    "its result and file."
+                ),
             },
             "operation": {
                 "inputFields": [
@@ -281,16 +275,16 @@ class AppBuilder:
                 ],
                 "perform": Code("findGeneration"),
                 "sample": Code("sample"),
-                "outputFields": outputs.output_fields(merged),
+                "outputFields": listed,
             },
         }
         source = (
             f"{HEADER}\n"
-            "const { findGeneration } = require('../lib/search');\n\n"
+            f"const {{ findGeneration }} = require('{LIB}/search');\n\n"
             f"const sample = {_object(samples[0])};\n\n"
             f"module.exports = {_object(definition)};\n"
         )
-        return Module("searches", "find_generation", source)
+        return Module("searches", "find_generation", "Find Generation", source)
 
     def _read_files(self, op: Operation) -> list[str]:
         return outputs.file_paths(outputs.operation_models(op, None))
@@ -307,6 +301,17 @@ class AppBuilder:
                         found.append(src)
         return found
 
+    def _known_models(self, source: ModelSource) -> list[str]:
+        """The catalog's known models of the fields fed by `source` (the fallback when the
+        live list carries no `type`)."""
+        known: list[str] = []
+        for op in self.operations:
+            for use in op.fields:
+                for f in (use.field, *use.field.children):
+                    if f.options_source == source:
+                        known += [v for v in f.option_values if v not in known]
+        return known
+
     def model_triggers(self) -> list[Module]:
         listing = next(op for op in self.operations if op.kind is OperationKind.LIST)
         sample = dict(listing.sample_response["data"][0])
@@ -314,28 +319,37 @@ class AppBuilder:
         for source in self._model_sources():
             key = inputs.models_trigger_key(source)
             kind = inputs.models_trigger_kind(source)
-            label = f"{kind.replace('-', ' ').title()} Models" if kind else "Models"
+            known = self._known_models(source)
+            named = f"{kind.replace('-', ' ')} models" if kind else "models"
+            label = catalog_text.title_case(named)
             definition = {
                 "key": key,
-                "noun": "Model",
+                "noun": self._noun(listing),
                 "display": {
                     "label": label,
-                    "description": f"Feeds the model dropdowns: {listing.description[:-1].lower()}"
-                    + (f" of type {kind}." if kind else "."),
+                    "description": "Feeds the model dropdowns: "
+                    + _lowered(catalog_text.third_person(listing.description)).removesuffix(".")
+                    + (f", of type {kind}." if kind else "."),
                     "hidden": True,
                 },
                 "operation": {
-                    "perform": Code(f"(z, bundle) => listModels(z, bundle, {literal(kind)})"),
+                    "perform": Code(
+                        f"(z, bundle) => listModels(z, bundle, {literal(kind)}, known)"
+                    ),
                     "sample": sample,
-                    "outputFields": outputs.output_fields(sample),
+                    "outputFields": outputs.item_fields(
+                        self.catalog.output(listing.key).field("data")
+                    ),
                 },
             }
             source_js = (
                 f"{HEADER}\n"
-                "const { listModels } = require('../lib/models');\n\n"
+                f"const {{ listModels }} = require('{LIB}/models');\n\n"
+                "// The catalog's models, offered when the live list says no model's type.\n"
+                f"const known = {_object(known)};\n\n"
                 f"module.exports = {_object(definition)};\n"
             )
-            modules.append(Module("triggers", key, source_js))
+            modules.append(Module("triggers", key, label, source_js))
         return modules
 
     def _zapier_events(self) -> list[Event]:
@@ -350,8 +364,8 @@ class AppBuilder:
             self.hook(
                 "generation_completed",
                 "Generation Completed",
-                "Triggers when a job started with this connection finishes: a video, "
-                "batch, voice, compose or chart job.",
+                f"Triggers when a job started with this connection finishes: a "
+                f"{self._job_words()}.",
                 done,
                 choosable=True,
             ),
@@ -365,12 +379,12 @@ class AppBuilder:
             ),
         ]
         for event in done:
-            what = event.label.removesuffix(" Completed").lower()
+            what = self._event_noun(event)
             modules.append(
                 self.hook(
                     zapier_key(event.name),
-                    event.label,
-                    f"Triggers when a {what} job started with this connection finishes.",
+                    self._event_label(event),
+                    f"Triggers when a {what.lower()} started with this connection is ready.",
                     [event],
                     choosable=False,
                 )
@@ -387,9 +401,19 @@ class AppBuilder:
             models += outputs.operation_models(op, self._status_op(op))
         paths = outputs.file_paths(models)
         first = events[0]
-        sample = self._event_sample(first, ops[0])
-        sample = outputs.with_files(sample, paths)
-        hook = {"events": [e.name for e in events], "files": paths}
+        contract = self.catalog.event_output(first.name)
+        ident = self._id_of(contract.sample)
+        sample = outputs.sample_of(contract, paths, id=ident, event=first.name)
+        kinds = {e.name: self._event_kind(e) for e in events}
+        outs = {
+            e.name: outputs.runtime_spec(self.catalog.event_output(e.name).fields) for e in events
+        }
+        hook = {
+            "events": [e.name for e in events],
+            "kinds": kinds,
+            "outputs": outs,
+            "files": paths,
+        }
         operation: dict[str, Any] = {"type": "hook"}
         if choosable:
             operation["inputFields"] = [
@@ -399,7 +423,8 @@ class AppBuilder:
                     "required": False,
                     "list": True,
                     "choices": [
-                        {"value": e.name, "label": e.label, "sample": e.name} for e in events
+                        {"value": e.name, "label": self._event_label(e), "sample": e.name}
+                        for e in events
                     ],
                     "helpText": "Only these events; leave empty for all of them.",
                 }
@@ -410,7 +435,7 @@ class AppBuilder:
             perform=Code("(z, bundle) => receive(z, bundle, hook)"),
             performList=Code("(z, bundle) => recent(z, bundle, hook)"),
             sample=Code("sample"),
-            outputFields=outputs.output_fields(sample),
+            outputFields=outputs.contract_fields(contract, paths, id="ID", event="Event"),
         )
         definition = {
             "key": key,
@@ -420,21 +445,33 @@ class AppBuilder:
         }
         source = (
             f"{HEADER}\n"
-            "const { receive, recent, subscribe, unsubscribe } = require('../lib/hooks');\n\n"
+            f"const {{ receive, recent, subscribe, unsubscribe }} = require('{LIB}/hooks');\n\n"
             f"const sample = {_object(sample)};\n\n"
             f"// The relay forwards these events here.\n"
             f"const hook = {_object(hook)};\n\n"
             f"module.exports = {_object(definition)};\n"
         )
-        return Module("triggers", key, source)
+        return Module("triggers", key, label, source)
 
-    def _event_sample(self, event: Event, op: Operation) -> dict[str, Any]:
-        sample = outputs.finished_sample(op, self._status_op(op))
-        if event.state is not NormalizedState.COMPLETED and op.job is not None:
-            raw = _spelling(op.job, event.state)
-            sample = {**sample, "status": raw, "output_url": None}
-        ident = sample.get("id") or sample.get(self._id_param(op))
-        return {"id": ident, "event": event.name, **{k: v for k, v in sample.items() if k != "id"}}
+    def _event_noun(self, event: Event) -> str:
+        """What a job ending with `event` makes, as the trigger's label names it."""
+        return self._noun(self.catalog.operation(event.operations[0]))
+
+    def _noun(self, op: Operation) -> str:
+        """The catalog's noun of what `op` acts on, in Title Case ("Composed Video")."""
+        return catalog_text.title_case(self.catalog.resource(op.key).noun)
+
+    def _event_label(self, event: Event) -> str:
+        return catalog_text.title_case(f"{self._event_noun(event)} {event.state.value}")
+
+    def _event_kind(self, event: Event) -> str:
+        jobs = {op.job for key in event.operations if (op := self.catalog.operation(key)).job}
+        assert len(jobs) == 1, f"{event.name} follows jobs of kinds {jobs}"
+        return jobs.pop().value
+
+    def _id_of(self, sample: Any) -> Any:
+        """A trigger's record id (Zapier deduplicates on it): the job's, or the batch's."""
+        return sample.get("id") or sample.get(api_batch_param(self.catalog))
 
     def _id_param(self, op: Operation) -> str:
         status = self._status_op(op)
@@ -471,8 +508,12 @@ class AppBuilder:
                     "path": op.path,
                     "param": op.path_params[0].name,
                     "files": self._read_files(op),
+                    "spelling": outputs.spelling(op.job),
+                    "outputs": outputs.runtime_spec(self.catalog.output(op.key).fields),
+                    **({"counts": _BATCH_COUNTS} if op.job is JobKind.BATCH else {}),
                 }
                 for kind, op in reads.items()
+                if op.job
             },
             "errors": {
                 e.code: {"status": e.http_status, "title": e.title, "advice": e.advice}
@@ -480,6 +521,7 @@ class AppBuilder:
             },
             "jobFailures": dict(errors.JOB_FAILURES),
             "outputUrlLifetimeDays": limits.OUTPUT_URL_LIFETIME_DAYS,
+            "timestamps": list(outputs.EPOCH_TIMESTAMPS),
         }
         return (
             f"{HEADER}\n"
@@ -506,11 +548,6 @@ class AppBuilder:
         }
         return json.dumps(package, indent=2, ensure_ascii=False) + "\n"
 
-    def readme(self, creates: list[Module], searches: list[Module], triggers: list[Module]) -> str:
-        from connector.platforms.zapier.readme import render
-
-        return render(self, creates, searches, triggers)
-
 
 def _is_create(op: Operation) -> bool:
     return op.kind in (OperationKind.CREATE, OperationKind.CALCULATE)
@@ -521,30 +558,45 @@ def _job(op: Operation) -> str:
     return op.job.value
 
 
-def _spelling(kind: JobKind, state: NormalizedState) -> str:
-    return next(raw for raw, s in states.STATUSES[kind].items() if s is state)
+def _lowered(sentence: str) -> str:
+    return sentence[:1].lower() + sentence[1:]
 
 
-def _wait_field() -> dict[str, Any]:
-    return {
-        "key": WAIT_KEY,
-        "label": "Wait for the Result",
-        "type": "boolean",
-        "required": False,
-        "default": "true",
-        "helpText": "On: this step waits until the job has finished, through the relay in "
-        "the connection, and outputs the result and its file. Off, or without a relay: it "
-        "outputs the job id at once. In the Zap editor's test a waiting step shows a sample "
-        "result instead of starting a job.",
-    }
+def api_batch_param(catalog: Catalog) -> str:
+    """The name a batch's id goes by (the batch status path's parameter)."""
+    batch = next(
+        op for op in catalog.operations.values() if op.job is JobKind.BATCH and op.path_params
+    )
+    return batch.path_params[0].name
+
+
+def _kind(op: Operation) -> JobKind:
+    assert op.job is not None, f"{op.key} follows no job"
+    return op.job
+
+
+def _model(op: Operation) -> type[BaseModel]:
+    return responses.RESPONSES[op.response]
+
+
+#: How a batch's counts give its state (BatchStatus.state in the catalog, for the runtime).
+_BATCH_COUNTS = {
+    "total": "total_jobs",
+    "ended": ["completed", "failed"],
+    "started": ["processing", "completed", "failed"],
+}
 
 
 def _object(value: Any) -> str:
     return literal(value, 0)
 
 
-def _template(name: str) -> str:
-    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+def _call_arg(uses: dict[str, bool | dict[str, Any]], rest: str) -> str:
+    """`forAction(...)`'s arguments: on the call's line while they fit, else one per line."""
+    flat = literal(uses, len("const fields = forAction(") + len(rest) + 2)
+    if "\n" not in flat:
+        return flat + rest
+    return "{\n" + "".join(f"  {js_key(k)}: {literal(v, 2)},\n" for k, v in uses.items()) + "}" + rest
 
 
-__all__ = ["CORE_VERSION", "AppBuilder", "identifier"]
+__all__ = ["CORE_VERSION", "AppBuilder"]

@@ -1,29 +1,34 @@
-"""Catalog fields as Zapier input fields, plus the spec the runtime builds requests from.
+"""Catalog fields as one Zapier field table, and each action's use of it.
 
-Each operation field becomes one Zapier input field keyed by its wire name:
+`field_table(operations)` writes every field an action takes once, keyed by its catalog
+key, as `generated/fields.js`: the Zapier input field (without `required`, which belongs
+to the action) and, under `api`, how the runtime (lib/input.js) sends its value. An action
+names its fields with `uses(op)`: `{catalog key: required}`, or, where the operation states
+its own help or example for a field (`Operation.field_text`), `{required, helpText,
+placeholder}` with what it shows differently; lib/fields.js builds the
+action's `inputFields` and request spec from the two. Catalog types map onto Zapier as:
 
     text, string, URL         -> string / text
     integer, number, boolean  -> integer / number / boolean
     enum                      -> a static dropdown (`choices`), or a dynamic one fed by a
                                  hidden models trigger when the field has `options_source`
     list of texts or numbers  -> `list: true`
-    list of objects           -> line items (`children`)
-    object                    -> its children as top-level fields keyed by their catalog
-                                 key (Zapier has no nested forms); lists of objects inside
-                                 it become line items, number lists inside line items a
-                                 comma-separated text
+    list of objects           -> line items (`api.columns` names the column fields)
+    object                    -> its parts as top-level fields keyed by their catalog key
+                                 (Zapier has no nested forms; `api.parts` names them);
+                                 number lists inside line items a comma-separated text
     file                      -> file
 
-`advanced` fields go in the "Additional Options" group. Alongside, `spec` describes how
-the runtime (lib/input.js) turns what Zapier sends back into the wire body.
+`advanced` fields go in the "Additional Options" group.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
-from connector.catalog import Field, FieldType, ModelSource, Operation
+from connector.catalog import Field, FieldType, FieldUse, ModelSource, Operation
+from connector.catalog.text import sentence, title_case
 
 T = FieldType
 ADVANCED_GROUP = {"key": "advanced", "label": "Additional Options", "emphasize": False}
@@ -50,91 +55,121 @@ def models_trigger_kind(source: ModelSource) -> str | None:
     return source.kind
 
 
-@dataclass(frozen=True)
-class Mapped:
-    """One operation's Zapier input fields and the runtime spec of its body."""
-
-    input_fields: list[dict[str, Any]]
-    spec: list[dict[str, Any]]
-    has_advanced: bool
+def shown(op: Operation) -> list[Field]:
+    return [u.field for u in op.visible_fields("zapier")]
 
 
-def map_operation(op: Operation) -> Mapped:
-    shown = op.visible_fields("zapier")
-    taken = {u.field.name for u in shown}
-    for use in shown:
-        if use.field.type is T.OBJECT:
-            taken |= {c.key for c in use.field.children}
-    inputs: list[dict[str, Any]] = []
-    spec: list[dict[str, Any]] = []
-    for use in shown:
-        f = use.field
-        if f.type is T.OBJECT:
-            children_spec = []
-            for child in f.children:
-                field, child_spec = _leaf(child, child.key, required=False, taken=taken)
-                inputs.append(_grouped(field, f.advanced))
-                children_spec.append(child_spec)
-            spec.append(
-                _spec(f, f.name, required=use.required) | {"children": children_spec},
-            )
-            continue
-        field, entry = _leaf(f, f.name, required=use.required, taken=taken)
-        inputs.append(_grouped(field, f.advanced))
-        spec.append(entry)
-    return Mapped(inputs, spec, any(u.field.advanced for u in shown))
+def uses(op: Operation) -> dict[str, bool | dict[str, Any]]:
+    """The fields an action takes, by catalog key, and whether it requires each (with what
+    it shows differently from the shared entry, where it states its own words)."""
+    out: dict[str, bool | dict[str, Any]] = {}
+    for u in op.visible_fields("zapier"):
+        own = own_text(u)
+        out[u.field.key] = {"required": u.required, **own} if own else u.required
+    return out
 
 
-def _grouped(field: dict[str, Any], advanced: bool) -> dict[str, Any]:
-    return {**field, "group": ADVANCED_GROUP["key"]} if advanced else field
+def own_text(use: FieldUse) -> dict[str, str]:
+    """The help text and placeholder an operation shows for a field instead of the shared
+    entry's, made from its own help and example (`Operation.field_text`)."""
+    if use.own is None:
+        return {}
+    if use.field.type in (T.OBJECT, T.OBJECT_LIST):
+        raise ValueError(f"{use.field.key!r}: own help is for simple fields only")
+    shared, own = _scalar(use.field), _scalar(use.shown)
+    return {k: own[k] for k in ("helpText", "placeholder") if own.get(k) != shared.get(k)}
 
 
-def _leaf(
-    f: Field, key: str, *, required: bool, taken: set[str]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A non-object field: its Zapier input field and its spec entry."""
-    if f.type is T.OBJECT_LIST:
-        children, children_spec = [], []
+def has_advanced(op: Operation) -> bool:
+    return any(f.advanced for f in shown(op))
+
+
+def field_table(operations: Iterable[Operation]) -> dict[str, dict[str, Any]]:
+    """Every field the actions take, once: top-level fields, object parts, line-item columns."""
+    ops = list(operations)
+    table: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        for f in shown(op):
+            if f.key not in table:
+                _add(table, f, f.name, group=f.advanced, taken=_taken(ops, f))
+    return table
+
+
+def _taken(ops: list[Operation], f: Field) -> set[str]:
+    """Input keys the operations using `f` give their own fields (line items avoid them)."""
+    taken: set[str] = set()
+    for op in ops:
+        fs = shown(op)
+        if f in fs:
+            taken |= {g.name for g in fs}
+            taken |= {c.key for g in fs if g.type is T.OBJECT for c in g.children}
+    return taken
+
+
+def _add(
+    table: dict[str, dict[str, Any]],
+    f: Field,
+    key: str,
+    *,
+    group: bool,
+    taken: set[str],
+    column: bool = False,
+) -> None:
+    grouped = {"group": ADVANCED_GROUP["key"]} if group else {}
+    if f.type is T.OBJECT:
         for child in f.children:
-            child_key = child.name if child.name not in taken else child.key
-            field, entry = _child(child, child_key)
-            children.append(field)
-            children_spec.append(entry)
-        label = f"{f.label} (up to {f.max_items})" if f.max_items else f.label
-        return (
-            {"key": key, "label": label, "required": required, "children": children},
-            _spec(f, key, required=required) | {"children": children_spec},
-        )
-    return _scalar_field(f, key, required=required), _spec(f, key, required=required)
-
-
-def _child(f: Field, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A line-item column. Zapier line items hold scalars: a list becomes separated text."""
-    if f.type is T.NUMBER_LIST:
+            _add(table, child, child.key, group=group, taken=taken)
+        parts = [c.key for c in f.children]
+        table[f.key] = {"key": key, "label": title_case(f.label), "api": _api(f) | {"parts": parts}}
+        return
+    if f.type is T.OBJECT_LIST:
+        columns = []
+        for child in f.children:
+            column_key = child.name if child.name not in taken else child.key
+            _add(table, child, column_key, group=False, taken=taken, column=True)
+            columns.append(child.key)
+        label = title_case(f"{f.label} (up to {f.max_items})" if f.max_items else f.label)
+        table[f.key] = {
+            "key": key,
+            "label": label,
+            # Shown in a copy field above the line items (lib/fields.js).
+            "helpText": f"{f.help} {sentence(f.allowed())}",
+            **grouped,
+            "api": _api(f) | {"columns": columns},
+        }
+        return
+    own = {"required": f.required} if column else {}
+    if column and f.type is T.NUMBER_LIST:
         field = {
             "key": key,
-            "label": f.label,
-            "required": f.required,
+            "label": title_case(f.label),
+            **own,
             "type": "string",
             "helpText": f"{f.help} Separate the numbers with commas.",
         }
-        return field, _spec(f, key, required=f.required) | {"separated": True}
-    return _scalar_field(f, key, required=f.required), _spec(f, key, required=f.required)
+        table[f.key] = field | {"api": _api(f) | {"separated": True}}
+        return
+    table[f.key] = {
+        "key": key,
+        "label": title_case(f.label),
+        **own,
+        **_scalar(f),
+        **grouped,
+        "api": _api(f),
+    }
 
 
-def _scalar_field(f: Field, key: str, *, required: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"key": key, "label": f.label, "required": required}
+def _scalar(f: Field) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if f.type in (T.STRING_LIST, T.NUMBER_LIST):
         out["type"] = "text" if f.item_type is T.TEXT else _TYPES.get(f.item_type or T.NUMBER)
         out["list"] = True
     else:
         out["type"] = _TYPES[f.type]
-    if f.type is T.ENUM and f.options_source:
+    if f.type in (T.ENUM, T.STRING) and f.options_source:
         out["dynamic"] = f"{models_trigger_key(f.options_source)}.id.id"
     elif f.type is T.ENUM:
         out["choices"] = [_choice(o.value, o.label, o.help) for o in f.options]
-    elif f.type is T.STRING and f.options_source:
-        out["dynamic"] = f"{models_trigger_key(f.options_source)}.id.id"
     out["helpText"] = help_text(f)
     if f.default is not None:
         out["default"] = _text(f.default)
@@ -159,7 +194,7 @@ def help_text(f: Field) -> str:
         or (t in (T.STRING_LIST, T.NUMBER_LIST) and ((f.min_items or 0) > 1 or f.max_items))
     )
     if bounded:
-        parts.append(_sentence(f.allowed()))
+        parts.append(sentence(f.allowed()))
     elif t is T.ENUM and f.options_source:
         listed = ", ".join(f"`{v}`" for v in f.option_values)
         parts.append(f"The list comes live from the API; known values: {listed}.")
@@ -170,10 +205,6 @@ def help_text(f: Field) -> str:
     return " ".join(parts)
 
 
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + "."
-
-
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -182,16 +213,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _spec(f: Field, key: str, *, required: bool) -> dict[str, Any]:
+def _api(f: Field) -> dict[str, Any]:
     """What the runtime needs to turn Zapier's value back into the wire value."""
-    entry: dict[str, Any] = {
-        "key": key,
-        "wire": f.name,
-        "label": f.label,
-        "type": f.type.value,
-        "required": required,
-        "allowed": f.allowed(),
-    }
+    entry: dict[str, Any] = {"wire": f.name, "type": f.type.value, "allowed": f.allowed()}
     if f.item_type is not None:
         entry["itemType"] = f.item_type.value
     if f.type is T.ENUM and f.closed:

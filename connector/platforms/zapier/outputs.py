@@ -1,4 +1,10 @@
-"""Samples, output fields and file outputs, derived from the catalog's sample answers.
+"""Samples, output fields and file outputs: what a live run of each step outputs.
+
+A step outputs what lib/results.js makes of the API's answer: a job as its status endpoint
+reports it (the status spelled as that endpoint spells it, plus `state`), a trigger's event
+as the webhook carries it, a create that answers at once as it answers; timestamps in ISO
+8601, no wiring fields (`webhook_url`), and a `file` beside each output URL. The samples
+here are built the same way from the catalog's sample answers and payload models.
 
 Zapier names nested output keys with `__` (`error__message`) and keys inside lists of
 objects with `[]` (`jobs[]output_url`); every key a sample holds gets an output field
@@ -9,16 +15,26 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
-from connector.catalog import Operation, events, responses, states
+from connector.catalog import (
+    FieldType,
+    JobKind,
+    NormalizedState,
+    Operation,
+    events,
+    responses,
+    states,
+)
+from connector.catalog.contract import Output, OutputField
+from connector.catalog.text import title_case
 
 #: The key added next to each output URL: the file itself, as a Zapier file.
 FILE_KEY = "file"
 _URL_KEYS = ("output_url", "url")
-_WORDS = {"url": "URL", "id": "ID", "api": "API", "cdn": "CDN", "mp4": "MP4"}
 
 
 def file_paths(models: list[type[BaseModel]]) -> list[str]:
@@ -59,14 +75,93 @@ def operation_models(op: Operation, status: Operation | None) -> list[type[BaseM
     return found
 
 
-def finished_sample(op: Operation, status: Operation | None) -> dict[str, Any]:
-    """What a builder maps from: the finished job, even when the call only accepts one."""
-    sample = dict(op.sample_response)
-    raw = sample.get("status")
-    finished = isinstance(raw, str) and states.normalize(raw).terminal
-    if status is not None and not finished:
-        sample = {**sample, **status.sample_response}
-    return sample
+#: Timestamps the API gives in epoch seconds; a step outputs them in ISO 8601 like the rest.
+EPOCH_TIMESTAMPS = ("created",)
+_ZAPIER_TYPES = {
+    FieldType.INTEGER: "integer",
+    FieldType.NUMBER: "number",
+    FieldType.BOOLEAN: "boolean",
+}
+
+
+def spelling(kind: JobKind) -> dict[str, str]:
+    """Each state as this kind's status endpoint spells it."""
+    return {state.value: states.spell(kind, state) for state in NormalizedState}
+
+
+def runtime_spec(fields: tuple[OutputField, ...]) -> list[dict[str, Any]]:
+    """The contract's keys for lib/results.js, which shapes live answers as the catalog's
+    `Output.shape` does: [{key, children?}], `state` where the contract adds one."""
+    out: list[dict[str, Any]] = []
+    for f in fields:
+        entry: dict[str, Any] = {"key": f.key}
+        if f.children:
+            entry["children"] = runtime_spec(f.children)
+        out.append(entry)
+    return out
+
+
+def tidy(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """A shaped answer as a Zapier step outputs it: epoch timestamps in ISO 8601."""
+    out: dict[str, Any] = {}
+    for key, value in answer.items():
+        if key in EPOCH_TIMESTAMPS and isinstance(value, int | float):
+            out[key] = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif isinstance(value, list):
+            out[key] = [tidy(v) if isinstance(v, Mapping) else v for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+def sample_of(output: Output, paths: list[str], **added: Any) -> dict[str, Any]:
+    """The contract's sample as the step outputs it: `added` keys first (a trigger's `id`
+    and `event`), ISO timestamps, a `file` beside each output URL."""
+    return with_files({**added, **tidy(output.sample)}, paths)
+
+
+def contract_fields(output: Output, paths: list[str], **added: str) -> list[dict[str, Any]]:
+    """Zapier output fields for the contract's fields (Title Case labels), with the `file`
+    beside each output URL and the `added` keys (key -> label)."""
+    fields = [{"key": k, "label": label, "type": "string"} for k, label in added.items()]
+    _walk(output.fields, "", "", fields)
+    for path in paths:
+        head, _, _ = path.rpartition(".")
+        key = f"{head.replace('[]', '[]')}{FILE_KEY}" if head else FILE_KEY
+        label = "File" if not head else f"{_list_label(output.fields, head)}: File"
+        fields.append({"key": key.replace(".", ""), "label": label, "type": "file"})
+    return fields
+
+
+def _list_label(fields: tuple[OutputField, ...], head: str) -> str:
+    name = head.removesuffix("[]")
+    for f in fields:
+        if f.key == name:
+            return title_case(f.label)
+    return title_case(name.replace("_", " "))
+
+
+def _walk(
+    fields: tuple[OutputField, ...], prefix: str, parent: str, out: list[dict[str, Any]]
+) -> None:
+    for f in fields:
+        key = prefix + f.key
+        label = title_case(f.label)
+        shown = f"{parent}: {label}" if parent else label
+        if f.children and f.type is FieldType.OBJECT_LIST:
+            _walk(f.children, f"{key}[]", label, out)
+            continue
+        if f.children and f.type is FieldType.OBJECT:
+            _walk(f.children, f"{key}__", label, out)
+            continue
+        if f.type is FieldType.OBJECT:
+            continue  # free-form (a job's parameters): no fixed keys to map
+        field: dict[str, Any] = {"key": key, "label": shown}
+        if f.key.endswith("_at") or f.key in EPOCH_TIMESTAMPS:
+            field["type"] = "datetime"
+        else:
+            field["type"] = _ZAPIER_TYPES.get(f.type, "string")
+        out.append(field)
 
 
 def with_files(sample: Mapping[str, Any], paths: list[str]) -> dict[str, Any]:
@@ -91,51 +186,9 @@ def _add_file(node: dict[str, Any], parts: list[str]) -> None:
         node[head.removesuffix("[]")] = copies
 
 
-def output_fields(sample: Mapping[str, Any]) -> list[dict[str, Any]]:
+def item_fields(listed: OutputField) -> list[dict[str, Any]]:
+    """The output fields of one item of a listed field, with the contract's labels (a
+    models trigger outputs one model of the model list's `data`)."""
     fields: list[dict[str, Any]] = []
-    _collect(sample, "", fields)
+    _walk(listed.children, "", "", fields)
     return fields
-
-
-def _collect(node: Mapping[str, Any], prefix: str, out: list[dict[str, Any]]) -> None:
-    for name, value in node.items():
-        key = prefix + name
-        if isinstance(value, Mapping):
-            if value:
-                _collect(value, f"{key}__", out)
-            continue
-        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
-            merged: dict[str, Any] = {}
-            for item in value:
-                merged.update({k: v for k, v in item.items() if merged.get(k) is None})
-            _collect(merged, f"{key}[]", out)
-            continue
-        field: dict[str, Any] = {"key": key, "label": label(key)}
-        kind = _type(name, value[0] if isinstance(value, list) and value else value)
-        if kind:
-            field["type"] = kind
-        if isinstance(value, list):
-            field["list"] = True
-        out.append(field)
-
-
-def _type(name: str, value: Any) -> str | None:
-    if name == FILE_KEY:
-        return "file"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if name.endswith("_at") and isinstance(value, str):
-        return "datetime"
-    if isinstance(value, str):
-        return "string"
-    return None
-
-
-def label(key: str) -> str:
-    """`jobs[]output_url` -> "Jobs Output URL"."""
-    words = key.replace("[]", "_").replace("__", "_").split("_")
-    return " ".join(_WORDS.get(w, w.capitalize()) for w in words if w)

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from connector.platforms import GENERATED_NOTICE
-
-if TYPE_CHECKING:
-    from connector.platforms.zapier.app import AppBuilder, Module
-
+from connector.platforms.zapier.layout import GENERATED, RUNTIME, Module
 
 _VALIDATE = (
     "node -e \"require('zapier-platform-core').createAppHandler(require('.'))"
@@ -16,29 +11,23 @@ _VALIDATE = (
 )
 
 
-def _rows(modules: list[Module], labels: dict[str, str]) -> str:
-    return "\n".join(f"| `{m.key}` | {labels.get(m.key, '')} | `{m.path}` |" for m in modules)
+def _rows(modules: list[Module]) -> str:
+    return "\n".join(f"| `{m.key}` | {m.label} | `{m.path}` |" for m in modules)
 
 
 def render(
-    app: AppBuilder, creates: list[Module], searches: list[Module], triggers: list[Module]
+    *, core_version: str, creates: list[Module], searches: list[Module], triggers: list[Module]
 ) -> str:
-    from connector.platforms.zapier.app import CORE_VERSION, zapier_key
-
-    create_labels = {zapier_key(op.key): op.label for op in app.operations}
-    trigger_labels = {zapier_key(e.name): e.label for e in app.catalog.events.values()}
-    trigger_labels |= {
-        "generation_completed": "Generation Completed",
-        "generation_failed": "Generation Failed",
-    }
     hidden = [m for m in triggers if m.key.endswith("models")]
     hooks = [m for m in triggers if m not in hidden]
     return f"""<!-- {GENERATED_NOTICE} -->
 # CreativeAI for Zapier
 
-A Zapier Platform CLI app (CommonJS, `zapier-platform-core` {CORE_VERSION}) generated from
+A Zapier Platform CLI app (CommonJS, `zapier-platform-core` {core_version}) generated from
 the connector's API catalog. `package.json` carries the generated notice under its `"//"`
-key (npm ignores it). Files in `test/` are written by hand; `build` leaves them alone.
+key (npm ignores it). `index.js` (where Zapier looks for it) and everything under
+`{GENERATED}/` are generated; the runtime in `{RUNTIME}/` and the tests in `test/` are written
+by hand, and `build` leaves them alone.
 
 ## What it offers
 
@@ -46,16 +35,16 @@ Actions (creates):
 
 | key | label | file |
 |---|---|---|
-{_rows(creates, create_labels)}
+{_rows(creates)}
 
-Search: `find_generation`, **Find Generation** (`searches/find_generation.js`): a
+Search: `find_generation`, **Find Generation** (`{searches[0].path}`): a
 video, batch or shared-status job by its id.
 
 Triggers (REST hooks through the relay):
 
 | key | label | file |
 |---|---|---|
-{_rows(hooks, trigger_labels)}
+{_rows(hooks)}
 
 Hidden triggers feeding the model dropdowns: {", ".join(f"`{m.key}`" for m in hidden)}.
 
@@ -63,10 +52,15 @@ Hidden triggers feeding the model dropdowns: {", ".join(f"`{m.key}`" for m in hi
 
 - **API Key** (password): sent only to the API and to the relay, never to file hosts.
 - **API Base URL**: the real API by default; a sandbox or gateway otherwise.
-- **Relay URL** (optional): the CreativeAI relay. With it, long actions wait for their
-  result (the job's signed webhook goes to the relay, which verifies and deduplicates it
-  and resumes the step through `z.generateCallbackUrl()`), and the triggers subscribe
-  there. Without it, actions return the job id at once and say so in `note`.
+- **Relay URL** (optional). Long actions wait for their result either way: perform
+  starts the job with a webhook URL that leads back to the step (`z.generateCallbackUrl()`)
+  and Zapier pauses the Zap. Without a relay the API's webhook goes straight to Zapier,
+  which cannot check its signature, so the resumed step never trusts what was posted: it
+  checks the posted job id is its own and fetches the job back from the API with the
+  connection's key (a forged or early call can only make it look the job up early). The
+  relay adds: the signature checked before anything reaches Zapier, duplicates dropped,
+  retries with a delivery log, and the Generation Completed / Generation Failed triggers,
+  which need it because the API has no subscriptions of its own.
 
 ## Validate, test, push
 

@@ -11,15 +11,16 @@ import type {
 	IWebhookResponseData,
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
-import { videoDescription } from './resources/video';
-import { batchDescription } from './resources/batch';
-import { voiceDescription } from './resources/voice';
-import { composeDescription } from './resources/compose';
-import { jobDescription } from './resources/job';
-import { imageDescription } from './resources/image';
-import { chartDescription } from './resources/chart';
-import { modelDescription } from './resources/model';
-import { priceDescription } from './resources/price';
+import { videoDescription } from './generated/resources/video';
+import { batchDescription } from './generated/resources/batch';
+import { voiceDescription } from './generated/resources/voice';
+import { composeDescription } from './generated/resources/compose';
+import { jobDescription } from './generated/resources/job';
+import { imageDescription } from './generated/resources/image';
+import { chartDescription } from './generated/resources/chart';
+import { modelDescription } from './generated/resources/model';
+import { priceDescription } from './generated/resources/price';
+import { MODEL_SOURCES } from './generated/catalog';
 import { execute } from './runtime/execute';
 import { listModels } from './runtime/models';
 import { resume } from './runtime/resume';
@@ -122,16 +123,16 @@ export class CreativeAi implements INodeType {
 	methods = {
 		loadOptions: {
 			async getModels(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-				return await listModels.call(this, undefined);
+				return await listModels.call(this, MODEL_SOURCES.getModels);
 			},
 			async getImageModels(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-				return await listModels.call(this, 'image');
+				return await listModels.call(this, MODEL_SOURCES.getImageModels);
 			},
 			async getImageEditModels(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-				return await listModels.call(this, 'image-edit');
+				return await listModels.call(this, MODEL_SOURCES.getImageEditModels);
 			},
 			async getVideoModels(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-				return await listModels.call(this, 'video');
+				return await listModels.call(this, MODEL_SOURCES.getVideoModels);
 			},
 		},
 	};

@@ -5,17 +5,19 @@
 // execution until their webhooks resume it (see resume.ts).
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
-import type { OperationSpec } from '../catalog';
-import { API, OPERATIONS } from '../catalog';
+import { API } from '../generated/catalog';
 import type { Prepared } from './fields';
 import { multipart, prepare } from './fields';
+import type { OperationSpec } from './operations';
+import { OPERATIONS } from './operations';
 import { poll } from './jobs';
 import type { Options } from './output';
 import { errorItem, finish, readOptions } from './output';
+import type { Settled } from './pool';
 import { settleAll } from './pool';
 import { createJoinRoute, expectIds } from './relay';
 import { seal } from './signatures';
-import { credentials, nodeError, request } from './transport';
+import { apiError, credentials, nodeError, refusalOf, request } from './transport';
 
 export type Completion = 'none' | 'poll' | 'webhook';
 
@@ -145,6 +147,57 @@ function batchJob(batch: IDataObject, position: number, jobId?: string): IDataOb
 	return { ...job, batch_id: batch.batch_id };
 }
 
+/** The entry of a batch call the API refused, from the field its error names
+ * (`prompts[1].prompt`): the position in the call and the field inside the entry. */
+function refusedEntry(spec: OperationSpec, call: Call, error: unknown): { position: number; param: string } | undefined {
+	const refusal = refusalOf(error);
+	if (!spec.batch || !refusal?.param || refusal.status === 429 || refusal.status >= 500) return undefined;
+	const named = new RegExp(`^${spec.batch.listField}\\[(\\d+)\\](?:\\.(.+))?$`).exec(refusal.param);
+	if (!named) return undefined;
+	const position = Number(named[1]);
+	return position < call.items.length ? { position, param: named[2] ?? spec.batch.listField } : undefined;
+}
+
+/**
+ * Send a call. When the API refuses one entry of a batch (it names it, e.g. a prompt
+ * flagged by content policy), that entry's item gets the error and the rest are sent again
+ * without it: a refused call is not billed, so nothing is paid twice. Resolves to
+ * undefined when every entry was refused.
+ */
+async function sendCall(
+	ctx: IExecuteFunctions,
+	spec: OperationSpec,
+	call: Call,
+	slots: Slot[],
+	continueOnFail: boolean,
+): Promise<IDataObject | undefined> {
+	for (;;) {
+		try {
+			return await send(ctx, spec, call);
+		} catch (error) {
+			const entry = call.batch ? refusedEntry(spec, call, error) : undefined;
+			const refusal = refusalOf(error);
+			if (!entry || !refusal || !spec.batch) throw nodeError(ctx, error, call.items[0]);
+			const itemIndex = call.items[entry.position];
+			const body = refusal.body as IDataObject | undefined;
+			const detail = (body?.error && typeof body.error === 'object' ? body.error : {}) as IDataObject;
+			// The item's own error: the field as its item knows it, the item's index.
+			const own = apiError(ctx, refusal.status, { error: { ...detail, param: entry.param } }, refusal.headers, {
+				path: call.path,
+				itemIndex,
+			});
+			if (!continueOnFail) throw own;
+			slots[itemIndex].error = own;
+			call.items.splice(entry.position, 1);
+			(call.fields[spec.batch.listField] as IDataObject[]).splice(entry.position, 1);
+			if (!call.items.length) return undefined;
+		}
+	}
+}
+
+/** Each call's answer (undefined: every entry of a batch was refused), or its error. */
+type Sent = Array<Settled<IDataObject | undefined>>;
+
 function failCall(slots: Slot[], call: Call, error: Error): void {
 	for (const index of call.items) slots[index].error = error;
 }
@@ -193,16 +246,22 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	}
 
 	// 3. Send.
-	const sent = await settleAll(calls, options.parallel, async (call) => await send(this, spec, call));
+	const sent = await settleAll(
+		calls,
+		options.parallel,
+		async (call) => await sendCall(this, spec, call, slots, continueOnFail),
+	);
 	sent.forEach((outcome, n) => {
 		const call = calls[n];
 		if (!outcome.ok) return failCall(slots, call, outcome.error);
+		const answer = outcome.value;
+		if (!answer) return; // every entry was refused: each item has its error
 		call.items.forEach((index, position) => {
 			const slot = slots[index];
 			slot.call = n;
-			if (call.batch) slot.accepted = batchJob(outcome.value, position);
-			else if (spec.job) slot.accepted = outcome.value;
-			else slot.result = outcome.value;
+			if (call.batch) slot.accepted = batchJob(answer, position);
+			else if (spec.job) slot.accepted = answer;
+			else slot.result = answer;
 		});
 	});
 	const firstError = slots.find((s) => s.error)?.error;
@@ -246,12 +305,15 @@ async function follow(
 	spec: OperationSpec,
 	calls: Call[],
 	slots: Slot[],
-	sent: Awaited<ReturnType<typeof settleAll<Call, IDataObject>>>,
+	sent: Sent,
 	options: Options,
 ): Promise<void> {
 	const interval = Number(ctx.getNodeParameter('pollInterval', 0, spec.job?.interval));
 	const timeout = Number(ctx.getNodeParameter('timeout', 0, spec.job?.timeout));
-	const live = calls.map((call, n) => ({ call, n })).filter(({ n }) => sent[n].ok);
+	const live = calls.map((call, n) => ({ call, n })).filter(({ n }) => {
+		const outcome = sent[n];
+		return outcome.ok && outcome.value !== undefined;
+	});
 	const polled = await settleAll(live, options.parallel, async ({ call, n }) => {
 		const answer = (sent[n] as { ok: true; value: IDataObject }).value;
 		const job = spec.job as NonNullable<OperationSpec['job']>;
@@ -283,13 +345,13 @@ async function park(
 	ctx: IExecuteFunctions,
 	calls: Call[],
 	slots: Slot[],
-	sent: Awaited<ReturnType<typeof settleAll<Call, IDataObject>>>,
+	sent: Sent,
 	waiting: Omit<Waiting, 'delivery' | 'job' | 'batch'>,
 ): Promise<INodeExecutionData[]> {
 	const deliveries: string[] = [];
 	calls.forEach((call, n) => {
 		const outcome = sent[n];
-		if (outcome.ok) deliveries.push(String(outcome.value.batch_id ?? outcome.value.id));
+		if (outcome.ok && outcome.value) deliveries.push(String(outcome.value.batch_id ?? outcome.value.id));
 	});
 	if (waiting.via === 'relay' && waiting.route && deliveries.length) {
 		await expectIds(ctx, waiting.route, deliveries);

@@ -3,7 +3,7 @@
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 import { randomBytes } from 'crypto';
-import type { FieldSpec, OperationSpec } from '../catalog';
+import type { OperationSpec, UsedField } from './operations';
 
 export interface Upload {
 	filename: string;
@@ -39,7 +39,7 @@ function isEmpty(value: unknown): boolean {
 /** A value a field does not accept, and why. */
 export class Problem {
 	constructor(
-		readonly field: FieldSpec,
+		readonly field: UsedField,
 		readonly value: unknown,
 		readonly reason?: string,
 	) {}
@@ -52,7 +52,7 @@ export class Problem {
 export type Checked = { ok: true; value: unknown } | { ok: false; problem: Problem };
 
 const ok = (value: unknown): Checked => ({ ok: true, value });
-const bad = (field: FieldSpec, value: unknown, reason?: string): Checked => ({
+const bad = (field: UsedField, value: unknown, reason?: string): Checked => ({
 	ok: false,
 	problem: new Problem(field, value, reason),
 });
@@ -74,7 +74,7 @@ function isUrl(value: string): boolean {
 	}
 }
 
-function toList(field: FieldSpec, raw: unknown): Checked {
+function toList(field: UsedField, raw: unknown): Checked {
 	if (Array.isArray(raw)) return ok(raw);
 	if (typeof raw !== 'string') return bad(field, raw);
 	const text = raw.trim();
@@ -86,7 +86,7 @@ function toList(field: FieldSpec, raw: unknown): Checked {
 	return ok(text.split(field.kind === 'numberList' ? ',' : '\n'));
 }
 
-function countOk(field: FieldSpec, items: unknown[]): boolean {
+function countOk(field: UsedField, items: unknown[]): boolean {
 	return !(
 		(field.minItems !== undefined && items.length < field.minItems) ||
 		(field.maxItems !== undefined && items.length > field.maxItems)
@@ -94,7 +94,7 @@ function countOk(field: FieldSpec, items: unknown[]): boolean {
 }
 
 /** One field's value as the API wants it, or the problem naming what is allowed. */
-export function convert(field: FieldSpec, raw: unknown): Checked {
+export function convert(field: UsedField, raw: unknown): Checked {
 	switch (field.kind) {
 		case 'string':
 		case 'url':
@@ -177,7 +177,7 @@ export function convert(field: FieldSpec, raw: unknown): Checked {
 }
 
 /** A fixedCollection entry (n8n parameter names) as a wire object, children checked. */
-function wireObject(children: FieldSpec[], entry: IDataObject): Checked {
+function wireObject(children: UsedField[], entry: IDataObject): Checked {
 	const out: IDataObject = {};
 	for (const child of children) {
 		const raw = entry[child.param] ?? entry[child.wire];
@@ -210,9 +210,16 @@ export async function prepare(ctx: IExecuteFunctions, spec: OperationSpec, itemI
 		path = path.replace(`{${param.wire}}`, encodeURIComponent(String(checked.value).trim()));
 	}
 	const additional = ctx.getNodeParameter('additionalFields', itemIndex, {}) as IDataObject;
+	// Of a one-of group, only the field its choice names is read (the others are hidden).
+	const skipped = new Set<string>();
+	for (const choice of spec.choices ?? []) {
+		const picked = String(ctx.getNodeParameter(choice.param, itemIndex, choice.fields[0]));
+		for (const wire of choice.fields) if (wire !== picked) skipped.add(wire);
+	}
 	const fields: IDataObject = {};
 	const files: Record<string, Upload> = {};
 	for (const field of spec.fields) {
+		if (skipped.has(field.wire)) continue;
 		const raw = field.additional
 			? additional[field.param]
 			: (ctx.getNodeParameter(field.param, itemIndex, undefined) as unknown);
@@ -246,7 +253,7 @@ export async function prepare(ctx: IExecuteFunctions, spec: OperationSpec, itemI
 
 async function upload(
 	ctx: IExecuteFunctions,
-	field: FieldSpec,
+	field: UsedField,
 	property: string,
 	itemIndex: number,
 ): Promise<Upload> {

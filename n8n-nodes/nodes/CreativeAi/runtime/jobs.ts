@@ -1,8 +1,8 @@
 // Hand-written: following jobs to their end (bounded polling) and reading their outcome.
 import type { IDataObject } from 'n8n-workflow';
 import { NodeOperationError, sleep } from 'n8n-workflow';
-import type { JobState } from '../catalog';
-import { STATES } from '../catalog';
+import type { JobState } from '../generated/catalog';
+import { STATES } from '../generated/catalog';
 import type { Context } from './transport';
 import { request } from './transport';
 

@@ -1,8 +1,9 @@
 // Hand-written: turning finished jobs into output items (binary downloads, per-item errors).
 import type { IBinaryKeyData, IDataObject, IExecuteFunctions, INodeExecutionData, IWebhookFunctions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
-import type { OperationSpec } from '../catalog';
+import type { OperationSpec } from './operations';
 import { failureOf } from './jobs';
+import { shape } from './shape';
 import { downloadBinary } from './transport';
 
 export interface Options {
@@ -45,6 +46,7 @@ export async function finish(
 	options: Options,
 	continueOnFail: boolean,
 ): Promise<INodeExecutionData> {
+	result = shape(spec.output, result);
 	if (spec.job || spec.batch) {
 		const failure = failureOf(result);
 		if (failure !== undefined && 'status' in result) {

@@ -4,7 +4,7 @@
 // the others' status, resuming once all have ended. Unsigned or forged calls get 401.
 import type { IDataObject, INodeExecutionData, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
-import { API } from '../catalog';
+import { API } from '../generated/catalog';
 import type { Waiting } from './execute';
 import { WAITING_KEY, operationOf } from './execute';
 import { batchDone, isTerminal, statusPath } from './jobs';

@@ -1,7 +1,7 @@
 // Hand-written: webhook signature checks (the API's HMAC and the relay's Standard Webhooks)
 // and sealing a relay secret so it can ride in the parked execution without being readable.
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'crypto';
-import { API } from '../catalog';
+import { API } from '../generated/catalog';
 
 /** Standard Webhooks: the headers the relay signs its forwarded requests with. */
 export const STANDARD_WEBHOOKS = {

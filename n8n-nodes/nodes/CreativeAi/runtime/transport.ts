@@ -14,7 +14,7 @@ import type {
 	JsonObject,
 } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError, sleep } from 'n8n-workflow';
-import { API, ERRORS } from '../catalog';
+import { API, ERRORS } from '../generated/catalog';
 
 export const CREDENTIAL = 'creativeAiApi';
 
@@ -192,6 +192,20 @@ function specFor(code: string | undefined, status: number) {
 	return byStatus ? { code: byStatus[0], ...byStatus[1] } : undefined;
 }
 
+/** The API's answer behind an error `apiError` made (to tell which entry a batch refusal names). */
+export interface Refusal {
+	status: number;
+	body: unknown;
+	headers: IDataObject;
+	param?: string;
+}
+
+const REFUSALS = new WeakMap<object, Refusal>();
+
+export function refusalOf(error: unknown): Refusal | undefined {
+	return error && typeof error === 'object' ? REFUSALS.get(error) : undefined;
+}
+
 /** The API's answer as a `NodeApiError`: its message, the field it names, the wait for 429. */
 export function apiError(
 	ctx: Context,
@@ -216,7 +230,7 @@ export function apiError(
 	}
 	if (spec?.advice) parts.push(spec.advice);
 	const source = call.relay ? 'Relay' : 'CreativeAI';
-	return new NodeApiError(
+	const error = new NodeApiError(
 		ctx.getNode(),
 		{
 			message: apiMessage,
@@ -231,6 +245,8 @@ export function apiError(
 			itemIndex: call.itemIndex,
 		},
 	);
+	REFUSALS.set(error, { status, body, headers, ...(detail.param ? { param: detail.param } : {}) });
+	return error;
 }
 
 /** Stream an output file into the item's binary data (no credentials: output URLs are

@@ -1,0 +1,103 @@
+"""Options every paid create gets on every platform that are not API fields: "Max credits"
+and "Record key". Each is stated here once, with the facts it needs; emitters render them.
+
+    from connector.catalog import steps
+    steps.MAX_CREDITS.label                       # "Max Credits" (Title Case, as labels are)
+    steps.over_cap(120, 100)                      # "not started: this would cost about ..."
+    steps.capped(CATALOG)                         # the operations that get both options
+
+Neither is sent to the API: "Max credits" makes the step ask the price endpoint
+(`PRICE_OPERATION`) before the paid request; "Record key" names the record a job is for, so
+a step started again for the same record can return the job instead of paying again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from connector.catalog import limits
+from connector.catalog.spec import FieldType, Operation, OperationKind
+
+if TYPE_CHECKING:  # pragma: no cover
+    from connector.catalog import Catalog
+
+T = FieldType
+
+__all__ = [
+    "MAX_CREDITS",
+    "PRICE_OPERATION",
+    "RECORD_KEY",
+    "StepOption",
+    "capped",
+    "over_cap",
+    "unpriceable",
+]
+
+#: The operation a capped step asks first (its body: the create's own request).
+PRICE_OPERATION = "price.calculate"
+
+
+@dataclass(frozen=True)
+class StepOption:
+    """One option of a step: its key, label (Title Case), type and help (sentences).
+    `without_ledger` is what the help adds where no ledger keeps keys (Zapier, Make)."""
+
+    key: str
+    label: str
+    type: FieldType
+    help: str
+    minimum: int | None = None
+    without_ledger: str = ""
+
+
+MAX_CREDITS = StepOption(
+    key="max_credits",
+    label="Max Credits",
+    type=T.INTEGER,
+    help=(
+        "The most credits this step may spend. When set, the step asks for the price first "
+        "and, when the estimate is over this cap, stops without starting anything (nothing is "
+        "paid); for a batch the cap is for the whole batch. A request whose price cannot be "
+        "checked is not started either."
+    ),
+    minimum=1,
+)
+
+RECORD_KEY = StepOption(
+    key="record_key",
+    label="Record Key",
+    type=T.STRING,
+    help=(
+        "The record this job is for (a SKU or row ID). Started again with the same key, the "
+        "step returns the job that key already started instead of paying for a new one, for "
+        f"as long as its output lives ({limits.OUTPUT_URL_LIFETIME_DAYS} days); a job that "
+        "failed lets the key start again."
+    ),
+    without_ledger=(
+        "One job per record needs the relay, which keeps the keys for you; without it this "
+        "step starts a new job on every run."
+    ),
+)
+
+
+def capped(catalog: Catalog) -> list[Operation]:
+    """The paid creates: every create the API charges for (it gives a credits figure)."""
+    return [
+        op
+        for op in catalog.operations.values()
+        if op.kind is OperationKind.CREATE and op.credits_example is not None
+    ]
+
+
+def over_cap(estimate: float | str, cap: float | str) -> str:
+    """The refusal when the price is over the cap (the step starts nothing)."""
+    return f"not started: this would cost about {estimate} credits, the cap is {cap}"
+
+
+def unpriceable(reason: str, cap: float | str) -> str:
+    """The refusal when the price endpoint cannot price the request."""
+    return (
+        f"not started: the price of this request cannot be checked, so the cap of {cap} "
+        f"credits cannot be kept ({reason})"
+    )
