@@ -164,3 +164,11 @@ def test_a_bad_metrics_token_is_refused_without_showing_it() -> None:
     assert "t" * 20 not in repr(config)
     with pytest.raises(ConfigError, match="RELAY_METRICS_PORT"):
         RelayConfig.from_env({"RELAY_METRICS_PORT": "8780"})
+
+
+def test_a_renamed_setting_is_refused_naming_its_new_name() -> None:
+    with pytest.raises(ConfigError) as caught:
+        RelayConfig.from_env({"RELAY_SQLITE_GROUP_WAIT": "2ms"})
+    assert "RELAY_SQLITE_GROUP_WAIT" in str(caught.value)
+    assert "RELAY_GROUP_WAIT" in caught.value.allowed
+    assert RelayConfig.from_env({"RELAY_GROUP_WAIT": "2ms"}).group_wait == 0.002

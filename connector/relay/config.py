@@ -170,6 +170,9 @@ class RelayConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RelayConfig:
         env = os.environ if environ is None else environ
+        for old, new in RENAMED.items():
+            if env.get(old, "").strip():
+                raise ConfigError(old, env[old], f"this setting is now {new}: set that instead")
         values: dict[str, Any] = {}
         for spec in _VARS:
             raw = env.get(spec.env)
@@ -358,4 +361,7 @@ def _schema(name: str, raw: str) -> str:
 
 
 ENV_VARS: tuple[str, ...] = tuple(v.env for v in _VARS)
+
+#: Settings that were renamed: an old name is refused at start, never silently ignored.
+RENAMED: dict[str, str] = {"RELAY_SQLITE_GROUP_WAIT": "RELAY_GROUP_WAIT"}
 assert {v.attr for v in _VARS} == {f.name for f in fields(RelayConfig)}
