@@ -10,7 +10,7 @@ from connector.catalog import CATALOG, FieldType, limits, steps, text
 
 
 def test_every_paid_create_is_capped_and_nothing_else() -> None:
-    capped = {op.key for op in steps.capped(CATALOG)}
+    capped = {op.key for op in steps.capped(CATALOG.operations.values())}
     assert capped == {
         "video.create_from_text",
         "video.create_from_image",
@@ -42,7 +42,7 @@ def test_the_options_have_labels_types_and_help() -> None:
 def test_every_finished_job_says_what_it_was_charged() -> None:
     """Each paid create whose answer names its credits outputs them (images: the API's
     image answer carries none)."""
-    for op in steps.capped(CATALOG):
+    for op in steps.capped(CATALOG.operations.values()):
         keys = CATALOG.output(op.key).keys
         if op.resource == "image":
             continue

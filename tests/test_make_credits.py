@@ -31,7 +31,11 @@ APP = LocalApp.load(Path(__file__).resolve().parents[1] / "make-app")
 CASES = {c["name"]: c for c in make_cases()}
 API = limits.DEFAULT_BASE_URL
 PRICE_URL = API + CATALOG.operation(steps.PRICE_OPERATION).path
-PAID = [n for n, c in CASES.items() if c["operation"] in {o.key for o in steps.capped(CATALOG)}]
+PAID = [
+    n
+    for n, c in CASES.items()
+    if c["operation"] in {o.key for o in steps.capped(CATALOG.operations.values())}
+]
 
 
 @pytest.fixture
@@ -66,7 +70,7 @@ def _started(sandbox: RunningSandbox) -> int:
 
 
 def test_every_paid_module_offers_a_cap_and_a_record_key() -> None:
-    for op in steps.capped(CATALOG):
+    for op in steps.capped(CATALOG.operations.values()):
         params = {p["name"]: p for p in APP.module(module_of(op)).codes["mappableParams"]}
         cap, key = params[modules.MAX_CREDITS_PARAM], params[modules.RECORD_KEY_PARAM]
         assert cap["label"] == text.sentence_case(steps.MAX_CREDITS.label) == "Max credits"
@@ -77,7 +81,7 @@ def test_every_paid_module_offers_a_cap_and_a_record_key() -> None:
         assert "relay" in key["help"]
     for component in APP.components["module"].values():
         names = {p.get("name") for p in component.codes.get("mappableParams", [])}
-        op_keys = {o.key for o in steps.capped(CATALOG)}
+        op_keys = {o.key for o in steps.capped(CATALOG.operations.values())}
         if component.id not in {module_of(CATALOG.operation(k)) for k in op_keys}:
             assert modules.MAX_CREDITS_PARAM not in names, component.id
 

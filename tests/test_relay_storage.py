@@ -417,18 +417,10 @@ def _storage_imports() -> dict[str, set[str]]:
     return graph
 
 
-def test_no_storage_module_imports_one_that_imports_it_back() -> None:
+def test_the_plain_path_imports_no_acceleration() -> None:
+    # (No import cycles anywhere in connector/: tests/test_import_cycles.py.)
     graph = _storage_imports()
     assert "connector.relay.storage.writer" in graph  # the scan sees the modules
-
-    def reaches(start: str, goal: str, seen: set[str]) -> bool:
-        for nxt in graph.get(start, ()):
-            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
-                return True
-        return False
-
-    cycles = sorted(name for name in graph if reaches(name, name, {name}))
-    assert cycles == []
     # The plain path knows no acceleration above it.
     assert graph["connector.relay.storage.sqlite"].isdisjoint(
         {"connector.relay.storage.group", "connector.relay.storage.writer"}

@@ -333,34 +333,6 @@ def test_js_breaks_long_objects_one_entry_per_line() -> None:
     assert text == "{\n  key: '" + "x" * 60 + "',\n  other: [1, 2, 3],\n}"
 
 
-def test_the_emitter_modules_import_no_cycle() -> None:
-    """Every import inside connector/platforms/zapier (top-level or in a function) goes one
-    way: app -> readme used to import back into app."""
-    import ast
-
-    package = ROOT / "connector" / "platforms" / "zapier"
-    prefix = "connector.platforms.zapier"
-    graph: dict[str, set[str]] = {}
-    for path in package.glob("*.py"):
-        name = path.stem
-        found: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                if node.module == prefix:
-                    found |= {a.name for a in node.names}
-                elif node.module.startswith(prefix + "."):
-                    found.add(node.module.removeprefix(prefix + ".").split(".")[0])
-        graph[name] = found & {p.stem for p in package.glob("*.py")} - {name}
-
-    def reaches(start: str, goal: str, seen: set[str]) -> bool:
-        for nxt in graph.get(start, set()) - seen:
-            if nxt == goal or reaches(nxt, goal, seen | {nxt}):
-                return True
-        return False
-
-    assert [m for m in graph if reaches(m, m, set())] == []
-
-
 def test_an_action_shows_the_operations_own_help_and_placeholder() -> None:
     """An image prompt is not described or exemplified as a video shot (the catalog states
     the image operations' own words; the shared entry keeps the field's)."""

@@ -13,14 +13,11 @@ a step started again for the same record can return the job instead of paying ag
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from connector.catalog import limits
 from connector.catalog.spec import FieldType, Operation, OperationKind
-
-if TYPE_CHECKING:  # pragma: no cover
-    from connector.catalog import Catalog
 
 T = FieldType
 
@@ -81,11 +78,12 @@ RECORD_KEY = StepOption(
 )
 
 
-def capped(catalog: Catalog) -> list[Operation]:
-    """The paid creates: every create the API charges for (it gives a credits figure)."""
+def capped(operations: Iterable[Operation]) -> list[Operation]:
+    """The paid creates among `operations`: every create the API charges for (it gives a
+    credits figure). `steps.capped(CATALOG.operations.values())`."""
     return [
         op
-        for op in catalog.operations.values()
+        for op in operations
         if op.kind is OperationKind.CREATE and op.credits_example is not None
     ]
 

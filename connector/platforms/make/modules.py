@@ -447,7 +447,7 @@ def action_module(catalog: Catalog, op: Operation) -> Component:
         "interface": outputs.interface(contract.fields) + (file_interface() if hands_over else []),
         "samples": outputs.sample_of(contract.fields, contract.sample),
     }
-    if op.key in {o.key for o in steps.capped(catalog)}:
+    if op.key in {o.key for o in steps.capped(catalog.operations.values())}:
         codes["communication"] = capped(catalog, op, codes["communication"])
         codes["mappableParams"] = [*codes["mappableParams"], *step_params()]
     crud = "create" if op.kind is OperationKind.CREATE else "read"
