@@ -79,6 +79,143 @@ def test_each_fields_spec_appears_once_in_the_package(f: Field) -> None:
     assert sum(t.count(f"{where}:{help_text}") for t in texts.values()) == 1
 
 
+_LIMIT = re.compile(
+    r"^\t+(min|max|minValue|maxValue|minItems|maxItems|maxAllowedFields|minLength|maxLength)"
+    r": (-?\d+(?:\.\d+)?),$",
+    re.M,
+)
+#: n8n's names for the limits the field table states.
+_SAME_LIMIT = {"minValue": "min", "maxValue": "max", "maxAllowedFields": "maxItems"}
+_CATALOG_TS = "nodes/CreativeAi/generated/catalog.ts"
+_FIELDS_TS = "nodes/CreativeAi/generated/descriptions/fields.ts"
+
+
+def _writings(f: Field) -> dict[str, list[str]]:
+    """Every block of the package that writes something about one field, by file: its entry
+    in FIELDS, its statements in descriptions/fields.ts (its parameter, any constant of its
+    own) and each operation's settings on top of its parameter."""
+    out: dict[str, list[str]] = {}
+    table = FILES[_CATALOG_TS].decode().split("export const FIELDS", 1)[1].split("\n};", 1)[0]
+    out[_CATALOG_TS] = re.findall(rf"^\t{f.key}: {{$.*?^\t}},$", table, re.M | re.S)
+    name = camel(f.key)
+    out[_FIELDS_TS] = [
+        statement
+        for statement in FILES[_FIELDS_TS].decode().split("\n\n")
+        if re.match(rf"(export )?const {name}(Choices)?: ", statement)
+    ]
+    for path, content in FILES.items():
+        if path.startswith(RESOURCES) and path.endswith(".ts"):
+            text = content.decode()
+            for m in re.finditer(rf"^(\t+)\.\.\.field\.{name},$", text, re.M):
+                end = text.index(f"\n{m.group(1)[:-1]}}}", m.end())
+                out.setdefault(path, []).append(text[m.end() : end])
+    return out
+
+
+def _facts(f: Field) -> list[tuple[str, str]]:
+    """The facts of a field's spec each block states as a literal (a reference to FIELDS
+    states nothing): its limits, each choice, its default."""
+    facts: list[tuple[str, str]] = []
+    for blocks in _writings(f).values():
+        for block in blocks:
+            for name, value in _LIMIT.findall(block):
+                facts.append((_SAME_LIMIT.get(name, name), value))
+            for inline in re.findall(r"^\t+options: \[(.*)\],$", block, re.M):
+                facts += [("option", v) for v in re.findall(r"'((?:[^'\\]|\\.)*)'", inline)]
+            facts += [("option", v) for v in re.findall(r"^\t+value: '(.*)',$", block, re.M)]
+            facts += [("default", v) for v in re.findall(r"^\t+default: (.*),$", block, re.M)]
+    return facts
+
+
+@pytest.mark.parametrize("f", SHOWN, ids=[f.key for f in SHOWN])
+def test_each_fact_of_a_fields_spec_is_stated_once(f: Field) -> None:
+    """A limit, a choice or a default is written once in the package: the parameter in
+    descriptions/ refers to the field's entry in FIELDS (which the node checks values
+    against) instead of restating it, and an operation restates none of it."""
+    facts = _facts(f)
+    repeated = sorted({fact for fact in facts if facts.count(fact) > 1})
+    assert not repeated, (f.key, repeated, _writings(f))
+    expected = [
+        (name, literal(value))
+        for name, value in (
+            ("min", f.minimum),
+            ("max", f.maximum),
+            ("minLength", f.min_length),
+            ("maxLength", f.max_length),
+            ("minItems", f.min_items),
+            ("maxItems", f.max_items),
+        )
+        if value is not None
+    ]
+    if f.type is FieldType.ENUM and f.closed:
+        expected += [("option", v) for v in f.option_values]
+    assert sorted(fact for fact in facts if fact[0] != "default") == sorted(expected), f.key
+
+
+def _field(key: str) -> Field:
+    return next(f for f in SHOWN if f.key == key)
+
+
+@pytest.mark.parametrize(
+    ("key", "path", "old", "new"),
+    [
+        ("duration", _FIELDS_TS, "maxValue: FIELDS.duration.max,", "maxValue: 15,"),
+        ("size", _FIELDS_TS, "options: FIELDS.size.options,", "options: ['1024x1024'],"),
+        (
+            "size",
+            f"{RESOURCES}/image/generate.ts",
+            "\t\t\tfield.size,\n",
+            "\t\t\t{\n\t\t\t\t...field.size,\n\t\t\t\tdefault: '1024x1024',\n\t\t\t},\n",
+        ),
+    ],
+    ids=["limit", "choice", "default"],
+)
+def test_the_repetition_check_catches_a_restated_fact(
+    key: str, path: str, old: str, new: str
+) -> None:
+    """The check above reads what the files say: a parameter that restates its field's
+    maximum or a choice, or an operation that restates the default, fails it."""
+    content = FILES[path]
+    assert old.encode() in content, (path, old)
+    FILES[path] = content.replace(old.encode(), new.encode(), 1)
+    try:
+        with pytest.raises(AssertionError):
+            test_each_fact_of_a_fields_spec_is_stated_once(_field(key))
+    finally:
+        FILES[path] = content
+    test_each_fact_of_a_fields_spec_is_stated_once(_field(key))
+
+
+def _optional_fields() -> list[Field]:
+    keys = {u.field.key for op in N8N_OPS for u in P.split(op).additional}
+    return [f for f in SHOWN if f.key in keys]
+
+
+@pytest.mark.parametrize("f", _optional_fields(), ids=[f.key for f in _optional_fields()])
+def test_an_optional_fields_example_is_its_placeholder_never_its_default(f: Field) -> None:
+    """n8n sends an added field's default: an example there is a value nobody chose."""
+    prop = sources.field_property(CATALOG, f)
+    assert literal(prop) in FIELDS_TS
+    if f.default is not None:
+        assert prop["default"] == f.default
+    elif f.type is FieldType.FILE:  # n8n's usual name of an item's binary field
+        assert prop["default"] == "data"
+    elif prop["type"] == "number":  # the least value it takes
+        assert prop["default"] == (f.minimum if f.minimum is not None else 0), f.key
+    elif prop["type"] == "options" and f.closed:  # the first choice, in the API's order
+        assert prop["default"] == f.options[0].value, f.key
+    else:
+        assert prop["default"] in ("", [], {}, False), f.key
+    if f.example is not None and prop["type"] in ("number", "string"):
+        assert prop["placeholder"] == f"e.g. {f.example}", f.key
+
+
+def test_a_new_optional_numbers_example_is_not_its_default() -> None:
+    new = _field("duration").model_copy(update={"default": None, "example": 42, "minimum": 1})
+    prop = P.property_for(new)
+    assert prop["default"] == 1 and prop["placeholder"] == "e.g. 42"
+
+
 def test_operations_name_their_fields_by_key_with_their_own_flags() -> None:
     catalog_ts = FILES["nodes/CreativeAi/generated/catalog.ts"].decode()
     for op in N8N_OPS:
@@ -204,9 +341,9 @@ def test_the_event_list_speaks_to_the_builder() -> None:
 
 @pytest.mark.parametrize("f", [f for f in SHOWN if f.type is FieldType.ENUM and f.closed])
 def test_choices_keep_the_catalogs_order(f: Field) -> None:
-    block = FIELDS_TS.split(f"const {camel(f.key)}Choices: INodePropertyOptions[] = [", 1)[1]
-    block = block.split("];", 1)[0]
-    assert re.findall(r"value: '([^']*)'", block) == list(f.option_values)
+    assert f"options: FIELDS.{f.key}.options," in FIELDS_TS
+    [entry] = _writings(f)[_CATALOG_TS]
+    assert re.findall(r"value: '([^']*)'", entry) == list(f.option_values)
 
 
 def test_options_that_act_after_the_job_are_hidden_where_they_would_be_ignored() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from connector.catalog import Field, FieldType, FieldUse, ModelSource, Operation, text
 from connector.catalog.text import n8n_description, singular, title_case, whether
-from connector.platforms.n8n.ts import camel, pascal
+from connector.platforms.n8n.ts import camel, number, pascal
 
 T = FieldType
 
@@ -59,16 +59,16 @@ def _default(f: Field) -> Any:
     t = f.type
     if t is T.BOOLEAN:
         return bool(f.default) if f.default is not None else False
+    # An example is never a default (a builder would send it without choosing it): it is the
+    # placeholder. Without a catalog default, the least value the field takes.
     if t in (T.INTEGER, T.NUMBER):
-        for candidate in (f.default, f.example, f.minimum):
+        for candidate in (f.default, f.minimum):
             if candidate is not None:
                 return candidate
         return 0
     if t is T.ENUM:
         if f.default is not None:
             return f.default
-        if f.example is not None:
-            return f.example
         return f.options[0].value if f.closed and f.options_source is None else ""
     if t is T.STRING_LIST:
         return []
@@ -79,6 +79,19 @@ def _default(f: Field) -> Any:
     if t is T.FILE:
         return "data"
     return f.default if isinstance(f.default, str) else ""
+
+
+def choices(f: Field) -> list[dict[str, Any]]:
+    """A closed list's choices (INodePropertyOptions), in the catalog's order (480p, 720p,
+    1080p), not alphabetically."""
+    return [
+        {
+            "name": title_case(o.label),
+            "value": o.value,
+            **({"description": o.help} if o.help else {}),
+        }
+        for o in f.options
+    ]
 
 
 def property_for(
@@ -113,15 +126,7 @@ def property_for(
     elif t is T.ENUM and f.closed:
         prop.update(
             type="options",
-            # In the catalog's order (480p, 720p, 1080p), not alphabetically.
-            options=[
-                {
-                    "name": title_case(o.label),
-                    "value": o.value,
-                    **({"description": o.help} if o.help else {}),
-                }
-                for o in f.options
-            ],
+            options=choices(f),
             default=_default(f),
         )
     elif t is T.ENUM:  # an open list: free text, the documented values as examples
@@ -142,6 +147,8 @@ def property_for(
             options["maxValue"] = f.maximum
         options["numberPrecision"] = 0 if t is T.INTEGER else 2
         prop.update(type="number", typeOptions=options, default=_default(f))
+        if f.example is not None and f.example != prop["default"]:
+            prop["placeholder"] = f"e.g. {number(f.example)}"
     elif t is T.BOOLEAN:
         prop.update(type="boolean", default=_default(f))
         help_text = whether(f.help)
@@ -217,7 +224,7 @@ def field_spec(
     }
     spec["allowed"] = f.allowed()
     if f.type is T.ENUM and f.closed:
-        spec["options"] = list(f.option_values)
+        spec["options"] = choices(f)
     for attr, out in (
         ("minimum", "min"),
         ("maximum", "max"),

@@ -120,18 +120,25 @@ def _path_params(catalog: Catalog) -> set[str]:
     return {p.key for op in catalog.for_platform("n8n") for p in op.path_params}
 
 
-def _choices(f: Field) -> str:
-    return f"{_export(f.key)}Choices"
+#: What a field's parameter shows of its `FIELDS` entry (n8n's name -> the entry's), read from
+#: there rather than restated: the runtime checks a value against the same entry.
+_FROM_TABLE = {"minValue": "min", "maxValue": "max", "maxAllowedFields": "maxItems"}
 
 
 def field_property(catalog: Catalog, f: Field) -> dict[str, Any]:
-    """A field's shared n8n parameter, as `descriptions/fields.ts` holds it. A closed list's
-    choices are a constant of their own, in the catalog's order (see `fields_file`)."""
+    """A field's shared n8n parameter, as `descriptions/fields.ts` holds it: its limits and a
+    closed list's choices refer to the field's entry in `FIELDS` (each stated once there)."""
     name = P.path_param_name(f) if f.key in _path_params(catalog) else None
     key = child_key(catalog)
     prop = P.property_for(f, name=name, child=lambda c: Raw(_export(key(c))))
+    entry = f"FIELDS.{f.key}"
     if prop["type"] == "options" and isinstance(prop.get("options"), list):
-        prop["options"] = Raw(_choices(f))
+        prop["options"] = Raw(f"{entry}.options")
+    if isinstance(prop.get("typeOptions"), dict):
+        prop["typeOptions"] = {
+            k: Raw(f"{entry}.{_FROM_TABLE[k]}") if k in _FROM_TABLE else v
+            for k, v in prop["typeOptions"].items()
+        }
     return prop
 
 
@@ -144,19 +151,17 @@ def field_table_entry(catalog: Catalog, f: Field) -> Any:
 def fields_file(catalog: Catalog) -> str:
     # Children first: a collection's parameter refers to its children's constants.
     ordered = sorted(n8n_fields(catalog).values(), key=lambda f: bool(f.children))
-    blocks = []
-    for f in ordered:
-        prop = field_property(catalog, f)
-        if prop.get("options") == Raw(_choices(f)):
-            choices = P.property_for(f)["options"]
-            blocks.append(f"const {_choices(f)}: INodePropertyOptions[] = {literal(choices)};\n")
-        blocks.append(f"export const {_export(f.key)}: INodeProperties = {literal(prop)};\n")
+    blocks = [
+        f"export const {_export(f.key)}: INodeProperties = {literal(field_property(catalog, f))};\n"
+        for f in ordered
+    ]
     return (
         HEADER
         + "// Every field's parameter, once; each operation's description names the ones it uses.\n"
-        + "// A closed list's choices keep the API's order (480p, 720p, 1080p), so they are\n"
-        + "// constants of their own rather than sorted by name.\n"
-        + "import type { INodeProperties, INodePropertyOptions } from 'n8n-workflow';\n\n"
+        + "// Limits and choices come from the field's entry in FIELDS, the table the node checks\n"
+        + "// values against (choices in the API's order: 480p, 720p, 1080p).\n"
+        + "import type { INodeProperties } from 'n8n-workflow';\n"
+        + "import { FIELDS } from '../catalog';\n\n"
         + "\n".join(blocks)
     )
 

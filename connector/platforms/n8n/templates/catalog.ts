@@ -1,4 +1,7 @@
 // The CreativeAI API as the node's runtime reads it: each field once, one entry per operation.
+// A field's limits and choices are stated here only; its parameter in descriptions/ shows them.
+import type { INodePropertyOptions } from 'n8n-workflow';
+
 export type JobState = 'pending' | 'processing' | 'completed' | 'failed' | 'canceled';
 
 export type FieldKind =
@@ -20,7 +23,8 @@ export interface FieldSpec {
 	label: string;
 	kind: FieldKind;
 	allowed: string;
-	options?: string[];
+	/** A closed list's choices, in the API's order (the parameter's dropdown shows them). */
+	options?: INodePropertyOptions[];
 	min?: number;
 	max?: number;
 	minLength?: number;

@@ -102,7 +102,7 @@ export function convert(field: UsedField, raw: unknown): Checked {
 			if (typeof raw !== 'string' && typeof raw !== 'number') return bad(field, raw);
 			const text = field.kind === 'url' ? String(raw).trim() : String(raw);
 			if (field.kind === 'url' && !isUrl(text)) return bad(field, raw);
-			if (field.options && !field.options.includes(text)) return bad(field, raw);
+			if (field.options && !field.options.some((choice) => choice.value === text)) return bad(field, raw);
 			if (
 				(field.minLength !== undefined && text.length < field.minLength) ||
 				(field.maxLength !== undefined && text.length > field.maxLength)
