@@ -152,6 +152,17 @@ def test_each_fact_of_a_fields_spec_is_stated_once(f: Field) -> None:
     assert sorted(fact for fact in facts if fact[0] != "default") == sorted(expected), f.key
 
 
+def test_a_batch_names_its_list_field_and_restates_none_of_it() -> None:
+    """A batch's wire name, entry fields and size are its list field's, in FIELDS."""
+    batch = CATALOG.operation("batch.create")
+    [list_field] = [u.field for u in batch.fields if u.field.type is FieldType.OBJECT_LIST]
+    blocks = re.findall(r"^\t\tbatch: \{$.*?^\t\t\},$", FILES[_CATALOG_TS].decode(), re.M | re.S)
+    assert blocks
+    for block in blocks:
+        assert f"list: '{list_field.key}'," in block
+        assert not re.search(r"^\t+(max|maxItems|perItem|listField):", block, re.M), block
+
+
 def _field(key: str) -> Field:
     return next(f for f in SHOWN if f.key == key)
 

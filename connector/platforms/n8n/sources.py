@@ -623,17 +623,17 @@ def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
         list_field = next(u.field for u in batch.fields if u.field.type.value == "object_list")
         status = catalog.operation(batch.status_operation or "batch.get")
         op_names = {u.field.name for u in op.fields}
+        if list_field.key not in n8n_fields(catalog) or list_field.max_items is None:
+            raise ValueError(f"{batch.key}: {list_field.key} needs an entry with a maximum")
         spec["batch"] = {
             "path": batch.path,
             "statusPath": status.path,
-            "listField": list_field.name,
-            "perItem": [c.name for c in list_field.children],
+            "list": list_field.key,  # its wire name, entries and maximum are in FIELDS
             "shared": [
                 u.field.name
                 for u in batch.fields
                 if u.field is not list_field and u.field.name in op_names
             ],
-            "max": list_field.max_items or limits.BATCH_MAX_PROMPTS,
             "events": list(batch.events),
             "interval": limits.POLL_CADENCE[JobKind.BATCH].interval,
             "timeout": limits.POLL_CADENCE[JobKind.BATCH].timeout,

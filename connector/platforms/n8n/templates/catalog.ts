@@ -55,10 +55,10 @@ export interface JobSpec {
 export interface BatchSpec {
 	path: string;
 	statusPath: string;
-	listField: string;
-	perItem: string[];
+	/** The batch's list of entries: its key in FIELDS (its wire name, entries and size). */
+	list: string;
+	/** The wire names of the fields every entry of one batch shares. */
 	shared: string[];
-	max: number;
 	events: string[];
 	interval: number;
 	timeout: number;

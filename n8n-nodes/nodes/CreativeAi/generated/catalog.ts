@@ -56,10 +56,10 @@ export interface JobSpec {
 export interface BatchSpec {
 	path: string;
 	statusPath: string;
-	listField: string;
-	perItem: string[];
+	/** The batch's list of entries: its key in FIELDS (its wire name, entries and size). */
+	list: string;
+	/** The wire names of the fields every entry of one batch shares. */
 	shared: string[];
-	max: number;
 	events: string[];
 	interval: number;
 	timeout: number;
@@ -767,10 +767,8 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 		batch: {
 			path: '/v1/video/generations/batch',
 			statusPath: '/v1/video/generations/batch/{batch_id}',
-			listField: 'prompts',
-			perItem: ['prompt', 'image_url'],
+			list: 'batch_prompts',
 			shared: ['model', 'duration', 'aspect_ratio', 'webhook_url'],
-			max: 20,
 			events: ['video.batch.completed'],
 			interval: 10,
 			timeout: 3600,
@@ -862,10 +860,8 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 		batch: {
 			path: '/v1/video/generations/batch',
 			statusPath: '/v1/video/generations/batch/{batch_id}',
-			listField: 'prompts',
-			perItem: ['prompt', 'image_url'],
+			list: 'batch_prompts',
 			shared: ['model', 'duration', 'aspect_ratio', 'webhook_url'],
-			max: 20,
 			events: ['video.batch.completed'],
 			interval: 10,
 			timeout: 3600,
