@@ -37,17 +37,18 @@ def test_the_resources_file_says_it_is_generated() -> None:
     assert text.splitlines()[0] == f"# {GENERATED_NOTICE}"
 
 
-def _with_background_removal() -> Catalog:
-    """The catalog plus an operation on the shared status endpoint: an image URL in, a job out."""
+def _with_cutout() -> Catalog:
+    """The catalog plus an operation on the shared status endpoint (an image URL in, a job out),
+    named so that it cannot be one the catalog has."""
     voice = CATALOG.operation("voice.create")
     new = voice.model_copy(
         update={
-            "key": "image.remove_background",
+            "key": "image.cutout_for_test",
             "resource": "image",
-            "action": "remove_background",
-            "label": "Remove Image Background",
+            "action": "cutout_for_test",
+            "label": "Cut Out Image (Test)",
             "description": "Cut the subject of an image out of its background.",
-            "path": "/api/generate/remove-background",
+            "path": "/api/generate/cutout-for-test",
             "fields": (),
             "events": (),
         }
@@ -64,16 +65,16 @@ def _with_background_removal() -> Catalog:
 
 
 def test_a_new_shared_status_operation_gets_typed_methods_from_the_catalog_alone() -> None:
-    catalog = _with_background_removal()
-    assert catalog.operation("image.remove_background").job is JobKind.SHARED
+    catalog = _with_cutout()
+    assert catalog.operation("image.cutout_for_test").job is JobKind.SHARED
     files = emitter.emit(catalog)
     code, params = files[emitter.RESOURCES].decode(), files[emitter.TARGET].decode()
-    assert "class ImageRemoveBackgroundParams(TypedDict, total=False):" in params
+    assert "class ImageCutoutForTestParams(TypedDict, total=False):" in params
     assert "    image_url: Required[str]" in params
-    sig = "def remove_background(self, **fields: Unpack[ImageRemoveBackgroundParams]) -> SharedJob:"
+    sig = "def cutout_for_test(self, **fields: Unpack[ImageCutoutForTestParams]) -> SharedJob:"
     assert code.count(f"    {sig}") == 1 and code.count(f"    async {sig}") == 1
     assert '"""Cut the subject of an image out of its background."""' in code
-    assert 'self._client.call("image.remove_background", **fields)' in code
+    assert 'self._client.call("image.cutout_for_test", **fields)' in code
     assert files == emitter.emit(catalog)  # deterministic
     unchanged = emitter.emit(CATALOG)[emitter.RESOURCES].decode()
-    assert "remove_background" not in unchanged
+    assert "cutout_for_test" not in unchanged
