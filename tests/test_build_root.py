@@ -121,8 +121,9 @@ def test_build_outside_any_checkout_says_so(tmp_path: Path) -> None:
 
 
 def test_build_regenerates_params_the_client_already_names(other_checkout: Path) -> None:
-    """A new typed-parameter class used by resources.py before it was generated: `build`
-    (the copy's own code this time) still runs, and afterwards the client imports."""
+    """A new typed-parameter class named by resources.py before it was generated: `build`
+    (the copy's own code this time) still runs, regenerates both files (the new operation gets
+    its method), and afterwards the client imports."""
     ops = other_checkout / "connector/catalog/operations.py"
     text = ops.read_text()
     anchor = "BY_KEY: dict[str, Operation] = {op.key: op for op in ALL}"
@@ -161,6 +162,8 @@ def test_build_regenerates_params_the_client_already_names(other_checkout: Path)
     )
     assert done.returncode == 0, done.stderr
     assert "class VoiceFutureParams(TypedDict" in (other_checkout / PARAMS).read_text()
+    future_method = "def future(self, **fields: Unpack[VoiceFutureParams]) -> SharedJob:"
+    assert future_method in resources.read_text()  # the resources are generated too
     fixed = subprocess.run(
         [sys.executable, "-c", "import connector.client"],
         cwd=other_checkout,

@@ -30,23 +30,13 @@ from connector.client._base import (
 from connector.client._retry import RetryPolicy, retryable_status
 from connector.client.errors import APIError, CreativeAIError, NotFoundError, WaitTimeoutError
 from connector.client.params import BatchCreateParams
-from connector.client.resources import (
-    AsyncBatches,
-    AsyncCharts,
-    AsyncCompose,
-    AsyncImages,
-    AsyncJobs,
-    AsyncModels,
-    AsyncPrices,
-    AsyncVideos,
-    AsyncVoice,
-)
+from connector.client.resources import AsyncClientResources
 from connector.client.sse import StreamDropped, StreamUpdate, afollow
 
 J = TypeVar("J", bound=Job)
 
 
-class AsyncCreativeAI:
+class AsyncCreativeAI(AsyncClientResources):
     """Asynchronous CreativeAI client; the same calls as `CreativeAI`, awaited.
 
         async with AsyncCreativeAI() as client:
@@ -84,18 +74,7 @@ class AsyncCreativeAI:
         self._headers = self._settings.headers
         self._sleep = sleep
         self._clock = clock
-        self._attach_resources()
-
-    def _attach_resources(self) -> None:
-        self.videos = AsyncVideos(self)
-        self.batches = AsyncBatches(self)
-        self.voice = AsyncVoice(self)
-        self.compose = AsyncCompose(self)
-        self.jobs = AsyncJobs(self)
-        self.images = AsyncImages(self)
-        self.charts = AsyncCharts(self)
-        self.models = AsyncModels(self)
-        self.prices = AsyncPrices(self)
+        self._attach_resources(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -121,7 +100,7 @@ class AsyncCreativeAI:
         )
         clone._headers = clone._settings.headers
         clone._owns_http = False
-        clone._attach_resources()
+        clone._attach_resources(clone)
         return clone
 
     async def close(self) -> None:

@@ -30,23 +30,13 @@ from connector.client._base import (
 from connector.client._retry import RetryPolicy, retryable_status
 from connector.client.errors import APIError, CreativeAIError, NotFoundError, WaitTimeoutError
 from connector.client.params import BatchCreateParams
-from connector.client.resources import (
-    Batches,
-    Charts,
-    Compose,
-    Images,
-    Jobs,
-    Models,
-    Prices,
-    Videos,
-    Voice,
-)
+from connector.client.resources import ClientResources
 from connector.client.sse import StreamDropped, StreamUpdate, follow
 
 J = TypeVar("J", bound=Job)
 
 
-class CreativeAI:
+class CreativeAI(ClientResources):
     """Synchronous CreativeAI client.
 
         client = CreativeAI()                       # CREATIVEAI_API_KEY, CREATIVEAI_BASE_URL
@@ -85,18 +75,7 @@ class CreativeAI:
         self._headers = self._settings.headers
         self._sleep = sleep
         self._clock = clock
-        self._attach_resources()
-
-    def _attach_resources(self) -> None:
-        self.videos = Videos(self)
-        self.batches = Batches(self)
-        self.voice = Voice(self)
-        self.compose = Compose(self)
-        self.jobs = Jobs(self)
-        self.images = Images(self)
-        self.charts = Charts(self)
-        self.models = Models(self)
-        self.prices = Prices(self)
+        self._attach_resources(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -122,7 +101,7 @@ class CreativeAI:
         )
         clone._headers = clone._settings.headers
         clone._owns_http = False
-        clone._attach_resources()
+        clone._attach_resources(clone)
         return clone
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """Emitters: each turns the catalog into one generated part of the repository.
 
 `creativeai-connector build` is the one generator: the three platform packages and the
-Python client's typed parameters (`client`). An emitter is a module
+Python client's typed parameters and resource classes (`client`). An emitter is a module
 `connector.platforms.<name>` with:
 
     OUTPUT_DIR: str                                  # e.g. "n8n-nodes", relative to the repo

@@ -1,17 +1,22 @@
-"""The Python client's generated part: `connector/client/params.py`, typed keyword arguments
-for the resource methods. `creativeai-connector build` writes it with the platform packages.
+"""The Python client's generated part, written by `creativeai-connector build` with the
+platform packages: `connector/client/params.py` (typed keyword arguments) and
+`connector/client/resources.py` (the resource classes: `client.videos.create(...)`).
 
 The catalog stays the one description of the API; this turns its fields into `TypedDict`s so
-editors complete field names and mypy checks values (closed enums become `Literal`s). It
-imports only the catalog, never the client whose file it writes, so it runs even while the
-client's hand-written code names a type not generated yet.
+editors complete field names and mypy checks values (closed enums become `Literal`s), and its
+operations into typed methods, one per operation (the `create_from_*` of a resource share
+`create`), documented with the operation's description. What the catalog cannot say is
+hand-written in `connector/client/_resource_base.py`, which the generated classes build on.
+It imports only the catalog, never the client whose files it writes, so it runs even while
+the client's hand-written code names a type not generated yet.
 """
 
 from __future__ import annotations
 
 import textwrap
 
-from connector.catalog import Catalog, Field, FieldType
+from connector.catalog import Catalog, Field, FieldType, Operation
+from connector.catalog.fields import STREAM
 from connector.catalog.spec import OperationKind
 from connector.platforms import GENERATED_NOTICE
 
@@ -19,6 +24,7 @@ T = FieldType
 OUTPUT_DIR = "connector/client"
 MANIFEST = False  # the folder is hand-written but for this one file: no manifest there
 TARGET = "params.py"
+RESOURCES = "resources.py"
 BUILD_NOTICE = f"# {GENERATED_NOTICE}\n"
 
 #: The client's own option of every paid call (not sent to the API): see `_credits`.
@@ -178,4 +184,249 @@ def render(catalog: Catalog) -> str:
 
 def emit(catalog: Catalog) -> dict[str, bytes]:
     """The emitter contract of `connector.platforms`: relative path -> content."""
-    return {TARGET: render(catalog).encode()}
+    return {TARGET: render(catalog).encode(), RESOURCES: render_resources(catalog).encode()}
+
+
+# -- resources.py ------------------------------------------------------------------------------
+
+BASE = "connector.client._resource_base"
+#: Methods whose signature is the client's own, hand-written in `BASE` as a base class (sync
+#: name; the async one is "Async" + it): the generated class of the resource derives from it.
+HAND_WRITTEN: dict[str, str] = {"batch.create": "BatchCreate"}
+#: Resources whose client attribute is not the plural of their key (`client.voice`).
+ATTRIBUTES: dict[str, str] = {"voice": "voice", "compose": "compose"}
+STREAM_ARGS = ("dialect: str | None = None", "poll_interval: float | None = None")
+WIDTH = 100  # the repository's line length (ruff)
+
+RESOURCES_HEADER = '''"""Typed resource methods, one per catalog operation (`client.videos.create`).
+
+Keyword arguments are typed by `params`; the catalog's request models check them again when
+the call is made. Sync and async twins: each method names its operation and passes the
+fields through the client's `call` (or `stream`); what the catalog cannot say is in
+`_resource_base`.
+"""
+
+from __future__ import annotations
+'''
+
+
+def attribute(resource: str) -> str:
+    """The client attribute of a resource: `client.videos`, `client.batches`, `client.voice`."""
+    if resource in ATTRIBUTES:
+        return ATTRIBUTES[resource]
+    return resource + ("es" if resource.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def method_name(op: Operation) -> str:
+    """The resource method that runs `op` (`create_from_text` and `create_from_image`: `create`)."""
+    return "create" if op.action.startswith("create_") else op.action
+
+
+def is_stream(op: Operation) -> bool:
+    """A progress stream: the operation sends the fixed `stream` field."""
+    return any(use.field.name == STREAM.name and use.field.fixed for use in op.fields)
+
+
+class Method:
+    """One resource method: the operations it runs (several only for `create_from_*`)."""
+
+    def __init__(self, name: str, ops: list[Operation], params: str | None) -> None:
+        self.name = name
+        self.ops = ops
+        self.params = params
+        responses = {op.response for op in ops}
+        if len(responses) != 1:
+            raise ValueError(f"{[o.key for o in ops]} share `{name}` but answer {responses}")
+        self.response = ops[0].response
+        self.stream = is_stream(ops[0])
+        self.markers = self._markers()
+
+    def _markers(self) -> dict[str, str]:
+        """For a method of several operations: the field that picks each, but the default."""
+        if len(self.ops) == 1:
+            return {}
+        markers: dict[str, str] = {}
+        defaults = []
+        for op in self.ops:
+            others = {u.field.name for o in self.ops if o is not op for u in o.fields}
+            own = [u.field.name for u in op.fields if u.required and u.field.name not in others]
+            if own:
+                markers[op.key] = own[0]
+            else:
+                defaults.append(op.key)
+        if len(defaults) != 1:
+            keys = [op.key for op in self.ops]
+            raise ValueError(f"{keys} share `{self.name}`: exactly one may lack a field of its own")
+        self.default = defaults[0]
+        return markers
+
+    def docstring(self) -> list[str]:
+        if not self.markers:
+            return [self.ops[0].description]
+        default = next(op for op in self.ops if op.key == self.default)
+        lines = [default.description, ""]
+        for op in self.ops:
+            if op.key in self.markers:
+                words = op.description[0].lower() + op.description[1:]
+                lines.append(f"With `{self.markers[op.key]}`: {words}")
+        return lines
+
+
+def _methods(catalog: Catalog) -> dict[str, list[Method]]:
+    """Resource key -> its generated methods, in catalog order."""
+    params = {key: name for name, keys, _ in specs(catalog) for key in keys}
+    grouped: dict[str, dict[str, list[Operation]]] = {}
+    for op in catalog.operations.values():
+        by_name = grouped.setdefault(op.resource, {})
+        if op.key not in HAND_WRITTEN:
+            by_name.setdefault(method_name(op), []).append(op)
+    return {
+        resource: [Method(name, ops, params.get(ops[0].key)) for name, ops in by_name.items()]
+        for resource, by_name in grouped.items()
+    }
+
+
+def _bases(catalog: Catalog, resource: str, asynchronous: bool) -> str:
+    prefix = "Async" if asynchronous else ""
+    for key, base in HAND_WRITTEN.items():
+        if catalog.operation(key).resource == resource:
+            return prefix + base
+    return "AsyncResource" if asynchronous else "SyncResource"
+
+
+def _wrap_doc(lines: list[str], indent: str) -> list[str]:
+    """A docstring at `indent`, wrapped to the line length."""
+    width = WIDTH - len(indent) - 6  # the quotes either side
+    out: list[str] = []
+    for line in lines:
+        wrapped = textwrap.wrap(line, width=width, break_on_hyphens=False) or [""]
+        out += wrapped
+    if len(out) == 1:
+        return [f'{indent}"""{out[0]}"""']
+    body = [f"{indent}{line}" if line else "" for line in out[1:]]
+    return [f'{indent}"""{out[0]}', *body, f'{indent}"""']
+
+
+def _def(indent: str, head: str, args: list[str], returns: str) -> list[str]:
+    """A `def` laid out the way ruff format lays it out."""
+    one = f"{indent}{head}({', '.join(args)}) -> {returns}:"
+    if len(one) <= WIDTH:
+        return [one]
+    inner = f"{indent}    {', '.join(args)}"
+    if len(inner) <= WIDTH and not any(a.startswith("*,") for a in args):
+        return [f"{indent}{head}(", inner, f"{indent}) -> {returns}:"]
+    return [f"{indent}{head}(", *(f"{indent}    {a}," for a in args), f"{indent}) -> {returns}:"]
+
+
+def _call(indent: str, head: str, args: list[str]) -> list[str]:
+    """`head(args)` laid out the way ruff format lays it out."""
+    one = f"{indent}{head}({', '.join(args)})"
+    if len(one) <= WIDTH:
+        return [one]
+    inner = f"{indent}    {', '.join(args)}"
+    if len(inner) <= WIDTH:
+        return [f"{indent}{head}(", inner, f"{indent})"]
+    return [f"{indent}{head}(", *(f"{indent}    {a}," for a in args), f"{indent})"]
+
+
+def _method(m: Method, asynchronous: bool) -> list[str]:
+    op = m.ops[0]
+    client = "AsyncCreativeAI" if asynchronous else "CreativeAI"
+    doc = m.docstring()
+    if m.stream:
+        args = ["self", "*", *STREAM_ARGS, f"**fields: Unpack[{m.params}]"]
+        iterator = "AsyncIterator" if asynchronous else "Iterator"
+        doc = [*doc[:-1], f"{doc[-1]} See `{client}.stream`."]
+        lines = _def("    ", f"def {m.name}", args, f"{iterator}[StreamUpdate]")
+        lines += _wrap_doc(doc, " " * 8)
+        sent = [f'"{op.key}"', "dialect=dialect", "poll_interval=poll_interval", "**fields"]
+        return lines + _call(" " * 8, "return self._client.stream", sent)
+    if m.params is not None:
+        args, passed = ["self", f"**fields: Unpack[{m.params}]"], ["**fields"]
+    else:
+        names = [p.name for p in op.path_params]
+        args = ["self", *(f"{n}: str" for n in names), *(["/"] if names else [])]
+        passed = [f"{n}={n}" for n in names]
+    prefix = "async def" if asynchronous else "def"
+    lines = _def("    ", f"{prefix} {m.name}", args, m.response)
+    lines += _wrap_doc(doc, " " * 8)
+    target = f'"{op.key}"'
+    if m.markers:
+        chosen = [f'"{m.default}"', *(f'{f}="{k}"' for k, f in m.markers.items())]
+        lines += _call(" " * 8, "op = pick", ["fields", *chosen])
+        target = "op"
+    awaited = "await " if asynchronous else ""
+    call = f"{awaited}self._client.call({', '.join([target, *passed])})"
+    one = f"        return typed({m.response}, {call})"
+    if len(one) <= WIDTH:
+        return [*lines, one]
+    return [*lines, f"        answer = {call}", f"        return typed({m.response}, answer)"]
+
+
+def _resource_class(catalog: Catalog, resource: str, methods: list[Method], aio: bool) -> str:
+    name = ("Async" if aio else "") + _class_name(attribute(resource))
+    res = catalog.resources[resource]
+    ops = [op.key for op in catalog.operations.values() if op.resource == resource]
+    lines = [f"class {name}({_bases(catalog, resource, aio)}):"]
+    lines += _wrap_doc([f"{res.label}: {', '.join(f'`{k}`' for k in ops)}."], "    ")
+    for m in methods:
+        lines += ["", *_method(m, aio)]
+    return "\n".join(lines) + "\n"
+
+
+def _attach(resources: list[str], asynchronous: bool) -> str:
+    name = "AsyncClientResources" if asynchronous else "ClientResources"
+    caller = "AsyncCaller" if asynchronous else "Caller"
+    client = "AsyncCreativeAI" if asynchronous else "CreativeAI"
+    prefix = "Async" if asynchronous else ""
+    lines = [
+        f"class {name}:",
+        f'    """The resources of `{client}`, one attribute each (`client.videos`)."""',
+        "",
+        f"    def _attach_resources(self, client: {caller}) -> None:",
+    ]
+    for r in resources:
+        lines.append(f"        self.{attribute(r)} = {prefix}{_class_name(attribute(r))}(client)")
+    return "\n".join(lines) + "\n"
+
+
+def _import(module: str, names: list[str]) -> str:
+    one = f"from {module} import {', '.join(names)}"
+    if len(one) <= WIDTH:
+        return one
+    return f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+
+
+def render_resources(catalog: Catalog) -> str:
+    methods = _methods(catalog)
+    resources = list(methods)
+    all_methods = [m for ms in methods.values() for m in ms]
+    streams = any(m.stream for m in all_methods)
+    responses = {m.response for m in all_methods if not m.stream}
+    params = {m.params for m in all_methods if m.params is not None}
+    bases = {"AsyncCaller", "AsyncResource", "Caller", "SyncResource", "typed"}
+    for r in resources:
+        base = _bases(catalog, r, False)
+        if base != "SyncResource":
+            bases |= {base, "Async" + base}
+    if any(m.markers for m in all_methods):
+        bases.add("pick")
+    imports = []
+    if streams:
+        imports += ["from collections.abc import AsyncIterator, Iterator", ""]
+    if params:
+        imports += ["from typing_extensions import Unpack", ""]
+    imports.append(_import("connector.catalog.responses", sorted(responses)))
+    imports.append(_import(BASE, sorted(bases, key=lambda n: (n[0].islower(), n))))
+    if params:
+        imports.append(_import("connector.client.params", sorted(params)))
+    if streams:
+        imports.append("from connector.client.sse import StreamUpdate")
+    head = BUILD_NOTICE + RESOURCES_HEADER + "\n" + "\n".join(imports) + "\n"
+    blocks = [head + "\n# -- sync " + "-" * (WIDTH - 10) + "\n"]
+    blocks += [_resource_class(catalog, r, methods[r], False) for r in resources]
+    blocks.append(_attach(resources, False))
+    blocks.append("# -- async " + "-" * (WIDTH - 11) + "\n")
+    blocks += [_resource_class(catalog, r, methods[r], True) for r in resources]
+    blocks.append(_attach(resources, True))
+    return "\n\n".join(blocks)
