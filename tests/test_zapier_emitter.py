@@ -348,3 +348,14 @@ def test_an_action_shows_the_operations_own_help_and_placeholder() -> None:
         assert js.string(use.help) in source or use.help in source
     ratio = inputs.uses(CATALOG.operation("batch.create"))["aspect_ratio"]
     assert isinstance(ratio, dict) and "source image" not in ratio["helpText"]
+
+
+def test_no_action_lists_an_output_key_twice() -> None:
+    """A trigger's own `id` is not listed again beside the contract's `id` (Zapier shows one
+    output field per key)."""
+    for path, content in zapier.emit(CATALOG).items():
+        if not path.endswith(".js") or "outputFields" not in content.decode():
+            continue
+        block = content.decode().split("outputFields: [", 1)[1].split("\n    ],", 1)[0]
+        keys = re.findall(r"\{ key: '([^']+)'", block)
+        assert len(keys) == len(set(keys)), (path, sorted(k for k in keys if keys.count(k) > 1))

@@ -122,8 +122,12 @@ def sample_of(output: Output, paths: list[str], **added: Any) -> dict[str, Any]:
 
 def contract_fields(output: Output, paths: list[str], **added: str) -> list[dict[str, Any]]:
     """Zapier output fields for the contract's fields (Title Case labels), with the `file`
-    beside each output URL and the `added` keys (key -> label)."""
-    fields = [{"key": k, "label": label, "type": "string"} for k, label in added.items()]
+    beside each output URL and the `added` keys (key -> label) that the contract does not
+    already name (each key is listed once)."""
+    named = {f.key for f in output.fields}
+    fields = [
+        {"key": k, "label": label, "type": "string"} for k, label in added.items() if k not in named
+    ]
     _walk(output.fields, "", "", fields)
     for path in paths:
         head, _, _ = path.rpartition(".")

@@ -65,7 +65,6 @@ module.exports = {
     performList: (z, bundle) => recent(z, bundle, hook),
     sample,
     outputFields: [
-      { key: 'id', label: 'ID', type: 'string' },
       { key: 'event', label: 'Event', type: 'string' },
       { key: 'id', label: 'Job ID', type: 'string' },
       { key: 'object', label: 'Object Type', type: 'string' },
