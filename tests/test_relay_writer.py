@@ -23,7 +23,7 @@ from connector.relay import ingest
 from connector.relay.config import ConfigError, RelayConfig
 from connector.relay.storage import open_storage
 from connector.relay.storage.group import GroupCommit
-from connector.relay.storage.records import Attempt, AttemptResult, DeliveryStatus
+from connector.relay.storage.rows import Attempt, AttemptResult, DeliveryStatus
 from connector.relay.storage.sqlite import SqliteStorage
 from connector.relay.storage.writer import IngestWriter, WriterPath
 from connector.relay.testing import video_payload, wait_until

@@ -22,7 +22,7 @@ from typing import IO, Any
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.serving import DechunkedInput
 
-from connector.relay.storage.records import parse_time
+from connector.relay.storage.rows import parse_time
 
 _ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
 _ASCII_NUMBER = re.compile(r"[0-9]{1,15}(\.[0-9]{1,9})?")

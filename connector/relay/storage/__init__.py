@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from connector.relay.config import RelayConfig
 from connector.relay.storage.base import Storage, Tx, WritePath
-from connector.relay.storage.records import (
+from connector.relay.storage.rows import (
     REPLAYABLE,
     Attempt,
     AttemptResult,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-from connector.relay.storage.records import (
+from connector.relay.storage.rows import (
     Attempt,
     AttemptResult,
     Claim,

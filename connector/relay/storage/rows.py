@@ -1,4 +1,4 @@
-"""What the relay stores: plain, typed records shared by every storage backend."""
+"""What the relay stores: plain, typed rows shared by every storage backend."""
 
 from __future__ import annotations
 
