@@ -22,9 +22,12 @@ from connector.catalog.spec import FieldType, Operation, OperationKind
 T = FieldType
 
 __all__ = [
+    "LEDGER_RESULT_MAX_BYTES",
     "MAX_CREDITS",
+    "PER_CALL_CAP",
     "PRICE_OPERATION",
     "RECORD_KEY",
+    "STATIC_DATA_LEDGER",
     "StepOption",
     "capped",
     "over_cap",
@@ -75,6 +78,27 @@ RECORD_KEY = StepOption(
         "One job per record needs the relay, which keeps the keys for you; without it this "
         "step starts a new job on every run."
     ),
+)
+
+
+#: The largest synchronous answer (an image result) a ledger keeps for a key, as JSON.
+LEDGER_RESULT_MAX_BYTES = 64 * 1024
+
+#: Where a platform sends many items as batch calls (n8n's "Send Items as Batches"): what
+#: the cap covers there.
+PER_CALL_CAP = (
+    "When items go out together as one batch call (Send Items as Batches), the cap is for "
+    "that call as a whole."
+)
+
+#: n8n keeps a Record key's job in the workflow's static data, which n8n saves only for
+#: production executions. Source: https://docs.n8n.io/code/cookbook/builtin/get-workflow-static-data/
+#: ("Static data isn't available when testing workflows. The workflow must be published and
+#: called by a trigger or webhook to save static data.")
+STATIC_DATA_LEDGER = (
+    "The node keeps the keys in the workflow's static data, which n8n saves only when a "
+    "published workflow runs from its trigger or webhook: a manual test run starts a new job "
+    "each time."
 )
 
 

@@ -251,7 +251,7 @@ async function start({ credentials }) {
 		};
 	}
 
-	function workflowFor({ resource, operation, params, items, continueOnFail, nodeName }) {
+	function workflowFor({ resource, operation, params, items, continueOnFail, nodeName, staticData }) {
 		const name = nodeName || 'CreativeAI';
 		const node = {
 			id: 'creativeai-node',
@@ -274,7 +274,9 @@ async function start({ credentials }) {
 			connections: { Items: { main: [[{ node: name, type: 'main', index: 0 }]] } },
 			settings: { executionOrder: 'v1' },
 		};
-		return { data, workflow: new Workflow({ ...data, nodeTypes, staticData: {} }), node };
+		// `staticData`: the workflow's static data, kept by the test across runs as n8n keeps
+		// it for a published workflow (n8n saves it only for production executions).
+		return { data, workflow: new Workflow({ ...data, nodeTypes, staticData: staticData ?? {} }), node };
 	}
 
 	function summary(run, name) {

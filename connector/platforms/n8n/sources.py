@@ -22,6 +22,7 @@ from connector.catalog import (
     errors,
     limits,
     states,
+    steps,
 )
 from connector.catalog.contract import Output, OutputField
 from connector.catalog.events import unconfirmed_note
@@ -206,6 +207,24 @@ def _option_properties() -> dict[str, dict[str, Any]]:
             "the API refuses one entry, that item gets the error and the others are sent "
             "again without it, in the same run (a refused call is not billed).",
         },
+        "maxCredits": {
+            "displayName": steps.MAX_CREDITS.label,
+            "name": "maxCredits",
+            "type": "number",
+            "typeOptions": {"minValue": steps.MAX_CREDITS.minimum, "numberPrecision": 0},
+            "default": steps.MAX_CREDITS.minimum,
+            "description": n8n_description(steps.MAX_CREDITS.help),
+        },
+        "recordKey": {
+            "displayName": steps.RECORD_KEY.label,
+            "name": "recordKey",
+            "type": "string",
+            "default": "",
+            "placeholder": "e.g. SKU-1042",
+            "description": n8n_description(
+                f"{steps.RECORD_KEY.help} {steps.STATIC_DATA_LEDGER}"
+            ),
+        },
     }
 
 
@@ -230,7 +249,13 @@ def _options_for(op: Operation) -> list[str]:
         names.append("parallel")
     if op.key in _batchable(op):
         names.append("batchItems")
+    if _is_capped(op):
+        names += ["maxCredits", "recordKey"]
     return names
+
+
+def _is_capped(op: Operation) -> bool:
+    return op.key in {o.key for o in steps.capped([op])}
 
 
 #: Options that only act once a job has finished: hidden under "Don't Wait".
@@ -245,6 +270,9 @@ def _when_completion(modes: list[str], *, hide: bool = False) -> dict[str, Any]:
 
 
 def _option_ref(op: Operation, name: str) -> Any:
+    if name == "maxCredits" and op.key in _batchable(op):
+        help_text = f"{steps.MAX_CREDITS.help} {steps.PER_CALL_CAP}"
+        return {Raw("...option.maxCredits"): None, "description": n8n_description(help_text)}
     if op.is_async and name in _AFTER_THE_JOB:
         return {
             Raw(f"...option.{name}"): None,
@@ -600,6 +628,16 @@ def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
         + [P.use_spec(u.field.key, required=False, additional=True) for u in fields.additional],
         "output": output_name(catalog, catalog.output(op.key)),
     }
+    if _is_capped(op):
+        spec["capped"] = True
+        # A model left empty is priced as the model the API defaults to (as Make prices it).
+        defaults = {
+            u.field.name: u.field.default
+            for u in op.visible_fields("n8n")
+            if u.field.options_source and isinstance(u.field.default, str)
+        }
+        if defaults:
+            spec["priceDefaults"] = defaults
     if op.one_of:
         spec["oneOf"] = [list(group) for group in op.one_of]
     if fields.choices:
@@ -628,6 +666,7 @@ def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
         spec["batch"] = {
             "path": batch.path,
             "statusPath": status.path,
+            "statusLabel": status.label,
             "list": list_field.key,  # its wire name, entries and maximum are in FIELDS
             "shared": [
                 u.field.name
@@ -682,6 +721,18 @@ def _errors() -> dict[str, Any]:
     }
 
 
+def _step_facts(catalog: Catalog) -> dict[str, Any]:
+    """What "Max Credits" and "Record Key" need at run time: the price endpoint, the
+    refusals with their blanks (`{estimate}`, `{cap}`, `{reason}`), how long a key holds."""
+    return {
+        "pricePath": catalog.operation(steps.PRICE_OPERATION).path,
+        "overCap": steps.over_cap("{estimate}", "{cap}"),
+        "unpriceable": steps.unpriceable("{reason}", "{cap}"),
+        "ledgerDays": limits.OUTPUT_URL_LIFETIME_DAYS,
+        "ledgerResultMaxBytes": steps.LEDGER_RESULT_MAX_BYTES,
+    }
+
+
 def catalog_ts(catalog: Catalog) -> str:
     by_resource = resources(catalog)
     ops: dict[str, Any] = {}
@@ -725,6 +776,7 @@ def catalog_ts(catalog: Catalog) -> str:
         "catalog.ts",
         GENERATED_NOTICE,
         api=literal(api),
+        steps=literal(_step_facts(catalog)),
         fields=literal(table),
         model_sources=literal(_model_sources(catalog)),
         operations=literal(ops),

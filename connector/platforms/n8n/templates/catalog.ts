@@ -55,6 +55,8 @@ export interface JobSpec {
 export interface BatchSpec {
 	path: string;
 	statusPath: string;
+	/** The operation that fetches a batch later (named when a wait gives up). */
+	statusLabel: string;
 	/** The batch's list of entries: its key in FIELDS (its wire name, entries and size). */
 	list: string;
 	/** The wire names of the fields every entry of one batch shares. */
@@ -86,6 +88,10 @@ export interface OperationSpec {
 	choices?: Array<{ param: string; fields: string[] }>;
 	job?: JobSpec;
 	batch?: BatchSpec;
+	/** A paid create: it offers Max Credits and Record Key. */
+	capped?: boolean;
+	/** What the price check assumes for a field left empty (the API's default model). */
+	priceDefaults?: Record<string, string>;
 	/** Its entry in OUTPUTS. */
 	output: string;
 }
@@ -135,6 +141,19 @@ export interface ApiFacts {
 }
 
 export const API: ApiFacts = __API__;
+
+/** What Max Credits and Record Key need: the price endpoint (its body: the create's own),
+ * the refusals with blanks for `{estimate}`, `{cap}` and `{reason}`, and how long the node
+ * remembers a key (as long as a job's output lives) and the largest answer it keeps. */
+export interface StepFacts {
+	pricePath: string;
+	overCap: string;
+	unpriceable: string;
+	ledgerDays: number;
+	ledgerResultMaxBytes: number;
+}
+
+export const STEPS: StepFacts = __STEPS__;
 
 /** Every field the node sends, once; operations name them by key. */
 export const FIELDS: Record<string, FieldSpec> = __FIELDS__;

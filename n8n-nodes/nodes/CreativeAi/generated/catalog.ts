@@ -56,6 +56,8 @@ export interface JobSpec {
 export interface BatchSpec {
 	path: string;
 	statusPath: string;
+	/** The operation that fetches a batch later (named when a wait gives up). */
+	statusLabel: string;
 	/** The batch's list of entries: its key in FIELDS (its wire name, entries and size). */
 	list: string;
 	/** The wire names of the fields every entry of one batch shares. */
@@ -87,6 +89,10 @@ export interface OperationSpec {
 	choices?: Array<{ param: string; fields: string[] }>;
 	job?: JobSpec;
 	batch?: BatchSpec;
+	/** A paid create: it offers Max Credits and Record Key. */
+	capped?: boolean;
+	/** What the price check assumes for a field left empty (the API's default model). */
+	priceDefaults?: Record<string, string>;
 	/** Its entry in OUTPUTS. */
 	output: string;
 }
@@ -154,6 +160,25 @@ export const API: ApiFacts = {
 		jitter: 0.25,
 		maxRetryAfter: 120,
 	},
+};
+
+/** What Max Credits and Record Key need: the price endpoint (its body: the create's own),
+ * the refusals with blanks for `{estimate}`, `{cap}` and `{reason}`, and how long the node
+ * remembers a key (as long as a job's output lives) and the largest answer it keeps. */
+export interface StepFacts {
+	pricePath: string;
+	overCap: string;
+	unpriceable: string;
+	ledgerDays: number;
+	ledgerResultMaxBytes: number;
+}
+
+export const STEPS: StepFacts = {
+	pricePath: '/api/v1/model/calculate',
+	overCap: 'not started: this would cost about {estimate} credits, the cap is {cap}',
+	unpriceable: 'not started: the price of this request cannot be checked, so the cap of {cap} credits cannot be kept ({reason})',
+	ledgerDays: 7,
+	ledgerResultMaxBytes: 65536,
 };
 
 /** Every field the node sends, once; operations name them by key. */
@@ -756,6 +781,10 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		output: 'video.create_from_text',
+		capped: true,
+		priceDefaults: {
+			model: 'auto',
+		},
 		job: {
 			kind: 'video',
 			statusPath: '/v1/video/generations/{id}',
@@ -767,6 +796,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 		batch: {
 			path: '/v1/video/generations/batch',
 			statusPath: '/v1/video/generations/batch/{batch_id}',
+			statusLabel: 'Get Video Batch',
 			list: 'batch_prompts',
 			shared: ['model', 'duration', 'aspect_ratio', 'webhook_url'],
 			events: ['video.batch.completed'],
@@ -849,6 +879,10 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		output: 'video.create_from_text',
+		capped: true,
+		priceDefaults: {
+			model: 'auto',
+		},
 		job: {
 			kind: 'video',
 			statusPath: '/v1/video/generations/{id}',
@@ -860,6 +894,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 		batch: {
 			path: '/v1/video/generations/batch',
 			statusPath: '/v1/video/generations/batch/{batch_id}',
+			statusLabel: 'Get Video Batch',
 			list: 'batch_prompts',
 			shared: ['model', 'duration', 'aspect_ratio', 'webhook_url'],
 			events: ['video.batch.completed'],
@@ -914,6 +949,10 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		output: 'batch.create',
+		capped: true,
+		priceDefaults: {
+			model: 'auto',
+		},
 		job: {
 			kind: 'batch',
 			statusPath: '/v1/video/generations/batch/{batch_id}',
@@ -970,6 +1009,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		output: 'voice.create',
+		capped: true,
 		job: {
 			kind: 'shared',
 			statusPath: '/api/generate/status/{id}',
@@ -1006,6 +1046,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		output: 'voice.create',
+		capped: true,
 		job: {
 			kind: 'shared',
 			statusPath: '/api/generate/status/{id}',
@@ -1082,6 +1123,10 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		output: 'image.generate',
+		capped: true,
+		priceDefaults: {
+			model: 'dall-e-3',
+		},
 	},
 	'image.edit': {
 		key: 'image.edit',
@@ -1122,6 +1167,10 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		output: 'image.generate',
+		capped: true,
+		priceDefaults: {
+			model: 'seedream-v4.5-edit',
+		},
 	},
 	'chart.create': {
 		key: 'chart.create',
@@ -1156,6 +1205,7 @@ export const OPERATIONS: Record<string, OperationSpec> = {
 			},
 		],
 		output: 'voice.create',
+		capped: true,
 		oneOf: [
 			['chart_image_url', 'chart_data'],
 		],

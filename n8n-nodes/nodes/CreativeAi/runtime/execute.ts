@@ -10,13 +10,16 @@ import type { Prepared } from './fields';
 import { multipart, prepare } from './fields';
 import type { OperationSpec } from './operations';
 import { OPERATIONS } from './operations';
-import { poll } from './jobs';
+import { batchDone, isTerminal, laterHint, poll } from './jobs';
 import type { Options } from './output';
 import { errorItem, finish, readOptions } from './output';
 import type { Settled } from './pool';
 import { settleAll } from './pool';
 import { createJoinRoute, expectIds } from './relay';
+import { shape } from './shape';
 import { seal } from './signatures';
+import type { StepOptions } from './steps';
+import { checkPrice, remember, reuse, stepOptions } from './steps';
 import { apiError, credentials, nodeError, refusalOf, request } from './transport';
 
 export type Completion = 'none' | 'poll' | 'webhook';
@@ -37,6 +40,9 @@ interface Slot {
 	accepted?: IDataObject; // the job as the API accepted it (a batch job gets its batch_id)
 	result?: IDataObject; // the finished job, or a synchronous answer
 	error?: Error;
+	steps?: StepOptions;
+	/** The job this item's Record Key started earlier (no new call is made for it). */
+	reused?: { job: string; batch: boolean };
 }
 
 /** Stored on each parked item so `resume` knows which completion belongs to it. */
@@ -221,13 +227,59 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					description: 'The node sets the webhook itself. Remove Webhook URL, or choose another Completion.',
 				});
 			}
+			slots[i].steps = stepOptions(this, spec, i);
 			prepared.set(i, p);
 		} catch (error) {
 			if (!continueOnFail) throw nodeError(this, error, i);
 			slots[i].error = error as Error;
 		}
 	}
-	const calls = plan(spec, prepared, options);
+
+	// 1b. Record Key: an item whose key already started a job (not failed, not gone) gets
+	// that job back instead of a new call.
+	for (const [i] of prepared) {
+		const key = slots[i].steps?.recordKey;
+		if (!key) continue;
+		try {
+			const found = await reuse(this, spec, key, i);
+			if (!found) continue;
+			prepared.delete(i);
+			if (found.entry.result) {
+				slots[i].result = found.answer;
+			} else {
+				slots[i].accepted = found.answer;
+				slots[i].reused = { job: String(found.entry.job), batch: found.entry.batch === true };
+			}
+		} catch (error) {
+			if (!continueOnFail) throw nodeError(this, error, i);
+			slots[i].error = error as Error;
+			prepared.delete(i);
+		}
+	}
+	const planned = plan(spec, prepared, options);
+
+	// 1c. Max Credits: each call priced with its own body before anything is sent; a batch
+	// call as a whole, against the lowest cap among its items.
+	const calls: Call[] = [];
+	for (const call of planned) {
+		const caps = call.items.map((i) => slots[i].steps?.maxCredits).filter((c): c is number => c !== undefined);
+		if (!caps.length) {
+			calls.push(call);
+			continue;
+		}
+		try {
+			await checkPrice(this, { ...(spec.priceDefaults ?? {}), ...call.fields }, Math.min(...caps), call.items[0]);
+			calls.push(call);
+		} catch (error) {
+			if (!continueOnFail) throw nodeError(this, error, call.items[0]);
+			for (const i of call.items) {
+				slots[i].error = new NodeOperationError(this.getNode(), (error as Error).message, {
+					itemIndex: i,
+					description: (error as NodeOperationError).description ?? undefined,
+				});
+			}
+		}
+	}
 
 	// 2. Resume by webhook: one relay join route for every call, or n8n's resume URL itself.
 	let waiting: Omit<Waiting, 'delivery' | 'job' | 'batch'> | undefined;
@@ -264,12 +316,30 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			else slot.result = answer;
 		});
 	});
+	// Remember what each Record Key started (saved with the workflow's static data).
+	const entries: Parameters<typeof remember>[2] = [];
+	for (const slot of slots) {
+		const key = slot.steps?.recordKey;
+		if (!key || slot.error || slot.reused || slot.call === undefined) continue;
+		if (slot.accepted) {
+			const batch = spec.job?.kind === 'batch';
+			const job = batch ? slot.accepted.batch_id : slot.accepted.id;
+			if (job !== undefined && job !== null) entries.push([key, { job: String(job), ...(batch ? { batch: true } : {}) }]);
+		} else if (slot.result) {
+			entries.push([key, { result: slot.result }]);
+		}
+	}
+	remember(this, spec, entries);
 	const firstError = slots.find((s) => s.error)?.error;
 	if (firstError && !continueOnFail) throw firstError;
 
+	// A reused job that has not ended is followed here, in every mode that waits (its
+	// webhook goes to the run that started it, so this run cannot be resumed by it).
+	if (completion !== 'none') await followReused(this, spec, slots, options);
+
 	// 4. Finish as the Completion setting says.
-	if (completion === 'webhook' && waiting) {
-		return [await park(this, calls, slots, sent, waiting)];
+	if (completion === 'webhook' && waiting && calls.length) {
+		return [await park(this, spec, calls, slots, sent, waiting)];
 	}
 	if (completion === 'poll') await follow(this, spec, calls, slots, sent, options);
 	else for (const slot of slots) if (slot.accepted && !slot.result) slot.result = slot.accepted;
@@ -299,6 +369,42 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	return [out];
 }
 
+/** A finished job with what its start was charged, when its status no longer says (a
+ * batch's status answer has no `credits_charged`; the answer that started it has). */
+export function withCharge(done: IDataObject, accepted: IDataObject): IDataObject {
+	if ((done.credits_charged === undefined || done.credits_charged === null) && typeof accepted.credits_charged === 'number') {
+		return { ...done, credits_charged: accepted.credits_charged };
+	}
+	return done;
+}
+
+/** Poll the reused jobs that have not ended yet. */
+async function followReused(ctx: IExecuteFunctions, spec: OperationSpec, slots: Slot[], options: Options): Promise<void> {
+	const job = spec.job;
+	if (!job) return;
+	const interval = Number(ctx.getNodeParameter('pollInterval', 0, job.interval));
+	const timeout = Number(ctx.getNodeParameter('timeout', 0, job.timeout));
+	const open = slots.filter((slot) => slot.reused && !slot.error && slot.accepted && !slot.result);
+	const polled = await settleAll(open, options.parallel, async (slot) => {
+		const answer = slot.accepted as IDataObject;
+		const batch = job.kind === 'batch';
+		if (batch ? batchDone(answer) : isTerminal(answer.status)) return answer;
+		return await poll(ctx, {
+			statusPath: job.statusPath,
+			statusLabel: job.statusLabel,
+			id: (slot.reused as { job: string }).job,
+			interval,
+			timeout,
+			itemIndex: slot.itemIndex,
+			batch,
+		});
+	});
+	polled.forEach((outcome, k) => {
+		if (outcome.ok) open[k].result = outcome.value;
+		else open[k].error = outcome.error;
+	});
+}
+
 /** Poll every call (a batch once for all its items) to its end. */
 async function follow(
 	ctx: IExecuteFunctions,
@@ -320,7 +426,7 @@ async function follow(
 		const batch = call.batch || job.kind === 'batch';
 		return await poll(ctx, {
 			statusPath: call.batch && spec.batch ? spec.batch.statusPath : job.statusPath,
-			statusLabel: job.statusLabel,
+			statusLabel: call.batch && spec.batch ? spec.batch.statusLabel : job.statusLabel,
 			id: String(batch ? answer.batch_id : answer.id),
 			interval,
 			timeout,
@@ -335,7 +441,7 @@ async function follow(
 			const accepted = slots[index].accepted ?? {};
 			slots[index].result = call.batch
 				? batchJob(outcome.value, position, accepted.id as string | undefined)
-				: outcome.value;
+				: withCharge(outcome.value, accepted);
 		});
 	});
 }
@@ -343,6 +449,7 @@ async function follow(
 /** Park the execution: each item carries what `resume` needs to match its completion. */
 async function park(
 	ctx: IExecuteFunctions,
+	spec: OperationSpec,
 	calls: Call[],
 	slots: Slot[],
 	sent: Sent,
@@ -357,6 +464,8 @@ async function park(
 		await expectIds(ctx, waiting.route, deliveries);
 	}
 	const parked: INodeExecutionData[] = slots.map((slot) => {
+		// A job its Record Key started earlier, already followed to its end: passed on as it is.
+		if (!slot.error && slot.result) return { json: shape(spec.output, slot.result), pairedItem: { item: slot.itemIndex } };
 		if (slot.error || !slot.accepted || slot.call === undefined) {
 			return errorItem(slot.error ?? new Error('not sent'), slot.itemIndex);
 		}
@@ -379,7 +488,7 @@ async function park(
 	ctx.getExecuteData().data.main = [
 		parked.map((item) =>
 			item.json[WAITING_KEY]
-				? { ...item, json: { ...item.json, error: `CreativeAI job ${String(item.json.id ?? item.json.batch_id)} did not finish before ${deadline}` } }
+				? { ...item, json: { ...item.json, error: `CreativeAI job ${String(item.json.id ?? item.json.batch_id)} did not finish before ${deadline}. ${laterHint(String(spec.job?.statusLabel), String(item.json.id ?? item.json.batch_id))}` } }
 				: item,
 		),
 	];

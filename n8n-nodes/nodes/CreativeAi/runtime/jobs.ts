@@ -54,12 +54,27 @@ export function statusPath(template: string, id: string): string {
 	return template.replace(/\{[a-z_]+\}/, encodeURIComponent(id));
 }
 
+/** The one step that fetches a job a wait gave up on. */
+export function laterHint(statusLabel: string, id: string): string {
+	return `The job may still finish: look it up later with "${statusLabel}" and ID ${id}.`;
+}
+
 /** Poll until the job (or batch) ends; fail naming the job id when the timeout passes. */
 export async function poll(ctx: Context, follow: Follow): Promise<IDataObject> {
 	const started = Date.now();
 	const path = statusPath(follow.statusPath, follow.id);
 	for (;;) {
-		const answer = await request(ctx, { method: 'GET', path, itemIndex: follow.itemIndex });
+		let answer;
+		try {
+			answer = await request(ctx, { method: 'GET', path, itemIndex: follow.itemIndex });
+		} catch (error) {
+			// The wait gives up, the job stays: say which job, and the step that fetches it.
+			const reason = error instanceof Error ? error.message : String(error);
+			throw new NodeOperationError(ctx.getNode(), `CreativeAI job ${follow.id}: its status could not be read (${reason})`, {
+				itemIndex: follow.itemIndex,
+				description: laterHint(follow.statusLabel, follow.id),
+			});
+		}
 		const body = (answer.body ?? {}) as IDataObject;
 		const done = follow.batch ? batchDone(body) : isTerminal(body.status);
 		if (done) return body;
@@ -70,7 +85,7 @@ export async function poll(ctx: Context, follow: Follow): Promise<IDataObject> {
 				`CreativeAI job ${follow.id} did not finish within ${follow.timeout} s (last status: ${String(body.status ?? 'unknown')})`,
 				{
 					itemIndex: follow.itemIndex,
-					description: `The job may still finish: look it up later with "${follow.statusLabel}" and ID ${follow.id}, or raise "Give Up After".`,
+					description: `${laterHint(follow.statusLabel, follow.id)} Or raise "Give Up After".`,
 				},
 			);
 		}

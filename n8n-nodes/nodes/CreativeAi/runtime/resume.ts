@@ -6,8 +6,8 @@ import type { IDataObject, INodeExecutionData, IWebhookFunctions, IWebhookRespon
 import { NodeOperationError } from 'n8n-workflow';
 import { API } from '../generated/catalog';
 import type { Waiting } from './execute';
-import { WAITING_KEY, operationOf } from './execute';
-import { batchDone, isTerminal, statusPath } from './jobs';
+import { WAITING_KEY, operationOf, withCharge } from './execute';
+import { batchDone, isTerminal, laterHint, statusPath } from './jobs';
 import { errorItem, finish, readOptions } from './output';
 import { header, unseal, verifyApiSignature, verifyRelaySignature } from './signatures';
 import { credentials, request } from './transport';
@@ -124,14 +124,14 @@ export async function resume(this: IWebhookFunctions): Promise<IWebhookResponseD
 				`CreativeAI job ${info.job} did not finish before the deadline (${new Date(info.deadline).toISOString()})`,
 				{
 					itemIndex,
-					description: `No completion arrived for ${missing.includes(info.delivery) ? 'it' : 'its batch'} in time. The job may still finish: look it up with its ID ${info.job}.`,
+					description: `No completion arrived for ${missing.includes(info.delivery) ? 'it' : 'its batch'} in time. ${laterHint(String(spec.job?.statusLabel), info.job)}`,
 				},
 			);
 			if (!continueOnFail) throw error;
 			out.push(errorItem(error, itemIndex, { id: info.job }));
 			continue;
 		}
-		out.push(await finish(this, spec, result, itemIndex, options, continueOnFail));
+		out.push(await finish(this, spec, withCharge(result, item.json), itemIndex, options, continueOnFail));
 	}
 	return { workflowData: [out] };
 }

@@ -38,3 +38,24 @@ export const batchItems: INodeProperties = {
 	default: true,
 	description: 'Whether to send many items as batch calls of up to 20 videos (items using only the batch\'s fields). When the API refuses one entry, that item gets the error and the others are sent again without it, in the same run (a refused call is not billed).',
 };
+
+export const maxCredits: INodeProperties = {
+	displayName: 'Max Credits',
+	name: 'maxCredits',
+	type: 'number',
+	typeOptions: {
+		minValue: 1,
+		numberPrecision: 0,
+	},
+	default: 1,
+	description: 'The most credits this step may spend. When set, the step asks for the price first and, when the estimate is over this cap, stops without starting anything (nothing is paid); for a batch the cap is for the whole batch. A request whose price cannot be checked is not started either.',
+};
+
+export const recordKey: INodeProperties = {
+	displayName: 'Record Key',
+	name: 'recordKey',
+	type: 'string',
+	default: '',
+	placeholder: 'e.g. SKU-1042',
+	description: 'The record this job is for (a SKU or row ID). Started again with the same key, the step returns the job that key already started instead of paying for a new one, for as long as its output lives (7 days); a job that failed lets the key start again. The node keeps the keys in the workflow\'s static data, which n8n saves only when a published workflow runs from its trigger or webhook: a manual test run starts a new job each time.',
+};

@@ -58,6 +58,7 @@ export const batchCreateDescription: INodeProperties[] = [
 					},
 				},
 			},
+			option.maxCredits,
 			option.parallel,
 			{
 				...option.binaryPropertyName,
@@ -67,6 +68,7 @@ export const batchCreateDescription: INodeProperties[] = [
 					},
 				},
 			},
+			option.recordKey,
 		],
 	},
 ];

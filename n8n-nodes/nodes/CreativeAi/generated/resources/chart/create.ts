@@ -90,6 +90,7 @@ export const chartCreateDescription: INodeProperties[] = [
 					},
 				},
 			},
+			option.maxCredits,
 			option.parallel,
 			{
 				...option.binaryPropertyName,
@@ -99,6 +100,7 @@ export const chartCreateDescription: INodeProperties[] = [
 					},
 				},
 			},
+			option.recordKey,
 		],
 	},
 ];

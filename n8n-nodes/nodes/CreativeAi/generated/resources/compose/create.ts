@@ -62,6 +62,7 @@ export const composeCreateDescription: INodeProperties[] = [
 					},
 				},
 			},
+			option.maxCredits,
 			option.parallel,
 			{
 				...option.binaryPropertyName,
@@ -71,6 +72,7 @@ export const composeCreateDescription: INodeProperties[] = [
 					},
 				},
 			},
+			option.recordKey,
 		],
 	},
 ];

@@ -54,8 +54,10 @@ export const imageEditDescription: INodeProperties[] = [
 		displayOptions: showFor,
 		options: [
 			option.download,
+			option.maxCredits,
 			option.parallel,
 			option.binaryPropertyName,
+			option.recordKey,
 		],
 	},
 ];

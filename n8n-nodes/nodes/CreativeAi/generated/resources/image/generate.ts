@@ -46,8 +46,10 @@ export const imageGenerateDescription: INodeProperties[] = [
 		displayOptions: showFor,
 		options: [
 			option.download,
+			option.maxCredits,
 			option.parallel,
 			option.binaryPropertyName,
+			option.recordKey,
 		],
 	},
 ];

@@ -55,6 +55,7 @@ export const voiceCreateDescription: INodeProperties[] = [
 					},
 				},
 			},
+			option.maxCredits,
 			option.parallel,
 			{
 				...option.binaryPropertyName,
@@ -64,6 +65,7 @@ export const voiceCreateDescription: INodeProperties[] = [
 					},
 				},
 			},
+			option.recordKey,
 		],
 	},
 ];
