@@ -76,6 +76,73 @@ for _node in TRIGGER_DIRECT["nodes"]:
     _node["credentials"] = {"creativeAiApi": dict(DIRECT_CREDENTIAL)}
 
 
+# A published workflow whose paid steps name the row they are for (Record Key): a webhook
+# row -> narration (Poll Until Done) -> a clip (Resume by Webhook, through the relay). n8n
+# keeps each node's key -> job in the workflow's static data (saved for production runs).
+RECORDS: dict[str, Any] = {
+    "id": "creativeaiRecords",
+    "name": "CreativeAI: one narrated clip per row",
+    "nodes": [
+        {
+            "id": "0b1f6a70-0000-4000-8000-000000000061",
+            "name": "Row",
+            "type": "n8n-nodes-base.webhook",
+            "typeVersion": 2,
+            "position": [0, 0],
+            "parameters": {"httpMethod": "POST", "path": "creativeai-record", "options": {}},
+            "webhookId": "0b1f6a70-0000-4000-8000-0000000000c1",
+        },
+        {
+            "id": "0b1f6a70-0000-4000-8000-000000000062",
+            "name": "Narration",
+            "type": "n8n-nodes-creativeai.creativeAi",
+            "typeVersion": 1,
+            "position": [220, 0],
+            "onError": "continueRegularOutput",
+            "parameters": {
+                "resource": "voice",
+                "operation": "create",
+                "text": "={{ $json.body.text }}",
+                "completion": "poll",
+                "pollInterval": 1,
+                "timeout": 120,
+                "options": {"recordKey": "={{ $json.body.sku }}"},
+            },
+            "credentials": {
+                "creativeAiApi": {"id": "creativeaiAccount", "name": "CreativeAI account"}
+            },
+        },
+        {
+            "id": "0b1f6a70-0000-4000-8000-000000000063",
+            "name": "Clip",
+            "type": "n8n-nodes-creativeai.creativeAi",
+            "typeVersion": 1,
+            "position": [440, 0],
+            "onError": "continueRegularOutput",
+            "parameters": {
+                "resource": "video",
+                "operation": "createFromText",
+                "prompt": "={{ $('Row').item.json.body.prompt }}",
+                "completion": "webhook",
+                "timeout": 600,
+                "additionalFields": {"duration": 3},
+                "options": {"recordKey": "={{ $('Row').item.json.body.sku }}"},
+            },
+            "credentials": {
+                "creativeAiApi": {"id": "creativeaiAccount", "name": "CreativeAI account"}
+            },
+        },
+    ],
+    "connections": {
+        "Row": {"main": [[{"node": "Narration", "type": "main", "index": 0}]]},
+        "Narration": {"main": [[{"node": "Clip", "type": "main", "index": 0}]]},
+    },
+    "settings": {"executionOrder": "v1"},
+    "active": False,
+    "pinData": {},
+}
+
+
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[RunningSandbox]:
     with running_sandbox(time_scale=0.01, rate_limits=False) as running:
@@ -114,12 +181,14 @@ def n8n(
         direct = {**credential, **DIRECT_CREDENTIAL}
         direct["data"] = {**credential["data"], "relayUrl": ""}
         instance.import_credentials([credential, direct])
-        for workflow in (COMMERCE, BATCH, TRIGGER, BATCH_ON_ERROR_CONTINUE, TRIGGER_DIRECT):
+        workflows = (COMMERCE, BATCH, TRIGGER, BATCH_ON_ERROR_CONTINUE, TRIGGER_DIRECT, RECORDS)
+        for workflow in workflows:
             instance.publish(instance.import_workflow(workflow))
         instance.start()
         instance.wait_for_webhook("creativeai-commerce")
         instance.wait_for_webhook("creativeai-batch")
         instance.wait_for_webhook("creativeai-batch-continue")
+        instance.wait_for_webhook("creativeai-record")
         print(
             f"\nn8n {install.version}: install {install.install.meta.get('install_seconds')} s "
             f"cold ({'cached' if install.install.cached else 'installed now'}), "
@@ -390,3 +459,63 @@ def test_with_a_relay_direct_posts_are_refused_and_a_redelivery_starts_nothing(
     time.sleep(2)
     runs = [e.id for e in _runs_after(n8n, TRIGGER["id"], before)]
     assert runs == [execution.id], (again, n8n.static_data(TRIGGER["id"]))
+
+
+def _creates(sandbox: RunningSandbox, operation: str, marker: str) -> list[dict[str, Any]]:
+    """The jobs of `operation` the sandbox started whose text or prompt holds `marker`."""
+    jobs = sandbox.control("GET", f"/jobs?operation={operation}")["jobs"]
+    return [j for j in jobs if marker in str(j.get("prompt") or j.get("parameters") or j)]
+
+
+def _run_row(n8n: N8nInstance, row: dict[str, str]) -> Execution:
+    before = _last_id(n8n, RECORDS["id"])
+    started = httpx.post(f"{n8n.url}/webhook/creativeai-record", json=row, timeout=30)
+    assert started.status_code == 200, started.text
+    return _succeeded(n8n, RECORDS["id"], before)
+
+
+def test_the_same_record_key_run_twice_starts_one_job_per_step(
+    n8n: N8nInstance, sandbox: RunningSandbox
+) -> None:
+    """The published workflow run twice for one row (production executions, webhook-started):
+    the narration (polled) and the clip (parked, resumed by the relay) each reach the sandbox
+    once; the second run returns the same jobs, finished, from the workflow's static data."""
+    row = {"sku": "MUG-RK-1", "text": "Meet mug RK one.", "prompt": "Mug RK one turntable"}
+    runs = [_run_row(n8n, row) for _ in range(2)]
+    voices = _creates(sandbox, "voice.create", "Meet mug RK one.")
+    clips = _creates(sandbox, "video.create_from_text", "Mug RK one turntable")
+    print(f"\nRecord Key run twice in n8n: {len(voices)} voice, {len(clips)} video creates")
+    assert len(voices) == 1 and len(clips) == 1, (voices, clips)
+    for execution in runs:
+        [narration] = execution.node_output("Narration")
+        [clip] = execution.node_output("Clip")
+        assert narration["json"]["id"] == voices[0]["id"], narration
+        assert clip["json"]["id"] == clips[0]["id"], clip
+        assert clip["json"]["state"] == "completed" and clip["json"]["output_url"], clip
+        assert narration["json"]["credits"] > 0 and clip["json"]["credits"] > 0
+    # The second run was not parked: the clip the key started had ended already.
+    assert runs[1].mode == "webhook"
+    static = n8n.static_data(RECORDS["id"])
+    assert static["node:Narration"]["ledger"]["voice.create"]["MUG-RK-1"]["job"] == voices[0]["id"]
+    assert (
+        static["node:Clip"]["ledger"]["video.create_from_text"]["MUG-RK-1"]["job"] == clips[0]["id"]
+    )
+
+
+def test_a_record_key_whose_job_failed_starts_again(
+    n8n: N8nInstance, sandbox: RunningSandbox
+) -> None:
+    row = {
+        "sku": "MUG-RK-FAIL",
+        "text": "Mug RK fail [sandbox:fail]",
+        "prompt": "Mug RK fail turntable [sandbox:fail]",
+    }
+    for n in (1, 2):
+        execution = _run_row(n8n, row)
+        [narration] = execution.node_output("Narration")
+        assert "failed" in narration["json"]["error"], narration
+        [clip] = execution.node_output("Clip")
+        assert "failed" in clip["json"]["error"], clip
+        voices = _creates(sandbox, "voice.create", "Mug RK fail [sandbox:fail]")
+        clips = _creates(sandbox, "video.create_from_text", "Mug RK fail turntable")
+        assert len(voices) == n and len(clips) == n, (n, voices, clips)

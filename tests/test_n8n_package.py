@@ -15,11 +15,14 @@ tests/n8n_toolchain.py); the first run fetches them from the npm registry.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import n8n_toolchain as toolchain
 import operation_table
@@ -155,6 +158,60 @@ def test_max_credits_record_key_and_waits_that_give_up(
             "OPERATION_CASES": case_table(tmp_path),
         }
         run_node_tests(staged, "steps.test.js", env)
+
+
+class _BigFiles(http.server.BaseHTTPRequestHandler):
+    """Stands for the CDN: every file is `size` bytes (with its Content-Length), sent in
+    1 MB chunks; `/_served` says how many were sent in full."""
+
+    size = 200_000_000
+    full = 0
+
+    def do_GET(self) -> None:
+        if self.path == "/_served":
+            body = json.dumps({"full": type(self).full}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/mpeg")
+        self.send_header("Content-Length", str(self.size))
+        self.end_headers()
+        chunk = b"\0" * 1_000_000
+        try:
+            for _ in range(self.size // len(chunk)):
+                self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        type(self).full += 1
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_download_result_streams_to_disk_and_a_file_over_max_file_size_stays_at_its_url(
+    staged: toolchain.Staged,
+) -> None:
+    """download.test.js: a 200 MB output downloaded into filesystem binary data with the
+    node's RSS growing far less than the file; over Max File Size, the URL and the message."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BigFiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cdn = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with running_sandbox(time_scale=0.01, rate_limits=False, public_base_url=cdn) as own:
+            env = {
+                "SANDBOX_URL": own.url,
+                "SANDBOX_KEY": own.api_key,
+                "BIG_FILES_URL": cdn,
+                "BIG_FILE_BYTES": str(_BigFiles.size),
+            }
+            run_node_tests(staged, "download.test.js", env)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_the_trigger_checks_signatures_and_subscribes_through_the_relay(

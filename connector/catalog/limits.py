@@ -149,13 +149,26 @@ N8N_BINARY_DATA = FileLimit(
     "https://docs.n8n.io/hosting/scaling/binary-data/",
 )
 
-FILE_LIMITS = (MAKE_WEBHOOK, MAKE_MODULE_FILE, ZAPIER_STASH_FILE, N8N_BINARY_DATA)
+#: n8n's node takes a cap of the builder's own on what it downloads ("Max File Size (MB)"
+#: under Options; 0, the default, is none, as n8n states none): a larger file stays at its
+#: URL. The cap is the builder's, so `max_bytes` is None here and the node names the value.
+N8N_DOWNLOAD = FileLimit(
+    "n8n",
+    "download",
+    None,
+    "a file over the node's Max File Size option stays at its URL (0: no limit)",
+    "https://docs.n8n.io/hosting/scaling/binary-data/",
+)
+
+FILE_LIMITS = (MAKE_WEBHOOK, MAKE_MODULE_FILE, ZAPIER_STASH_FILE, N8N_BINARY_DATA, N8N_DOWNLOAD)
 
 
-def file_over_limit(limit: FileLimit, size_mb: str) -> str:
+def file_over_limit(limit: FileLimit, size_mb: str, shown: str | None = None) -> str:
     """What a step says when it hands over a file's URL instead of the file; `size_mb` is
-    the file's size in MB as the platform renders it ("7.3")."""
+    the file's size in MB as the platform renders it ("7.3"); `shown`, the limit as a
+    builder set it where the limit is theirs ("50 MB"; by default the limit's own)."""
     return (
         f"The file is {size_mb} MB, over {limit.platform}'s {limit.what} limit of "
-        f"{limit.shown}: use its URL (it stays available for {OUTPUT_URL_LIFETIME_DAYS} days)."
+        f"{shown or limit.shown}: use its URL (it stays available for "
+        f"{OUTPUT_URL_LIFETIME_DAYS} days)."
     )

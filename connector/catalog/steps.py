@@ -97,8 +97,8 @@ PER_CALL_CAP = (
 #: called by a trigger or webhook to save static data.")
 STATIC_DATA_LEDGER = (
     "The node keeps the keys in the workflow's static data, which n8n saves only when a "
-    "published workflow runs from its trigger or webhook: a manual test run starts a new job "
-    "each time."
+    "published workflow runs from its trigger or webhook: a manual test run does not "
+    "remember its keys."
 )
 
 

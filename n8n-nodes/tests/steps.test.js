@@ -121,7 +121,7 @@ test('every paid create offers Max Credits and Record Key; nothing else does', (
 		assert.equal(key.displayName, 'Record Key');
 		// n8n saves static data only for production runs: the help says so.
 		assert.match(key.description, /only when a published workflow runs from its trigger or webhook/);
-		assert.match(key.description, /manual test run starts a new job each time/);
+		assert.match(key.description, /manual test run does not remember its keys/);
 	}
 });
 

@@ -207,6 +207,16 @@ def _option_properties() -> dict[str, dict[str, Any]]:
             "the API refuses one entry, that item gets the error and the others are sent "
             "again without it, in the same run (a refused call is not billed).",
         },
+        "maxFileSize": {
+            "displayName": "Max File Size (MB)",
+            "name": "maxFileSize",
+            "type": "number",
+            "typeOptions": {"minValue": 0, "numberPrecision": 1},
+            "default": 0,
+            "description": "The largest file Download Result puts into binary data; a larger "
+            "one stays at its URL, with a message naming its size (0: no limit, the file is "
+            f"{limits.N8N_BINARY_DATA.handling})",
+        },
         "maxCredits": {
             "displayName": steps.MAX_CREDITS.label,
             "name": "maxCredits",
@@ -244,7 +254,7 @@ def options_file() -> str:
 def _options_for(op: Operation) -> list[str]:
     names: list[str] = []
     if op.response in ("VideoJob", "SharedJob", "ImageResult", "BatchCreated"):
-        names += ["download", "binaryPropertyName"]
+        names += ["download", "binaryPropertyName", "maxFileSize"]
     if op.kind.value != "list":
         names.append("parallel")
     if op.key in _batchable(op):
@@ -259,7 +269,7 @@ def _is_capped(op: Operation) -> bool:
 
 
 #: Options that only act once a job has finished: hidden under "Don't Wait".
-_AFTER_THE_JOB = ("download", "binaryPropertyName")
+_AFTER_THE_JOB = ("download", "binaryPropertyName", "maxFileSize")
 #: Fields the node sets itself under "Resume by Webhook": hidden there.
 _SET_BY_RESUME = ("webhook_url",)
 
@@ -730,6 +740,7 @@ def _step_facts(catalog: Catalog) -> dict[str, Any]:
         "unpriceable": steps.unpriceable("{reason}", "{cap}"),
         "ledgerDays": limits.OUTPUT_URL_LIFETIME_DAYS,
         "ledgerResultMaxBytes": steps.LEDGER_RESULT_MAX_BYTES,
+        "fileOverLimit": limits.file_over_limit(limits.N8N_DOWNLOAD, "{size}", "{max} MB"),
     }
 
 

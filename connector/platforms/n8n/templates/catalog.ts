@@ -151,6 +151,8 @@ export interface StepFacts {
 	unpriceable: string;
 	ledgerDays: number;
 	ledgerResultMaxBytes: number;
+	/** A file over the node's Max File Size: blanks `{size}` and `{max}` (in MB). */
+	fileOverLimit: string;
 }
 
 export const STEPS: StepFacts = __STEPS__;

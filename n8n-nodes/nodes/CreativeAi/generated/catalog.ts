@@ -171,6 +171,8 @@ export interface StepFacts {
 	unpriceable: string;
 	ledgerDays: number;
 	ledgerResultMaxBytes: number;
+	/** A file over the node's Max File Size: blanks `{size}` and `{max}` (in MB). */
+	fileOverLimit: string;
 }
 
 export const STEPS: StepFacts = {
@@ -179,6 +181,7 @@ export const STEPS: StepFacts = {
 	unpriceable: 'not started: the price of this request cannot be checked, so the cap of {cap} credits cannot be kept ({reason})',
 	ledgerDays: 7,
 	ledgerResultMaxBytes: 65536,
+	fileOverLimit: 'The file is {size} MB, over n8n\'s download limit of {max} MB: use its URL (it stays available for 7 days).',
 };
 
 /** Every field the node sends, once; operations name them by key. */

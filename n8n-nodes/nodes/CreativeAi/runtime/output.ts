@@ -11,7 +11,11 @@ export interface Options {
 	binaryPropertyName: string;
 	parallel: number;
 	batchItems: boolean;
+	/** Download Result's cap in bytes (0: none). */
+	maxFileBytes: number;
 }
+
+const MB = 1_000_000; // as the platforms state their limits
 
 export function readOptions(raw: IDataObject, maxParallel: number): Options {
 	const parallel = Number(raw.parallel ?? 5);
@@ -20,6 +24,7 @@ export function readOptions(raw: IDataObject, maxParallel: number): Options {
 		binaryPropertyName: String(raw.binaryPropertyName || 'data'),
 		parallel: Math.max(1, Math.min(Number.isFinite(parallel) ? parallel : 5, maxParallel)),
 		batchItems: raw.batchItems !== false,
+		maxFileBytes: Math.max(0, Number(raw.maxFileSize ?? 0) || 0) * MB,
 	};
 }
 
@@ -61,12 +66,17 @@ export async function finish(
 	const item: INodeExecutionData = { json: result, pairedItem: { item: itemIndex } };
 	if (options.download) {
 		const binary: IBinaryKeyData = {};
+		const messages: string[] = [];
 		const urls = outputUrls(result);
 		for (const [n, url] of urls.entries()) {
 			const key = n === 0 ? options.binaryPropertyName : `${options.binaryPropertyName}_${n}`;
-			binary[key] = await downloadBinary(ctx, url);
+			const file = await downloadBinary(ctx, url, options.maxFileBytes);
+			if ('overLimit' in file) messages.push(file.overLimit);
+			else binary[key] = file.binary;
 		}
-		if (urls.length) item.binary = binary;
+		if (Object.keys(binary).length) item.binary = binary;
+		// A file over Max File Size stays at its URL; the item says so, naming the size.
+		if (messages.length) item.json = { ...item.json, file_message: messages.join(' ') };
 	}
 	return item;
 }

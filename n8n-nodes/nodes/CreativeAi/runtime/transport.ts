@@ -14,7 +14,7 @@ import type {
 	JsonObject,
 } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError, sleep } from 'n8n-workflow';
-import { API, ERRORS } from '../generated/catalog';
+import { API, ERRORS, STEPS } from '../generated/catalog';
 
 export const CREDENTIAL = 'creativeAiApi';
 
@@ -249,12 +249,23 @@ export function apiError(
 	return error;
 }
 
+/** A downloaded file, or why it was left at its URL (over the node's Max File Size). */
+export type Download = { binary: IBinaryData } | { overLimit: string };
+
+function megabytes(bytes: number): string {
+	return String(Math.round(bytes / 100_000) / 10);
+}
+
 /** Stream an output file into the item's binary data (no credentials: output URLs are
- * public CDN links), named after the URL, typed by the answer's Content-Type. */
+ * public CDN links), named after the URL, typed by the answer's Content-Type. The file is
+ * never held whole in memory: n8n writes the stream to its binary data store (filesystem
+ * mode, n8n's default). Over `maxBytes` (0: no cap) by its Content-Length, it is left at
+ * its URL before any of it is read. */
 export async function downloadBinary(
 	ctx: IExecuteFunctions | IWebhookFunctions,
 	url: string,
-): Promise<IBinaryData> {
+	maxBytes = 0,
+): Promise<Download> {
 	const response = (await ctx.helpers.httpRequest({
 		method: 'GET',
 		url,
@@ -262,11 +273,19 @@ export async function downloadBinary(
 		returnFullResponse: true,
 		json: false,
 	})) as RawResponse;
+	const length = Number(headerValue(response.headers ?? {}, 'content-length'));
+	if (maxBytes > 0 && Number.isFinite(length) && length > maxBytes) {
+		(response.body as { destroy?: () => void }).destroy?.();
+		return {
+			overLimit: STEPS.fileOverLimit.replace('{size}', megabytes(length)).replace('{max}', String(maxBytes / 1_000_000)),
+		};
+	}
 	const type = headerValue(response.headers ?? {}, 'content-type')?.split(';')[0].trim();
 	const name = decodeURIComponent(new URL(url).pathname.split('/').pop() || 'output');
-	return await ctx.helpers.prepareBinaryData(
+	const binary = await ctx.helpers.prepareBinaryData(
 		response.body as Parameters<IExecuteFunctions['helpers']['prepareBinaryData']>[0],
 		name,
 		type && type !== 'application/octet-stream' ? type : undefined,
 	);
+	return { binary };
 }

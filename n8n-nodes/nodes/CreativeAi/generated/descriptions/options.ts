@@ -39,6 +39,18 @@ export const batchItems: INodeProperties = {
 	description: 'Whether to send many items as batch calls of up to 20 videos (items using only the batch\'s fields). When the API refuses one entry, that item gets the error and the others are sent again without it, in the same run (a refused call is not billed).',
 };
 
+export const maxFileSize: INodeProperties = {
+	displayName: 'Max File Size (MB)',
+	name: 'maxFileSize',
+	type: 'number',
+	typeOptions: {
+		minValue: 0,
+		numberPrecision: 1,
+	},
+	default: 0,
+	description: 'The largest file Download Result puts into binary data; a larger one stays at its URL, with a message naming its size (0: no limit, the file is streamed into binary data, never held whole in memory)',
+};
+
 export const maxCredits: INodeProperties = {
 	displayName: 'Max Credits',
 	name: 'maxCredits',
@@ -57,5 +69,5 @@ export const recordKey: INodeProperties = {
 	type: 'string',
 	default: '',
 	placeholder: 'e.g. SKU-1042',
-	description: 'The record this job is for (a SKU or row ID). Started again with the same key, the step returns the job that key already started instead of paying for a new one, for as long as its output lives (7 days); a job that failed lets the key start again. The node keeps the keys in the workflow\'s static data, which n8n saves only when a published workflow runs from its trigger or webhook: a manual test run starts a new job each time.',
+	description: 'The record this job is for (a SKU or row ID). Started again with the same key, the step returns the job that key already started instead of paying for a new one, for as long as its output lives (7 days); a job that failed lets the key start again. The node keeps the keys in the workflow\'s static data, which n8n saves only when a published workflow runs from its trigger or webhook: a manual test run does not remember its keys.',
 };

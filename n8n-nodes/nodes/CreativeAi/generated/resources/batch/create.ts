@@ -59,6 +59,14 @@ export const batchCreateDescription: INodeProperties[] = [
 				},
 			},
 			option.maxCredits,
+			{
+				...option.maxFileSize,
+				displayOptions: {
+					show: {
+						'/completion': ['poll', 'webhook'],
+					},
+				},
+			},
 			option.parallel,
 			{
 				...option.binaryPropertyName,

@@ -91,6 +91,14 @@ export const chartCreateDescription: INodeProperties[] = [
 				},
 			},
 			option.maxCredits,
+			{
+				...option.maxFileSize,
+				displayOptions: {
+					show: {
+						'/completion': ['poll', 'webhook'],
+					},
+				},
+			},
 			option.parallel,
 			{
 				...option.binaryPropertyName,

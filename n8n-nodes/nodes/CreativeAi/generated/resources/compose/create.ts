@@ -63,6 +63,14 @@ export const composeCreateDescription: INodeProperties[] = [
 				},
 			},
 			option.maxCredits,
+			{
+				...option.maxFileSize,
+				displayOptions: {
+					show: {
+						'/completion': ['poll', 'webhook'],
+					},
+				},
+			},
 			option.parallel,
 			{
 				...option.binaryPropertyName,

@@ -55,6 +55,7 @@ export const imageEditDescription: INodeProperties[] = [
 		options: [
 			option.download,
 			option.maxCredits,
+			option.maxFileSize,
 			option.parallel,
 			option.binaryPropertyName,
 			option.recordKey,

@@ -47,6 +47,7 @@ export const imageGenerateDescription: INodeProperties[] = [
 		options: [
 			option.download,
 			option.maxCredits,
+			option.maxFileSize,
 			option.parallel,
 			option.binaryPropertyName,
 			option.recordKey,

@@ -72,6 +72,14 @@ export const videoCreateFromTextDescription: INodeProperties[] = [
 				...option.maxCredits,
 				description: 'The most credits this step may spend. When set, the step asks for the price first and, when the estimate is over this cap, stops without starting anything (nothing is paid); for a batch the cap is for the whole batch. A request whose price cannot be checked is not started either. When items go out together as one batch call (Send Items as Batches), the cap is for that call as a whole.',
 			},
+			{
+				...option.maxFileSize,
+				displayOptions: {
+					show: {
+						'/completion': ['poll', 'webhook'],
+					},
+				},
+			},
 			option.parallel,
 			{
 				...option.binaryPropertyName,

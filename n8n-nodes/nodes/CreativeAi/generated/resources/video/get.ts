@@ -25,6 +25,7 @@ export const videoGetDescription: INodeProperties[] = [
 		displayOptions: showFor,
 		options: [
 			option.download,
+			option.maxFileSize,
 			option.parallel,
 			option.binaryPropertyName,
 		],

@@ -56,6 +56,14 @@ export const voiceCreateDescription: INodeProperties[] = [
 				},
 			},
 			option.maxCredits,
+			{
+				...option.maxFileSize,
+				displayOptions: {
+					show: {
+						'/completion': ['poll', 'webhook'],
+					},
+				},
+			},
 			option.parallel,
 			{
 				...option.binaryPropertyName,
