@@ -461,10 +461,10 @@ def test_with_a_relay_direct_posts_are_refused_and_a_redelivery_starts_nothing(
     assert runs == [execution.id], (again, n8n.static_data(TRIGGER["id"]))
 
 
-def _creates(sandbox: RunningSandbox, operation: str, marker: str) -> list[dict[str, Any]]:
-    """The jobs of `operation` the sandbox started whose text or prompt holds `marker`."""
-    jobs = sandbox.control("GET", f"/jobs?operation={operation}")["jobs"]
-    return [j for j in jobs if marker in str(j.get("prompt") or j.get("parameters") or j)]
+def _jobs(sandbox: RunningSandbox, operation: str) -> list[dict[str, Any]]:
+    """Every job of `operation` the sandbox started (a paid create each)."""
+    jobs: list[dict[str, Any]] = sandbox.control("GET", f"/jobs?operation={operation}")["jobs"]
+    return jobs
 
 
 def _run_row(n8n: N8nInstance, row: dict[str, str]) -> Execution:
@@ -481,20 +481,22 @@ def test_the_same_record_key_run_twice_starts_one_job_per_step(
     the narration (polled) and the clip (parked, resumed by the relay) each reach the sandbox
     once; the second run returns the same jobs, finished, from the workflow's static data."""
     row = {"sku": "MUG-RK-1", "text": "Meet mug RK one.", "prompt": "Mug RK one turntable"}
+    voices_before = len(_jobs(sandbox, "voice.create"))
+    clips_before = len(_jobs(sandbox, "video.create_from_text"))
     runs = [_run_row(n8n, row) for _ in range(2)]
-    voices = _creates(sandbox, "voice.create", "Meet mug RK one.")
-    clips = _creates(sandbox, "video.create_from_text", "Mug RK one turntable")
-    print(f"\nRecord Key run twice in n8n: {len(voices)} voice, {len(clips)} video creates")
+    voices = _jobs(sandbox, "voice.create")[voices_before:]
+    clips = _jobs(sandbox, "video.create_from_text")[clips_before:]
+    print(f"\nRecord Key, two runs in n8n: {len(voices)} voice and {len(clips)} video creates")
     assert len(voices) == 1 and len(clips) == 1, (voices, clips)
+    assert clips[0]["prompt"] == row["prompt"]
     for execution in runs:
+        assert execution.mode == "webhook"  # production executions, started by the webhook
         [narration] = execution.node_output("Narration")
         [clip] = execution.node_output("Clip")
         assert narration["json"]["id"] == voices[0]["id"], narration
         assert clip["json"]["id"] == clips[0]["id"], clip
         assert clip["json"]["state"] == "completed" and clip["json"]["output_url"], clip
         assert narration["json"]["credits"] > 0 and clip["json"]["credits"] > 0
-    # The second run was not parked: the clip the key started had ended already.
-    assert runs[1].mode == "webhook"
     static = n8n.static_data(RECORDS["id"])
     assert static["node:Narration"]["ledger"]["voice.create"]["MUG-RK-1"]["job"] == voices[0]["id"]
     assert (
@@ -510,12 +512,14 @@ def test_a_record_key_whose_job_failed_starts_again(
         "text": "Mug RK fail [sandbox:fail]",
         "prompt": "Mug RK fail turntable [sandbox:fail]",
     }
+    voices_before = len(_jobs(sandbox, "voice.create"))
+    clips_before = len(_jobs(sandbox, "video.create_from_text"))
     for n in (1, 2):
         execution = _run_row(n8n, row)
         [narration] = execution.node_output("Narration")
         assert "failed" in narration["json"]["error"], narration
         [clip] = execution.node_output("Clip")
         assert "failed" in clip["json"]["error"], clip
-        voices = _creates(sandbox, "voice.create", "Mug RK fail [sandbox:fail]")
-        clips = _creates(sandbox, "video.create_from_text", "Mug RK fail turntable")
+        voices = _jobs(sandbox, "voice.create")[voices_before:]
+        clips = _jobs(sandbox, "video.create_from_text")[clips_before:]
         assert len(voices) == n and len(clips) == n, (n, voices, clips)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from connector.catalog import Catalog, limits
+from connector.catalog import Catalog, limits, steps
 from connector.platforms import BUILD_COMMAND, GENERATED_NOTICE
 from connector.platforms.n8n.sources import (
     CREDENTIALS_HEADING,
@@ -153,6 +153,8 @@ def readme(catalog: Catalog) -> str:
         rows.append(f"| {resource_label(ops)} | {names} |")
     events = ", ".join(f"`{e}`" for e in catalog.events)
     anchor = f"#{github_anchor(CREDENTIALS_HEADING)}"
+    price_path = catalog.operation(steps.PRICE_OPERATION).path
+    over_cap = steps.over_cap("N", "M")
     return f"""<!-- {GENERATED_NOTICE} -->
 # {PACKAGE_NAME}
 
@@ -207,15 +209,30 @@ Required fields come first; the rest are under *Additional Fields*. Model lists 
 
 **Completion** for operations that start a job:
 - *Don't Wait*: returns the job as the API accepted it.
-- *Poll Until Done*: checks at the documented interval, gives up after the timeout with an
-  error naming the job ID.
+- *Poll Until Done*: checks at the documented interval, gives up after the timeout (or
+  when the status cannot be read) with an error naming the job ID and the operation that
+  fetches it later (*Get Video*, *Get Video Batch*, *Get Job*).
 - *Resume by Webhook*: submits with a webhook that resumes this execution and parks it
   (no worker held). With a relay URL, one relay route per node run collects every job's
   completion and resumes once; without one, the API calls n8n's resume URL directly and the
   node checks `{limits.SIGNATURE_HEADER}` with the API key. Through the relay, at the
   deadline ("Give Up After") the node fails naming the jobs that did not finish (error items
   with *Continue On Fail*); straight from the API, n8n's own wait limit resumes the run and
-  each unfinished item carries an error naming its job.
+  each unfinished item carries an error naming its job and the operation that fetches it.
+  (The node has no progress-stream mode: a dropped stream cannot lose a job here.)
+
+**Max Credits** (*Options*, on every paid create): the node prices each call with its own
+request first (`{price_path}`) and starts nothing when the estimate is over the cap
+("{over_cap}"), or when the price cannot be checked. Video items sent as one batch call are
+priced as that call (the cap is per call). Finished jobs carry what they were charged
+(`credits`, a batch's `credits_charged`) and, for a failed video, `credits_refunded`.
+
+**Record Key** (*Options*, on every paid create): map your row or SKU ID. The node remembers
+key → job in the workflow's static data for {limits.OUTPUT_URL_LIFETIME_DAYS} days: started
+again with the same key, it fetches that job back (and waits for it as set) instead of
+paying again; a job that failed, or that the API no longer knows, lets the key start anew.
+n8n saves static data only for production executions (a published workflow started by its
+trigger or webhook), so manual test runs do not remember keys.
 
 **Many items**: video items go out as batch calls of up to {limits.BATCH_MAX_PROMPTS};
 other operations run in parallel (option *Parallel Requests*). Every output item is paired
@@ -223,8 +240,10 @@ with its input item; with *Continue On Fail*, a failed item carries its error. W
 refuses one entry of a batch (a prompt flagged by content policy, say), that item gets the
 error and the others are sent again without it, in the same execution.
 
-**Download Result** puts the output file into binary data (file name, MIME type): output
-URLs expire after {limits.OUTPUT_URL_LIFETIME_DAYS} days.
+**Download Result** streams the output file into binary data (file name, MIME type), never
+holding it whole in memory (with n8n's filesystem binary data mode, its default): output
+URLs expire after {limits.OUTPUT_URL_LIFETIME_DAYS} days. *Max File Size (MB)* (0: no
+limit) leaves a larger file at its URL, with `file_message` naming the limit and the size.
 
 **The trigger** accepts only signed requests. With a relay URL it subscribes itself when the
 workflow is published, unsubscribes when it is unpublished, and accepts only the relay's

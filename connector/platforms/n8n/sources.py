@@ -231,9 +231,7 @@ def _option_properties() -> dict[str, dict[str, Any]]:
             "type": "string",
             "default": "",
             "placeholder": "e.g. SKU-1042",
-            "description": n8n_description(
-                f"{steps.RECORD_KEY.help} {steps.STATIC_DATA_LEDGER}"
-            ),
+            "description": n8n_description(f"{steps.RECORD_KEY.help} {steps.STATIC_DATA_LEDGER}"),
         },
     }
 
