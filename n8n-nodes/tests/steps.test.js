@@ -347,3 +347,24 @@ test("Resume by Webhook: n8n's own wait limit names each job and the step that f
 	const expired = await h.expire(run);
 	assert.match(expired.output[0].json.error, new RegExp(`CreativeAI job ${jobId} did not finish before .*look it up later with "Get Job" and ID ${jobId}`));
 });
+
+test('video items sent as one batch call: each Record Key keeps its own video, a second run starts no batch', async () => {
+	const staticData = {};
+	const rows = [
+		{ sku: 'ROW-A', prompt: 'Row A turntable' },
+		{ sku: 'ROW-B', prompt: 'Row B turntable' },
+	];
+	const params = { prompt: '={{ $json.prompt }}', completion: 'poll', ...FAST, options: { recordKey: '={{ $json.sku }}' } };
+	const batchesBefore = (await control('/batches')).batches.length;
+	const videosBefore = await creates('video.create_from_text');
+	const first = await h.run({ resource: 'video', operation: 'createFromText', params, items: items(2, (i) => rows[i]), staticData });
+	assert.equal(first.status, 'success', first.error?.message);
+	assert.equal((await control('/batches')).batches.length, batchesBefore + 1, 'the two items went out as one batch');
+	const second = await h.run({ resource: 'video', operation: 'createFromText', params, items: items(2, (i) => rows[i]), staticData });
+	assert.equal(second.status, 'success', second.error?.message);
+	assert.equal((await control('/batches')).batches.length, batchesBefore + 1, 'no second batch');
+	assert.equal(await creates('video.create_from_text'), videosBefore, 'no single video either');
+	assert.deepEqual(second.output.map((o) => o.json.id), first.output.map((o) => o.json.id));
+	assert.deepEqual(second.output.map((o) => o.json.prompt), rows.map((r) => r.prompt));
+	assert.deepEqual(second.output.map((o) => o.pairedItem.item), [0, 1]);
+});
