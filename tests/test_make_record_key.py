@@ -1,0 +1,222 @@
+"""Make: one job per record. A paid module given a Record key and a Relay URL keeps the key in
+the relay's ledger, so the same key started again returns the job it already started; run by
+the test-side runtime against the sandbox (the API) and a real relay (the ledger).
+
+What the sandbox saw (its jobs and batches) counts the paid creates; the relay's own ledger
+API says what was kept under a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from conftest import FAST
+from make_iml.appfiles import LocalApp
+from make_iml.inputs import make_cases, make_parameters, module_of
+from make_iml.runtime import MakeError, Runtime
+
+from connector.catalog import CATALOG, Operation, limits, steps
+from connector.platforms.make import modules
+from connector.platforms.make.model import RELAY_LEDGER, RELAY_URL
+from connector.relay.testing import RunningRelay, fast_config, running_relay, sqlite_url
+from connector.sandbox.harness import RunningSandbox
+
+pytestmark = pytest.mark.slow
+
+APP = LocalApp.load(Path(__file__).resolve().parents[1] / "make-app")
+API = limits.DEFAULT_BASE_URL
+PAID = steps.capped(CATALOG.operations.values())
+
+
+def _first_case(op: Operation) -> dict[str, Any]:
+    return next(c for c in make_cases() if c["operation"] == op.key)
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[RunningRelay]:
+    with running_relay(fast_config(sqlite_url(tmp_path), embedded_worker=True)) as running:
+        yield running
+
+
+@pytest.fixture
+def make(sandbox: RunningSandbox) -> Runtime:
+    return Runtime(APP, delay_scale=FAST, routes={API: sandbox.url})
+
+
+@pytest.fixture
+def connection(make: Runtime, sandbox: RunningSandbox) -> dict[str, Any]:
+    connected = make.connect({"apiKey": sandbox.api_key})
+    make.log.clear()
+    return connected
+
+
+def _run(
+    make: Runtime, op: Operation, connection: dict[str, Any], **changes: Any
+) -> dict[str, Any]:
+    parameters = {**make_parameters(op, _first_case(op)["input"]), **changes}
+    [output] = make.run_module(module_of(op), parameters, connection)
+    assert isinstance(output, dict)
+    return output
+
+
+def _started(sandbox: RunningSandbox) -> int:
+    """Every create the sandbox took: its jobs (images and a batch's videos included) and
+    batches."""
+    batches = sandbox.http.get("/_sandbox/batches").json()["batches"]
+    return len(sandbox.jobs()) + len(batches)
+
+
+def _entry(relay: RunningRelay, key: str, op: Operation, record_key: str) -> Any:
+    with relay.api(key) as api:
+        answer = api.get(f"{RELAY_LEDGER}/{op.key}/{quote(record_key, safe='')}")
+    return answer.json() if answer.status_code == 200 else None
+
+
+# -- the options -----------------------------------------------------------------------------
+
+
+def test_every_paid_module_offers_a_relay_url_beside_the_record_key() -> None:
+    webhook = {p["name"]: p for p in APP.webhook("completedGenerations").codes["params"]}
+    for op in PAID:
+        found = {p["name"]: p for p in APP.module(module_of(op)).codes["mappableParams"]}
+        key, relay = found[modules.RECORD_KEY_PARAM], found[RELAY_URL]
+        assert relay["label"] == webhook[RELAY_URL]["label"] == "Relay URL"
+        assert relay["type"] == "url" and not relay.get("required") and relay["advanced"]
+        assert relay["validate"] == webhook[RELAY_URL]["validate"]  # one rule for both
+        assert steps.RECORD_KEY.without_ledger in key["help"] and "Relay URL" in key["help"]
+        names = list(found)
+        assert names.index(RELAY_URL) == names.index(modules.RECORD_KEY_PARAM) + 1
+
+
+# -- the same key twice ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", PAID, ids=lambda op: op.key)
+def test_the_same_record_key_twice_starts_one_job(
+    make: Runtime,
+    connection: dict[str, Any],
+    sandbox: RunningSandbox,
+    relay: RunningRelay,
+    op: Operation,
+) -> None:
+    record = {modules.RECORD_KEY_PARAM: f"sku/42 {op.key}", RELAY_URL: relay.url}
+    first = _run(make, op, connection, **record)
+    started = _started(sandbox)
+    assert started >= 1
+    paid = modules.job_key(CATALOG, op) if op.job else None
+    entry = _entry(relay, sandbox.api_key, op, record[modules.RECORD_KEY_PARAM])
+    assert entry is not None and entry["key"] == record[modules.RECORD_KEY_PARAM]
+    if paid:
+        assert entry["job_id"] == first[paid] and entry["result"] is None
+    else:
+        assert entry["job_id"] is None and entry["result"]
+    make.log.clear()
+    second = _run(make, op, connection, **record)
+    assert _started(sandbox) == started  # the second run paid for nothing
+    creates = [e for e in make.log if e["request"]["method"] == op.method and API in
+               e["request"]["url"] and e["request"]["url"].endswith(op.path)]
+    assert creates == []
+    assert set(second) == set(first)  # a reused job's output has the fresh one's shape
+    if paid:
+        assert second[paid] == first[paid]
+    else:
+        assert second == first  # the stored answer, as the API gave it
+
+
+def test_a_batch_reused_by_its_key_is_the_same_batch(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
+) -> None:
+    op = CATALOG.operation("batch.create")
+    record = {modules.RECORD_KEY_PARAM: "catalogue-2026", RELAY_URL: relay.url}
+    first = _run(make, op, connection, **record)
+    before = _started(sandbox)
+    assert before == 1 + first["total_jobs"]  # the batch and each of its videos, once
+    sandbox.advance(1000)
+    second = _run(make, op, connection, **record)
+    assert second["batch_id"] == first["batch_id"] and _started(sandbox) == before
+    assert second["state"] == "completed"  # fetched back: as it is now
+
+
+def test_a_reused_job_is_waited_for_as_a_fresh_one(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
+) -> None:
+    op = CATALOG.operation("voice.create")
+    record = {modules.RECORD_KEY_PARAM: "row-7", RELAY_URL: relay.url}
+    started = _run(make, op, connection, **record)
+    assert started["state"] in ("pending", "processing")
+    waited = _run(make, op, connection, **record, **{modules.WAIT_PARAM: True})
+    assert waited["id"] == started["id"] and waited["state"] == "completed"
+    assert len(sandbox.jobs()) == 1
+
+
+def test_a_failed_job_lets_the_key_start_again(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
+) -> None:
+    op = CATALOG.operation("video.create_from_text")
+    record = {
+        modules.RECORD_KEY_PARAM: "sku-9",
+        RELAY_URL: relay.url,
+        "prompt": "a failing clip [sandbox:fail]",
+    }
+    failing = _run(make, op, connection, **record)
+    sandbox.advance(1000)
+    assert sandbox.job(failing["id"])["status"] == "failed"
+    again = _run(make, op, connection, **{**record, "prompt": "a clip that works"})
+    assert again["id"] != failing["id"] and len(sandbox.jobs()) == 2
+    entry = _entry(relay, sandbox.api_key, op, "sku-9")
+    assert entry["job_id"] == again["id"]  # the key now names the new job
+    third = _run(make, op, connection, **record)
+    assert third["id"] == again["id"] and len(sandbox.jobs()) == 2
+
+
+def test_a_synchronous_image_reuses_the_stored_answer_without_calling_the_api(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
+) -> None:
+    op = CATALOG.operation("image.generate")
+    record = {modules.RECORD_KEY_PARAM: "hero-banner", RELAY_URL: relay.url}
+    first = _run(make, op, connection, **record)
+    credits = sandbox.credits()
+    make.log.clear()
+    second = _run(make, op, connection, **record, maxCredits=1_000_000)
+    assert second == first and sandbox.credits() == credits
+    assert [e["request"]["url"].startswith(relay.url) for e in make.log] == [True]  # lookup
+
+
+def test_keys_are_kept_per_operation(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
+) -> None:
+    record = {modules.RECORD_KEY_PARAM: "sku-1", RELAY_URL: relay.url}
+    _run(make, CATALOG.operation("voice.create"), connection, **record)
+    _run(make, CATALOG.operation("video.create_from_text"), connection, **record)
+    assert len(sandbox.jobs()) == 2  # one key, two operations: two records' jobs
+
+
+# -- without a relay, or with a wrong one --------------------------------------------------------
+
+
+def test_without_a_relay_two_runs_make_two_creates(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox
+) -> None:
+    op = CATALOG.operation("video.create_from_text")
+    first = _run(make, op, connection, **{modules.RECORD_KEY_PARAM: "sku-42"})
+    second = _run(make, op, connection, **{modules.RECORD_KEY_PARAM: "sku-42"})
+    assert first["id"] != second["id"] and len(sandbox.jobs()) == 2  # as the help says
+    assert all(e["request"]["url"].startswith(API) for e in make.log)  # no relay asked
+
+
+def test_a_relay_url_that_is_not_a_relay_starts_nothing_and_says_so(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox
+) -> None:
+    op = CATALOG.operation("voice.create")
+    with pytest.raises(MakeError) as caught:
+        _run(make, op, connection, **{modules.RECORD_KEY_PARAM: "k", RELAY_URL: sandbox.url})
+    assert caught.value.kind == "InvalidConfigurationError"
+    assert caught.value.message.startswith(
+        "not started: the relay's ledger could not be asked about this Record key (HTTP 404"
+    )
+    assert f"Check the Relay URL ({sandbox.url})" in caught.value.message
+    assert _started(sandbox) == 0
