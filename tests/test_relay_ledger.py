@@ -434,3 +434,33 @@ def test_any_key_and_body_is_answered_below_500_and_kept_exactly(
         got = HTTP.get(relay.url + path, headers=headers)
         assert got.status_code == 200 and got.json() == put
         assert HTTP.delete(relay.url + path, headers=headers).status_code == 204
+
+
+# -- the lookup a platform that stops at any 4xx can use (Make) ---------------------------------
+
+
+def test_a_lookup_by_query_lists_none_or_the_one_entry_and_is_always_200(
+    api: httpx.Client, other: httpx.Client, clock: list[float]
+) -> None:
+    key = _key() + "/with a slash"
+    found = f"{LEDGER.path}/video.create_from_text"
+    none = api.get(found, params={"key": key})
+    assert none.status_code == 200 and none.json() == {"data": []}  # not a 404
+    put = _entry(api.put(_path(key), json={"job_id": "vid_7"}))
+    listed = api.get(found, params={"key": key})
+    assert listed.status_code == 200 and listed.json() == {"data": [put]}
+    assert api.get(f"{LEDGER.path}/image.generate", params={"key": key}).json() == {"data": []}
+    assert other.get(found, params={"key": key}).json() == {"data": []}  # another tenant's
+    clock[0] += LEDGER.lifetime_seconds + 1
+    assert api.get(found, params={"key": key}).json() == {"data": []}  # expired
+
+
+def test_a_lookup_without_a_key_or_for_an_unpaid_operation_is_a_400_naming_it(
+    api: httpx.Client,
+) -> None:
+    missing = _error(api.get(f"{LEDGER.path}/video.create_from_text"), 400)
+    assert missing["field"] == "key"
+    unpaid = _error(api.get(f"{LEDGER.path}/{UNPAID[0]}", params={"key": "k"}), 400)
+    assert unpaid["field"] == "operation"
+    control = _error(api.get(f"{LEDGER.path}/voice.create", params={"key": "a\nb"}), 400)
+    assert control["field"] == "key"

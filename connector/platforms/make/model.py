@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.catalog import ModelSource, Platform
+from connector.catalog import ModelSource, Platform, steps
 
 Json = dict[str, Any]
 
@@ -38,7 +38,7 @@ RELAY_INBOX = "/v1/inbox"
 RELAY_SUBSCRIPTIONS = "/v1/subscriptions"
 #: The relay's ledger of Record keys: `<ledger>/<operation>?key=` lists a key's entry (200,
 #: none or one), `<ledger>/<operation>/<key>` is the entry itself (PUT).
-RELAY_LEDGER = "/v1/ledger"
+RELAY_LEDGER = steps.LEDGER.path
 
 
 @dataclass
