@@ -139,23 +139,23 @@ def test_the_same_record_key_twice_starts_one_job(
     relay: RunningRelay,
     op: Operation,
 ) -> None:
-    record = {
+    keyed = {
         modules.RECORD_KEY_PARAM: f"sku/42 {op.key}",  # a / in it: encoded, part of the key
         RELAY_URL: relay.url,
         **_inputs(op, make, connection, sandbox),
     }
     credits = sandbox.credits()
-    first = _run(make, op, connection, **record)
+    first = _run(make, op, connection, **keyed)
     assert _creates(sandbox, op, credits - sandbox.credits()) == 1
     paid = modules.job_key(CATALOG, op) if op.job else None
-    entry = _entry(relay, sandbox.api_key, op, record[modules.RECORD_KEY_PARAM])
-    assert entry is not None and entry["key"] == record[modules.RECORD_KEY_PARAM]
+    entry = _entry(relay, sandbox.api_key, op, keyed[modules.RECORD_KEY_PARAM])
+    assert entry is not None and entry["key"] == keyed[modules.RECORD_KEY_PARAM]
     if paid:
         assert entry["job_id"] == first[paid] and entry["result"] is None
     else:
         assert entry["job_id"] is None and entry["result"]
     make.log.clear()
-    second = _run(make, op, connection, **record)
+    second = _run(make, op, connection, **keyed)
     FIGURES[op.key] = _creates(sandbox, op, credits - sandbox.credits())
     assert FIGURES[op.key] == 1  # the second run paid for nothing
     assert not [e for e in make.log if e["request"]["url"] == API + op.path]
@@ -172,12 +172,12 @@ def test_a_batch_reused_by_its_key_is_the_same_batch(
     make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
 ) -> None:
     op = CATALOG.operation("batch.create")
-    record = {modules.RECORD_KEY_PARAM: "catalogue-2026", RELAY_URL: relay.url}
-    first = _run(make, op, connection, **record)
+    keyed = {modules.RECORD_KEY_PARAM: "catalogue-2026", RELAY_URL: relay.url}
+    first = _run(make, op, connection, **keyed)
     before = _started(sandbox)
     assert before == 1 + first["total_jobs"]  # the batch and each of its videos, once
     sandbox.advance(1000)
-    second = _run(make, op, connection, **record)
+    second = _run(make, op, connection, **keyed)
     assert second["batch_id"] == first["batch_id"] and _started(sandbox) == before
     assert second["state"] == "completed"  # fetched back: as it is now
 
@@ -186,10 +186,10 @@ def test_a_reused_job_is_waited_for_as_a_fresh_one(
     make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
 ) -> None:
     op = CATALOG.operation("voice.create")
-    record = {modules.RECORD_KEY_PARAM: "row-7", RELAY_URL: relay.url}
-    started = _run(make, op, connection, **record)
+    keyed = {modules.RECORD_KEY_PARAM: "row-7", RELAY_URL: relay.url}
+    started = _run(make, op, connection, **keyed)
     assert started["state"] in ("pending", "processing")
-    waited = _run(make, op, connection, **record, **{modules.WAIT_PARAM: True})
+    waited = _run(make, op, connection, **keyed, **{modules.WAIT_PARAM: True})
     assert waited["id"] == started["id"] and waited["state"] == "completed"
     assert len(sandbox.jobs()) == 1
 
@@ -198,19 +198,19 @@ def test_a_failed_job_lets_the_key_start_again(
     make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
 ) -> None:
     op = CATALOG.operation("video.create_from_text")
-    record = {
+    keyed = {
         modules.RECORD_KEY_PARAM: "sku-9",
         RELAY_URL: relay.url,
         "prompt": "a failing clip [sandbox:fail]",
     }
-    failing = _run(make, op, connection, **record)
+    failing = _run(make, op, connection, **keyed)
     sandbox.advance(1000)
     assert sandbox.job(failing["id"])["status"] == "failed"
-    again = _run(make, op, connection, **{**record, "prompt": "a clip that works"})
+    again = _run(make, op, connection, **{**keyed, "prompt": "a clip that works"})
     assert again["id"] != failing["id"] and len(sandbox.jobs()) == 2
     entry = _entry(relay, sandbox.api_key, op, "sku-9")
     assert entry["job_id"] == again["id"]  # the key now names the new job
-    third = _run(make, op, connection, **record)
+    third = _run(make, op, connection, **keyed)
     assert third["id"] == again["id"] and len(sandbox.jobs()) == 2
 
 
@@ -218,11 +218,11 @@ def test_a_synchronous_image_reuses_the_stored_answer_without_calling_the_api(
     make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
 ) -> None:
     op = CATALOG.operation("image.generate")
-    record = {modules.RECORD_KEY_PARAM: "hero-banner", RELAY_URL: relay.url}
-    first = _run(make, op, connection, **record)
+    keyed = {modules.RECORD_KEY_PARAM: "hero-banner", RELAY_URL: relay.url}
+    first = _run(make, op, connection, **keyed)
     credits = sandbox.credits()
     make.log.clear()
-    second = _run(make, op, connection, **record, maxCredits=1_000_000)
+    second = _run(make, op, connection, **keyed, maxCredits=1_000_000)
     assert second == first and sandbox.credits() == credits
     assert [e["request"]["url"].startswith(relay.url) for e in make.log] == [True]  # lookup
 
@@ -230,10 +230,40 @@ def test_a_synchronous_image_reuses_the_stored_answer_without_calling_the_api(
 def test_keys_are_kept_per_operation(
     make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
 ) -> None:
-    record = {modules.RECORD_KEY_PARAM: "sku-1", RELAY_URL: relay.url}
-    _run(make, CATALOG.operation("voice.create"), connection, **record)
-    _run(make, CATALOG.operation("video.create_from_text"), connection, **record)
-    assert len(sandbox.jobs()) == 2  # one key, two operations: two records' jobs
+    keyed = {modules.RECORD_KEY_PARAM: "sku-1", RELAY_URL: relay.url}
+    _run(make, CATALOG.operation("voice.create"), connection, **keyed)
+    _run(make, CATALOG.operation("video.create_from_text"), connection, **keyed)
+    assert len(sandbox.jobs()) == 2  # the same key under two operations: two jobs
+
+
+def test_a_key_with_url_characters_is_one_key_for_the_lookup_and_the_put(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
+) -> None:
+    op = CATALOG.operation("voice.create")
+    key = "a%2F b?c=d&e#f/é"  # the lookup sends it as a query value, the put in the path
+    keyed = {modules.RECORD_KEY_PARAM: key, RELAY_URL: relay.url}
+    first = _run(make, op, connection, **keyed)
+    assert _entry(relay, sandbox.api_key, op, key)["job_id"] == first["id"]
+    second = _run(make, op, connection, **keyed)
+    assert second["id"] == first["id"] and len(sandbox.jobs()) == 1
+
+
+def test_a_job_the_api_no_longer_has_stops_the_module_naming_it(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
+) -> None:
+    """Make cannot take the API's 404 as an answer and go on, so a key whose job is gone
+    stops the module before anything is paid, naming the job (what is left for Make)."""
+    op = CATALOG.operation("voice.create")
+    with relay.api(sandbox.api_key) as api:
+        api.put(f"{RELAY_LEDGER}/{op.key}/sku-gone", json={"job_id": "voice_gone"})
+    keyed = {modules.RECORD_KEY_PARAM: "sku-gone", RELAY_URL: relay.url}
+    with pytest.raises(MakeError) as caught:
+        _run(make, op, connection, **keyed)
+    assert caught.value.message.startswith(
+        "not started: this Record key already started job voice_gone, which cannot be fetched "
+        "back (HTTP 404"
+    )
+    assert _started(sandbox) == 0
 
 
 # -- without a relay, or with a wrong one --------------------------------------------------------

@@ -277,21 +277,26 @@ def _relay_error(message: str) -> Json:
     )
     return {
         "type": tpl("if(statusCode >= 500, 'ConnectionError', 'InvalidConfigurationError')"),
-        "message": f"{message} {check}",
+        "message": f"{message}. {check}",
     }
 
 
-def _relay_reason() -> str:
-    return tpl(f"'HTTP ' + statusCode + ': ' + {_REASON}")
+def _status_reason() -> str:
+    """`HTTP 404: <the server's message>`, or `HTTP 404` when it gives none."""
+    message = path("body", "error", "message")
+    return tpl(f"'HTTP ' + statusCode + if({message}, ': ' + {message}, '')")
 
 
 def ledger_lookup(op: Operation) -> Json:
     """The ledger's entries for this operation and key (none, or the one)."""
     entry = f"first({path('body', 'data')})"
-    found = "result" if op.job is None else "job_id"
-    temp: Json = {"found": tpl(f"get({entry}, {literal(found)})")}
     if op.job is None:  # a stored answer is the module's answer: nothing to fetch back
-        temp.update({"answer": temp["found"], "reused": tpl(f"!!get({entry}, 'result')")})
+        temp: Json = {
+            "answer": tpl(f"get({entry}, 'result')"),
+            "reused": tpl(f"!!get({entry}, 'result')"),
+        }
+    else:  # the job it started, fetched back next
+        temp = {"found": tpl(f"get({entry}, 'job_id')")}
     return {
         "condition": tpl(_WITH_LEDGER),
         "url": tpl(_RELAY) + f"{RELAY_LEDGER}/{op.key}",
@@ -300,7 +305,7 @@ def ledger_lookup(op: Operation) -> Json:
         "headers": auth_headers(path("connection", API_KEY)),
         "log": LOG,
         "response": {
-            "error": _relay_error(steps.ledger_unanswered(_relay_reason())),
+            "error": _relay_error(steps.ledger_unanswered(_status_reason())),
             "temp": temp,
         },
     }
@@ -322,7 +327,6 @@ def fetch_back(catalog: Catalog, op: Operation, output: Json) -> Json:
     assert op.status_operation is not None and op.job is not None
     status = catalog.operation(op.status_operation)
     (param,) = status.path_params
-    reason = tpl(f"'HTTP ' + statusCode + ': ' + {_REASON}")
     return {
         "condition": tpl(_FOUND),
         "url": status.path.replace("{" + param.name + "}", tpl(_FOUND)),
@@ -330,7 +334,7 @@ def fetch_back(catalog: Catalog, op: Operation, output: Json) -> Json:
         "response": {
             "error": {
                 "type": _error_type(catalog),
-                "message": steps.reused_unfetchable(tpl(_FOUND), reason),
+                "message": steps.reused_unfetchable(tpl(_FOUND), _status_reason()),
             },
             "temp": {"job": output, "reused": tpl(_not_failed(op.job))},
         },
@@ -344,7 +348,7 @@ def job_key(catalog: Catalog, op: Operation) -> str:
     return param.name
 
 
-def ledger_record(catalog: Catalog, op: Operation, answer: Json | str) -> Json:
+def ledger_put(catalog: Catalog, op: Operation, answer: Json | str) -> Json:
     """Put the new job id (or the answer) under the key; without a ledger, or for a reused
     job, skipped, giving the module's answer."""
     if op.job is None:
@@ -363,7 +367,7 @@ def ledger_record(catalog: Catalog, op: Operation, answer: Json | str) -> Json:
         "response": {
             # the job is started and paid: not the input's fault, and named so it is not lost
             "error": {
-                **_relay_error(steps.unrecorded(started, _relay_reason())),
+                **_relay_error(steps.unrecorded(started, _status_reason())),
                 "type": "RuntimeError",
             },
             "output": answer,
@@ -391,7 +395,8 @@ def paid_creates(op: Operation, keep: Json) -> list[Json]:
 def paid_communication(
     catalog: Catalog, op: Operation, output: Json, wait: Wait | None
 ) -> list[Json]:
-    """Ledger lookup (and fetch-back), price check, create, ledger record, then the wait."""
+    """Ledger lookup (and fetch-back), price check, create, the new job put under the key,
+    then the wait."""
     contract = catalog.output(op.key)
     if op.job is None:
         answer: Json | str = outputs.shaped(_ANSWER, contract.fields, contract.job)
@@ -406,7 +411,7 @@ def paid_communication(
         *found,
         price_check(catalog, op),
         *paid_creates(op, keep),
-        ledger_record(catalog, op, answer),
+        ledger_put(catalog, op, answer),
         *then,
     ]
 
