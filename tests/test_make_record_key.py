@@ -266,6 +266,26 @@ def test_a_job_the_api_no_longer_has_stops_the_module_naming_it(
     assert _started(sandbox) == 0
 
 
+def test_a_ledger_that_does_not_keep_the_answer_names_what_was_paid_for(
+    make: Runtime, connection: dict[str, Any], sandbox: RunningSandbox, relay: RunningRelay
+) -> None:
+    """The relay refuses a result over its limit (`steps.LEDGER.max_result_bytes`): the
+    images are paid for, so the error lists their URLs."""
+    op = CATALOG.operation("image.generate")
+    prompt = "x" * (steps.LEDGER.max_result_bytes // 3)  # echoed in each of 4 images
+    keyed = {modules.RECORD_KEY_PARAM: "big", RELAY_URL: relay.url, "prompt": prompt, "n": 4}
+    with pytest.raises(MakeError) as caught:
+        _run(make, op, connection, **keyed)
+    [create] = [e for e in make.log if e["request"]["url"] == API + op.path]
+    urls = " ".join(d["url"] for d in create["response"]["body"]["data"])
+    assert caught.value.kind == "RuntimeError"
+    assert caught.value.message.startswith(
+        f"paid for images {urls}, but the relay's ledger did not keep it under this Record "
+        "key (HTTP 400: result="
+    )
+    assert _entry(relay, sandbox.api_key, op, "big") is None
+
+
 # -- without a relay, or with a wrong one --------------------------------------------------------
 
 

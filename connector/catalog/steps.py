@@ -163,10 +163,10 @@ def reused_unfetchable(job_id: str, reason: str) -> str:
     )
 
 
-def unrecorded(started: str, reason: str) -> str:
+def unrecorded(paid: str, reason: str) -> str:
     """When a create was paid but the ledger did not keep it under its Record key: what was
-    started (`job <id>`) is named, so it is not lost."""
+    paid for (`job <id>`, or the images' URLs) is named, so it is not lost."""
     return (
-        f"started {started}, but the relay's ledger did not keep it under this Record key "
-        f"({reason}); the next run with this key starts a new job"
+        f"paid for {paid}, but the relay's ledger did not keep it under this Record key "
+        f"({reason}); the next run with this key starts a new one"
     )

@@ -151,6 +151,8 @@ FUNCTIONS: dict[str, int] = {
     "last": 1,
     "first": 1,
     "get": 2,  # get(object or array, path): a dotted path, array positions from 1
+    "map": 2,  # map(array of collections, key): each one's value of the key
+    "join": 2,  # join(array, separator)
 }
 OPERATORS = frozenset({"+", "/", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "!"})
 RELATIONAL = frozenset({"<", "<=", ">", ">="})
@@ -497,6 +499,16 @@ def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
             return args[0][0] if isinstance(args[0], list) and args[0] else UNDEFINED
         if node.name == "get":
             return _get(args[0], to_text(args[1]))
+        if node.name == "map":
+            items, key = args
+            if not isinstance(items, list):
+                return UNDEFINED
+            return [i.get(to_text(key)) for i in items if isinstance(i, Mapping)]
+        if node.name == "join":
+            items, separator = args
+            if not isinstance(items, list):
+                return UNDEFINED
+            return to_text(separator).join(to_text(i) for i in items)
         if node.name == "lower":
             return UNDEFINED if args[0] is UNDEFINED else to_text(args[0]).lower()
         if node.name == "split":

@@ -348,15 +348,25 @@ def job_key(catalog: Catalog, op: Operation) -> str:
     return param.name
 
 
+def _answer_urls(catalog: Catalog, op: Operation) -> tuple[str, str]:
+    """Where a synchronous answer lists its files: the list field, and its items' URL key."""
+    for f in catalog.output(op.key).fields:
+        urls = [c.key for c in f.children if c.type is T.URL]
+        if f.type is T.OBJECT_LIST and urls:
+            return f.key, urls[0]
+    raise ValueError(f"{op.key}: its answer lists no URLs")
+
+
 def ledger_put(catalog: Catalog, op: Operation, answer: Json | str) -> Json:
     """Put the new job id (or the answer) under the key; without a ledger, or for a reused
     job, skipped, giving the module's answer."""
     if op.job is None:
         body: Json = {"result": tpl(_ANSWER)}
-        started = "this answer"
+        items, url = _answer_urls(catalog, op)
+        paid = "images " + tpl(f"join(map({path('temp', 'answer', items)}, {literal(url)}), ' ')")
     else:
         body = {"job_id": tpl(path("temp", "job", job_key(catalog, op)))}
-        started = "job " + tpl(path("temp", "job", job_key(catalog, op)))
+        paid = "job " + tpl(path("temp", "job", job_key(catalog, op)))
     return {
         "condition": {"condition": tpl(f"{_WITH_LEDGER} && {_FRESH}"), "default": answer},
         "url": tpl(_RELAY) + f"{RELAY_LEDGER}/{op.key}/" + tpl(f"encodeURL({_KEY})"),
@@ -367,7 +377,7 @@ def ledger_put(catalog: Catalog, op: Operation, answer: Json | str) -> Json:
         "response": {
             # the job is started and paid: not the input's fault, and named so it is not lost
             "error": {
-                **_relay_error(steps.unrecorded(started, _status_reason())),
+                **_relay_error(steps.unrecorded(paid, _status_reason())),
                 "type": "RuntimeError",
             },
             "output": answer,
