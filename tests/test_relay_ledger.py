@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from connector.catalog import CATALOG, steps
+from connector.catalog import CATALOG, limits, steps
 from connector.relay.storage import parse_time
 from connector.relay.testing import (
     PG_URL,
@@ -98,6 +98,21 @@ def _error(answer: httpx.Response, status: int) -> dict[str, Any]:
 
 def _seconds(stamp: str) -> float:
     return parse_time(stamp)
+
+
+# -- the catalog's facts -----------------------------------------------------------------------
+
+
+def test_the_catalog_states_the_ledger_once() -> None:
+    assert LEDGER.path == "/v1/ledger"
+    assert LEDGER.lifetime_days == limits.OUTPUT_URL_LIFETIME_DAYS
+    assert LEDGER.lifetime_seconds == limits.OUTPUT_URL_LIFETIME_DAYS * 86400
+    assert (LEDGER.max_key_chars, LEDGER.max_result_bytes) == (256, 64 * 1024)
+    assert str(LEDGER.max_key_chars) in LEDGER.key_rule
+    assert all(f"'{dot}'" in LEDGER.key_rule for dot in LEDGER.dot_keys)
+    assert LEDGER.path_for("image.generate", "shop/sku 42%?#é") == (
+        "/v1/ledger/image.generate/shop%2Fsku%2042%25%3F%23%C3%A9"
+    )
 
 
 # -- put, get, replace, delete ---------------------------------------------------------------
@@ -339,6 +354,21 @@ def test_a_bad_body_is_a_400_naming_the_field_and_stores_nothing(
     error = _error(answer, 400)
     assert error["code"] == "invalid_request" and error["field"] == field
     assert error["allowed"]
+    assert api.get(_path(key)).status_code == 404
+
+
+def test_a_null_beside_the_one_value_counts_as_absent(api: httpx.Client) -> None:
+    key = _key()
+    put = _entry(api.put(_path(key), json={"job_id": "vgen_1", "result": None}))
+    assert (put["job_id"], put["result"]) == ("vgen_1", None)
+    put = _entry(api.put(_path(key), json={"job_id": None, "result": {"id": "img_1"}}))
+    assert (put["job_id"], put["result"]) == (None, {"id": "img_1"})
+
+
+def test_a_body_over_the_management_limit_is_413(api: httpx.Client) -> None:
+    key = _key()
+    answer = api.put(_path(key), json={"result": _result_of(300 * 1024)})
+    assert _error(answer, 413)["code"] == "too_large"
     assert api.get(_path(key)).status_code == 404
 
 
