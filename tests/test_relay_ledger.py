@@ -456,7 +456,7 @@ def test_any_key_and_body_is_answered_below_500_and_kept_exactly(
         return
     event(f"PUT {answer.status_code}")
     assert answer.status_code < 500, (path, body, answer.text)
-    assert answer.status_code in (200, 400, 404, 405), answer.text
+    assert answer.status_code in (200, 400), (path, body, answer.text)  # a PUT is never 404
     json.loads(answer.text)
     if answer.status_code == 200 and not raw_key:
         put = answer.json()
