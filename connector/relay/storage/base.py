@@ -832,11 +832,10 @@ class Storage(ABC):
         )
 
     def put_ledger(self, entry: LedgerEntry) -> None:
-        """Store the entry, replacing the one its key had; entries expired by then (any
-        tenant's) are deleted in the same transaction, so the table holds live ones only."""
+        """Store the entry, replacing the one its key had; then delete the entries (any
+        tenant's) expired by then, so the table holds little more than live ones."""
         result = None if entry.result is None else json.dumps(entry.result)
         with self.transaction() as tx:
-            tx.run("DELETE FROM ledger WHERE expires_at <= ?", entry.created_at)
             tx.run(
                 """INSERT INTO ledger (tenant_id, operation, record_key, job_id, result,
                     created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -851,6 +850,17 @@ class Storage(ABC):
                 entry.created_at,
                 entry.expires_at,
             )
+        self.prune_ledger(entry.created_at)
+
+    def prune_ledger(self, now: float) -> int:
+        """Delete the entries expired by `now`; returns how many. Best effort, in its own
+        transaction: two relays pruning at once may deadlock on PostgreSQL, and the PUT
+        that prunes has already been stored; the next PUT prunes what this one left."""
+        try:
+            with self.transaction() as tx:
+                return tx.run("DELETE FROM ledger WHERE expires_at <= ?", now)
+        except Exception:  # the database refused the prune, not the entry
+            return 0
 
     def delete_ledger(self, tenant_id: str, operation: str, key: str) -> None:
         """Forget the key (nothing to do when it has no entry)."""
