@@ -535,3 +535,12 @@ def test_a_lookup_without_a_key_or_for_an_unpaid_operation_is_a_400_naming_it(
     assert unpaid["field"] == "operation"
     control = _error(api.get(f"{LEDGER.path}/voice.create", params={"key": "a\nb"}), 400)
     assert control["field"] == "key"
+
+
+def test_a_lookup_key_that_is_not_utf8_is_a_400_not_a_second_name_for_another_key(
+    relay: RunningRelay,
+) -> None:
+    # "%FF" decodes leniently to U+FFFD: without the check it would find the entry of "\ufffd".
+    url = f"{relay.url}{LEDGER.path}/video.create_from_text?key=%FF"
+    answer = HTTP.get(url, headers={"Authorization": f"Bearer {OWNER}"})
+    assert _error(answer, 400)["field"] == "key"

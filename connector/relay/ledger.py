@@ -71,7 +71,7 @@ def _operation(operation: str | None) -> str:
 def _key(key: str | None) -> str:
     if key is None or key == "":
         raise Invalid("key", key, LEDGER.key_rule + " (percent-encoded in the path)")
-    if not _utf8_path():
+    if not _utf8_as_sent():
         raise Invalid("key", key, LEDGER.key_rule + ", percent-encoded from UTF-8")
     if (
         len(key) > LEDGER.max_key_chars
@@ -82,17 +82,17 @@ def _key(key: str | None) -> str:
     return key
 
 
-def _utf8_path() -> bool:
-    """Whether the path as sent is UTF-8 once percent-decoded. The server decodes it
-    leniently (U+FFFD for bytes that are no UTF-8), which would let two keys meet as one;
-    the raw request line (`RAW_URI`, `REQUEST_URI`: werkzeug's and gunicorn's) tells."""
+def _utf8_as_sent() -> bool:
+    """Whether the path and query as sent are UTF-8 once percent-decoded (the key is in
+    one of them). The server decodes both leniently (U+FFFD for bytes that are no UTF-8),
+    which would let two keys meet as one; the raw request line (`RAW_URI`, `REQUEST_URI`:
+    werkzeug's and gunicorn's) tells."""
     environ = request.environ
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if not isinstance(raw, str):
         return True
-    path = raw.split("?", 1)[0]
     try:
-        unquote_to_bytes(path.encode("latin-1")).decode("utf-8")
+        unquote_to_bytes(raw.replace("+", " ").encode("latin-1")).decode("utf-8")
     except UnicodeError:
         return False
     return True
