@@ -368,3 +368,28 @@ test('video items sent as one batch call: each Record Key keeps its own video, a
 	assert.deepEqual(second.output.map((o) => o.json.prompt), rows.map((r) => r.prompt));
 	assert.deepEqual(second.output.map((o) => o.pairedItem.item), [0, 1]);
 });
+
+test("a key's job that cannot be fetched back stops the item, naming the job; nothing is started", async () => {
+	const staticData = {};
+	const params = { text: 'Fetched back later.', completion: 'none', options: { recordKey: 'SKU-UNREACHABLE' } };
+	const first = await h.run({ resource: 'voice', operation: 'create', params, items: items(1), staticData });
+	const job = first.output[0].json.id;
+	const before = await creates('voice.create');
+	await fault({ action: 'fail', status: 503, count: 3, operation: 'job.get' });
+	const run = await h.run({ resource: 'voice', operation: 'create', params, items: items(1), staticData });
+	assert.equal(run.status, 'error');
+	assert.equal(
+		run.error.message.split(' (')[0],
+		`not started: this Record key already started job ${job}, which cannot be fetched back`,
+	);
+	assert.equal(await creates('voice.create'), before, 'no second job');
+});
+
+test('a Record Key that is not allowed is refused before anything is sent, naming the rule', async () => {
+	const before = await started();
+	const run = await h.run({ resource: 'voice', operation: 'create', params: { text: 'Bad key.', completion: 'none', options: { recordKey: 'a\u0001b' } }, items: items(1) });
+	assert.equal(run.status, 'error');
+	assert.match(run.error.message, /^Record Key "a\u0001b" is not allowed$/);
+	assert.equal(run.error.description, `Record Key: ${catalog.STEPS.keyRule}.`);
+	assert.equal(await started(), before);
+});

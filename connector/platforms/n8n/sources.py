@@ -736,8 +736,11 @@ def _step_facts(catalog: Catalog) -> dict[str, Any]:
         "pricePath": catalog.operation(steps.PRICE_OPERATION).path,
         "overCap": steps.over_cap("{estimate}", "{cap}"),
         "unpriceable": steps.unpriceable("{reason}", "{cap}"),
-        "ledgerDays": limits.OUTPUT_URL_LIFETIME_DAYS,
-        "ledgerResultMaxBytes": steps.LEDGER_RESULT_MAX_BYTES,
+        "reusedUnfetchable": steps.reused_unfetchable("{job}", "{reason}"),
+        "ledgerDays": steps.LEDGER.lifetime_days,
+        "ledgerResultMaxBytes": steps.LEDGER.max_result_bytes,
+        "keyMaxChars": steps.LEDGER.max_key_chars,
+        "keyRule": steps.LEDGER.key_rule,
         "fileOverLimit": limits.file_over_limit(limits.N8N_DOWNLOAD, "{size}", "{max} MB"),
     }
 

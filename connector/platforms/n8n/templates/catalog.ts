@@ -149,8 +149,13 @@ export interface StepFacts {
 	pricePath: string;
 	overCap: string;
 	unpriceable: string;
+	/** A key's job that cannot be fetched back: blanks `{job}` and `{reason}`. */
+	reusedUnfetchable: string;
 	ledgerDays: number;
 	ledgerResultMaxBytes: number;
+	keyMaxChars: number;
+	/** What a Record Key may be, in words. */
+	keyRule: string;
 	/** A file over the node's Max File Size: blanks `{size}` and `{max}` (in MB). */
 	fileOverLimit: string;
 }

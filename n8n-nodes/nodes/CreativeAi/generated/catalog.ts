@@ -169,8 +169,13 @@ export interface StepFacts {
 	pricePath: string;
 	overCap: string;
 	unpriceable: string;
+	/** A key's job that cannot be fetched back: blanks `{job}` and `{reason}`. */
+	reusedUnfetchable: string;
 	ledgerDays: number;
 	ledgerResultMaxBytes: number;
+	keyMaxChars: number;
+	/** What a Record Key may be, in words. */
+	keyRule: string;
 	/** A file over the node's Max File Size: blanks `{size}` and `{max}` (in MB). */
 	fileOverLimit: string;
 }
@@ -179,8 +184,11 @@ export const STEPS: StepFacts = {
 	pricePath: '/api/v1/model/calculate',
 	overCap: 'not started: this would cost about {estimate} credits, the cap is {cap}',
 	unpriceable: 'not started: the price of this request cannot be checked, so the cap of {cap} credits cannot be kept ({reason})',
+	reusedUnfetchable: 'not started: this Record key already started job {job}, which cannot be fetched back ({reason})',
 	ledgerDays: 7,
 	ledgerResultMaxBytes: 65536,
+	keyMaxChars: 256,
+	keyRule: '1 to 256 characters, no control characters, and not \'.\' or \'..\'',
 	fileOverLimit: 'The file is {size} MB, over n8n\'s download limit of {max} MB: use its URL (it stays available for 7 days).',
 };
 

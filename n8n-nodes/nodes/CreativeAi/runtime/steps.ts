@@ -38,6 +38,13 @@ export function stepOptions(ctx: IExecuteFunctions, spec: OperationSpec, itemInd
 		out.maxCredits = cap;
 	}
 	const key = typeof raw.recordKey === 'string' ? raw.recordKey.trim() : raw.recordKey === undefined ? '' : String(raw.recordKey);
+	// eslint-disable-next-line no-control-regex
+	if (key && ([...key].length > STEPS.keyMaxChars || /[\u0000-\u001f\u007f]/.test(key) || key === '.' || key === '..')) {
+		throw new NodeOperationError(ctx.getNode(), `Record Key "${key.slice(0, 80)}" is not allowed`, {
+			itemIndex,
+			description: `Record Key: ${STEPS.keyRule}.`,
+		});
+	}
 	if (key) out.recordKey = key;
 	return out;
 }
@@ -168,7 +175,12 @@ export async function reuse(
 			forget(ctx, spec, key);
 			return undefined;
 		}
-		throw nodeError(ctx, error, itemIndex);
+		// Starting anew could pay twice for one record: stop, naming the job.
+		const reason = nodeError(ctx, error, itemIndex).message.replace(/^CreativeAI: /, '');
+		throw new NodeOperationError(ctx.getNode(), fill(STEPS.reusedUnfetchable, { job: entry.job, reason }), {
+			itemIndex,
+			description: 'Nothing was started. Run it again once CreativeAI answers, or remove the Record Key to start a new job.',
+		});
 	}
 	const batch = entry.batch || spec.job.kind === 'batch';
 	const failed = batch
