@@ -77,8 +77,9 @@ for _node in TRIGGER_DIRECT["nodes"]:
 
 
 # A published workflow whose paid steps name the row they are for (Record Key): a webhook
-# row -> narration (Poll Until Done) -> a clip (Resume by Webhook, through the relay). n8n
-# keeps each node's key -> job in the workflow's static data (saved for production runs).
+# row -> narration (Poll Until Done) -> a clip (Resume by Webhook). On the credential without
+# a relay, n8n keeps each node's key -> job in the workflow's static data (saved for
+# production runs); RECORDS_RELAY is the same workflow on the relay's credential (its ledger).
 RECORDS: dict[str, Any] = {
     "id": "creativeaiRecords",
     "name": "CreativeAI: one narrated clip per row",
@@ -143,6 +144,14 @@ RECORDS: dict[str, Any] = {
 }
 
 
+RECORDS_RELAY = variant(RECORDS, "creativeaiRecRelay", "relay")
+for _node in RECORDS_RELAY["nodes"]:
+    if "credentials" in _node:
+        _node["credentials"] = {
+            "creativeAiApi": {"id": "creativeaiAccount", "name": "CreativeAI account"}
+        }
+
+
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[RunningSandbox]:
     with running_sandbox(time_scale=0.01, rate_limits=False) as running:
@@ -181,7 +190,10 @@ def n8n(
         direct = {**credential, **DIRECT_CREDENTIAL}
         direct["data"] = {**credential["data"], "relayUrl": ""}
         instance.import_credentials([credential, direct])
-        workflows = (COMMERCE, BATCH, TRIGGER, BATCH_ON_ERROR_CONTINUE, TRIGGER_DIRECT, RECORDS)
+        workflows = (
+            *(COMMERCE, BATCH, TRIGGER, BATCH_ON_ERROR_CONTINUE, TRIGGER_DIRECT),
+            *(RECORDS, RECORDS_RELAY),
+        )
         for workflow in workflows:
             instance.publish(instance.import_workflow(workflow))
         instance.start()
@@ -189,6 +201,7 @@ def n8n(
         instance.wait_for_webhook("creativeai-batch")
         instance.wait_for_webhook("creativeai-batch-continue")
         instance.wait_for_webhook("creativeai-record")
+        instance.wait_for_webhook("creativeai-record-relay")
         print(
             f"\nn8n {install.version}: install {install.install.meta.get('install_seconds')} s "
             f"cold ({'cached' if install.install.cached else 'installed now'}), "
@@ -467,11 +480,15 @@ def _jobs(sandbox: RunningSandbox, operation: str) -> list[dict[str, Any]]:
     return jobs
 
 
-def _run_row(n8n: N8nInstance, row: dict[str, str]) -> Execution:
-    before = _last_id(n8n, RECORDS["id"])
-    started = httpx.post(f"{n8n.url}/webhook/creativeai-record", json=row, timeout=30)
+def _run_row(
+    n8n: N8nInstance, row: dict[str, str], workflow: dict[str, Any] = RECORDS
+) -> Execution:
+    before = _last_id(n8n, workflow["id"])
+    [hook] = [n for n in workflow["nodes"] if n["name"] == "Row"]
+    url = f"{n8n.url}/webhook/{hook['parameters']['path']}"
+    started = httpx.post(url, json=row, timeout=30)
     assert started.status_code == 200, started.text
-    return _succeeded(n8n, RECORDS["id"], before)
+    return _succeeded(n8n, workflow["id"], before)
 
 
 def test_the_same_record_key_run_twice_starts_one_job_per_step(
@@ -523,3 +540,23 @@ def test_a_record_key_whose_job_failed_starts_again(
         voices = _jobs(sandbox, "voice.create")[voices_before:]
         clips = _jobs(sandbox, "video.create_from_text")[clips_before:]
         assert len(voices) == n and len(clips) == n, (n, voices, clips)
+
+
+def test_with_a_relay_the_same_record_key_run_twice_starts_one_job_kept_in_its_ledger(
+    n8n: N8nInstance, sandbox: RunningSandbox, relay: RunningRelay
+) -> None:
+    row = {"sku": "MUG-RK/2", "text": "Meet mug RK two.", "prompt": "Mug RK two turntable"}
+    voices_before = len(_jobs(sandbox, "voice.create"))
+    clips_before = len(_jobs(sandbox, "video.create_from_text"))
+    runs = [_run_row(n8n, row, RECORDS_RELAY) for _ in range(2)]
+    voices = _jobs(sandbox, "voice.create")[voices_before:]
+    clips = _jobs(sandbox, "video.create_from_text")[clips_before:]
+    print(f"\nRecord Key with the relay, two runs: {len(voices)} voice, {len(clips)} video creates")
+    assert len(voices) == 1 and len(clips) == 1, (voices, clips)
+    for execution in runs:
+        [clip] = execution.node_output("Clip")
+        assert clip["json"]["id"] == clips[0]["id"] and clip["json"]["state"] == "completed"
+    key = "MUG-RK%2F2"
+    entry = _relay_api(relay, sandbox.api_key, "GET", f"/v1/ledger/video.create_from_text/{key}")
+    assert entry["job_id"] == clips[0]["id"]
+    assert not n8n.static_data(RECORDS_RELAY["id"]).get("node:Clip", {}).get("ledger")

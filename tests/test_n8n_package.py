@@ -145,16 +145,18 @@ def test_every_operation_and_completion_mode_against_the_sandbox(
 
 
 def test_max_credits_record_key_and_waits_that_give_up(
-    staged: toolchain.Staged, tmp_path: Path
+    staged: toolchain.Staged, relay_url: str, tmp_path: Path
 ) -> None:
     """steps.test.js: the cap under and over the estimate on every paid create, a batch over
     the cap starting nothing, the same Record Key twice starting one job (counted in the
-    sandbox), a failed job letting the key start again, each wait that gives up naming its
-    job and the step that fetches it. Its own sandbox: the test counts what it started."""
+    sandbox), a failed job letting the key start again, in static data and in the relay's
+    ledger, each wait that gives up naming its job and the step that fetches it. Its own
+    sandbox: the test counts what it started."""
     with running_sandbox(time_scale=0.01, rate_limits=False) as own:
         env = {
             "SANDBOX_URL": own.url,
             "SANDBOX_KEY": own.api_key,
+            "RELAY_URL": relay_url,
             "OPERATION_CASES": case_table(tmp_path),
         }
         run_node_tests(staged, "steps.test.js", env)

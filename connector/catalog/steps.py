@@ -131,14 +131,15 @@ PER_CALL_CAP = (
     "that call as a whole."
 )
 
-#: n8n keeps a Record key's job in the workflow's static data, which n8n saves only for
+#: Without a relay, n8n keeps a Record key's job in the workflow's static data, saved only for
 #: production executions. Source: https://docs.n8n.io/code/cookbook/builtin/get-workflow-static-data/
 #: ("Static data isn't available when testing workflows. The workflow must be published and
 #: called by a trigger or webhook to save static data.")
 STATIC_DATA_LEDGER = (
-    "The node keeps the keys in the workflow's static data, which n8n saves only when a "
-    "published workflow runs from its trigger or webhook: a manual test run does not "
-    "remember its keys."
+    "Without a relay, the node keeps the keys in the workflow's static data, which n8n saves "
+    "only when a published workflow runs from its trigger or webhook: a manual test run does "
+    "not remember its keys. With a Relay URL in the credential, the relay's ledger keeps "
+    "them, in every run."
 )
 
 

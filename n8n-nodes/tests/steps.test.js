@@ -393,3 +393,65 @@ test('a Record Key that is not allowed is refused before anything is sent, namin
 	assert.equal(run.error.description, `Record Key: ${catalog.STEPS.keyRule}.`);
 	assert.equal(await started(), before);
 });
+
+// -- with a Relay URL: the relay's ledger -----------------------------------------------------------
+
+const RELAY = process.env.RELAY_URL;
+
+async function relayEntry(operation, key) {
+	const answer = await fetch(`${RELAY}${catalog.STEPS.ledgerPath}/${operation}/${encodeURIComponent(key)}`, { headers: { authorization: `Bearer ${KEY}` } });
+	return answer.status === 404 ? undefined : await answer.json();
+}
+
+test('with a relay, the same Record Key twice starts one job, in manual runs too (no static data kept)', async () => {
+	const relayed = await start({ credentials: { apiKey: KEY, baseUrl: SANDBOX, relayUrl: RELAY } });
+	try {
+		const key = `SKU/relay ${Date.now()}`; // a slash and a space: the key is encoded whole
+		const params = { text: 'Kept by the relay.', completion: 'poll', ...FAST, options: { recordKey: key } };
+		const before = await creates('voice.create');
+		const first = await relayed.run({ resource: 'voice', operation: 'create', params, items: items(1), staticData: {} });
+		assert.equal(first.status, 'success', first.error?.message);
+		const entry = await relayEntry('voice.create', key);
+		assert.equal(entry.job_id, first.output[0].json.id);
+		assert.equal(entry.key, key);
+		const second = await relayed.run({ resource: 'voice', operation: 'create', params, items: items(1), staticData: {} });
+		assert.equal(second.status, 'success', second.error?.message);
+		assert.equal(second.output[0].json.id, first.output[0].json.id);
+		assert.equal(await creates('voice.create'), before + 1, 'one paid create for the two runs');
+
+		// An image answer is kept whole: the second run asks the API nothing.
+		const imageKey = `IMG-${Date.now()}`;
+		const image = { prompt: 'Kept image', options: { recordKey: imageKey } };
+		const spentBefore = await spent();
+		const a = await relayed.run({ resource: 'image', operation: 'generate', params: image, items: items(1), staticData: {} });
+		const b = await relayed.run({ resource: 'image', operation: 'generate', params: image, items: items(1), staticData: {} });
+		assert.equal(b.status, 'success', b.error?.message);
+		assert.deepEqual(b.output[0].json, a.output[0].json);
+		assert.equal(await spent(), spentBefore + (await quote({ prompt: 'Kept image' }, 'image.generate')), 'charged once');
+		assert.deepEqual((await relayEntry('image.generate', imageKey)).result.data, a.output[0].json.data);
+
+		// A failed job lets the key start again.
+		const failKey = `FAIL-${Date.now()}`;
+		const failing = { text: 'Relay fail [sandbox:fail]', completion: 'poll', ...FAST, options: { recordKey: failKey } };
+		const voicesBefore = await creates('voice.create');
+		await relayed.run({ resource: 'voice', operation: 'create', params: failing, items: items(1), staticData: {}, continueOnFail: true });
+		const again = await relayed.run({ resource: 'voice', operation: 'create', params: failing, items: items(1), staticData: {}, continueOnFail: true });
+		assert.equal(await creates('voice.create'), voicesBefore + 2);
+		assert.equal((await relayEntry('voice.create', failKey)).job_id, again.output[0].json.id);
+	} finally {
+		await relayed.stop();
+	}
+});
+
+test('with a relay that does not answer, a Record Key starts nothing and says why', async () => {
+	const dead = await start({ credentials: { apiKey: KEY, baseUrl: SANDBOX, relayUrl: 'http://127.0.0.1:9' } });
+	try {
+		const before = await started();
+		const run = await dead.run({ resource: 'voice', operation: 'create', params: { text: 'No ledger.', completion: 'none', options: { recordKey: 'SKU-NO-RELAY' } }, items: items(1) });
+		assert.equal(run.status, 'error');
+		assert.ok(run.error.message.startsWith("not started: the relay's ledger could not be asked about this Record key ("), run.error.message);
+		assert.equal(await started(), before);
+	} finally {
+		await dead.stop();
+	}
+});

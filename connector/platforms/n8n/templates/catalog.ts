@@ -151,6 +151,11 @@ export interface StepFacts {
 	unpriceable: string;
 	/** A key's job that cannot be fetched back: blanks `{job}` and `{reason}`. */
 	reusedUnfetchable: string;
+	/** The relay's ledger (with a Relay URL in the credential), and its refusals: blanks
+	 * `{reason}`, and `{paid}` (what was paid for and not kept). */
+	ledgerPath: string;
+	ledgerUnanswered: string;
+	unrecorded: string;
 	ledgerDays: number;
 	ledgerResultMaxBytes: number;
 	keyMaxChars: number;

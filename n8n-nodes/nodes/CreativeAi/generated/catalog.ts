@@ -171,6 +171,11 @@ export interface StepFacts {
 	unpriceable: string;
 	/** A key's job that cannot be fetched back: blanks `{job}` and `{reason}`. */
 	reusedUnfetchable: string;
+	/** The relay's ledger (with a Relay URL in the credential), and its refusals: blanks
+	 * `{reason}`, and `{paid}` (what was paid for and not kept). */
+	ledgerPath: string;
+	ledgerUnanswered: string;
+	unrecorded: string;
 	ledgerDays: number;
 	ledgerResultMaxBytes: number;
 	keyMaxChars: number;
@@ -185,6 +190,9 @@ export const STEPS: StepFacts = {
 	overCap: 'not started: this would cost about {estimate} credits, the cap is {cap}',
 	unpriceable: 'not started: the price of this request cannot be checked, so the cap of {cap} credits cannot be kept ({reason})',
 	reusedUnfetchable: 'not started: this Record key already started job {job}, which cannot be fetched back ({reason})',
+	ledgerPath: '/v1/ledger',
+	ledgerUnanswered: 'not started: the relay\'s ledger could not be asked about this Record key ({reason}), so one job per record cannot be kept',
+	unrecorded: 'paid for {paid}, but the relay\'s ledger did not keep it under this Record key ({reason}); the next run with this key starts a new one',
 	ledgerDays: 7,
 	ledgerResultMaxBytes: 65536,
 	keyMaxChars: 256,

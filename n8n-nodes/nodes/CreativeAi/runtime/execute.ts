@@ -18,8 +18,8 @@ import { settleAll } from './pool';
 import { createJoinRoute, expectIds } from './relay';
 import { shape } from './shape';
 import { seal } from './signatures';
-import type { StepOptions } from './steps';
-import { checkPrice, remember, reuse, stepOptions } from './steps';
+import type { Ledger, StepOptions } from './steps';
+import { checkPrice, ledgerFor, remember, reuse, stepOptions } from './steps';
 import { apiError, credentials, nodeError, refusalOf, request } from './transport';
 
 export type Completion = 'none' | 'poll' | 'webhook';
@@ -42,7 +42,7 @@ interface Slot {
 	error?: Error;
 	steps?: StepOptions;
 	/** The job this item's Record Key started earlier (no new call is made for it). */
-	reused?: { job: string; batch: boolean };
+	reused?: { job: string };
 }
 
 /** Stored on each parked item so `resume` knows which completion belongs to it. */
@@ -237,18 +237,20 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 
 	// 1b. Record Key: an item whose key already started a job (not failed, not gone) gets
 	// that job back instead of a new call.
+	let ledger: Ledger | undefined;
 	for (const [i] of prepared) {
 		const key = slots[i].steps?.recordKey;
 		if (!key) continue;
 		try {
-			const found = await reuse(this, spec, key, i);
+			ledger ??= await ledgerFor(this, spec);
+			const found = await reuse(this, spec, ledger, key, i);
 			if (!found) continue;
 			prepared.delete(i);
 			if (found.entry.result) {
 				slots[i].result = found.answer;
 			} else {
 				slots[i].accepted = found.answer;
-				slots[i].reused = { job: String(found.entry.job), batch: found.entry.batch === true };
+				slots[i].reused = { job: String(found.entry.job) };
 			}
 		} catch (error) {
 			if (!continueOnFail) throw nodeError(this, error, i);
@@ -316,20 +318,21 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			else slot.result = answer;
 		});
 	});
-	// Remember what each Record Key started (saved with the workflow's static data).
-	const entries: Parameters<typeof remember>[2] = [];
+	// Remember what each Record Key started (in the ledger: static data, or the relay's).
 	for (const slot of slots) {
 		const key = slot.steps?.recordKey;
-		if (!key || slot.error || slot.reused || slot.call === undefined) continue;
-		if (slot.accepted) {
-			const batch = spec.job?.kind === 'batch';
-			const job = batch ? slot.accepted.batch_id : slot.accepted.id;
-			if (job !== undefined && job !== null) entries.push([key, { job: String(job), ...(batch ? { batch: true } : {}) }]);
-		} else if (slot.result) {
-			entries.push([key, { result: slot.result }]);
+		if (!key || slot.error || slot.reused || slot.call === undefined || !ledger) continue;
+		const answer = slot.accepted ?? slot.result;
+		if (!answer) continue;
+		const job = spec.job?.kind === 'batch' ? answer.batch_id : spec.job || calls[slot.call].batch ? answer.id : undefined;
+		try {
+			if (job !== undefined && job !== null) await remember(ledger, key, { job: String(job) }, slot.itemIndex, this);
+			else if (!spec.job) await remember(ledger, key, { result: answer }, slot.itemIndex, this);
+		} catch (error) {
+			if (!continueOnFail) throw nodeError(this, error, slot.itemIndex);
+			slot.error = error as Error;
 		}
 	}
-	remember(this, spec, entries);
 	const firstError = slots.find((s) => s.error)?.error;
 	if (firstError && !continueOnFail) throw firstError;
 

@@ -8,7 +8,7 @@ import { NodeOperationError } from 'n8n-workflow';
 import { STEPS } from '../generated/catalog';
 import { failureOf, batchDone, statusPath } from './jobs';
 import type { OperationSpec } from './operations';
-import { nodeError, refusalOf, request } from './transport';
+import { credentials, nodeError, refusalOf, request } from './transport';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const LEDGER = 'ledger';
@@ -92,61 +92,119 @@ export async function checkPrice(
 	return estimate;
 }
 
-// -- Record Key: the ledger in the workflow's static data ---------------------------------------
+// -- Record Key: the ledger ---------------------------------------------------------------------
+// Without a relay, the node's workflow static data (n8n saves it for production runs only);
+// with a Relay URL in the credential, the relay's ledger (every run, every platform alike).
 
 /** What the ledger keeps for one key: the job (or batch) it started, or a synchronous answer. */
 export interface LedgerEntry {
 	job?: string;
-	batch?: boolean;
 	result?: IDataObject;
 	at: number; // ms since epoch
 }
 
-type Ledger = Record<string, Record<string, LedgerEntry>>;
+type Kept = Omit<LedgerEntry, 'at'>;
 
-function store(ctx: IExecuteFunctions): IDataObject {
-	return ctx.getWorkflowStaticData('node');
+export interface Ledger {
+	via: 'static data' | 'relay';
+	get(key: string, itemIndex: number): Promise<LedgerEntry | undefined>;
+	put(key: string, entry: Kept, itemIndex: number): Promise<void>;
+	forget(key: string, itemIndex: number): Promise<void>;
 }
 
-/** The ledger without the entries older than a job's output lives. */
-function current(ctx: IExecuteFunctions, now = Date.now()): Ledger {
-	const raw = (store(ctx)[LEDGER] ?? {}) as unknown as Ledger;
-	const out: Ledger = {};
-	for (const [operation, keys] of Object.entries(raw)) {
-		for (const [key, entry] of Object.entries(keys ?? {})) {
-			if (entry && now - Number(entry.at) < STEPS.ledgerDays * DAY_MS) {
-				out[operation] = { ...(out[operation] ?? {}), [key]: { ...entry } };
+type Table = Record<string, Record<string, LedgerEntry>>;
+
+/** The node's static data as a ledger, entries older than a job's output lives left out. */
+function staticLedger(ctx: IExecuteFunctions, spec: OperationSpec): Ledger {
+	const current = (now = Date.now()): Table => {
+		const raw = (ctx.getWorkflowStaticData('node')[LEDGER] ?? {}) as unknown as Table;
+		const out: Table = {};
+		for (const [operation, keys] of Object.entries(raw)) {
+			for (const [key, entry] of Object.entries(keys ?? {})) {
+				if (entry && now - Number(entry.at) < STEPS.ledgerDays * DAY_MS) {
+					out[operation] = { ...(out[operation] ?? {}), [key]: { ...entry } };
+				}
 			}
 		}
-	}
-	return out;
-}
-
-function save(ctx: IExecuteFunctions, ledger: Ledger): void {
+		return out;
+	};
 	// A new object each time: n8n notices a changed top-level value and saves static data
 	// when the execution ends (for production executions only).
-	store(ctx)[LEDGER] = JSON.parse(JSON.stringify(ledger)) as IDataObject;
+	const save = (table: Table) => {
+		ctx.getWorkflowStaticData('node')[LEDGER] = JSON.parse(JSON.stringify(table)) as IDataObject;
+	};
+	return {
+		via: 'static data',
+		async get(key) {
+			return current()[spec.key]?.[key];
+		},
+		async put(key, entry) {
+			const table = current();
+			table[spec.key] = { ...(table[spec.key] ?? {}), [key]: { ...entry, at: Date.now() } };
+			save(table);
+		},
+		async forget(key) {
+			const table = current();
+			if (table[spec.key]) delete table[spec.key][key];
+			save(table);
+		},
+	};
 }
 
-export function lookUp(ctx: IExecuteFunctions, spec: OperationSpec, key: string): LedgerEntry | undefined {
-	return current(ctx)[spec.key]?.[key];
+function relayLedger(ctx: IExecuteFunctions, spec: OperationSpec): Ledger {
+	const path = (key: string) => `${STEPS.ledgerPath}/${encodeURIComponent(spec.key)}/${encodeURIComponent(key)}`;
+	const reasonOf = (error: unknown, itemIndex: number) => nodeError(ctx, error, itemIndex).message.replace(/^Relay: /, '');
+	return {
+		via: 'relay',
+		async get(key, itemIndex) {
+			let body: IDataObject;
+			try {
+				body = (await request(ctx, { method: 'GET', path: path(key), relay: true, itemIndex })).body as IDataObject;
+			} catch (error) {
+				if (refusalOf(error)?.status === 404) return undefined;
+				throw new NodeOperationError(ctx.getNode(), fill(STEPS.ledgerUnanswered, { reason: reasonOf(error, itemIndex) }), {
+					itemIndex,
+					description: 'Nothing was started. Check the Relay URL, or run it again once the relay answers.',
+				});
+			}
+			const job = typeof body.job_id === 'string' ? body.job_id : undefined;
+			const result = body.result && typeof body.result === 'object' ? (body.result as IDataObject) : undefined;
+			return { ...(job ? { job } : {}), ...(result ? { result } : {}), at: Date.parse(String(body.created_at)) || Date.now() };
+		},
+		async put(key, entry, itemIndex) {
+			const body = entry.result ? { result: entry.result } : { job_id: entry.job };
+			await request(ctx, { method: 'PUT', path: path(key), relay: true, body, itemIndex });
+		},
+		async forget(key, itemIndex) {
+			await request(ctx, { method: 'DELETE', path: path(key), relay: true, itemIndex });
+		},
+	};
 }
 
-export function remember(ctx: IExecuteFunctions, spec: OperationSpec, entries: Array<[string, Omit<LedgerEntry, 'at'>]>): void {
-	if (!entries.length) return;
-	const ledger = current(ctx);
-	const now = Date.now();
-	for (const [key, entry] of entries) {
-		if (entry.result && JSON.stringify(entry.result).length > STEPS.ledgerResultMaxBytes) continue;
-		ledger[spec.key] = { ...(ledger[spec.key] ?? {}), [key]: { ...entry, at: now } };
+export async function ledgerFor(ctx: IExecuteFunctions, spec: OperationSpec): Promise<Ledger> {
+	return (await credentials(ctx)).relayUrl ? relayLedger(ctx, spec) : staticLedger(ctx, spec);
+}
+
+/** Keep what a key started; a paid answer the ledger does not keep is named in the error. */
+export async function remember(ledger: Ledger, key: string, entry: Kept, itemIndex: number, ctx: IExecuteFunctions): Promise<void> {
+	const paid = entry.job ? `job ${entry.job}` : urlsOf(entry.result);
+	if (entry.result && Buffer.byteLength(JSON.stringify(entry.result), 'utf8') > STEPS.ledgerResultMaxBytes) {
+		throw unrecorded(ctx, paid, `the answer is over the ledger's ${STEPS.ledgerResultMaxBytes} bytes`, itemIndex);
 	}
-	save(ctx, ledger);
+	try {
+		await ledger.put(key, entry, itemIndex);
+	} catch (error) {
+		throw unrecorded(ctx, paid, nodeError(ctx, error, itemIndex).message.replace(/^Relay: /, ''), itemIndex);
+	}
 }
 
-export function forget(ctx: IExecuteFunctions, spec: OperationSpec, key: string): void {
-	const ledger = current(ctx);
-	if (ledger[spec.key]) delete ledger[spec.key][key];
-	save(ctx, ledger);
+function urlsOf(result: IDataObject | undefined): string {
+	const urls = ((result?.data as IDataObject[] | undefined) ?? []).map((d) => d?.url).filter((u) => typeof u === 'string');
+	return urls.length ? urls.join(', ') : 'this answer';
+}
+
+function unrecorded(ctx: IExecuteFunctions, paid: string, reason: string, itemIndex: number): NodeOperationError {
+	return new NodeOperationError(ctx.getNode(), fill(STEPS.unrecorded, { paid, reason }), { itemIndex });
 }
 
 /** A job (or batch) the key started, fetched back: undefined when it failed or is gone. */
@@ -159,20 +217,20 @@ export interface Reused {
 export async function reuse(
 	ctx: IExecuteFunctions,
 	spec: OperationSpec,
+	ledger: Ledger,
 	key: string,
 	itemIndex: number,
 ): Promise<Reused | undefined> {
-	const entry = lookUp(ctx, spec, key);
+	const entry = await ledger.get(key, itemIndex);
 	if (!entry) return undefined;
 	if (entry.result) return { entry, answer: entry.result };
 	if (!entry.job || !spec.job) return undefined;
-	const template = entry.batch && spec.job.kind !== 'batch' && spec.batch ? spec.batch.statusPath : spec.job.statusPath;
 	let answer: IDataObject;
 	try {
-		answer = (await request(ctx, { method: 'GET', path: statusPath(template, entry.job), itemIndex })).body as IDataObject;
+		answer = (await request(ctx, { method: 'GET', path: statusPath(spec.job.statusPath, entry.job), itemIndex })).body as IDataObject;
 	} catch (error) {
 		if (refusalOf(error)?.status === 404) {
-			forget(ctx, spec, key);
+			await ledger.forget(key, itemIndex);
 			return undefined;
 		}
 		// Starting anew could pay twice for one record: stop, naming the job.
@@ -182,12 +240,11 @@ export async function reuse(
 			description: 'Nothing was started. Run it again once CreativeAI answers, or remove the Record Key to start a new job.',
 		});
 	}
-	const batch = entry.batch || spec.job.kind === 'batch';
-	const failed = batch
+	const failed = spec.job.kind === 'batch'
 		? batchDone(answer) && Number(answer.completed ?? 0) === 0
 		: failureOf(answer) !== undefined;
 	if (failed) {
-		forget(ctx, spec, key);
+		await ledger.forget(key, itemIndex);
 		return undefined;
 	}
 	return { entry, answer };

@@ -69,5 +69,5 @@ export const recordKey: INodeProperties = {
 	type: 'string',
 	default: '',
 	placeholder: 'e.g. SKU-1042',
-	description: 'The record this job is for (a SKU or row ID). Started again with the same key, the step returns the job that key already started instead of paying for a new one, for as long as its output lives (7 days); a job that failed lets the key start again. The node keeps the keys in the workflow\'s static data, which n8n saves only when a published workflow runs from its trigger or webhook: a manual test run does not remember its keys.',
+	description: 'The record this job is for (a SKU or row ID). Started again with the same key, the step returns the job that key already started instead of paying for a new one, for as long as its output lives (7 days); a job that failed lets the key start again. Without a relay, the node keeps the keys in the workflow\'s static data, which n8n saves only when a published workflow runs from its trigger or webhook: a manual test run does not remember its keys. With a Relay URL in the credential, the relay\'s ledger keeps them, in every run.',
 };
