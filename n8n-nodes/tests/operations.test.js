@@ -432,6 +432,8 @@ test('the relay deadline ends a parked run with an error naming the missing job'
 	const done = await relayed.resumed(run, 20000);
 	assert.equal(done.status, 'error');
 	assert.match(done.error.message, new RegExp(`CreativeAI job ${jobId} did not finish before the deadline`));
+	// The wait gave up, the job stays: the error names the step that fetches it later.
+	assert.match(done.error.description, new RegExp(`look it up later with "Get Video" and ID ${jobId}`));
 });
 
 test('a forged resume is refused and leaves the run parked', async () => {
