@@ -109,9 +109,7 @@ RECORDS: dict[str, Any] = {
                 "timeout": 120,
                 "options": {"recordKey": "={{ $json.body.sku }}"},
             },
-            "credentials": {
-                "creativeAiApi": {"id": "creativeaiAccount", "name": "CreativeAI account"}
-            },
+            "credentials": {"creativeAiApi": dict(DIRECT_CREDENTIAL)},
         },
         {
             "id": "0b1f6a70-0000-4000-8000-000000000063",
@@ -129,9 +127,7 @@ RECORDS: dict[str, Any] = {
                 "additionalFields": {"duration": 3},
                 "options": {"recordKey": "={{ $('Row').item.json.body.sku }}"},
             },
-            "credentials": {
-                "creativeAiApi": {"id": "creativeaiAccount", "name": "CreativeAI account"}
-            },
+            "credentials": {"creativeAiApi": dict(DIRECT_CREDENTIAL)},
         },
     ],
     "connections": {
@@ -515,6 +511,7 @@ def test_the_same_record_key_run_twice_starts_one_job_per_step(
         assert clip["json"]["state"] == "completed" and clip["json"]["output_url"], clip
         assert narration["json"]["credits"] > 0 and clip["json"]["credits"] > 0
     static = n8n.static_data(RECORDS["id"])
+    assert "node:Narration" in static, static
     assert static["node:Narration"]["ledger"]["voice.create"]["MUG-RK-1"]["job"] == voices[0]["id"]
     assert (
         static["node:Clip"]["ledger"]["video.create_from_text"]["MUG-RK-1"]["job"] == clips[0]["id"]
