@@ -46,6 +46,11 @@ _TYPES = {
 }
 
 
+def zapier_type(t: FieldType) -> str:
+    """The Zapier input type of a catalog type (a scalar one)."""
+    return _TYPES[t]
+
+
 def models_trigger_key(source: ModelSource) -> str:
     """The hidden trigger behind an `options_source` (video models: "video_models")."""
     return "models" if source.kind is None else f"{source.kind.replace('-', '_')}_models"

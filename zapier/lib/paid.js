@@ -1,0 +1,176 @@
+'use strict';
+
+// What every paid create adds to its request (the catalog's `steps`):
+// - Max Credits: the price endpoint prices the create's own body first; over the cap, or
+//   when the price cannot be checked, the step halts before the paid request (nothing is
+//   started or paid). A batch is priced as a whole, so its cap is for the whole batch.
+// - Record Key: with a relay, the relay's ledger keeps which job (or, for a create that
+//   answers at once, which answer) a key started. Started again with the same key, the
+//   step returns that job instead of paying again, while it lives and has not failed.
+//   Without a relay there is no ledger: the field's help says so and the step runs as usual.
+
+const api = require('../generated/api');
+const { callApi, callRelay, errorDetail, errorFor, relayUrl, retryDelay } = require('./http');
+const { coerce, isEmpty } = require('./input');
+const { MAX_CREDITS_FIELD, RECORD_KEY_FIELD } = require('./fields');
+const { jobState } = require('./results');
+
+const LEDGER = '/v1/ledger';
+
+// "{estimate} ... {cap}" filled in.
+const fill = (template, values) =>
+  template.replace(/\{(\w+)\}/g, (whole, name) =>
+    values[name] === undefined ? whole : String(values[name]),
+  );
+
+const CAP_SPEC = {
+  ...MAX_CREDITS_FIELD,
+  minimum: api.steps.maxCredits.minimum,
+  allowed: `a whole number of credits, ${api.steps.maxCredits.minimum} or more`,
+};
+
+// The step's options as given: {cap: number|undefined, key: string|undefined}.
+const paidOptions = (z, bundle) => {
+  const input = bundle.inputData || {};
+  const cap = coerce(z, CAP_SPEC, input[MAX_CREDITS_FIELD.key]);
+  const raw = input[RECORD_KEY_FIELD.key];
+  const key = isEmpty(raw) ? undefined : String(raw).trim();
+  return { cap, key };
+};
+
+// -- the cap ----------------------------------------------------------------------------------
+
+// The create's own request as a price request: its JSON body, without file parts (the
+// file does not change the price; a multipart create is priced by its other fields).
+const priceBody = (operation, body) => {
+  const files = new Set(operation.fields.filter((f) => f.type === 'file').map((f) => f.wire));
+  return Object.fromEntries(Object.entries(body).filter(([wire]) => !files.has(wire)));
+};
+
+const unpriceable = (cap, reason) => fill(api.steps.unpriceable, { cap, reason });
+
+// Ask the price; halt (z.errors.HaltedError: the step stops on purpose, the Zap is not an
+// app failure) when it is over the cap or cannot be checked. A refusal for a rate limit
+// stays a ThrottledError, so Zapier tries the step again later. Returns the estimate.
+const checkCap = async (z, bundle, operation, body, cap) => {
+  let response;
+  try {
+    response = await callApi(z, bundle, {
+      method: api.steps.price.method,
+      path: api.steps.price.path,
+      json: priceBody(operation, body),
+      skipThrowForStatus: true,
+    });
+  } catch (error) {
+    if (error.name === 'ThrottledError' || error.name === 'HaltedError') {
+      throw error;
+    }
+    throw new z.errors.HaltedError(unpriceable(cap, error.message || 'no answer'));
+  }
+  if (response.status >= 400) {
+    const detail = errorDetail(response);
+    const message = unpriceable(cap, detail.message || `HTTP ${response.status}`);
+    if (response.status === 429) {
+      throw new z.errors.ThrottledError(message, retryDelay(response));
+    }
+    throw new z.errors.HaltedError(message);
+  }
+  const estimate = Number(response.data && response.data.credits);
+  if (!Number.isFinite(estimate)) {
+    throw new z.errors.HaltedError(unpriceable(cap, 'the price endpoint named no credits'));
+  }
+  if (estimate > cap) {
+    throw new z.errors.HaltedError(fill(api.steps.overCap, { estimate, cap }));
+  }
+  return estimate;
+};
+
+// -- the ledger -------------------------------------------------------------------------------
+
+const entryPath = (operation, key) =>
+  `${LEDGER}/${encodeURIComponent(operation.paid)}/${encodeURIComponent(key)}`;
+
+// The relay's ledger for this step's record key, or null (no key, or no relay).
+const ledgerFor = (z, bundle, operation, key) => {
+  if (!key || !relayUrl(bundle) || !operation.paid) {
+    return null;
+  }
+  const path = entryPath(operation, key);
+  return {
+    key,
+    // The entry, or null when the key has none (or it expired).
+    find: async () => {
+      const response = await callRelay(z, bundle, { method: 'GET', path, skipThrowForStatus: true });
+      if (response.status === 404 && errorDetail(response).code) {
+        return null;
+      }
+      if (response.status >= 400) {
+        throw errorFor(z, bundle, response);
+      }
+      return response.data;
+    },
+    // What the key started: a job's id, or the answer of a create that answers at once.
+    keep: async (value) => {
+      await callRelay(z, bundle, { method: 'PUT', path, json: value });
+    },
+  };
+};
+
+const jobParam = (operation) => api.jobs[operation.job].param;
+
+// The job a ledger entry names, fetched back with the connection's key: null when the API
+// no longer has it.
+const fetchJob = async (z, bundle, operation, id) => {
+  const kind = api.jobs[operation.job];
+  const path = kind.path.replace(`{${kind.param}}`, encodeURIComponent(id));
+  const response = await callApi(z, bundle, { method: 'GET', path, skipThrowForStatus: true });
+  if (response.status === 404) {
+    return null;
+  }
+  if (response.status >= 400) {
+    throw errorFor(z, bundle, response);
+  }
+  return response.data;
+};
+
+// What the key already started and may be returned instead of a new job:
+// {answer} (a create that answers at once), {job} (a job that has not failed), or null
+// (none, gone, or failed: the step goes on and starts a new one).
+const alreadyStarted = async (z, bundle, operation, ledger) => {
+  const entry = await ledger.find();
+  if (!entry) {
+    return null;
+  }
+  if (entry.result && typeof entry.result === 'object' && !operation.job) {
+    return { answer: entry.result };
+  }
+  if (!entry.job_id || !operation.job) {
+    return null;
+  }
+  const job = await fetchJob(z, bundle, operation, entry.job_id);
+  if (!job || api.failedStates.includes(jobState(operation.job, job))) {
+    z.console.log(
+      `Record key ${ledger.key}: job ${entry.job_id} ${job ? 'failed' : 'is gone'}; starting a new one.`,
+    );
+    return null;
+  }
+  return { job: { [jobParam(operation)]: entry.job_id, ...job } };
+};
+
+// After the paid request: keep what the key started. The job is started and paid for
+// already, so a ledger that cannot keep it does not fail the step: the log says so.
+const keepStarted = async (z, operation, ledger, answer) => {
+  if (!ledger) {
+    return;
+  }
+  const value = operation.job
+    ? { job_id: String(answer[jobParam(operation)]) }
+    : { result: answer };
+  try {
+    await ledger.keep(value);
+  } catch (error) {
+    z.console.log(`Record key ${ledger.key}: the relay could not keep it (${error.message}).`);
+  }
+};
+
+module.exports = { alreadyStarted, checkCap, keepStarted, ledgerFor, paidOptions, priceBody };
