@@ -195,7 +195,11 @@ module.exports = {
       required: false,
       helpText: 'The record this job is for (a SKU or row ID). Started again with the same key, the step returns the job that key already started instead of paying for a new one, for as long as its output lives (7 days); a job that failed lets the key start again. One job per record needs the relay, which keeps the keys for you; without it this step starts a new job on every run.',
     },
-    price: { method: 'POST', path: '/api/v1/model/calculate' },
+    price: {
+      operation: 'price.calculate',
+      method: 'POST',
+      path: '/api/v1/model/calculate',
+    },
     overCap: 'not started: this would cost about {estimate} credits, the cap is {cap}',
     unpriceable: 'not started: the price of this request cannot be checked, so the cap of {cap} credits cannot be kept ({reason})',
   },

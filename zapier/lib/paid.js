@@ -41,10 +41,17 @@ const paidOptions = (z, bundle) => {
 // -- the cap ----------------------------------------------------------------------------------
 
 // The create's own request as a price request: its JSON body, without file parts (the
-// file does not change the price; a multipart create is priced by its other fields).
+// file does not change the price; a multipart create is priced by its other fields), a
+// model left empty named as the one the API then uses.
 const priceBody = (operation, body) => {
   const files = new Set(operation.fields.filter((f) => f.type === 'file').map((f) => f.wire));
-  return Object.fromEntries(Object.entries(body).filter(([wire]) => !files.has(wire)));
+  const priced = Object.fromEntries(Object.entries(body).filter(([wire]) => !files.has(wire)));
+  for (const field of operation.fields) {
+    if (field.apiDefault !== undefined && priced[field.wire] === undefined) {
+      priced[field.wire] = field.apiDefault;
+    }
+  }
+  return priced;
 };
 
 const unpriceable = (cap, reason) => fill(api.steps.unpriceable, { cap, reason });

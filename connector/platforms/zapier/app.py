@@ -564,7 +564,7 @@ class AppBuilder:
                 "required": False,
                 "helpText": f"{key.help} {key.without_ledger}",
             },
-            "price": {"method": price.method, "path": price.path},
+            "price": {"operation": price.key, "method": price.method, "path": price.path},
             "overCap": steps.over_cap("{estimate}", "{cap}"),
             "unpriceable": steps.unpriceable("{reason}", "{cap}"),
         }

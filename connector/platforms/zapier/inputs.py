@@ -221,6 +221,9 @@ def _text(value: Any) -> str:
 def _api(f: Field) -> dict[str, Any]:
     """What the runtime needs to turn Zapier's value back into the wire value."""
     entry: dict[str, Any] = {"wire": f.name, "type": f.type.value, "allowed": f.allowed()}
+    if f.options_source and isinstance(f.default, str):
+        # A model left empty: the API uses this one, so a price request names it.
+        entry["apiDefault"] = f.default
     if f.item_type is not None:
         entry["itemType"] = f.item_type.value
     if f.type is T.ENUM and f.closed:
