@@ -46,7 +46,9 @@ def definition(core: toolchain.Install, tmp_path_factory: pytest.TempPathFactory
 def test_every_paid_create_asks_for_a_cap_and_a_record_key(definition: Any) -> None:
     assert set(PAID) >= {"video.create_from_text", "batch.create", "image.generate"}
     for key in PAID:
-        fields = {f["key"]: f for f in definition["creates"][zapier_key(key)]["operation"]["inputFields"]}
+        fields = {
+            f["key"]: f for f in definition["creates"][zapier_key(key)]["operation"]["inputFields"]
+        }
         cap, record = fields[steps.MAX_CREDITS.key], fields[steps.RECORD_KEY.key]
         assert cap["label"] == steps.MAX_CREDITS.label == "Max Credits"
         assert cap["type"] == "integer" and not cap["required"]
@@ -137,6 +139,7 @@ def test_paid_creates_run_through_zapiers_core(
         },
     )
     figures = dict(re.findall(r"CREATES_PER_TWO_RUNS (.+?)=(\d+)", output))
+    print("paid creates the sandbox saw for two runs with one record key:", figures)
     assert figures.pop("without_relay") == "2"
     assert figures == {f"with_relay {key}": "1" for key in PAID}, figures
 

@@ -200,6 +200,7 @@ module.exports = {
       method: 'POST',
       path: '/api/v1/model/calculate',
     },
+    ledger: { path: '/v1/ledger' },
     overCap: 'not started: this would cost about {estimate} credits, the cap is {cap}',
     unpriceable: 'not started: the price of this request cannot be checked, so the cap of {cap} credits cannot be kept ({reason})',
   },

@@ -17,9 +17,24 @@ const FormData = require('form-data');
 
 const api = require('../generated/api');
 
-// Hydrator: fetch the output and stash it. Registered as `hydrators.downloadFile`.
-const downloadFile = (z, bundle) =>
-  z.stashFile(z.request({ url: bundle.inputData.url, raw: true }));
+const megabytes = (size) => String(Math.round(size / 100000) / 10);
+
+const overLimit = (size) => api.stash.overLimit.replace('{size}', megabytes(size));
+
+// Hydrator: fetch the output and stash it. Registered as `hydrators.downloadFile`. A file
+// whose host named no size at the step, and names one over the limit now, is not stashed.
+const downloadFile = async (z, bundle) => {
+  const response = await z.request({ url: bundle.inputData.url, raw: true });
+  const size = Number(response.headers.get('content-length'));
+  if (Number.isFinite(size) && size > api.stash.maxBytes) {
+    throw new z.errors.Error(
+      `${overLimit(size)} URL: ${bundle.inputData.url}`,
+      'file_over_limit',
+      413,
+    );
+  }
+  return z.stashFile(response);
+};
 
 // The size the file's host announces (HEAD), or null when it says none.
 const announcedSize = async (z, url) => {
@@ -33,13 +48,11 @@ const announcedSize = async (z, url) => {
   }
 };
 
-const megabytes = (size) => String(Math.round(size / 100000) / 10);
-
 // `file` (a dehydrated pointer) and `file_message` for one output URL.
 const fileOf = async (z, url) => {
   const size = await announcedSize(z, url);
   if (size !== null && size > api.stash.maxBytes) {
-    return { file: null, file_message: api.stash.overLimit.replace('{size}', megabytes(size)) };
+    return { file: null, file_message: overLimit(size) };
   }
   return { file: z.dehydrateFile(downloadFile, { url }), file_message: null };
 };

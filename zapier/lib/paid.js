@@ -15,7 +15,7 @@ const { coerce, isEmpty } = require('./input');
 const { MAX_CREDITS_FIELD, RECORD_KEY_FIELD } = require('./fields');
 const { jobState } = require('./results');
 
-const LEDGER = '/v1/ledger';
+const LEDGER = api.steps.ledger.path;
 
 // "{estimate} ... {cap}" filled in.
 const fill = (template, values) =>

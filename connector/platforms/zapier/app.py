@@ -565,6 +565,7 @@ class AppBuilder:
                 "helpText": f"{key.help} {key.without_ledger}",
             },
             "price": {"operation": price.key, "method": price.method, "path": price.path},
+            "ledger": {"path": steps.LEDGER.path},
             "overCap": steps.over_cap("{estimate}", "{cap}"),
             "unpriceable": steps.unpriceable("{reason}", "{cap}"),
         }

@@ -23,13 +23,26 @@ const SMALL = 1234;
 describe('files over the stash limit', () => {
   let cdn;
   let apiStandIn;
-  const downloads = { big: 0, small: 0 };
+  const downloads = { big: 0, small: 0, unsized: 0 };
   const heads = [];
 
   before(async () => {
     assert.ok(LIMIT > 0, 'ZAPIER_STASH_LIMIT_BYTES is set (by tests/test_zapier_credits.py)');
     assert.equal(api.stash.maxBytes, LIMIT, "the app's limit is the catalog's");
     cdn = http.createServer((req, res) => {
+      if (req.url.includes('unsized')) {
+        // Names no size to HEAD; its download then announces one over the limit.
+        if (req.method === 'HEAD') {
+          res.writeHead(405);
+          res.end();
+          return;
+        }
+        downloads.unsized += 1;
+        res.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': String(BIG) });
+        res.write(Buffer.alloc(SMALL));
+        setTimeout(() => res.destroy(), 50);
+        return;
+      }
       const size = req.url.includes('big') ? BIG : SMALL;
       if (req.method === 'HEAD') {
         heads.push(req.url);
@@ -54,6 +67,9 @@ describe('files over the stash limit', () => {
     apiStandIn = await recorder((request) => {
       if (request.path.startsWith('/v1/video/generations/vgen_big')) {
         return { body: video('vgen_big', 'big') };
+      }
+      if (request.path.startsWith('/v1/video/generations/vgen_unsized')) {
+        return { body: video('vgen_unsized', 'unsized') };
       }
       if (request.path.startsWith('/v1/video/generations/vgen_small')) {
         return { body: video('vgen_small', 'small') };
@@ -128,5 +144,25 @@ describe('files over the stash limit', () => {
     assert.match(small.file, /^hydrate\|\|\|/);
     assert.equal(small.file_message, null);
     assert.equal(downloads.big, 0);
+  });
+
+  test('a file that names its size only when downloaded is not stashed over the limit', async () => {
+    const [found] = await appTester(app.searches.find_generation.operation.perform, {
+      authData: auth(),
+      inputData: { kind: 'video', id: 'vgen_unsized' },
+    });
+    assert.match(found.file, /^hydrate\|\|\|/, 'no size known at the step: offered as a file');
+    const [, json] = /^hydrate\|\|\|(.*)\|\|\|hydrate$/.exec(found.file);
+    const pointer = JSON.parse(json);
+    await assert.rejects(
+      appTester(app.hydrators.downloadFile, { authData: auth(), inputData: pointer.bundle }),
+      (error) => {
+        const message = JSON.parse(error.message).message;
+        assert.ok(message.startsWith(api.stash.overLimit.replace('{size}', '107.3')), message);
+        assert.match(message, /unsized\.mp4/);
+        return true;
+      },
+    );
+    assert.equal(downloads.unsized, 1);
   });
 });
