@@ -200,7 +200,12 @@ module.exports = {
       method: 'POST',
       path: '/api/v1/model/calculate',
     },
-    ledger: { path: '/v1/ledger' },
+    ledger: {
+      path: '/v1/ledger',
+      maxKeyChars: 256,
+      dotKeys: ['.', '..'],
+      keyRule: "1 to 256 characters, no control characters, and not '.' or '..'",
+    },
     overCap: 'not started: this would cost about {estimate} credits, the cap is {cap}',
     unpriceable: 'not started: the price of this request cannot be checked, so the cap of {cap} credits cannot be kept ({reason})',
   },

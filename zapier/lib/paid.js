@@ -34,7 +34,8 @@ const paidOptions = (z, bundle) => {
   const input = bundle.inputData || {};
   const cap = coerce(z, CAP_SPEC, input[MAX_CREDITS_FIELD.key]);
   const raw = input[RECORD_KEY_FIELD.key];
-  const key = isEmpty(raw) ? undefined : String(raw).trim();
+  // As given (the ledger is shared with the other platforms): only an empty one is none.
+  const key = isEmpty(raw) ? undefined : String(raw);
   return { cap, key };
 };
 
@@ -97,11 +98,27 @@ const checkCap = async (z, bundle, operation, body, cap) => {
 const entryPath = (operation, key) =>
   `${LEDGER}/${encodeURIComponent(operation.paid)}/${encodeURIComponent(key)}`;
 
+// A key the ledger takes (the relay's rule, from the catalog), else an error naming the field.
+const checkKey = (z, key) => {
+  const rule = api.steps.ledger;
+  // eslint-disable-next-line no-control-regex
+  const control = /[\u0000-\u001f\u007f-\u009f]/u.test(key);
+  if ([...key].length > rule.maxKeyChars || control || rule.dotKeys.includes(key)) {
+    const shown = key.length > 60 ? `a text of ${key.length} characters` : JSON.stringify(key);
+    throw new z.errors.Error(
+      `${RECORD_KEY_FIELD.label} (${RECORD_KEY_FIELD.key}): ${shown} is not allowed; expected ${rule.keyRule}.`,
+      'invalid_input',
+      400,
+    );
+  }
+};
+
 // The relay's ledger for this step's record key, or null (no key, or no relay).
 const ledgerFor = (z, bundle, operation, key) => {
   if (!key || !relayUrl(bundle) || !operation.paid) {
     return null;
   }
+  checkKey(z, key);
   const path = entryPath(operation, key);
   return {
     key,

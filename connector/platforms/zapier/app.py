@@ -565,7 +565,12 @@ class AppBuilder:
                 "helpText": f"{key.help} {key.without_ledger}",
             },
             "price": {"operation": price.key, "method": price.method, "path": price.path},
-            "ledger": {"path": steps.LEDGER.path},
+            "ledger": {
+                "path": steps.LEDGER.path,
+                "maxKeyChars": steps.LEDGER.max_key_chars,
+                "dotKeys": list(steps.LEDGER.dot_keys),
+                "keyRule": steps.LEDGER.key_rule,
+            },
             "overCap": steps.over_cap("{estimate}", "{cap}"),
             "unpriceable": steps.unpriceable("{reason}", "{cap}"),
         }
