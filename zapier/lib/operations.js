@@ -131,7 +131,7 @@ const reusedJob = async (z, bundle, operation, job, key, waiting) => {
   const why =
     `It was started earlier for Record Key ${JSON.stringify(key)} (no new job was paid for), ` +
     "and one run of a step has only Zapier's 30 seconds to wait for it";
-  return finished(z, operation, result, why);
+  return finished(z, operation, id, result, why);
 };
 
 const perform = async (z, bundle, operation) => {
@@ -220,10 +220,10 @@ const stillRunning = (z, operation, id, state, why) =>
   );
 
 // The step's output for a job it waited for: the result, or why there is none yet.
-const finished = (z, operation, result, why) => {
+const finished = (z, operation, id, result, why) => {
   const state = jobState(operation.job, result);
   if (!api.terminalStates.includes(state)) {
-    throw stillRunning(z, operation, jobId(operation, result), state, why);
+    throw stillRunning(z, operation, id, state, why);
   }
   if (api.failedStates.includes(state)) {
     throw failure(z, operation, result);
@@ -256,7 +256,7 @@ const resume = async (z, bundle, operation) => {
   const why = foreign
     ? `This step was called back for another job (${named}), not by CreativeAI for its own`
     : 'This step was called back before the job ended, not by CreativeAI';
-  return finished(z, operation, result, why);
+  return finished(z, operation, id, result, why);
 };
 
 module.exports = { perform, resume, timing };

@@ -286,6 +286,24 @@ describe('Record Key', () => {
     assert.deepEqual(keyDifference(definitionOf(op).sample, again), { missing: [], unpromised: [] });
   });
 
+  test('a key whose job the API no longer has starts a new one, which the key then names', async () => {
+    const op = one('voice.create');
+    const key = fresh('sku');
+    const { relay, key: apiKey } = env();
+    const entry = `${relay}${api.steps.ledger.path}/${op.key}/${encodeURIComponent(key)}`;
+    const headers = { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' };
+    const put = await fetch(entry, { method: 'PUT', headers, body: JSON.stringify({ job_id: 'gen_gone0000' }) });
+    assert.equal(put.status, 200);
+    const before = await started();
+    const first = await run(op, { record_key: key }, relayed());
+    assert.equal(await started(), before + 1, 'a new job');
+    const kept = await (await fetch(entry, { headers })).json();
+    assert.equal(kept.job_id, first.id, 'the key names the new job');
+    const again = await run(op, { record_key: key }, relayed());
+    assert.equal(again.id, first.id);
+    assert.equal(await started(), before + 1);
+  });
+
   test('a key the ledger cannot take is refused naming the field and the rule', async () => {
     const op = one('voice.create');
     const before = await started();
