@@ -32,8 +32,11 @@ __all__ = [
     "Ledger",
     "StepOption",
     "capped",
+    "ledger_unanswered",
     "over_cap",
+    "reused_unfetchable",
     "unpriceable",
+    "unrecorded",
 ]
 
 #: The operation a capped step asks first (its body: the create's own request).
@@ -140,4 +143,30 @@ def unpriceable(reason: str, cap: float | str) -> str:
     return (
         f"not started: the price of this request cannot be checked, so the cap of {cap} "
         f"credits cannot be kept ({reason})"
+    )
+
+
+def ledger_unanswered(reason: str) -> str:
+    """The refusal when the ledger cannot be asked about a Record key (nothing is started:
+    starting would break one job per record)."""
+    return (
+        "not started: the relay's ledger could not be asked about this Record key "
+        f"({reason}), so one job per record cannot be kept"
+    )
+
+
+def reused_unfetchable(job_id: str, reason: str) -> str:
+    """When the job a Record key already started cannot be fetched back from the API."""
+    return (
+        f"not started: this Record key already started job {job_id}, which cannot be fetched "
+        f"back ({reason})"
+    )
+
+
+def unrecorded(paid: str, reason: str) -> str:
+    """When a create was paid but the ledger did not keep it under its Record key: what was
+    paid for (`job <id>`, or the images' URLs) is named, so it is not lost."""
+    return (
+        f"paid for {paid}, but the relay's ledger did not keep it under this Record key "
+        f"({reason}); the next run with this key starts a new one"
     )

@@ -6,6 +6,7 @@ of paying again. Authenticated like the rest of the management API; an entry is 
 tenant's own (another API key sees 404).
 
     GET    /v1/ledger/<operation>/<key>   200 the entry, 404 when none or expired
+    GET    /v1/ledger/<operation>?key=<key>   200 {"data": [the entry]} or {"data": []}
     PUT    /v1/ledger/<operation>/<key>   {"job_id": "…"} or {"result": {…}}: 200 the entry
     DELETE /v1/ledger/<operation>/<key>   204, also when there was none
 
@@ -127,13 +128,25 @@ def _entry_body(data: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None
 
 
 @bp.route("", methods=["GET", "PUT", "DELETE"], merge_slashes=False)
-@bp.route("/<ledger_operation:operation>", methods=["GET", "PUT", "DELETE"], merge_slashes=False)
+@bp.route("/<ledger_operation:operation>", methods=["PUT", "DELETE"], merge_slashes=False)
 def incomplete(operation: str | None = None) -> Response:
     """A path without an operation or a key: the field that is missing, as a 400."""
     authenticate()
     _operation(operation)
     _key(None)
     raise AssertionError("unreachable: _key(None) raises")
+
+
+@bp.get("/<ledger_operation:operation>", merge_slashes=False)
+def find_entries(operation: str) -> Response:
+    """The key's entry as a list of none or one: 200 either way, for a platform that cannot
+    take a 404 as an answer (Make stops a module at any 4xx: developers.make.com, error
+    handling). The key is the `key` query parameter, so it needs no encoding of its own."""
+    relay = current_relay()
+    tenant = authenticate()
+    operation, key = _operation(operation), _key(request.args.get("key"))
+    entry = relay.storage.get_ledger(tenant.id, operation, key, relay.clock())
+    return jsonify({"data": [entry.public()] if entry is not None else []})
 
 
 @bp.get("/<ledger_operation:operation>/<ledger_key:key>", merge_slashes=False)
