@@ -203,11 +203,15 @@ module.exports = {
     ledger: {
       path: '/v1/ledger',
       maxKeyChars: 256,
+      maxResultBytes: 65536,
       dotKeys: ['.', '..'],
       keyRule: "1 to 256 characters, no control characters, and not '.' or '..'",
     },
     overCap: 'not started: this would cost about {estimate} credits, the cap is {cap}',
     unpriceable: 'not started: the price of this request cannot be checked, so the cap of {cap} credits cannot be kept ({reason})',
+    ledgerUnanswered: "not started: the relay's ledger could not be asked about this Record key ({reason}), so one job per record cannot be kept",
+    reusedUnfetchable: 'not started: this Record key already started job {id}, which cannot be fetched back ({reason})',
+    unrecorded: "paid for {paid}, but the relay's ledger did not keep it under this Record key ({reason}); the next run with this key starts a new one",
   },
   stash: {
     maxBytes: 100000000,

@@ -23,6 +23,15 @@ const fill = (template, values) =>
     values[name] === undefined ? whole : String(values[name]),
   );
 
+// What an error says, without core's JSON wrapping of an AppError.
+const reasonOf = (error) => {
+  try {
+    return JSON.parse(error.message).message || error.message;
+  } catch (parseError) {
+    return String(error.message || error.code || 'no answer');
+  }
+};
+
 const CAP_SPEC = {
   ...MAX_CREDITS_FIELD,
   minimum: api.steps.maxCredits.minimum,
@@ -123,13 +132,24 @@ const ledgerFor = (z, bundle, operation, key) => {
   return {
     key,
     // The entry, or null when the key has none (or it expired).
+    // Nothing is started when the ledger cannot be asked: that would break one job per
+    // record. A relay that asks to wait (429) is waited for.
     find: async () => {
-      const response = await callRelay(z, bundle, { method: 'GET', path, skipThrowForStatus: true });
+      let response;
+      try {
+        response = await callRelay(z, bundle, { method: 'GET', path, skipThrowForStatus: true });
+      } catch (error) {
+        throw new z.errors.HaltedError(fill(api.steps.ledgerUnanswered, { reason: reasonOf(error) }));
+      }
       if (response.status === 404 && errorDetail(response).code) {
         return null;
       }
       if (response.status >= 400) {
-        throw errorFor(z, bundle, response);
+        const error = errorFor(z, bundle, response);
+        if (error.name === 'ThrottledError') {
+          throw error;
+        }
+        throw new z.errors.HaltedError(fill(api.steps.ledgerUnanswered, { reason: reasonOf(error) }));
       }
       return response.data;
     },
@@ -147,12 +167,23 @@ const jobParam = (operation) => api.jobs[operation.job].param;
 const fetchJob = async (z, bundle, operation, id) => {
   const kind = api.jobs[operation.job];
   const path = kind.path.replace(`{${kind.param}}`, encodeURIComponent(id));
-  const response = await callApi(z, bundle, { method: 'GET', path, skipThrowForStatus: true });
+  const unfetchable = (reason) =>
+    new z.errors.HaltedError(fill(api.steps.reusedUnfetchable, { id, reason }));
+  let response;
+  try {
+    response = await callApi(z, bundle, { method: 'GET', path, skipThrowForStatus: true });
+  } catch (error) {
+    throw unfetchable(reasonOf(error));
+  }
   if (response.status === 404) {
     return null;
   }
   if (response.status >= 400) {
-    throw errorFor(z, bundle, response);
+    const error = errorFor(z, bundle, response);
+    if (error.name === 'ThrottledError') {
+      throw error;
+    }
+    throw unfetchable(reasonOf(error));
   }
   return response.data;
 };
@@ -181,8 +212,17 @@ const alreadyStarted = async (z, bundle, operation, ledger) => {
   return { job: { [jobParam(operation)]: entry.job_id, ...job } };
 };
 
-// After the paid request: keep what the key started. The job is started and paid for
-// already, so a ledger that cannot keep it does not fail the step: the log says so.
+// What a paid answer paid for, as an error names it: "job <id>", or the images' URLs.
+const paidFor = (operation, answer) => {
+  if (operation.job) {
+    return `job ${answer[jobParam(operation)]}`;
+  }
+  const urls = (Array.isArray(answer.data) ? answer.data : []).map((item) => item && item.url);
+  return `images ${urls.filter(Boolean).join(' ')}`;
+};
+
+// After the paid request: keep what the key started. When the ledger does not keep it, the
+// step fails naming what was paid for (the one place the builder sees it), as Make does.
 const keepStarted = async (z, operation, ledger, answer) => {
   if (!ledger) {
     return;
@@ -193,7 +233,11 @@ const keepStarted = async (z, operation, ledger, answer) => {
   try {
     await ledger.keep(value);
   } catch (error) {
-    z.console.log(`Record key ${ledger.key}: the relay could not keep it (${error.message}).`);
+    throw new z.errors.Error(
+      fill(api.steps.unrecorded, { paid: paidFor(operation, answer), reason: reasonOf(error) }),
+      'ledger_unrecorded',
+      502,
+    );
   }
 };
 

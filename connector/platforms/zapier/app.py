@@ -568,11 +568,15 @@ class AppBuilder:
             "ledger": {
                 "path": steps.LEDGER.path,
                 "maxKeyChars": steps.LEDGER.max_key_chars,
+                "maxResultBytes": steps.LEDGER.max_result_bytes,
                 "dotKeys": list(steps.LEDGER.dot_keys),
                 "keyRule": steps.LEDGER.key_rule,
             },
             "overCap": steps.over_cap("{estimate}", "{cap}"),
             "unpriceable": steps.unpriceable("{reason}", "{cap}"),
+            "ledgerUnanswered": steps.ledger_unanswered("{reason}"),
+            "reusedUnfetchable": steps.reused_unfetchable("{id}", "{reason}"),
+            "unrecorded": steps.unrecorded("{paid}", "{reason}"),
         }
 
     def package_json(self) -> str:

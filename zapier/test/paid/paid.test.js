@@ -304,6 +304,58 @@ describe('Record Key', () => {
     assert.equal(await started(), before + 1);
   });
 
+  test('a ledger that does not keep the answer: the error names what was paid for', async () => {
+    const op = one('image.generate');
+    const key = fresh('big');
+    const prompt = 'x'.repeat(Math.floor(api.steps.ledger.maxResultBytes / 3)); // echoed per image
+    const balance = await credits();
+    await assert.rejects(run(op, { record_key: key, prompt, n: 4 }, relayed()), (error) => {
+      const message = said(error);
+      const head = api.steps.unrecorded.split('{paid}')[0];
+      assert.ok(message.startsWith(`${head}images http`), message);
+      assert.equal(message.split(' ').filter((word) => /^https?:\/\//.test(word)).length, 4, message);
+      assert.match(message, /but the relay's ledger did not keep it under this Record key \(/);
+      return true;
+    });
+    assert.ok((await credits()) < balance, 'paid for');
+    const { relay, key: apiKey } = env();
+    const entry = `${relay}${api.steps.ledger.path}/${op.key}/${encodeURIComponent(key)}`;
+    const found = await fetch(entry, { headers: { Authorization: `Bearer ${apiKey}` } });
+    assert.equal(found.status, 404, 'nothing kept');
+  });
+
+  test('a ledger that cannot be asked starts nothing', async () => {
+    const op = one('voice.create');
+    const gone = { ...authData(), relay_url: 'http://127.0.0.1:9' }; // nothing listens there
+    const before = await started();
+    await assert.rejects(run(op, { record_key: fresh('sku') }, gone), (error) => {
+      assert.equal(error.name, 'HaltedError');
+      const head = api.steps.ledgerUnanswered.split('{reason}')[0];
+      assert.ok(said(error).startsWith(head), said(error));
+      return true;
+    });
+    assert.equal(await started(), before);
+  });
+
+  test('the job a key started that cannot be fetched back: nothing new starts', async () => {
+    const op = one('voice.create');
+    const key = fresh('sku');
+    const first = await run(op, { record_key: key }, relayed());
+    const before = await started();
+    await control('POST', 'faults', { action: 'fail', status: 500, count: 5, operation: 'job.get' });
+    try {
+      await assert.rejects(run(op, { record_key: key }, relayed()), (error) => {
+        assert.equal(error.name, 'HaltedError');
+        const head = api.steps.reusedUnfetchable.split('{reason}')[0].replace('{id}', first.id);
+        assert.ok(said(error).startsWith(head), said(error));
+        return true;
+      });
+    } finally {
+      await control('DELETE', 'faults');
+    }
+    assert.equal(await started(), before, 'no second job');
+  });
+
   test('a key the ledger cannot take is refused naming the field and the rule', async () => {
     const op = one('voice.create');
     const before = await started();
