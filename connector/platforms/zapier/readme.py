@@ -75,8 +75,10 @@ Every create the API charges for asks two more things (`{RUNTIME}/paid.js`):
   refused for a rate limit stays a `ThrottledError`, so Zapier tries again later.
 - **{key.label}**: with a relay, the relay's ledger (`{steps.LEDGER.path}`) keeps the job a key
   started: started again with the same key, the step returns that job (waited for as the
-  step waits) instead of paying again, while it lives and has not failed. Without a relay
-  there is no ledger, the field's help says so, and every run starts a job.
+  step waits) instead of paying again, while it lives and has not failed. A ledger that
+  cannot be asked, or a key's job that cannot be fetched back, halts the step with nothing
+  started; a paid answer the ledger does not keep fails the step naming what was paid for.
+  Without a relay there is no ledger, the field's help says so, and every run starts a job.
 
 A wait that gives up (a callback before the job ended, a job of a record key still running
 after the step's 30 seconds) fails naming the job and the Find Generation search, with the
