@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from connector import platforms, webhooks
-from connector.catalog import CATALOG, Field, FieldType, Operation
+from connector.catalog import CATALOG, Field, FieldType, Operation, steps
 from connector.catalog import limits as api_limits
 from connector.catalog.spec import OperationKind
 from connector.errors import CreativeAIError
@@ -99,12 +99,33 @@ def _add_field_option(parser: argparse.ArgumentParser, field: Field, required: b
     parser.add_argument(_option(field), **kw)
 
 
-def _client(args: argparse.Namespace) -> Any:
+def _client(args: argparse.Namespace, ledger: Any = None) -> Any:
     from connector.client import ENV_API_KEY, CreativeAI
 
     if not (args.api_key or os.environ.get(ENV_API_KEY)):
         raise CommandError(f"no API key: pass --api-key or set {ENV_API_KEY}")
-    return CreativeAI(base_url=args.base_url, api_key=args.api_key)
+    return CreativeAI(base_url=args.base_url, api_key=args.api_key, ledger=ledger)
+
+
+def _ledger(args: argparse.Namespace) -> Any:
+    """The ledger `--ledger` names: a relay for an http(s) URL (with the same API key),
+    else a ledger file. None without `--ledger`; `--record-key` needs one."""
+    from connector.client import ENV_API_KEY, FileLedger, LedgerError, RelayLedger
+
+    where = getattr(args, "ledger", None)
+    if getattr(args, "record_key", None) is not None and not where:
+        raise CommandError(
+            "--record-key needs --ledger: a ledger file (PATH) or the relay's URL keeps the "
+            "job each key started"
+        )
+    if not where:
+        return None
+    if where.startswith(("http://", "https://")):
+        try:
+            return RelayLedger(where, args.api_key or os.environ.get(ENV_API_KEY) or "")
+        except LedgerError as exc:
+            raise CommandError(f"--ledger {where}: {exc}") from None
+    return FileLedger(where)
 
 
 def _print_model(obj: Any) -> None:
@@ -123,8 +144,9 @@ def _fields_from(args: argparse.Namespace, op: Operation) -> dict[str, Any]:
         fields[f.name] = value
     for param in op.path_params:
         fields[param.name] = getattr(args, param.name)
-    if getattr(args, "max_credits", None) is not None:
-        fields["max_credits"] = args.max_credits
+    for option in (steps.MAX_CREDITS, steps.RECORD_KEY):
+        if getattr(args, option.key, None) is not None:
+            fields[option.key] = getattr(args, option.key)
     return fields
 
 
@@ -149,10 +171,15 @@ def cmd_call(args: argparse.Namespace) -> int:
     if key == "video.create_from_text" and getattr(args, "image_url", None):
         key = "video.create_from_image"
     fields = _fields_from(args, CATALOG.operation(key))
-    with _client(args) as client:
+    if getattr(args, "stream", False) and fields.get(steps.RECORD_KEY.key) is not None:
+        raise CommandError(
+            "--record-key works with --wait, not --stream (a stream always starts a new job)"
+        )
+    ledger = _ledger(args)
+    with _client(args, ledger) as client:
         if getattr(args, "stream", False):
             return _follow_stream(client, fields, args)
-        result = client.call(key, **fields)
+        result = _create(client, key, fields, args)
         if getattr(args, "wait", False) and op.is_async:
             result = client.wait(result, interval=args.interval, on_progress=job_progress(op.label))
         if getattr(args, "download", None) and getattr(result, "output_url", None):
@@ -160,6 +187,19 @@ def cmd_call(args: argparse.Namespace) -> int:
             print(f"saved {saved.path} ({saved.bytes_written:,} bytes)", file=sys.stderr)
         _print_model(result)
     return 0
+
+
+def _create(client: Any, key: str, fields: dict[str, Any], args: argparse.Namespace) -> Any:
+    """The create; a ledger that fails is named by its option (and a job it started but
+    could not keep is printed before the error)."""
+    from connector.client import LedgerError
+
+    try:
+        return client.call(key, **fields)
+    except LedgerError as exc:
+        if exc.created is not None:
+            _print_model(exc.created)
+        raise CommandError(f"--ledger {args.ledger}: {exc}") from None
 
 
 def _follow_stream(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> int:
@@ -278,6 +318,7 @@ def _add_api_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_operations(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     resources: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+    paid = steps.capped(CATALOG.operations.values())
     for op in CATALOG.operations.values():
         if op.key in ("video.create_from_image",) or not op.platforms:
             continue  # image-to-video is `video create --image-url`; streams: `--stream`
@@ -301,6 +342,19 @@ def _add_operations(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                 metavar="N",
                 help="price the call first and start nothing when the estimate is over N "
                 f"credits (exit status {EXIT_CAPPED}); for a batch, the whole batch",
+            )
+        if op in paid:
+            p.add_argument(
+                "--record-key",
+                metavar="KEY",
+                help=f"{steps.RECORD_KEY.help} Needs --ledger.",
+            )
+            p.add_argument(
+                "--ledger",
+                metavar="PATH-or-URL",
+                help="where record keys are kept: a ledger file (JSON, made when missing, "
+                "safe for several processes at once) or the relay's http(s) URL (asked with "
+                "the same API key)",
             )
         if op.is_async:
             p.add_argument("--wait", action="store_true", help="poll until the job ends")
