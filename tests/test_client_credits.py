@@ -290,3 +290,7 @@ def test_every_paid_command_takes_a_cap() -> None:
         required = _required_options(op)
         args = parser.parse_args([op.resource, action, *required, "--max-credits", "5"])
         assert args.max_credits == 5.0, op.key
+        if op in steps.capped([op]):  # a paid create: one job per record too
+            keyed = [*required, "--record-key", "sku-1", "--ledger", "l.json"]
+            args = parser.parse_args([op.resource, action, *keyed])
+            assert (args.record_key, args.ledger) == ("sku-1", "l.json"), op.key
