@@ -191,7 +191,7 @@ def test_a_record_key_without_a_ledger_is_refused_before_anything_is_sent(mode: 
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "x" * (limits.RECORD_KEY_MAX_CHARS + 1), "a\nb", "tab\there", 42]
+    "bad", ["", "x" * (steps.LEDGER.max_key_chars + 1), ".", "..", "a\nb", "tab\there", 42]
 )
 def test_a_bad_record_key_is_refused(mode: str, tmp_path: Path, bad: Any) -> None:
     with ScriptedServer([]) as server:

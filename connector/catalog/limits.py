@@ -27,12 +27,6 @@ MAX_PARALLEL_REQUESTS = 50
 BATCH_MAX_PROMPTS = 20
 OUTPUT_URL_LIFETIME_DAYS = 7
 
-#: A Record key (the ledger's key for one record's job): 1 to this many characters, none of
-#: them a control character. A ledger entry lives as long as the output it points to.
-RECORD_KEY_MAX_CHARS = 256
-#: The largest synchronous answer (an image result) a ledger entry keeps, as JSON bytes.
-LEDGER_RESULT_MAX_BYTES = 64 * 1024
-
 
 @dataclass(frozen=True)
 class Cadence:

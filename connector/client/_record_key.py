@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from connector.catalog import CATALOG, InvalidInput, Problem, limits, steps
+from connector.catalog import CATALOG, InvalidInput, Problem, steps
 from connector.catalog.responses import ApiModel, BatchCreated, BatchStatus, Job
 from connector.catalog.spec import NormalizedState, Operation
 from connector.client._base import Prepared, prepare
@@ -24,6 +24,7 @@ from connector.client.ledger import Ledger, LedgerEntry, LedgerError
 log = logging.getLogger("connector.client")
 
 RECORD_KEY = steps.RECORD_KEY.key
+LEDGER = steps.LEDGER
 #: The creates a record key is for: the paid ones.
 PAID = frozenset(op.key for op in steps.capped(CATALOG.operations.values()))
 NEEDS_LEDGER = (
@@ -37,21 +38,19 @@ def _problem(op: Operation, value: Any, message: str) -> InvalidInput:
 
 
 def checked_key(op: Operation, value: Any) -> str | None:
-    """`record_key` as given, checked: None, or 1 to `limits.RECORD_KEY_MAX_CHARS`
-    characters without control characters, on a paid create."""
+    """`record_key` as given, checked: None, or a key the ledger takes
+    (`steps.LEDGER.key_rule`), on a paid create."""
     if value is None:
         return None
     if op.key not in PAID:
         raise _problem(op, value, f"is for paid creates only; {op.key} is not one")
-    most = limits.RECORD_KEY_MAX_CHARS
-    if not isinstance(value, str) or not 1 <= len(value) <= most:
-        raise _problem(
-            op, value, f"{value!r} is not allowed; expected text of 1 to {most} characters"
-        )
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        raise _problem(
-            op, value, f"{value!r} is not allowed; expected no control characters (tab, newline)"
-        )
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= LEDGER.max_key_chars
+        or value in LEDGER.dot_keys
+        or any(unicodedata.category(c) == "Cc" for c in value)
+    ):
+        raise _problem(op, value, f"{value!r} is not allowed; expected {LEDGER.key_rule}")
     return value
 
 
@@ -105,15 +104,15 @@ class Keyed:
                 self.ledger.put(self.op.key, self.key, job_id=job_id)
                 return
             result = created.model_dump(mode="json")
-            size = len(json.dumps(result).encode())
-            if size > limits.LEDGER_RESULT_MAX_BYTES:
+            size = len(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode())
+            if size > LEDGER.max_result_bytes:
                 log.warning(
                     "%s: the answer for record key %r is %d bytes, over the ledger's %d; "
                     "it is not kept, so the key starts a new call next time",
                     self.op.label,
                     self.key,
                     size,
-                    limits.LEDGER_RESULT_MAX_BYTES,
+                    LEDGER.max_result_bytes,
                 )
                 return
             self.ledger.put(self.op.key, self.key, result=result)

@@ -29,18 +29,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from connector.catalog import limits
+from connector.catalog import limits, steps
 from connector.client._base import USER_AGENT, Secret
 from connector.client.errors import CreativeAIError, redacted
 
 __all__ = ["FileLedger", "Ledger", "LedgerEntry", "LedgerError", "RelayLedger"]
 
 #: How long an entry lives: as long as the output of the job it names.
-LIFETIME_SECONDS = limits.OUTPUT_URL_LIFETIME_DAYS * 24 * 3600
+LIFETIME_SECONDS = steps.LEDGER.lifetime_seconds
 
 
 class LedgerError(CreativeAIError):
@@ -294,8 +294,6 @@ class RelayLedger:
     key's). `transport=` swaps httpx's transport; call `close()` (or use `with`) when done.
     """
 
-    PATH = "/v1/ledger"
-
     def __init__(
         self,
         relay_url: str,
@@ -319,6 +317,7 @@ class RelayLedger:
         self._http = httpx.Client(
             transport=transport, timeout=timeout, headers={"User-Agent": USER_AGENT}
         )
+        self._checked = False
 
     def __repr__(self) -> str:
         return f"RelayLedger({self.url!r})"
@@ -332,7 +331,20 @@ class RelayLedger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def check(self, operation: str) -> None:
+        """Ask the relay once whether it serves a ledger and takes the key, before a create
+        relies on it: `GET <ledger>/<operation>` without a key is a 400 naming the missing
+        key on a relay with a ledger; a 404 there means no ledger at this URL (the entry's
+        own 404 could not tell "no entry" from "no ledger")."""
+        if self._checked:
+            return
+        answer = self._request("GET", self.url + steps.LEDGER.path + "/" + operation)
+        if answer.status_code in (401, 403, 404) or answer.status_code >= 500:
+            raise self._refused(answer)
+        self._checked = True
+
     def get(self, operation: str, key: str) -> LedgerEntry | None:
+        self.check(operation)
         answer = self._send("GET", operation, key)
         if answer.status_code == 404:
             return None
@@ -358,7 +370,9 @@ class RelayLedger:
     def _send(
         self, method: str, operation: str, key: str, body: dict[str, Any] | None = None
     ) -> httpx.Response:
-        url = f"{self.url}{self.PATH}/{quote(operation, safe='')}/{quote(key, safe='')}"
+        return self._request(method, self.url + steps.LEDGER.path_for(operation, key), body)
+
+    def _request(self, method: str, url: str, body: dict[str, Any] | None = None) -> httpx.Response:
         headers = {limits.AUTH_HEADER: f"{limits.AUTH_SCHEME} {self._key.reveal()}"}
         try:
             return self._http.request(method, url, json=body, headers=headers)
@@ -390,7 +404,7 @@ class RelayLedger:
             answer.status_code, ""
         )
         if answer.status_code == 404:
-            why = " (no ledger there: is this the relay's URL?)"
+            why = " (no ledger there: is this the URL of a relay with a ledger?)"
         return LedgerError(
             f"the relay at {self.url} refused the ledger call: HTTP {answer.status_code}{why}: "
             f"{detail}"
