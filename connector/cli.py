@@ -158,6 +158,14 @@ class CommandError(Exception):
     """A command that cannot run as asked; printed as one `error:` line (exit status 1)."""
 
 
+#: Exit status of a `--wait` that gave up while the job still runs (its id is printed).
+EXIT_WAIT_GAVE_UP = 4
+
+
+class WaitGaveUp(CommandError):
+    """`--wait` ran out of time; the job keeps running (exit status `EXIT_WAIT_GAVE_UP`)."""
+
+
 def _read(path: Path, option: str) -> bytes:
     try:
         return path.read_bytes()
@@ -181,7 +189,7 @@ def cmd_call(args: argparse.Namespace) -> int:
             return _follow_stream(client, fields, args)
         result = _create(client, key, fields, args)
         if getattr(args, "wait", False) and op.is_async:
-            result = client.wait(result, interval=args.interval, on_progress=job_progress(op.label))
+            result = _wait(client, result, op, args)
         if getattr(args, "download", None) and getattr(result, "output_url", None):
             saved = client.download(result.output_url, args.download)
             print(f"saved {saved.path} ({saved.bytes_written:,} bytes)", file=sys.stderr)
@@ -200,6 +208,20 @@ def _create(client: Any, key: str, fields: dict[str, Any], args: argparse.Namesp
         if exc.created is not None:
             _print_model(exc.created)
         raise CommandError(f"--ledger {args.ledger}: {exc}") from None
+
+
+def _wait(client: Any, job: Any, op: Operation, args: argparse.Namespace) -> Any:
+    """Wait for the job; one that outlasts the wait is printed as last seen (its id kept),
+    and the error names the command that fetches it later."""
+    from connector.client import WaitTimeoutError
+
+    try:
+        return client.wait(
+            job, interval=args.interval, timeout=args.timeout, on_progress=job_progress(op.label)
+        )
+    except WaitTimeoutError as exc:
+        _print_model(exc.last if exc.last is not None else job)
+        raise WaitGaveUp(str(exc)) from None
 
 
 def _follow_stream(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> int:
@@ -359,6 +381,15 @@ def _add_operations(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         if op.is_async:
             p.add_argument("--wait", action="store_true", help="poll until the job ends")
             p.add_argument(
+                "--timeout",
+                type=float,
+                metavar="SECONDS",
+                help="with --wait: give up after this long (default: the API's recommended "
+                "limit for the kind of job); the job keeps running, its last state is "
+                "printed and the error names the command that fetches it later (exit status "
+                f"{EXIT_WAIT_GAVE_UP})",
+            )
+            p.add_argument(
                 "--interval",
                 type=float,
                 help="seconds between polls or stream "
@@ -472,6 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except (CreativeAIError, CommandError) as exc:  # InvalidInput is a CreativeAIError
         _fail(str(exc))
+        if isinstance(exc, WaitGaveUp):
+            return EXIT_WAIT_GAVE_UP
         return EXIT_CAPPED if _capped(exc) else 1
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
