@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -235,14 +236,14 @@ def test_demo_runs_the_commerce_flow(tmp_path: Path) -> None:
     ids=["video", "batch", "voice"],
 )
 def test_a_wait_that_gives_up_keeps_the_job(
-    sandbox_factory: object,
+    sandbox_factory: Callable[..., RunningSandbox],
     capsys: pytest.CaptureFixture[str],
     command: list[str],
     id_field: str,
 ) -> None:
     from connector.cli import EXIT_WAIT_GAVE_UP
 
-    sandbox = sandbox_factory(time_scale=1.0, rate_limits=False)  # type: ignore[operator]
+    sandbox = sandbox_factory(time_scale=1.0, rate_limits=False)
     wait = ["--wait", "--interval", "0.05", "--timeout", "0.2"]
     assert main([*command, *_api(sandbox), *wait]) == EXIT_WAIT_GAVE_UP
     captured = capsys.readouterr()
