@@ -4,6 +4,7 @@ call the API, and run the demo."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -184,7 +185,10 @@ def cmd_call(args: argparse.Namespace) -> int:
             "--record-key works with --wait, not --stream (a stream always starts a new job)"
         )
     ledger = _ledger(args)
-    with _client(args, ledger) as client:
+    with contextlib.ExitStack() as stack:
+        if hasattr(ledger, "close"):  # a relay's connections
+            stack.callback(ledger.close)
+        client = stack.enter_context(_client(args, ledger))
         if getattr(args, "stream", False):
             return _follow_stream(client, fields, args)
         result = _create(client, key, fields, args)
