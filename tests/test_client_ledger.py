@@ -7,11 +7,13 @@ relay's ledger is tested in `test_client_relay_ledger.py`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -371,6 +373,49 @@ def test_the_cli_started_twice_with_one_key_starts_one_job(
     second = _cli(sandbox, *command)  # another process: it sees the first one's entry
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["id"] == json.loads(first.stdout)["id"]
+    assert paid_cases.creates(sandbox) == 1
+
+
+def test_two_processes_started_at_once_with_one_key_start_one_job(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    # The first create answers 2 s late; the second process starts while it is in flight
+    # and, held on the key, waits for the first to keep its job instead of starting one.
+    sandbox.fault("delay", seconds=2, operation="video.create_from_text")
+    ledger = str(tmp_path / "ledger.json")
+    command = ["video", "create", "--prompt", "p", "--record-key", "sku-9", "--ledger", ledger]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREATIVEAI_")}
+    api = ["--base-url", sandbox.url, "--api-key", sandbox.api_key]
+    argv = [sys.executable, "-m", "connector.cli", *command, *api]
+    first = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    time.sleep(1.0)  # the first is waiting for its create's answer by now
+    second = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    outs = [p.communicate(timeout=120) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outs
+    ids = {json.loads(out)["id"] for out, _ in outs}
+    assert len(ids) == 1
+    assert paid_cases.creates(sandbox) == 1
+
+
+def test_two_tasks_at_once_with_one_key_start_one_job(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    sandbox.fault("delay", seconds=1, operation="video.create_from_text")
+    ledger = FileLedger(tmp_path / "ledger.json")
+
+    async def both(c: Any) -> list[Any]:
+        async def one() -> Any:
+            return await c.videos.create(prompt="p", record_key="k")
+
+        return list(await asyncio.gather(one(), one()))
+
+    out = against("async", sandbox, both, ledger=ledger)
+    assert out.error is None, out.error
+    assert len({job.id for job in out.result}) == 1
     assert paid_cases.creates(sandbox) == 1
 
 

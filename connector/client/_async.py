@@ -126,15 +126,21 @@ class AsyncCreativeAI(AsyncClientResources):
         call = prepare(self._settings.base_url, op_key, fields)
         _credits.checked(call.op, cap)
         keyed = _record_key.keyed(call.op, record_key, self._ledger)
-        if keyed is not None:
+        if keyed is None:
+            await self._check_cap([call], cap)
+            return await self._execute(call)
+        held = keyed.held()
+        await asyncio.to_thread(held.__enter__)  # the ledger's calls block: not on the loop
+        try:
             kept = await self._kept(keyed)
             if kept is not None:
                 return kept
-        await self._check_cap([call], cap)
-        created = await self._execute(call)
-        if keyed is not None:
+            await self._check_cap([call], cap)
+            created = await self._execute(call)
             await asyncio.to_thread(keyed.keep, created)
-        return created
+            return created
+        finally:
+            await asyncio.to_thread(held.__exit__, None, None, None)
 
     async def _kept(self, keyed: _record_key.Keyed) -> ApiModel | None:
         """What the record key already started and may be returned, or None."""

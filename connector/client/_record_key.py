@@ -9,9 +9,11 @@ send the calls and ask the ledger (the async client in a worker thread).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import unicodedata
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +63,15 @@ class Keyed:
     op: Operation
     key: str
     ledger: Ledger
+
+    def held(self) -> AbstractContextManager[None]:
+        """The ledger's hold on this key for the whole flow, when it offers one
+        (`FileLedger.hold`); else nothing is held."""
+        hold = getattr(self.ledger, "hold", None)
+        if callable(hold):
+            held: AbstractContextManager[None] = hold(self.op.key, self.key)
+            return held
+        return contextlib.nullcontext()
 
     def lookup(self) -> LedgerEntry | None:
         return self.ledger.get(self.op.key, self.key)

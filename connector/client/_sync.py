@@ -134,15 +134,17 @@ class CreativeAI(ClientResources):
         call = prepare(self._settings.base_url, op_key, fields)
         _credits.checked(call.op, cap)
         keyed = _record_key.keyed(call.op, record_key, self._ledger)
-        if keyed is not None:
+        if keyed is None:
+            self._check_cap([call], cap)
+            return self._execute(call)
+        with keyed.held():
             kept = self._kept(keyed)
             if kept is not None:
                 return kept
-        self._check_cap([call], cap)
-        created = self._execute(call)
-        if keyed is not None:
+            self._check_cap([call], cap)
+            created = self._execute(call)
             keyed.keep(created)
-        return created
+            return created
 
     def _kept(self, keyed: _record_key.Keyed) -> ApiModel | None:
         """What the record key already started and may be returned, or None."""

@@ -12,14 +12,17 @@ and its job id (or answer) is put in the ledger, for as long as the job's output
 
 `Ledger` is the small protocol both speak (get/put/forget); any object with those methods
 will do. `FileLedger` is safe for several processes at once (an `fcntl` lock around every
-read-change-write, the file replaced atomically); `RelayLedger` speaks the relay's
-`/v1/ledger/<operation>/<key>` API with the CreativeAI API key.
+read-change-write, the file replaced atomically), and offers `hold(operation, key)`, which
+the clients use when a ledger has it: the same key started in two processes at once starts
+one job. `RelayLedger` speaks the relay's `/v1/ledger/<operation>/<key>` API with the
+CreativeAI API key (no hold: two runs at the very same moment may both start).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -144,6 +147,8 @@ def _parse_time(text: str) -> float:
 #: What the file says it is, so a file that is something else is never overwritten.
 FILE_KIND = "creativeai-connector ledger"
 FILE_VERSION = 1
+#: Lock files `FileLedger.hold` spreads the keys over.
+HOLD_STRIPES = 64
 
 
 class FileLedger:
@@ -201,6 +206,27 @@ class FileLedger:
             entries = self._load()
             if entries.get(operation, {}).pop(key, None) is not None:
                 self._store(entries, self._clock())
+
+    @contextlib.contextmanager
+    def hold(self, operation: str, key: str) -> Iterator[None]:
+        """Hold one key while its lookup, create and put run, so another process (or
+        thread) started with the same key waits, then finds the job instead of starting a
+        second one. Keys share `HOLD_STRIPES` lock files in `<path>.locks/` (an `fcntl`
+        lock each): two different keys rarely wait for each other, and never for long."""
+        digest = hashlib.sha256(f"{operation}\n{key}".encode()).digest()
+        folder = self.path.with_name(self.path.name + ".locks")
+        lock_path = folder / f"{int.from_bytes(digest[:4], 'big') % HOLD_STRIPES:02d}"
+        try:
+            folder.mkdir(exist_ok=True)
+            handle = open(lock_path, "a+b")  # noqa: SIM115 - held for the lock's life
+        except OSError as exc:
+            raise self._error(f"cannot open its lock file {str(lock_path)!r}", exc) from None
+        with handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     # -- the file --------------------------------------------------------------------------
 
