@@ -21,7 +21,6 @@ CreativeAI API key (no hold: two runs at the very same moment may both start).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -207,32 +206,34 @@ class FileLedger:
             if entries.get(operation, {}).pop(key, None) is not None:
                 self._store(entries, self._clock())
 
-    @contextlib.contextmanager
-    def hold(self, operation: str, key: str) -> Iterator[None]:
+    def hold(self, operation: str, key: str) -> contextlib.AbstractContextManager[None]:
         """Hold one key while its lookup, create and put run, so another process (or
         thread) started with the same key waits, then finds the job instead of starting a
         second one. Keys share `HOLD_STRIPES` lock files in `<path>.locks/` (an `fcntl`
         lock each): two different keys rarely wait for each other, and never for long."""
         digest = hashlib.sha256(f"{operation}\n{key}".encode()).digest()
         folder = self.path.with_name(self.path.name + ".locks")
-        lock_path = folder / f"{int.from_bytes(digest[:4], 'big') % HOLD_STRIPES:02d}"
         try:
             folder.mkdir(exist_ok=True)
-            handle = open(lock_path, "a+b")  # noqa: SIM115 - held for the lock's life
         except OSError as exc:
-            raise self._error(f"cannot open its lock file {str(lock_path)!r}", exc) from None
-        with handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            raise self._error(f"cannot make its lock folder {str(folder)!r}", exc) from None
+        return self._exclusive(folder / f"{int.from_bytes(digest[:4], 'big') % HOLD_STRIPES:02d}")
 
     # -- the file --------------------------------------------------------------------------
 
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return self._exclusive(self.path.with_name(self.path.name + ".lock"))
+
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        lock_path = self.path.with_name(self.path.name + ".lock")
+    def _exclusive(self, lock_path: Path) -> Iterator[None]:
+        """An exclusive `fcntl` lock on `lock_path` (per open file: threads wait too)."""
+        try:
+            import fcntl  # POSIX only: the rest of the client imports on any system
+        except ImportError:  # pragma: no cover - not POSIX
+            raise LedgerError(
+                "FileLedger needs POSIX file locks (fcntl), which this system lacks; use "
+                "RelayLedger, or a ledger of your own (get/put/forget)"
+            ) from None
         try:
             handle = open(lock_path, "a+b")  # noqa: SIM115 - held for the lock's life
         except OSError as exc:
