@@ -10,6 +10,7 @@ from connector.catalog import Catalog, limits
 from connector.platforms import BUILD_COMMAND, GENERATED_NOTICE
 from connector.platforms.n8n.sources import (
     CREDENTIALS_HEADING,
+    NETWORK_ERRORS,
     CREDENTIALS_URL,
     DOCS_URL,
     NODE_DIR,
@@ -153,6 +154,9 @@ def readme(catalog: Catalog) -> str:
         rows.append(f"| {resource_label(ops)} | {names} |")
     events = ", ".join(f"`{e}`" for e in catalog.events)
     anchor = f"#{github_anchor(CREDENTIALS_HEADING)}"
+    network = "\n".join(
+        f"| {', '.join(f'`{c}`' for c in codes)} | {meaning} |" for codes, meaning in NETWORK_ERRORS
+    )
     return f"""<!-- {GENERATED_NOTICE} -->
 # {PACKAGE_NAME}
 
@@ -194,7 +198,14 @@ Keys). The credential *CreativeAI API* holds:
 - **Relay URL** (optional): the webhook relay. With it, *Resume by Webhook* and the trigger
   go through the relay (verified, deduplicated, retried deliveries).
 
-Saving the credential checks the key against the model list.
+Saving the credential checks the key against the model list. A key the API refuses, a Base
+URL that does not serve the API (an error page, a web page) and a server error each get a
+sentence saying what to do. When the Base URL cannot be reached at all, n8n shows only the
+network error's code:
+
+| n8n shows | What it means |
+|---|---|
+{network}
 
 ## Compatibility
 
