@@ -10,9 +10,9 @@ from connector.catalog import Catalog, limits
 from connector.platforms import BUILD_COMMAND, GENERATED_NOTICE
 from connector.platforms.n8n.sources import (
     CREDENTIALS_HEADING,
-    NETWORK_ERRORS,
     CREDENTIALS_URL,
     DOCS_URL,
+    NETWORK_ERRORS,
     NODE_DIR,
     REPOSITORY_URL,
     TRIGGER_DIR,
