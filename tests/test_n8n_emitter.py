@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from connector.catalog import CATALOG, Field, FieldType, Operation, errors, limits
+from connector.catalog import CATALOG, Field, FieldType, Operation, errors, limits, responses
 from connector.catalog.events import unconfirmed_note
 from connector.catalog.text import n8n_description
 from connector.platforms import GENERATED_NOTICE
@@ -422,6 +422,8 @@ def test_the_credential_test_says_what_is_wrong_in_words() -> None:
         assert f"value: {status},\n" in rules
         assert literal(errors.check_refused(status, "/v1/models")) in rules
     assert literal(errors.check_not_the_api("/v1/models")) in rules
+    # The 2xx rule fails a body without the key: every model list has it.
+    assert responses.ModelList.model_fields[errors.CHECK_ANSWER_KEY].is_required()
     assert "rules: TEST_RULES as ICredentialTestRequest['rules']," in text
 
 
