@@ -147,6 +147,13 @@ TESTED_N8N = "2.41.1"
 TESTED_N8N_FALLBACK = "2.8.4"
 
 
+def _network_errors() -> str:
+    """The README's table of the network error codes n8n shows for the credential test."""
+    return "\n".join(
+        f"| {', '.join(f'`{c}`' for c in codes)} | {meaning} |" for codes, meaning in NETWORK_ERRORS
+    )
+
+
 def readme(catalog: Catalog) -> str:
     rows = []
     for ops in resources(catalog).values():
@@ -154,9 +161,6 @@ def readme(catalog: Catalog) -> str:
         rows.append(f"| {resource_label(ops)} | {names} |")
     events = ", ".join(f"`{e}`" for e in catalog.events)
     anchor = f"#{github_anchor(CREDENTIALS_HEADING)}"
-    network = "\n".join(
-        f"| {', '.join(f'`{c}`' for c in codes)} | {meaning} |" for codes, meaning in NETWORK_ERRORS
-    )
     return f"""<!-- {GENERATED_NOTICE} -->
 # {PACKAGE_NAME}
 
@@ -205,7 +209,7 @@ network error's code:
 
 | n8n shows | What it means |
 |---|---|
-{network}
+{_network_errors()}
 
 ## Compatibility
 
