@@ -13,7 +13,7 @@ from typing import Any
 import operation_table
 import paid_cases
 import pytest
-from test_client_support import Reply, ScriptedServer, error_body, run
+from test_client_support import Reply, ScriptedServer, against, error_body, run
 
 from connector.catalog import CATALOG, FieldType, InvalidInput, Operation, limits, steps
 from connector.client import CreditCapError
@@ -24,18 +24,9 @@ PRICE_PATH = CATALOG.operation("price.calculate").path
 FIVE_SECONDS = pricing.video_credits("auto", 5, from_image=False)  # what the sandbox quotes
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def sandbox(sandbox_factory: Callable[..., RunningSandbox]) -> RunningSandbox:
     return sandbox_factory(rate_limits=False)
-
-
-def against(mode: str, sandbox: RunningSandbox, action: Any) -> Any:
-    return run(mode, sandbox.url, action, api_key=sandbox.api_key)
 
 
 def test_a_video_under_the_cap_starts(mode: str, sandbox: RunningSandbox) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import paid_cases
 import pytest
-from test_client_support import Reply, ScriptedServer, run
+from test_client_support import Reply, ScriptedServer, against, run
 
 from connector.catalog import CATALOG, InvalidInput, limits, steps
 from connector.client import FileLedger, LedgerEntry, LedgerError
@@ -30,18 +30,9 @@ PAID = [op.key for op in steps.capped(CATALOG.operations.values())]
 DAY = 24 * 3600.0
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def sandbox(sandbox_factory: Callable[..., RunningSandbox]) -> RunningSandbox:
     return sandbox_factory(rate_limits=False)
-
-
-def against(mode: str, sandbox: RunningSandbox, action: Any, **options: Any) -> Any:
-    return run(mode, sandbox.url, action, api_key=sandbox.api_key, **options)
 
 
 def _id(answer: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import paid_cases
 import pytest
-from test_client_support import free_port, run
+from test_client_support import against, free_port
 
 from connector.catalog import CATALOG, steps
 from connector.client import LedgerError, RelayLedger
@@ -23,11 +23,6 @@ from connector.sandbox.config import ApiKey
 from connector.sandbox.harness import RunningSandbox
 
 PAID = [op.key for op in steps.capped(CATALOG.operations.values())]
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +45,6 @@ def sandbox(sandbox_factory: Callable[..., RunningSandbox]) -> RunningSandbox:
 def ledger(relay: RunningRelay, sandbox: RunningSandbox) -> Iterator[RelayLedger]:
     with RelayLedger(relay.url, sandbox.api_key) as ledger:
         yield ledger
-
-
-def against(mode: str, sandbox: RunningSandbox, action: Any, **options: Any) -> Any:
-    return run(mode, sandbox.url, action, api_key=sandbox.api_key, **options)
 
 
 def _twice(mode: str, op_key: str, fields: dict[str, Any]) -> Callable[[Any], Any]:

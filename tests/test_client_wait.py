@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from test_client_support import FakeClock, Reply, ScriptedServer, run
 
 from connector.catalog import limits
@@ -14,11 +13,6 @@ from connector.client import JobFailedError, WaitTimeoutError
 
 VIDEO_EVERY = limits.POLL_CADENCE[JobKind.VIDEO].interval
 SHARED_EVERY = limits.POLL_CADENCE[JobKind.SHARED].interval
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def video(status: str, **extra: Any) -> dict[str, Any]:
