@@ -12,6 +12,7 @@ httpx client with the key set), `.app`, and control helpers (`advance`, `fault`,
 starts more, with other `SandboxConfig` settings. `webhook_sink` records every request
 (`.requests`, `.wait_for(n)`) and answers 200 unless told otherwise (`.respond(500, times=2)`).
 `pg_schema` names a fresh PostgreSQL schema for one test module (skips without a server).
+`mode` runs a client test once on the sync client and once on the async one.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def sandbox_factory() -> Iterator[Callable[..., RunningSandbox]]:
 def sandbox(sandbox_factory: Callable[..., RunningSandbox]) -> RunningSandbox:
     """A fresh sandbox (default key `sk-sandbox`, enterprise plan) with a fast clock."""
     return sandbox_factory()
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Which client a test runs on: "sync" (`CreativeAI`) or "async" (`AsyncCreativeAI`)."""
+    return str(request.param)
 
 
 @pytest.fixture

@@ -6,18 +6,12 @@ import itertools
 import threading
 from typing import Any
 
-import pytest
 from test_client_support import Received, Reply, ScriptedServer, error_body, run
 
 from connector.catalog import InvalidInput, limits
 from connector.client import ContentPolicyError, ItemResult, JobFailedError, JobMayExistError
 
 MAX = limits.BATCH_MAX_PROMPTS
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 class FakeBatchApi:

@@ -13,11 +13,6 @@ from connector.client import DownloadError
 MP4 = bytes(range(256)) * 1024  # 256 KiB, several chunks
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def media(body: bytes = MP4) -> Reply:
     return Reply(200, body, headers={"Content-Type": "video/mp4"})
 

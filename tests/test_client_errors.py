@@ -30,11 +30,6 @@ from connector.client import (
 from connector.client.errors import ERROR_CLASSES
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def voice(client: Any) -> Any:
     return client.voice.create(text="Hello there")
 

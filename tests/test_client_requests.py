@@ -76,11 +76,6 @@ CASES: list[tuple[Any, str, dict[str, Any]]] = [
 ]
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def route(path: str) -> str:
     """The route a catalog path answers on, with its parameter filled in."""
     return path.replace("{id}", "vgen_1" if "video" in path else "voice_1").replace(

@@ -48,11 +48,6 @@ VIDEO = {
 DONE = {**VIDEO, "status": "completed", "output_url": "https://cdn.example/v.mp4"}
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def get_video(client: Any) -> Any:
     return client.videos.get("vgen_1")
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import operation_table
 import pytest
-from test_client_support import run
+from test_client_support import against, run
 
 from connector import webhooks
 from connector.catalog import CATALOG, Operation, Upload, errors, limits
@@ -40,19 +40,10 @@ from connector.sandbox.harness import RunningSandbox, WebhookSink
 FAST_POLL = 0.01  # real seconds between polls (the sandbox runs 100x faster than real time)
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def sandbox(sandbox_factory: Callable[..., RunningSandbox]) -> RunningSandbox:
     """A fresh sandbox without per-minute budgets: these tests poll fast and create often."""
     return sandbox_factory(rate_limits=False)
-
-
-def against(mode: str, sandbox: RunningSandbox, action: Any, **options: Any) -> Any:
-    return run(mode, sandbox.url, action, api_key=sandbox.api_key, **options)
 
 
 def ok(out: Any) -> Any:

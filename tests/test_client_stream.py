@@ -27,11 +27,6 @@ STREAM_PATH = CATALOG.operation("video.stream").path
 STATUS_PATH = CATALOG.operation("video.get").path
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def event(
     seq: int, data: dict[str, Any], name: str | None = None, retry: int | None = None
 ) -> bytes:

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 from connector.client import AsyncCreativeAI, CreativeAI
+from connector.sandbox.harness import RunningSandbox
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -217,6 +218,11 @@ class Outcome:
     def raised(self, cls: type[BaseException]) -> Any:
         assert isinstance(self.error, cls), f"expected {cls.__name__}, got {self.error!r}"
         return self.error
+
+
+def against(mode: str, sandbox: RunningSandbox, action: Any, **options: Any) -> Outcome:
+    """`run` against a sandbox, with its URL and key."""
+    return run(mode, sandbox.url, action, api_key=sandbox.api_key, **options)
 
 
 def run(

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from connector.catalog import CATALOG, Field, FieldType, Operation, limits
+from connector.catalog import CATALOG, Field, FieldType, Operation, errors, limits, responses
 from connector.catalog.events import unconfirmed_note
 from connector.catalog.text import n8n_description
 from connector.platforms import GENERATED_NOTICE
@@ -414,10 +414,17 @@ def test_the_package_publishes_from_github_actions_with_provenance() -> None:
 
 def test_the_credential_test_says_what_is_wrong_in_words() -> None:
     text = FILES["credentials/CreativeAiApi.credentials.ts"].decode()
-    rules = text.split("rules: [", 1)[1].split("\n\t\t],", 1)[0]
+    rules = text.split("const TEST_RULES: TestRule[] = [", 1)[1].split("\n];", 1)[0]
     denied = CATALOG.errors["authentication_error"]
     assert "value: 401" in rules and literal(f"{denied.title}: {denied.advice}") in rules
     assert "value: 404" in rules and "Base URL" in rules
+    for status in errors.CHECK_STATUSES:
+        assert f"value: {status},\n" in rules
+        assert literal(errors.check_refused(status, "/v1/models")) in rules
+    assert literal(errors.check_not_the_api("/v1/models")) in rules
+    # The 2xx rule fails a body without the key: every model list has it.
+    assert responses.ModelList.model_fields[errors.CHECK_ANSWER_KEY].is_required()
+    assert "rules: TEST_RULES as ICredentialTestRequest['rules']," in text
 
 
 def _shown(op: Operation, f: Field, attr: str) -> str | None:

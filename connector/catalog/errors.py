@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
+from connector.catalog.limits import API_KEYS_PAGE, DEFAULT_BASE_URL
 from connector.catalog.spec import ErrorCode
 
 E = ErrorCode
@@ -103,3 +106,55 @@ def for_status(status: int) -> ErrorCode:
         if e.http_status == status:
             return e
     return SERVER_ERROR if status >= 500 else INVALID_REQUEST
+
+
+# -- The credential check in words ---------------------------------------------------------
+# Saving a credential checks the key with the model list (GET /v1/models). When the Base URL
+# answers, the answer names the problem; these are the check's words for it.
+
+#: The key every model list has (`responses.ModelList.data`): a 2xx answer without it is not
+#: the API's (a web page, a proxy's or another service's answer).
+CHECK_ANSWER_KEY = "data"
+
+
+def check_not_the_api(path: str) -> str:
+    """What the check says when the Base URL answers 2xx with something else than a model list."""
+    return (
+        f"The Base URL answered {path} with something other than the CreativeAI API (a web "
+        f"page?): check it, or leave it at {DEFAULT_BASE_URL}"
+    )
+
+
+def check_refused(status: int, path: str) -> str | None:
+    """What the check says when the Base URL answers `status` (4xx or 5xx) to `path`, or None
+    when the check has no words of its own for that status."""
+    answer = f"{status} {HTTPStatus(status).phrase}"
+    if status == AUTHENTICATION.http_status:
+        return f"{AUTHENTICATION.title}: {AUTHENTICATION.advice}"
+    if status == HTTPStatus.FORBIDDEN:
+        return (
+            f"The API refused this key ({answer}): it may be disabled or not allowed to list "
+            f"models. Check it at {API_KEYS_PAGE}, or the proxy in front of the Base URL."
+        )
+    if status in (HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED):
+        return (
+            f"The Base URL does not serve the CreativeAI API ({answer} at {path}): check it, "
+            f"or leave it at {DEFAULT_BASE_URL}"
+        )
+    if status == RATE_LIMIT.http_status:
+        return (
+            f"{RATE_LIMIT.title}: too many requests for this key just now, so it could not be "
+            "checked. Try again in a minute."
+        )
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        return (
+            f"The Base URL answered {answer}, an error on the server's side (the API's or a "
+            "proxy's), so the key could not be checked. Try again in a few minutes; if it "
+            "persists, check the Base URL."
+        )
+    return None
+
+
+#: The statuses the check words, in order: the key's, a wrong URL's, and the server errors
+#: servers and gateways send (any other status shows the HTTP reason phrase).
+CHECK_STATUSES: tuple[int, ...] = (401, 403, 404, 405, 429, 500, 502, 503, 504)

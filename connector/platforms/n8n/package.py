@@ -12,6 +12,7 @@ from connector.platforms.n8n.sources import (
     CREDENTIALS_HEADING,
     CREDENTIALS_URL,
     DOCS_URL,
+    NETWORK_ERRORS,
     NODE_DIR,
     REPOSITORY_URL,
     TRIGGER_DIR,
@@ -146,6 +147,13 @@ TESTED_N8N = "2.41.1"
 TESTED_N8N_FALLBACK = "2.8.4"
 
 
+def _network_errors() -> str:
+    """The README's table of the network error codes n8n shows for the credential test."""
+    return "\n".join(
+        f"| {', '.join(f'`{c}`' for c in codes)} | {meaning} |" for codes, meaning in NETWORK_ERRORS
+    )
+
+
 def readme(catalog: Catalog) -> str:
     rows = []
     for ops in resources(catalog).values():
@@ -196,7 +204,14 @@ Keys). The credential *CreativeAI API* holds:
 - **Relay URL** (optional): the webhook relay. With it, *Resume by Webhook* and the trigger
   go through the relay (verified, deduplicated, retried deliveries).
 
-Saving the credential checks the key against the model list.
+Saving the credential checks the key against the model list. A key the API refuses, a Base
+URL that does not serve the API (an error page, a web page) and a server error each get a
+sentence saying what to do. When the Base URL cannot be reached at all, n8n shows only the
+network error's code:
+
+| n8n shows | What it means |
+|---|---|
+{_network_errors()}
 
 ## Compatibility
 

@@ -55,6 +55,51 @@ def github_anchor(heading: str) -> str:
 
 CREDENTIALS_URL = f"{REPOSITORY_URL}#{github_anchor(CREDENTIALS_HEADING)}"
 
+#: How long n8n 2.41 waits for the credential test's answer: its routing node sets 300 s on
+#: every declarative request and overrides a `timeout` in the test request.
+N8N_TEST_TIMEOUT_MINUTES = 5
+
+#: What n8n's network error codes mean for the Base URL. n8n 2.41 shows a network error of
+#: the credential test as its bare code, which no rule can reword (only HTTP answers reach
+#: the rules), so the README's Credentials section, where the credential's documentation
+#: link points, says it in words.
+NETWORK_ERRORS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("ECONNREFUSED",),
+        "Nothing listens at the Base URL's host and port: check the port, or start the proxy "
+        "or sandbox it names.",
+    ),
+    (
+        ("ENOTFOUND", "EAI_AGAIN"),
+        "The Base URL's host name does not resolve: check its spelling (or n8n's DNS).",
+    ),
+    (
+        (
+            "DEPTH_ZERO_SELF_SIGNED_CERT",
+            "SELF_SIGNED_CERT_IN_CHAIN",
+            "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+            "ERR_TLS_CERT_ALTNAME_INVALID",
+            "CERT_HAS_EXPIRED",
+        ),
+        "n8n does not trust the Base URL's HTTPS certificate: use the API's own URL, or give "
+        "n8n your proxy's certificate authority (`NODE_EXTRA_CA_CERTS`).",
+    ),
+    (
+        ("EPROTO",),
+        "The Base URL says `https://` to a server that speaks plain HTTP: check its scheme "
+        "and port.",
+    ),
+    (
+        ("ECONNABORTED", "ETIMEDOUT"),
+        f"No answer within n8n's {N8N_TEST_TIMEOUT_MINUTES} minutes: check the Base URL and "
+        "the network (firewall, proxy) between n8n and it.",
+    ),
+    (
+        ("ECONNRESET",),
+        "The connection was cut before an answer, often by a proxy or firewall in between.",
+    ),
+)
+
 #: Default number of requests the node keeps in flight for many items (at most the API's cap).
 DEFAULT_PARALLEL = 5
 
@@ -552,30 +597,33 @@ def credentials(catalog: Catalog) -> str:
         docs_url=string(CREDENTIALS_URL),
         properties=literal(props, 1),
         test_path=string(models.path),
-        test_rules=literal(_credential_test_rules(models.path), 2),
+        test_rules=literal(_credential_test_rules(models.path)),
     )
 
 
 def _credential_test_rules(path: str) -> list[dict[str, Any]]:
-    """What the credential test says, in words, for the answers that name the problem."""
-    denied = errors.BY_CODE["authentication_error"]
-    return [
+    """What the credential test says, in words, for the answers that name the problem.
+
+    n8n returns a rule's message verbatim (no expressions), matches `responseCode` rules on
+    the exact status of a non-2xx answer, and fails a 2xx answer whose body's `key` equals
+    `value` (`undefined` here: the model list's own key is missing). A network error (refused,
+    DNS, TLS, timeout) never reaches the rules: n8n 2.41 shows its bare code."""
+    refused = [
         {
             "type": "responseCode",
-            "properties": {
-                "value": denied.http_status,
-                "message": f"{denied.title}: {denied.advice}",
-            },
-        },
-        {
-            "type": "responseCode",
-            "properties": {
-                "value": 404,
-                "message": f"The Base URL does not serve the CreativeAI API (nothing at {path}): "
-                f"check it, or leave it at {limits.DEFAULT_BASE_URL}",
-            },
-        },
+            "properties": {"value": status, "message": errors.check_refused(status, path)},
+        }
+        for status in errors.CHECK_STATUSES
     ]
+    not_the_api = {
+        "type": "responseSuccessBody",
+        "properties": {
+            "key": errors.CHECK_ANSWER_KEY,
+            "value": None,
+            "message": errors.check_not_the_api(path),
+        },
+    }
+    return [*refused, not_the_api]
 
 
 # -- catalog.ts: the operation table the runtime reads -------------------------------------------
