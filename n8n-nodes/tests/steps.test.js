@@ -455,3 +455,26 @@ test('with a relay that does not answer, a Record Key starts nothing and says wh
 		await dead.stop();
 	}
 });
+
+test('two items of one run with the same Record Key share one job, each paired with its input', async () => {
+	const before = await creates('voice.create');
+	const rows = [{ sku: 'DUP-1', text: 'Said once.' }, { sku: 'DUP-2', text: 'Said twice.' }, { sku: 'DUP-1', text: 'Said once.' }];
+	for (const completion of ['poll', 'webhook']) {
+		const staticData = {};
+		const run = await h.run({
+			resource: 'voice',
+			operation: 'create',
+			params: { text: '={{ $json.text }}', completion, ...FAST, options: { recordKey: `={{ $json.sku }}-${completion}` } },
+			items: items(3, (i) => rows[i]),
+			staticData,
+		});
+		const done = completion === 'webhook' ? await h.resumed(run) : run;
+		assert.equal(done.status, 'success', done.error?.message);
+		const ids = done.output.map((o) => o.json.id);
+		assert.equal(ids[0], ids[2]);
+		assert.notEqual(ids[0], ids[1]);
+		assert.deepEqual(done.output.map((o) => o.pairedItem.item), [0, 1, 2]);
+		assert.ok(done.output.every((o) => o.json.state === 'completed'));
+	}
+	assert.equal(await creates('voice.create'), before + 4, 'two jobs per run, not three');
+});

@@ -43,6 +43,8 @@ interface Slot {
 	steps?: StepOptions;
 	/** The job this item's Record Key started earlier (no new call is made for it). */
 	reused?: { job: string };
+	/** An earlier item of this run with the same Record Key: this one gets its job. */
+	follows?: number;
 }
 
 /** Stored on each parked item so `resume` knows which completion belongs to it. */
@@ -258,6 +260,18 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			prepared.delete(i);
 		}
 	}
+	// Items of this run with a key an earlier item has: one job for both.
+	const firstWithKey = new Map<string, number>();
+	for (const [i] of prepared) {
+		const key = slots[i].steps?.recordKey;
+		if (!key) continue;
+		const first = firstWithKey.get(key);
+		if (first === undefined) firstWithKey.set(key, i);
+		else {
+			slots[i].follows = first;
+			prepared.delete(i);
+		}
+	}
 	const planned = plan(spec, prepared, options);
 
 	// 1c. Max Credits: each call priced with its own body before anything is sent; a batch
@@ -318,10 +332,11 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			else slot.result = answer;
 		});
 	});
+	copyToFollowers(slots);
 	// Remember what each Record Key started (in the ledger: static data, or the relay's).
 	for (const slot of slots) {
 		const key = slot.steps?.recordKey;
-		if (!key || slot.error || slot.reused || slot.call === undefined || !ledger) continue;
+		if (!key || slot.error || slot.reused || slot.follows !== undefined || slot.call === undefined || !ledger) continue;
 		const answer = slot.accepted ?? slot.result;
 		if (!answer) continue;
 		const job = spec.job?.kind === 'batch' ? answer.batch_id : spec.job || calls[slot.call].batch ? answer.id : undefined;
@@ -339,6 +354,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	// A reused job that has not ended is followed here, in every mode that waits (its
 	// webhook goes to the run that started it, so this run cannot be resumed by it).
 	if (completion !== 'none') await followReused(this, spec, slots, options);
+	copyToFollowers(slots);
 
 	// 4. Finish as the Completion setting says.
 	if (completion === 'webhook' && waiting && calls.length) {
@@ -346,6 +362,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	}
 	if (completion === 'poll') await follow(this, spec, calls, slots, sent, options);
 	else for (const slot of slots) if (slot.accepted && !slot.result) slot.result = slot.accepted;
+	copyToFollowers(slots);
 
 	const out: INodeExecutionData[] = [];
 	for (const slot of slots) {
@@ -370,6 +387,20 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		}
 	}
 	return [out];
+}
+
+/** An item whose Record Key an earlier item of the run has gets that item's job (its own
+ * pairing is kept: each output item stays paired with its input). */
+function copyToFollowers(slots: Slot[]): void {
+	for (const slot of slots) {
+		if (slot.follows === undefined) continue;
+		const first = slots[slot.follows];
+		slot.call = first.call;
+		slot.accepted = first.accepted;
+		slot.result = first.result;
+		slot.reused = first.reused;
+		if (first.error) slot.error = first.error;
+	}
 }
 
 /** A finished job with what its start was charged, when its status no longer says (a
