@@ -3,7 +3,7 @@ latency at a paced rate, and forward lag to a local target.
 
 Run from the repository root: ``python bench/relay.py [--server gunicorn|werkzeug]
 [--parts matrix,paced,throughput] [--seconds S] [--rounds N] [--rate R] [--pg-url URL]
-[--only LABELS] [--also-normal] [--also-writer] [--database-url URL]``.
+[--only LABELS] [--also-normal] [--database-url URL]``.
 
 Every part is a process of its own, all on 127.0.0.1:
 
@@ -21,14 +21,12 @@ Every part is a process of its own, all on 127.0.0.1:
 Figures:
 
 0. The storage matrix (`--parts matrix`, the default with `paced`): ingest throughput,
-   closed loop, of the bare endpoint; of the relay on SQLite as shipped, with no storage
-   acceleration, and with each acceleration flipped from its default (group commit, the
-   relay's WAL fsync outside the lock, the ingest writer process; the flock between
-   processes beside a `relay worker`, with how many events it forwarded meanwhile); and
-   on PostgreSQL (`--pg-url`, '' to leave it out) as shipped, without group commit, and
-   with two relay processes (gunicorn workers) on one database. All in one run, rounds in
-   alternating order, medians with their ratio to bare and to what each is compared
-   with: an acceleration pays for itself where flipping it off costs throughput. Each
+   closed loop, of the bare endpoint; of the relay on SQLite as shipped and without its
+   one storage acceleration (group commit); and on PostgreSQL (`--pg-url`, '' to leave
+   it out) as shipped, without group commit, and with two relay processes (gunicorn
+   workers) on one database. All in one run, rounds in alternating order, medians with
+   their ratio to bare and to what each is compared with: an acceleration pays for
+   itself where turning it off costs throughput. Each
    round also prints the CPU time per answered request of the server's processes (and
    of every PostgreSQL process, for PostgreSQL), from /proc: on a machine shared with
    other work it varies far less than requests per second.
@@ -47,10 +45,6 @@ Figures:
 `--also-normal` repeats the relay runs with `RELAY_SQLITE_SYNCHRONOUS=NORMAL` (survives a
 killed process, may lose the last commits on power loss) and prints those figures
 separately; the default stays FULL.
-
-The relay runs as shipped (`RELAY_SQLITE_WRITER=inline`) in parts 1 to 3; `--also-writer`
-repeats them with `RELAY_SQLITE_WRITER=auto` (a serving process that does not forward
-stores webhooks through an ingest writer process of its own) and prints those too.
 """
 
 from __future__ import annotations
@@ -669,7 +663,6 @@ def main() -> int:
     parser.add_argument(
         "--also-normal", action="store_true", help="also RELAY_SQLITE_SYNCHRONOUS=NORMAL"
     )
-    parser.add_argument("--also-writer", action="store_true", help="also RELAY_SQLITE_WRITER=auto")
     parser.add_argument(
         "--database-url",
         help="run the throughput and paced parts on this database instead of SQLite,"
@@ -716,9 +709,6 @@ def main() -> int:
                 if args.also_normal:
                     normal = {"RELAY_SQLITE_SYNCHRONOUS": "NORMAL"}
                     report(setup, args, normal, "NORMAL", matrix=False)
-                if args.also_writer:
-                    writer = {"RELAY_SQLITE_WRITER": "AUTO"}
-                    report(setup, args, writer, "FULL, RELAY_SQLITE_WRITER=auto", matrix=False)
     print(f"load average after: {load_average()}")
     return 0
 
@@ -757,61 +747,21 @@ class Plan:
     against: str = ""
 
 
-#: The storage's accelerations, each behind one setting: (setting, value that turns it
-#: on, value that turns it off, what it is).
-ACCELERATIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("RELAY_GROUP_COMMIT", "true", "false", "group commit"),
-    ("RELAY_SQLITE_WAL_SYNC", "relay", "sqlite", "the relay's WAL fsync outside the lock"),
-    ("RELAY_SQLITE_WRITER", "auto", "inline", "the ingest writer process"),
-    ("RELAY_SQLITE_FLOCK", "true", "false", "the flock between processes"),
-)
 SHIPPED = "sqlite as shipped"
-SHIPPED_WORKER = "sqlite as shipped + worker process"
 PG_SHIPPED = "postgresql as shipped"
 
 
-def _shipped_on(setting: str) -> bool:
-    """Whether the relay's default config turns this acceleration on."""
-    from connector.relay.config import RelayConfig
-
-    config = RelayConfig()
-    return {
-        "RELAY_GROUP_COMMIT": config.group_commit,
-        "RELAY_SQLITE_WAL_SYNC": config.sqlite_wal_sync == "RELAY",
-        "RELAY_SQLITE_WRITER": config.uses_writer_process,
-        "RELAY_SQLITE_FLOCK": config.sqlite_flock,
-    }[setting]
-
-
 def matrix_plans(postgres: bool) -> list[Plan]:
-    """Bare Flask; SQLite as shipped, with no acceleration, and with each acceleration
-    flipped from its default (the flock where it matters: a worker process writes
-    beside the ingest); PostgreSQL as shipped, without group commit, and with two relay
-    processes on the same database."""
-    plain = tuple((setting, off) for setting, _, off, _ in ACCELERATIONS)
+    """Bare Flask; SQLite as shipped (group commit) and without its one acceleration;
+    PostgreSQL as shipped, without group commit, and with two relay processes on the
+    same database."""
+    no_group = (("RELAY_GROUP_COMMIT", "false"),)
     plans = [
         Plan("bare Flask 200 OK", kind="bare"),
         Plan(SHIPPED, against="bare Flask 200 OK"),
-        Plan("sqlite, no acceleration", env=plain, against=SHIPPED),
+        Plan("sqlite without group commit", env=no_group, against=SHIPPED),
     ]
-    for setting, on, off, what in ACCELERATIONS:
-        shipped = _shipped_on(setting)
-        label = f"sqlite {'without' if shipped else 'with'} {what}"
-        flipped = ((setting, off if shipped else on),)
-        if setting == "RELAY_SQLITE_FLOCK":
-            plans.append(Plan(SHIPPED_WORKER, forward="worker", against="bare Flask 200 OK"))
-            plans.append(
-                Plan(
-                    label + " + worker process",
-                    env=flipped,
-                    forward="worker",
-                    against=SHIPPED_WORKER,
-                )
-            )
-        else:
-            plans.append(Plan(label, env=flipped, against=SHIPPED))
     if postgres:
-        no_group = (("RELAY_GROUP_COMMIT", "false"),)
         plans += [
             Plan(PG_SHIPPED, postgres=True, against="bare Flask 200 OK"),
             Plan(
