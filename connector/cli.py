@@ -4,6 +4,7 @@ call the API, and run the demo."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from connector import platforms, webhooks
-from connector.catalog import CATALOG, Field, FieldType, Operation
+from connector.catalog import CATALOG, Field, FieldType, Operation, steps
 from connector.catalog import limits as api_limits
 from connector.catalog.spec import OperationKind
 from connector.errors import CreativeAIError
@@ -99,12 +100,33 @@ def _add_field_option(parser: argparse.ArgumentParser, field: Field, required: b
     parser.add_argument(_option(field), **kw)
 
 
-def _client(args: argparse.Namespace) -> Any:
+def _client(args: argparse.Namespace, ledger: Any = None) -> Any:
     from connector.client import ENV_API_KEY, CreativeAI
 
     if not (args.api_key or os.environ.get(ENV_API_KEY)):
         raise CommandError(f"no API key: pass --api-key or set {ENV_API_KEY}")
-    return CreativeAI(base_url=args.base_url, api_key=args.api_key)
+    return CreativeAI(base_url=args.base_url, api_key=args.api_key, ledger=ledger)
+
+
+def _ledger(args: argparse.Namespace) -> Any:
+    """The ledger `--ledger` names: a relay for an http(s) URL (with the same API key),
+    else a ledger file. None without `--ledger`; `--record-key` needs one."""
+    from connector.client import ENV_API_KEY, FileLedger, LedgerError, RelayLedger
+
+    where = getattr(args, "ledger", None)
+    if getattr(args, "record_key", None) is not None and not where:
+        raise CommandError(
+            "--record-key needs --ledger: a ledger file (PATH) or the relay's URL keeps the "
+            "job each key started"
+        )
+    if not where:
+        return None
+    if where.startswith(("http://", "https://")):
+        try:
+            return RelayLedger(where, args.api_key or os.environ.get(ENV_API_KEY) or "")
+        except LedgerError as exc:
+            raise CommandError(f"--ledger {where}: {exc}") from None
+    return FileLedger(where)
 
 
 def _print_model(obj: Any) -> None:
@@ -123,8 +145,9 @@ def _fields_from(args: argparse.Namespace, op: Operation) -> dict[str, Any]:
         fields[f.name] = value
     for param in op.path_params:
         fields[param.name] = getattr(args, param.name)
-    if getattr(args, "max_credits", None) is not None:
-        fields["max_credits"] = args.max_credits
+    for option in (steps.MAX_CREDITS, steps.RECORD_KEY):
+        if getattr(args, option.key, None) is not None:
+            fields[option.key] = getattr(args, option.key)
     return fields
 
 
@@ -134,6 +157,14 @@ EXIT_CAPPED = 3
 
 class CommandError(Exception):
     """A command that cannot run as asked; printed as one `error:` line (exit status 1)."""
+
+
+#: Exit status of a `--wait` that gave up while the job still runs (its id is printed).
+EXIT_WAIT_GAVE_UP = 4
+
+
+class WaitGaveUp(CommandError):
+    """`--wait` ran out of time; the job keeps running (exit status `EXIT_WAIT_GAVE_UP`)."""
 
 
 def _read(path: Path, option: str) -> bytes:
@@ -149,17 +180,52 @@ def cmd_call(args: argparse.Namespace) -> int:
     if key == "video.create_from_text" and getattr(args, "image_url", None):
         key = "video.create_from_image"
     fields = _fields_from(args, CATALOG.operation(key))
-    with _client(args) as client:
+    if getattr(args, "stream", False) and fields.get(steps.RECORD_KEY.key) is not None:
+        raise CommandError(
+            "--record-key works with --wait, not --stream (a stream always starts a new job)"
+        )
+    ledger = _ledger(args)
+    with contextlib.ExitStack() as stack:
+        if hasattr(ledger, "close"):  # a relay's connections
+            stack.callback(ledger.close)
+        client = stack.enter_context(_client(args, ledger))
         if getattr(args, "stream", False):
             return _follow_stream(client, fields, args)
-        result = client.call(key, **fields)
+        result = _create(client, key, fields, args)
         if getattr(args, "wait", False) and op.is_async:
-            result = client.wait(result, interval=args.interval, on_progress=job_progress(op.label))
+            result = _wait(client, result, op, args)
         if getattr(args, "download", None) and getattr(result, "output_url", None):
             saved = client.download(result.output_url, args.download)
             print(f"saved {saved.path} ({saved.bytes_written:,} bytes)", file=sys.stderr)
         _print_model(result)
     return 0
+
+
+def _create(client: Any, key: str, fields: dict[str, Any], args: argparse.Namespace) -> Any:
+    """The create; a ledger that fails is named by its option (and a job it started but
+    could not keep is printed before the error)."""
+    from connector.client import LedgerError
+
+    try:
+        return client.call(key, **fields)
+    except LedgerError as exc:
+        if exc.created is not None:
+            _print_model(exc.created)
+        raise CommandError(f"--ledger {args.ledger}: {exc}") from None
+
+
+def _wait(client: Any, job: Any, op: Operation, args: argparse.Namespace) -> Any:
+    """Wait for the job; one that outlasts the wait is printed as last seen (its id kept),
+    and the error names the command that fetches it later."""
+    from connector.client import WaitTimeoutError
+
+    try:
+        return client.wait(
+            job, interval=args.interval, timeout=args.timeout, on_progress=job_progress(op.label)
+        )
+    except WaitTimeoutError as exc:
+        _print_model(exc.last if exc.last is not None else job)
+        raise WaitGaveUp(str(exc)) from None
 
 
 def _follow_stream(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> int:
@@ -278,6 +344,7 @@ def _add_api_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_operations(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     resources: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+    paid = steps.capped(CATALOG.operations.values())
     for op in CATALOG.operations.values():
         if op.key in ("video.create_from_image",) or not op.platforms:
             continue  # image-to-video is `video create --image-url`; streams: `--stream`
@@ -302,8 +369,30 @@ def _add_operations(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                 help="price the call first and start nothing when the estimate is over N "
                 f"credits (exit status {EXIT_CAPPED}); for a batch, the whole batch",
             )
+        if op in paid:
+            p.add_argument(
+                "--record-key",
+                metavar="KEY",
+                help=f"{steps.RECORD_KEY.help} Needs --ledger.",
+            )
+            p.add_argument(
+                "--ledger",
+                metavar="PATH-or-URL",
+                help="where record keys are kept: a ledger file (JSON, made when missing, "
+                "safe for several processes at once) or the relay's http(s) URL (asked with "
+                "the same API key)",
+            )
         if op.is_async:
             p.add_argument("--wait", action="store_true", help="poll until the job ends")
+            p.add_argument(
+                "--timeout",
+                type=float,
+                metavar="SECONDS",
+                help="with --wait: give up after this long (default: the API's recommended "
+                "limit for the kind of job); the job keeps running, its last state is "
+                "printed and the error names the command that fetches it later (exit status "
+                f"{EXIT_WAIT_GAVE_UP})",
+            )
             p.add_argument(
                 "--interval",
                 type=float,
@@ -418,6 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except (CreativeAIError, CommandError) as exc:  # InvalidInput is a CreativeAIError
         _fail(str(exc))
+        if isinstance(exc, WaitGaveUp):
+            return EXIT_WAIT_GAVE_UP
         return EXIT_CAPPED if _capped(exc) else 1
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,31 @@ def test_demo_runs_the_commerce_flow(tmp_path: Path) -> None:
     assert info["video"]["codec"] == "h264" and info["audio"]["codec"] == "aac"
     assert info["duration"] == pytest.approx(5, abs=0.5)
     assert record["video_id"].startswith("vgen_") and record["credits"] > 0
+
+
+@pytest.mark.parametrize(
+    ("command", "id_field"),
+    [
+        (["video", "create", "--prompt", "p"], "id"),
+        (["batch", "create", "--prompts", '[{"prompt": "a"}, {"prompt": "b"}]'], "batch_id"),
+        (["voice", "create", "--text", "Hi"], "id"),
+    ],
+    ids=["video", "batch", "voice"],
+)
+def test_a_wait_that_gives_up_keeps_the_job(
+    sandbox_factory: Callable[..., RunningSandbox],
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    id_field: str,
+) -> None:
+    from connector.cli import EXIT_WAIT_GAVE_UP
+
+    sandbox = sandbox_factory(time_scale=1.0, rate_limits=False)
+    wait = ["--wait", "--interval", "0.05", "--timeout", "0.2"]
+    assert main([*command, *_api(sandbox), *wait]) == EXIT_WAIT_GAVE_UP
+    captured = capsys.readouterr()
+    job_id = json.loads(captured.out)[id_field]  # the last state seen, printed
+    assert job_id in captured.err
+    assert f"creativeai-connector status {job_id}" in captured.err
+    assert main(["status", job_id, *_api(sandbox)]) == 0  # that command fetches it
+    assert json.loads(capsys.readouterr().out)[id_field] == job_id

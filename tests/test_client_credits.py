@@ -11,10 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 import operation_table
+import paid_cases
 import pytest
 from test_client_support import Reply, ScriptedServer, error_body, run
 
-from connector.catalog import CATALOG, FieldType, InvalidInput, Operation, limits
+from connector.catalog import CATALOG, FieldType, InvalidInput, Operation, limits, steps
 from connector.client import CreditCapError
 from connector.sandbox import pricing
 from connector.sandbox.harness import RunningSandbox
@@ -69,7 +70,7 @@ def test_a_batch_is_capped_as_a_whole(mode: str, sandbox: RunningSandbox) -> Non
     cap = FIVE_SECONDS * 3 - 1  # each video fits, the batch does not
     out = against(mode, sandbox, lambda c: c.batches.create(prompts, max_credits=cap))
     error = out.raised(CreditCapError)
-    assert error.estimate == FIVE_SECONDS * 3 and "3 generations" in str(error)
+    assert error.estimate == FIVE_SECONDS * 3 and "3 generations together" in str(error)
     assert sandbox.jobs() == []
 
 
@@ -92,27 +93,80 @@ def test_a_stream_over_the_cap_opens_nothing(mode: str, sandbox: RunningSandbox)
     assert sandbox.jobs() == []
 
 
-@pytest.mark.parametrize(
-    "action",
-    [
-        lambda c: c.voice.create(text="Hello", max_credits=100),
-        lambda c: c.compose.create(
-            video_url="https://cdn.example/v.mp4",
-            audio_url="https://cdn.example/a.mp3",
-            replace_audio=True,
-            max_credits=100,
-        ),
-    ],
-    ids=["voice", "compose"],
-)
-def test_a_call_the_price_endpoint_cannot_price_is_not_started(
-    mode: str, sandbox: RunningSandbox, action: Any
+# -- every paid create, priced with its own body -------------------------------------------------
+
+PAID = [op.key for op in steps.capped(CATALOG.operations.values())]
+
+
+def _price(sandbox: RunningSandbox, op_key: str) -> int:
+    """What the sandbox quotes for the case's own request body (its files left out), asked
+    directly: the figure the client must compare with the cap."""
+    answer = sandbox.http.post(PRICE_PATH, json=paid_cases.price_body(op_key))
+    assert answer.status_code == 200, answer.text
+    credits: int = answer.json()["credits"]
+    return credits
+
+
+def test_every_paid_create_has_a_case() -> None:
+    assert set(PAID) == set(pricing.PRICED)
+    for op_key in PAID:
+        assert paid_cases.client_input(op_key), op_key
+
+
+@pytest.mark.parametrize("op_key", PAID)
+def test_every_paid_create_starts_under_its_cap(
+    mode: str, sandbox: RunningSandbox, op_key: str
 ) -> None:
-    out = against(mode, sandbox, action)
+    estimate = _price(sandbox, op_key)
+    fields = paid_cases.client_input(op_key)
+    before = sandbox.credits()
+    out = against(mode, sandbox, lambda c: c.call(op_key, **fields, max_credits=estimate))
+    assert out.error is None, out.error
+    assert paid_cases.creates(sandbox) == 1
+    if op_key != "compose.create":  # the case's compose fails (not sandbox media): refunded
+        assert before - sandbox.credits() == estimate  # charged what was priced
+
+
+@pytest.mark.parametrize("op_key", PAID)
+def test_every_paid_create_over_its_cap_starts_nothing(
+    mode: str, sandbox: RunningSandbox, op_key: str
+) -> None:
+    estimate = _price(sandbox, op_key)
+    fields = paid_cases.client_input(op_key)
+    before = sandbox.credits()
+    out = against(mode, sandbox, lambda c: c.call(op_key, **fields, max_credits=estimate - 1))
     error = out.raised(CreditCapError)
-    assert error.estimate is None and "cannot be checked" in str(error)
-    assert "model" in str(error)
-    assert sandbox.jobs() == []
+    assert (error.estimate, error.cap) == (estimate, estimate - 1)
+    assert steps.over_cap(estimate, estimate - 1) in str(error)
+    assert paid_cases.creates(sandbox) == 0
+    assert sandbox.credits() == before
+
+
+@pytest.mark.parametrize("op_key", PAID)
+def test_a_paid_create_whose_price_cannot_be_checked_is_not_started(
+    mode: str, sandbox: RunningSandbox, op_key: str
+) -> None:
+    sandbox.fault("fail", status=503, operation="price.calculate", count=50)
+    fields = paid_cases.client_input(op_key)
+    before = sandbox.credits()
+    out = against(mode, sandbox, lambda c: c.call(op_key, **fields, max_credits=10_000))
+    error = out.raised(CreditCapError)
+    assert error.estimate is None
+    assert "cannot be checked" in str(error) and "503" in str(error)
+    assert paid_cases.creates(sandbox) == 0
+    assert sandbox.credits() == before
+
+
+def test_a_mixed_batch_is_priced_as_its_own_body(mode: str, sandbox: RunningSandbox) -> None:
+    prompts: list[Any] = ["a", {"prompt": "b", "image_url": "https://cdn.example/b.png"}]
+    whole = FIVE_SECONDS + pricing.video_credits("auto", 5, from_image=True)
+    assert whole != 2 * FIVE_SECONDS  # so a count x one price would be caught
+    over = against(mode, sandbox, lambda c: c.batches.create(prompts, max_credits=whole - 1))
+    assert over.raised(CreditCapError).estimate == whole
+    assert paid_cases.creates(sandbox) == 0
+    fits = against(mode, sandbox, lambda c: c.batches.create(prompts, max_credits=whole))
+    assert fits.error is None, fits.error
+    assert paid_cases.creates(sandbox) == 1 and len(sandbox.jobs()) == 2
 
 
 def test_a_refused_price_request_starts_nothing(mode: str) -> None:
@@ -125,7 +179,7 @@ def test_a_refused_price_request_starts_nothing(mode: str) -> None:
     assert server.received[0].json()["model"] == "auto"  # the field's default
 
 
-def test_the_price_request_carries_what_prices_the_call(mode: str) -> None:
+def test_the_price_request_is_the_create_s_own_body(mode: str) -> None:
     quote = Reply(200, {"model": "kling-v3", "credits": 10})
     created = Reply(202, {"id": "vgen_1", "status": "pending"})
     with ScriptedServer([quote, created]) as server:
@@ -138,8 +192,34 @@ def test_the_price_request_carries_what_prices_the_call(mode: str) -> None:
         )
     assert out.error is None, out.error
     price, create = server.received
-    assert price.json() == {"model": "kling-v3", "duration": 10, "resolution": "1080p"}
+    assert price.json() == create.json()
+    assert create.json() == {
+        "prompt": "p",
+        "model": "kling-v3",
+        "duration": 10,
+        "resolution": "1080p",
+    }
     assert "max_credits" not in create.json()  # a client option: never sent
+
+
+def test_an_image_edit_is_priced_by_its_fields_as_json(mode: str) -> None:
+    quote = Reply(200, {"model": "seedream-v4.5-edit", "credits": 4})
+    with ScriptedServer([quote]) as server:
+        out = run(
+            mode,
+            server.url,
+            lambda c: c.images.edit(
+                prompt="p",
+                model="wan-2.6-image-edit",
+                size="1024x1024",
+                image=("a.png", b"\x89PNG\r\n\x1a\n", "image/png"),
+                max_credits=3,
+            ),
+        )
+    assert out.raised(CreditCapError).estimate == 4
+    [price] = server.received
+    assert price.header("content-type") == "application/json"
+    assert price.json() == {"prompt": "p", "model": "wan-2.6-image-edit", "size": "1024x1024"}
 
 
 @pytest.mark.parametrize("bad", [0, -5, "lots", True])
@@ -210,3 +290,7 @@ def test_every_paid_command_takes_a_cap() -> None:
         required = _required_options(op)
         args = parser.parse_args([op.resource, action, *required, "--max-credits", "5"])
         assert args.max_credits == 5.0, op.key
+        if op in steps.capped([op]):  # a paid create: one job per record too
+            keyed = [*required, "--record-key", "sku-1", "--ledger", "l.json"]
+            args = parser.parse_args([op.resource, action, *keyed])
+            assert (args.record_key, args.ledger) == ("sku-1", "l.json"), op.key

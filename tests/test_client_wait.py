@@ -186,3 +186,44 @@ def test_async_on_progress_may_be_a_coroutine() -> None:
     ) as server:
         result = asyncio.run(main(server.url))
     assert result.status == "completed" and seen == ["processing", "completed"]
+
+
+def test_a_batch_wait_that_gives_up_keeps_the_batch_id(mode: str) -> None:
+    created = BatchCreated.model_validate(
+        {"batch_id": "b1", "total_jobs": 1, "jobs": [{"id": "v1", "status": "pending"}]}
+    )
+    running = {
+        "batch_id": "b1",
+        "total_jobs": 1,
+        "processing": 1,
+        "jobs": [{"id": "v1", "status": "processing"}],
+    }
+    out = polled(mode, [Reply(200, running) for _ in range(10)], created, timeout=25)
+    error = out.raised(WaitTimeoutError)
+    assert error.job_id == "b1" and error.status_operation == "batch.get"
+    assert "GET /v1/video/generations/batch/b1" in str(error)
+    assert "creativeai-connector status b1" in str(error)
+
+
+def test_many_videos_that_outlast_the_wait_keep_their_batch_and_job_ids(mode: str) -> None:
+    created = {
+        "batch_id": "b1",
+        "total_jobs": 2,
+        "jobs": [{"id": "v1", "status": "pending"}, {"id": "v2", "status": "pending"}],
+    }
+    running = {**created, "processing": 2}
+    script = [Reply(202, created), *(Reply(200, running) for _ in range(10))]
+    clock = FakeClock()
+    with ScriptedServer(script) as server:
+        out = run(
+            mode,
+            server.url,
+            lambda c: c.generate_videos(["a", "b"], wait=True, timeout=25),
+            clock=clock,
+            on_sleep=clock.advance,
+        )
+    assert out.error is None, out.error
+    for item, job_id in zip(out.result, ("v1", "v2"), strict=True):
+        assert not item.ok and isinstance(item.error, WaitTimeoutError)
+        assert item.error.job_id == "b1" and item.batch_id == "b1"
+        assert item.job is not None and item.job.id == job_id  # each video's own id too

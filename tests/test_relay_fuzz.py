@@ -492,14 +492,20 @@ def hostile_json(draw: st.DrawFn) -> bytes:
     body=st.one_of(
         hostile_json(), st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode())
     ),
-    path=st.sampled_from(["/v1/routes", "/v1/subscriptions", "/v1/deliveries/replay", "expected"]),
+    path=st.sampled_from(
+        ["/v1/routes", "/v1/subscriptions", "/v1/deliveries/replay", "expected", "ledger"]
+    ),
 )
 def test_management_posts_of_any_body_are_4xx_or_done_never_5xx(
     world: World, body: bytes, path: str
 ) -> None:
+    method = "PUT" if path == "ledger" else "POST"
     if path == "expected":
         path = f"/v1/routes/{world.tokens['join_route_id']}/expected"
-    answer = world.http.post(
+    elif path == "ledger":
+        path = "/v1/ledger/video.create_from_text/fuzz-record"
+    answer = world.http.request(
+        method,
         path,
         content=body,
         headers={"Authorization": f"Bearer {MGMT_KEY}", "Content-Type": "application/json"},
@@ -522,22 +528,22 @@ query_values = st.one_of(
     params=st.lists(
         st.tuples(
             st.sampled_from(
-                ["limit", "since", "until", "cursor", "status", "event", "route_id", "x"]
+                ["limit", "since", "until", "cursor", "status", "event", "route_id", "key", "x"]
             ),
             query_values,
         ),
         max_size=4,
     ),
-    page=st.booleans(),
+    where=st.sampled_from(["page", "/v1/deliveries", "/v1/ledger/voice.create"]),
 )
 def test_queries_of_the_api_and_the_pages_get_no_5xx(
-    world: World, params: list[tuple[str, str]], page: bool
+    world: World, params: list[tuple[str, str]], where: str
 ) -> None:
-    if page:
+    if where == "page":
         answer = world.pages.get("/log/", params=httpx.QueryParams(tuple(params)))
     else:
         answer = world.http.get(
-            "/v1/deliveries",
+            where,
             params=httpx.QueryParams(tuple(params)),
             headers={"Authorization": f"Bearer {MGMT_KEY}"},
         )

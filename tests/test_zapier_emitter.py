@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from connector.catalog import CATALOG, Field, FieldType, OperationKind, fields
+from connector.catalog import CATALOG, Field, FieldType, OperationKind, fields, steps
 from connector.catalog.text import title_case
 from connector.platforms import GENERATED_NOTICE, zapier
 from connector.platforms.zapier import inputs, js, outputs
@@ -213,7 +213,13 @@ def test_models_come_from_hidden_triggers_on_the_model_list() -> None:
 def test_long_creates_offer_waiting_and_short_ones_do_not() -> None:
     for op in CREATES:
         source = gen(f"creates/{zapier_key(op.key)}.js")
-        assert ("{ wait: true }" in source) is op.is_async, op.key
+        options = re.search(r"^\}?, \{ (.*) \}\);$|forAction\(.*, \{ (.*) \}\);$", source, re.M)
+        named = (options.group(1) or options.group(2)) if options else ""
+        assert ("wait: true" in named) is op.is_async, op.key
+        # Every paid create asks for a cap and a record key; the ledger knows it by its name.
+        paid = op in steps.capped(CATALOG.operations.values())
+        assert ("paid: true" in named) is paid, op.key
+        assert (f"paid: '{op.key}'," in source) is paid, op.key
         assert ("performResume" in source) is op.is_async, op.key
         if op.is_async:
             assert f"webhookField: '{fields.WEBHOOK_URL.name}'" in source

@@ -5,16 +5,19 @@ and "Record key". Each is stated here once, with the facts it needs; emitters re
     steps.MAX_CREDITS.label                       # "Max Credits" (Title Case, as labels are)
     steps.over_cap(120, 100)                      # "not started: this would cost about ..."
     steps.capped(CATALOG)                         # the operations that get both options
+    steps.LEDGER.path_for("image.generate", "sku/42")  # "/v1/ledger/image.generate/sku%2F42"
 
 Neither is sent to the API: "Max credits" makes the step ask the price endpoint
 (`PRICE_OPERATION`) before the paid request; "Record key" names the record a job is for, so
 a step started again for the same record can return the job instead of paying again.
+Where a relay runs, it keeps those keys in its ledger (`LEDGER`: its path and limits).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from connector.catalog import limits
 from connector.catalog.spec import FieldType, Operation, OperationKind
@@ -22,13 +25,18 @@ from connector.catalog.spec import FieldType, Operation, OperationKind
 T = FieldType
 
 __all__ = [
+    "LEDGER",
     "MAX_CREDITS",
     "PRICE_OPERATION",
     "RECORD_KEY",
+    "Ledger",
     "StepOption",
     "capped",
+    "ledger_unanswered",
     "over_cap",
+    "reused_unfetchable",
     "unpriceable",
+    "unrecorded",
 ]
 
 #: The operation a capped step asks first (its body: the create's own request).
@@ -78,6 +86,43 @@ RECORD_KEY = StepOption(
 )
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """The relay's record-key ledger: `GET/PUT/DELETE <path>/<operation>/<key>`, where
+    `<operation>` is a paid create (`capped`) and `<key>` the Record key, URL-encoded whole
+    (a `/` in it as `%2F`). An entry holds the job a key started (`job_id`) or a
+    synchronous create's answer (`result`) and lives `lifetime_days` after its PUT."""
+
+    path: str = "/v1/ledger"
+    #: A key is 1 to this many characters (Unicode code points), none a control character.
+    max_key_chars: int = 256
+    #: The most bytes a stored `result` may take as compact UTF-8 JSON.
+    max_result_bytes: int = 64 * 1024
+    #: How long an entry answers after its PUT: as long as the job's output lives.
+    lifetime_days: int = limits.OUTPUT_URL_LIFETIME_DAYS
+
+    #: Keys no URL can carry: clients resolve `.` and `..` path segments away.
+    dot_keys: tuple[str, ...] = (".", "..")
+
+    @property
+    def key_rule(self) -> str:
+        """What a key may be, as the relay's errors and the platforms' help say it."""
+        dots = " or ".join(f"'{k}'" for k in self.dot_keys)
+        return f"1 to {self.max_key_chars} characters, no control characters, and not {dots}"
+
+    @property
+    def lifetime_seconds(self) -> int:
+        return self.lifetime_days * 86400
+
+    def path_for(self, operation: str, key: str) -> str:
+        """The entry's path: the key percent-encoded whole, so `/`, `%`, `?` and `#` in it
+        stay part of it."""
+        return f"{self.path}/{operation}/{quote(key, safe='')}"
+
+
+LEDGER = Ledger()
+
+
 def capped(operations: Iterable[Operation]) -> list[Operation]:
     """The paid creates among `operations`: every create the API charges for (it gives a
     credits figure). `steps.capped(CATALOG.operations.values())`."""
@@ -98,4 +143,30 @@ def unpriceable(reason: str, cap: float | str) -> str:
     return (
         f"not started: the price of this request cannot be checked, so the cap of {cap} "
         f"credits cannot be kept ({reason})"
+    )
+
+
+def ledger_unanswered(reason: str) -> str:
+    """The refusal when the ledger cannot be asked about a Record key (nothing is started:
+    starting would break one job per record)."""
+    return (
+        "not started: the relay's ledger could not be asked about this Record key "
+        f"({reason}), so one job per record cannot be kept"
+    )
+
+
+def reused_unfetchable(job_id: str, reason: str) -> str:
+    """When the job a Record key already started cannot be fetched back from the API."""
+    return (
+        f"not started: this Record key already started job {job_id}, which cannot be fetched "
+        f"back ({reason})"
+    )
+
+
+def unrecorded(paid: str, reason: str) -> str:
+    """When a create was paid but the ledger did not keep it under its Record key: what was
+    paid for (`job <id>`, or the images' URLs) is named, so it is not lost."""
+    return (
+        f"paid for {paid}, but the relay's ledger did not keep it under this Record key "
+        f"({reason}); the next run with this key starts a new one"
     )

@@ -12,6 +12,9 @@ them); answers are the catalog's typed models with the answer's headers in `.met
 Calls without side effects retry on connection errors, 408, 429 and 5xx; create calls
 retry only when the server certainly refused them, and raise `JobMayExistError` when a
 create was sent but its answer lost. `AsyncCreativeAI` is the same client, awaited.
+Paid creates take `max_credits=` (priced first, nothing started over the cap) and
+`record_key=` (one job per record, kept in the client's `ledger=`: `FileLedger`,
+`RelayLedger`).
 """
 
 from connector.client._async import AsyncCreativeAI
@@ -43,6 +46,7 @@ from connector.client.errors import (
     UnprocessableError,
     WaitTimeoutError,
 )
+from connector.client.ledger import FileLedger, Ledger, LedgerEntry, LedgerError, RelayLedger
 from connector.client.sse import StreamUpdate
 
 __all__ = [
@@ -59,16 +63,21 @@ __all__ = [
     "CreditCapError",
     "DownloadError",
     "Downloaded",
+    "FileLedger",
     "InsufficientCreditsError",
     "InvalidRequestError",
     "InvalidURLError",
     "ItemResult",
     "JobFailedError",
     "JobMayExistError",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerError",
     "NotFoundError",
     "ProviderUnavailableError",
     "RateLimitError",
     "RedirectError",
+    "RelayLedger",
     "RetryPolicy",
     "ServerError",
     "StreamInterruptedError",

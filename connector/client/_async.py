@@ -15,7 +15,7 @@ from typing_extensions import Unpack
 
 from connector.catalog import limits
 from connector.catalog.responses import ApiModel, BatchCreated, BatchStatus, Job
-from connector.client import _batching, _credits, _download, _jobs, _streaming
+from connector.client import _batching, _credits, _download, _jobs, _record_key, _streaming
 from connector.client._base import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -29,6 +29,7 @@ from connector.client._base import (
 )
 from connector.client._retry import RetryPolicy, retryable_status
 from connector.client.errors import APIError, CreativeAIError, NotFoundError, WaitTimeoutError
+from connector.client.ledger import Ledger
 from connector.client.params import BatchCreateParams
 from connector.client.resources import AsyncClientResources
 from connector.client.sse import StreamDropped, StreamUpdate, afollow
@@ -43,6 +44,7 @@ class AsyncCreativeAI(AsyncClientResources):
             job = await client.videos.create(prompt="A drone shot over a coastal city")
             done = await client.wait(job)
 
+    `ledger=` keeps record keys, as `CreativeAI`'s does (its calls run in a worker thread).
     `transport=` swaps httpx's async transport; `http_client=` hands in a whole
     `httpx.AsyncClient` (then the caller closes it). `sleep` (awaited) and `clock` are
     injectable so tests never wait.
@@ -58,6 +60,7 @@ class AsyncCreativeAI(AsyncClientResources):
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        ledger: Ledger | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -72,6 +75,7 @@ class AsyncCreativeAI(AsyncClientResources):
             headers={"User-Agent": USER_AGENT},
         )
         self._headers = self._settings.headers
+        self._ledger = ledger
         self._sleep = sleep
         self._clock = clock
         self._attach_resources(self)
@@ -118,22 +122,55 @@ class AsyncCreativeAI(AsyncClientResources):
     async def call(self, op_key: str, /, **fields: Any) -> ApiModel:
         """Run any catalog operation: `await call("voice.create", text="Hello")`."""
         cap = fields.pop(_credits.MAX_CREDITS, None)
+        record_key = fields.pop(_record_key.RECORD_KEY, None)
         call = prepare(self._settings.base_url, op_key, fields)
-        await self._check_cap(call, cap)
-        return await self._execute(call)
+        _credits.checked(call.op, cap)
+        keyed = _record_key.keyed(call.op, record_key, self._ledger)
+        if keyed is None:
+            await self._check_cap([call], cap)
+            return await self._execute(call)
+        held = keyed.held()
+        await asyncio.to_thread(held.__enter__)  # the ledger's calls block: not on the loop
+        try:
+            kept = await self._kept(keyed)
+            if kept is not None:
+                return kept
+            await self._check_cap([call], cap)
+            created = await self._execute(call)
+            await asyncio.to_thread(keyed.keep, created)
+            return created
+        finally:
+            await asyncio.to_thread(held.__exit__, None, None, None)
 
-    async def _check_cap(self, call: Prepared, max_credits: Any, count: int | None = None) -> None:
-        """With a cap: price the call and raise `CreditCapError` before anything paid is sent
-        when the estimate is over it, or when it cannot be priced."""
-        cap = _credits.checked(call.op, max_credits)
+    async def _kept(self, keyed: _record_key.Keyed) -> ApiModel | None:
+        """What the record key already started and may be returned, or None."""
+        entry = await asyncio.to_thread(keyed.lookup)
+        if entry is None:
+            return None
+        if entry.result is not None:
+            return keyed.answer(entry)
+        status = keyed.status_call(self._settings.base_url, entry.job_id or "")
+        try:
+            current = await self._execute(status)
+        except NotFoundError:
+            return None  # gone: a new job may start
+        return keyed.reusable(current)
+
+    async def _check_cap(self, calls: list[Prepared], max_credits: Any) -> None:
+        """With a cap: price the calls (each create's own body) and raise `CreditCapError`
+        before anything paid is sent when their sum is over it, or when one cannot be
+        priced."""
+        cap = _credits.checked(calls[0].op, max_credits)
         if cap is None:
             return
-        plan = _credits.plan(self._settings.base_url, call.op, call.wire or {}, cap, count)
-        try:
-            quote = await self._execute(plan.price)
-        except APIError as exc:
-            raise plan.unpriceable(exc) from exc
-        plan.check(quote)
+        plan = _credits.plan(self._settings.base_url, calls, cap)
+        quotes = []
+        for price in plan.prices:
+            try:
+                quotes.append(await self._execute(price))
+            except APIError as exc:
+                raise plan.unpriceable(exc) from exc
+        plan.check(quotes)
 
     async def _execute(self, call: Prepared) -> ApiModel:
         return parse(call.op, await self._send(call), self._settings.api_key)
@@ -245,13 +282,11 @@ class AsyncCreativeAI(AsyncClientResources):
         """
         fields: dict[str, Any] = dict(shared)
         cap = fields.pop(_credits.MAX_CREDITS, None)
+        _record_key.not_for_many(_batching.operation(), fields.pop(_record_key.RECORD_KEY, None))
         done, chunks = _batching.plan(items, fields)
         count = len(done) + sum(len(c.indices) for c in chunks)
-        if chunks:  # the cap is for every video of the call: priced once, before any batch
-            probe = {**fields, _batching.PROMPTS: chunks[0].prompts[:1]}
-            videos = sum(len(c.indices) for c in chunks)
-            first = prepare(self._settings.base_url, _batching.OP, probe)
-            await self._check_cap(first, cap, count=videos)
+        if chunks:  # the cap is for every batch of the call: all priced before any starts
+            await self._check_cap(_batching.prepared(self._settings.base_url, chunks, fields), cap)
         gate = asyncio.Semaphore(limits.MAX_PARALLEL_REQUESTS)
 
         async def run(chunk: _batching.Chunk) -> list[_batching.ItemResult]:
@@ -301,7 +336,7 @@ class AsyncCreativeAI(AsyncClientResources):
         return self._follow(plan, cap)
 
     async def _follow(self, plan: _streaming.Plan, cap: Any = None) -> AsyncIterator[StreamUpdate]:
-        await self._check_cap(plan.call, cap)
+        await self._check_cap([plan.call], cap)
 
         async def connect(last_event_id: str | None) -> tuple[int, AsyncIterable[bytes]]:
             response = await self._send(plan.call, stream=True, headers=plan.headers)

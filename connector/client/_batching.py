@@ -14,7 +14,8 @@ from typing import Any
 from connector.catalog import CATALOG, InvalidInput, limits
 from connector.catalog.fields import BATCH_PROMPTS
 from connector.catalog.responses import BatchCreated, BatchItem, BatchStatus
-from connector.catalog.spec import NormalizedState
+from connector.catalog.spec import NormalizedState, Operation
+from connector.client._base import Prepared, prepare
 from connector.client.errors import JobFailedError
 
 OP = "batch.create"
@@ -48,6 +49,15 @@ class Chunk:
 
     indices: list[int] = field(default_factory=list)
     prompts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def operation() -> Operation:
+    return CATALOG.operation(OP)
+
+
+def prepared(base_url: str, chunks: list[Chunk], shared: Mapping[str, Any]) -> list[Prepared]:
+    """The batch calls of `chunks`, validated (the cap prices each one's own body)."""
+    return [prepare(base_url, OP, {**shared, PROMPTS: c.prompts}) for c in chunks]
 
 
 def plan(items: Iterable[Item], shared: Mapping[str, Any]) -> tuple[list[ItemResult], list[Chunk]]:

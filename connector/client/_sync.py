@@ -15,7 +15,7 @@ from typing_extensions import Unpack
 
 from connector.catalog import limits
 from connector.catalog.responses import ApiModel, BatchCreated, BatchStatus, Job
-from connector.client import _batching, _credits, _download, _jobs, _streaming
+from connector.client import _batching, _credits, _download, _jobs, _record_key, _streaming
 from connector.client._base import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -29,6 +29,7 @@ from connector.client._base import (
 )
 from connector.client._retry import RetryPolicy, retryable_status
 from connector.client.errors import APIError, CreativeAIError, NotFoundError, WaitTimeoutError
+from connector.client.ledger import Ledger
 from connector.client.params import BatchCreateParams
 from connector.client.resources import ClientResources
 from connector.client.sse import StreamDropped, StreamUpdate, follow
@@ -44,9 +45,11 @@ class CreativeAI(ClientResources):
         done = client.wait(job)                     # polls at the catalog's cadence
         client.download(done.output_url, "clip.mp4")
 
-    `transport=` swaps httpx's transport (a mock, a proxy); `http_client=` hands in a whole
-    `httpx.Client` (then the caller closes it). `sleep` and `clock` are injectable so tests
-    never wait.
+    `ledger=` keeps record keys (`FileLedger(path)`, `RelayLedger(relay_url, api_key)`): a
+    paid create given `record_key=` returns the job that key already started instead of
+    paying again. `transport=` swaps httpx's transport (a mock, a proxy); `http_client=`
+    hands in a whole `httpx.Client` (then the caller closes it). `sleep` and `clock` are
+    injectable so tests never wait.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class CreativeAI(ClientResources):
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
+        ledger: Ledger | None = None,
         sleep: Callable[[float], object] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -73,6 +77,7 @@ class CreativeAI(ClientResources):
             headers={"User-Agent": USER_AGENT},
         )
         self._headers = self._settings.headers
+        self._ledger = ledger
         self._sleep = sleep
         self._clock = clock
         self._attach_resources(self)
@@ -120,25 +125,55 @@ class CreativeAI(ClientResources):
         """Run any catalog operation: `call("voice.create", text="Hello")`.
 
         Fields are checked by the catalog first (`InvalidInput` names every problem), the
-        answer comes back as the operation's typed model with the headers in `.meta`.
+        answer comes back as the operation's typed model with the headers in `.meta`. A paid
+        create also takes `max_credits=` (priced first, see `_credits`) and `record_key=`
+        (one job per record, kept in the client's `ledger=`).
         """
         cap = fields.pop(_credits.MAX_CREDITS, None)
+        record_key = fields.pop(_record_key.RECORD_KEY, None)
         call = prepare(self._settings.base_url, op_key, fields)
-        self._check_cap(call, cap)
-        return self._execute(call)
+        _credits.checked(call.op, cap)
+        keyed = _record_key.keyed(call.op, record_key, self._ledger)
+        if keyed is None:
+            self._check_cap([call], cap)
+            return self._execute(call)
+        with keyed.held():
+            kept = self._kept(keyed)
+            if kept is not None:
+                return kept
+            self._check_cap([call], cap)
+            created = self._execute(call)
+            keyed.keep(created)
+            return created
 
-    def _check_cap(self, call: Prepared, max_credits: Any, count: int | None = None) -> None:
-        """With a cap: price the call and raise `CreditCapError` before anything paid is sent
-        when the estimate is over it, or when it cannot be priced."""
-        cap = _credits.checked(call.op, max_credits)
+    def _kept(self, keyed: _record_key.Keyed) -> ApiModel | None:
+        """What the record key already started and may be returned, or None."""
+        entry = keyed.lookup()
+        if entry is None:
+            return None
+        if entry.result is not None:
+            return keyed.answer(entry)
+        try:
+            current = self._execute(keyed.status_call(self._settings.base_url, entry.job_id or ""))
+        except NotFoundError:
+            return None  # gone: a new job may start
+        return keyed.reusable(current)
+
+    def _check_cap(self, calls: list[Prepared], max_credits: Any) -> None:
+        """With a cap: price the calls (each create's own body) and raise `CreditCapError`
+        before anything paid is sent when their sum is over it, or when one cannot be
+        priced."""
+        cap = _credits.checked(calls[0].op, max_credits)
         if cap is None:
             return
-        plan = _credits.plan(self._settings.base_url, call.op, call.wire or {}, cap, count)
-        try:
-            quote = self._execute(plan.price)
-        except APIError as exc:
-            raise plan.unpriceable(exc) from exc
-        plan.check(quote)
+        plan = _credits.plan(self._settings.base_url, calls, cap)
+        quotes = []
+        for price in plan.prices:
+            try:
+                quotes.append(self._execute(price))
+            except APIError as exc:
+                raise plan.unpriceable(exc) from exc
+        plan.check(quotes)
 
     def _execute(self, call: Prepared) -> ApiModel:
         return parse(call.op, self._send(call), self._settings.api_key)
@@ -259,13 +294,11 @@ class CreativeAI(ClientResources):
         """
         fields: dict[str, Any] = dict(shared)
         cap = fields.pop(_credits.MAX_CREDITS, None)
+        _record_key.not_for_many(_batching.operation(), fields.pop(_record_key.RECORD_KEY, None))
         done, chunks = _batching.plan(items, fields)
         count = len(done) + sum(len(c.indices) for c in chunks)
-        if chunks:  # the cap is for every video of the call: priced once, before any batch
-            probe = {**fields, _batching.PROMPTS: chunks[0].prompts[:1]}
-            videos = sum(len(c.indices) for c in chunks)
-            first = prepare(self._settings.base_url, _batching.OP, probe)
-            self._check_cap(first, cap, count=videos)
+        if chunks:  # the cap is for every batch of the call: all priced before any starts
+            self._check_cap(_batching.prepared(self._settings.base_url, chunks, fields), cap)
 
         def run(chunk: _batching.Chunk) -> list[_batching.ItemResult]:
             try:
@@ -324,7 +357,7 @@ class CreativeAI(ClientResources):
         return self._follow(plan, cap)
 
     def _follow(self, plan: _streaming.Plan, cap: Any = None) -> Iterator[StreamUpdate]:
-        self._check_cap(plan.call, cap)
+        self._check_cap([plan.call], cap)
 
         def connect(last_event_id: str | None) -> tuple[int, Iterable[bytes]]:
             response = self._send(plan.call, stream=True, headers=plan.headers)

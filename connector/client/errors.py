@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from connector.catalog import CATALOG, limits
+from connector.catalog import CATALOG, limits, steps
 from connector.catalog import errors as codes
 from connector.catalog.responses import ApiModel, BatchItem, Job
 from connector.catalog.spec import ErrorCode, JobKind, Operation
@@ -303,12 +303,12 @@ class CreditCapError(CreativeAIError):
         self.operation = operation.key
         self.cap = cap
         self.estimate = estimate
-        each = f" ({count} generations)" if count > 1 else ""
+        each = f" ({count} generations together)" if count > 1 else ""
         if estimate is not None:
-            what = f"this would cost about {estimate:g} credits{each}, the cap is {cap:g}"
+            what = steps.over_cap(f"{estimate:g}", f"{cap:g}") + each
         else:
-            what = f"the cap of {cap:g} credits cannot be checked: {reason}"
-        super().__init__(f"{operation.label}: not started: {what}.")
+            what = steps.unpriceable(reason or "no reason given", f"{cap:g}")
+        super().__init__(f"{operation.label}: {what}.")
 
 
 class JobFailedError(CreativeAIError):

@@ -113,6 +113,11 @@ class VideoCreateParams(TypedDict, total=False):
     # Client option, not sent: price the call first and start nothing when the estimate is
     # over this many credits (for a batch: the whole batch). Allowed: above 0.
     max_credits: float
+    # Client option, not sent; needs the client's ledger= (a file or the relay). The record this
+    # job is for (a SKU or row ID). Started again with the same key, the step returns the job
+    # that key already started instead of paying for a new one, for as long as its output lives
+    # (7 days); a job that failed lets the key start again.
+    record_key: str
 
 
 class VideoStreamParams(TypedDict, total=False):
@@ -168,6 +173,11 @@ class BatchCreateParams(TypedDict, total=False):
     # Client option, not sent: price the call first and start nothing when the estimate is
     # over this many credits (for a batch: the whole batch). Allowed: above 0.
     max_credits: float
+    # Client option, not sent; needs the client's ledger= (a file or the relay). The record this
+    # job is for (a SKU or row ID). Started again with the same key, the step returns the job
+    # that key already started instead of paying for a new one, for as long as its output lives
+    # (7 days); a job that failed lets the key start again.
+    record_key: str
 
 
 class VoiceCreateParams(TypedDict, total=False):
@@ -187,6 +197,11 @@ class VoiceCreateParams(TypedDict, total=False):
     # Client option, not sent: price the call first and start nothing when the estimate is
     # over this many credits (for a batch: the whole batch). Allowed: above 0.
     max_credits: float
+    # Client option, not sent; needs the client's ledger= (a file or the relay). The record this
+    # job is for (a SKU or row ID). Started again with the same key, the step returns the job
+    # that key already started instead of paying for a new one, for as long as its output lives
+    # (7 days); a job that failed lets the key start again.
+    record_key: str
 
 
 class ComposeCreateParams(TypedDict, total=False):
@@ -205,6 +220,11 @@ class ComposeCreateParams(TypedDict, total=False):
     # Client option, not sent: price the call first and start nothing when the estimate is
     # over this many credits (for a batch: the whole batch). Allowed: above 0.
     max_credits: float
+    # Client option, not sent; needs the client's ledger= (a file or the relay). The record this
+    # job is for (a SKU or row ID). Started again with the same key, the step returns the job
+    # that key already started instead of paying for a new one, for as long as its output lives
+    # (7 days); a job that failed lets the key start again.
+    record_key: str
 
 
 class ImageGenerateParams(TypedDict, total=False):
@@ -237,6 +257,11 @@ class ImageGenerateParams(TypedDict, total=False):
     # Client option, not sent: price the call first and start nothing when the estimate is
     # over this many credits (for a batch: the whole batch). Allowed: above 0.
     max_credits: float
+    # Client option, not sent; needs the client's ledger= (a file or the relay). The record this
+    # job is for (a SKU or row ID). Started again with the same key, the step returns the job
+    # that key already started instead of paying for a new one, for as long as its output lives
+    # (7 days); a job that failed lets the key start again.
+    record_key: str
 
 
 class ImageEditParams(TypedDict, total=False):
@@ -261,6 +286,11 @@ class ImageEditParams(TypedDict, total=False):
     # Client option, not sent: price the call first and start nothing when the estimate is
     # over this many credits (for a batch: the whole batch). Allowed: above 0.
     max_credits: float
+    # Client option, not sent; needs the client's ledger= (a file or the relay). The record this
+    # job is for (a SKU or row ID). Started again with the same key, the step returns the job
+    # that key already started instead of paying for a new one, for as long as its output lives
+    # (7 days); a job that failed lets the key start again.
+    record_key: str
 
 
 class ImageStreamParams(TypedDict, total=False):
@@ -316,6 +346,11 @@ class ChartCreateParams(TypedDict, total=False):
     # Client option, not sent: price the call first and start nothing when the estimate is
     # over this many credits (for a batch: the whole batch). Allowed: above 0.
     max_credits: float
+    # Client option, not sent; needs the client's ledger= (a file or the relay). The record this
+    # job is for (a SKU or row ID). Started again with the same key, the step returns the job
+    # that key already started instead of paying for a new one, for as long as its output lives
+    # (7 days); a job that failed lets the key start again.
+    record_key: str
 
 
 class PriceCalculateParams(TypedDict, total=False):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import textwrap
 
-from connector.catalog import Catalog, Field, FieldType, Operation
+from connector.catalog import Catalog, Field, FieldType, Operation, steps
 from connector.catalog.fields import STREAM
 from connector.catalog.spec import OperationKind
 from connector.platforms import GENERATED_NOTICE
@@ -27,12 +27,15 @@ TARGET = "params.py"
 RESOURCES = "resources.py"
 BUILD_NOTICE = f"# {GENERATED_NOTICE}\n"
 
-#: The client's own option of every paid call (not sent to the API): see `_credits`.
-MAX_CREDITS = "max_credits"
+#: The client's own options of a paid call (not sent to the API): the catalog's step
+#: options, `_credits` and `_record_key` in the client.
+MAX_CREDITS = steps.MAX_CREDITS.key
 MAX_CREDITS_HELP = (
     "Client option, not sent: price the call first and start nothing when the estimate is",
     "over this many credits (for a batch: the whole batch). Allowed: above 0.",
 )
+RECORD_KEY = steps.RECORD_KEY.key
+RECORD_KEY_NOTE = "Client option, not sent; needs the client's ledger= (a file or the relay)."
 
 #: Fields a client method takes positionally (`batches.create(prompts, ...)`), by operation.
 POSITIONAL: dict[str, tuple[str, ...]] = {"batch.create": ("prompts",)}
@@ -159,6 +162,11 @@ class _Writer:
             lines += self.member(f, required_in == len(ops))
         if all(op.kind is OperationKind.CREATE for op in ops):
             lines += [f"    # {line}" for line in MAX_CREDITS_HELP] + [f"    {MAX_CREDITS}: float"]
+        paid = {op.key for op in steps.capped(self.catalog.operations.values())}
+        if all(op.key in paid for op in ops):
+            text = f"{RECORD_KEY_NOTE} {steps.RECORD_KEY.help}"
+            comment = textwrap.wrap(text, width=90, break_on_hyphens=False)
+            lines += [f"    # {line}" for line in comment] + [f"    {RECORD_KEY}: str"]
         self.classes.append("\n".join(lines) + "\n")
 
     def render(self) -> str:

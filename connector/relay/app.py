@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from connector.relay import health, inbound, logs, management, pages
+from connector.relay import health, inbound, ledger, logs, management, pages
 from connector.relay.config import RelayConfig
 from connector.relay.errors import ErrorResponse
 from connector.relay.metrics import Metrics
@@ -46,6 +46,7 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["relay"] = relay
     app.register_blueprint(management.bp)
+    app.register_blueprint(ledger.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     _install_handlers(app)

@@ -14,6 +14,8 @@ never sees or touches another tenant's objects: they answer 404.
                                          subscription_id, limit, cursor
     GET    /v1/deliveries/<id>           with every attempt
     POST   /v1/deliveries/<id>/retry     POST /v1/deliveries/replay {since, until?, status?}
+    GET    /v1/ledger/<operation>/<key>  PUT …  {job_id} or {result}   DELETE …
+                                         the record-key ledger (ledger.py)
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -24,6 +25,8 @@ class Relay:
     policy: TargetPolicy
     forwarder: Forwarder | None = None
     started_at: float = field(default_factory=time.time)
+    #: The time the management API stamps and expires entries by (tests move it on).
+    clock: Callable[[], float] = field(default=time.time, repr=False)
 
     @classmethod
     def build(cls, config: RelayConfig, storage: Storage, metrics: Metrics | None = None) -> Relay:

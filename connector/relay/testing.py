@@ -360,7 +360,16 @@ def wait_until(check: Callable[[], Any], timeout: float = 10.0, every: float = 0
 
 # -- storage for tests ------------------------------------------------------------------------
 
-TABLES = ("attempts", "join_items", "deliveries", "events", "routes", "subscriptions", "tenants")
+TABLES = (
+    "attempts",
+    "join_items",
+    "deliveries",
+    "events",
+    "routes",
+    "subscriptions",
+    "tenants",
+    "ledger",
+)
 
 
 def postgres_available(url: str = PG_URL) -> bool:

@@ -149,6 +149,10 @@ FUNCTIONS: dict[str, int] = {
     "switch": 0,  # switch(value, case, result, …, otherwise): any even number from 4
     "round": 1,
     "last": 1,
+    "first": 1,
+    "get": 2,  # get(object or array, path): a dotted path, array positions from 1
+    "map": 2,  # map(array of collections, key): each one's value of the key
+    "join": 2,  # join(array, separator)
 }
 OPERATORS = frozenset({"+", "/", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "!"})
 RELATIONAL = frozenset({"<", "<=", ">", ">="})
@@ -443,6 +447,18 @@ def _compare(op: str, left: Any, right: Any) -> bool:
     return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
 
 
+def _get(value: Any, dotted: str) -> Any:
+    """help.make.com's get(): each dotted part a property, or an array position from 1."""
+    for part in dotted.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part, UNDEFINED)
+        elif isinstance(value, list) and part.isdigit() and 0 < int(part) <= len(value):
+            value = value[int(part) - 1]
+        else:
+            return UNDEFINED
+    return value
+
+
 def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
     if isinstance(node, Literal):
         return node.value
@@ -479,6 +495,20 @@ def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
             return number if number != number else float(math.floor(number + 0.5))
         if node.name == "last":
             return args[0][-1] if isinstance(args[0], list) and args[0] else UNDEFINED
+        if node.name == "first":
+            return args[0][0] if isinstance(args[0], list) and args[0] else UNDEFINED
+        if node.name == "get":
+            return _get(args[0], to_text(args[1]))
+        if node.name == "map":
+            items, key = args
+            if not isinstance(items, list):
+                return UNDEFINED
+            return [i.get(to_text(key)) for i in items if isinstance(i, Mapping)]
+        if node.name == "join":
+            items, separator = args
+            if not isinstance(items, list):
+                return UNDEFINED
+            return to_text(separator).join(to_text(i) for i in items)
         if node.name == "lower":
             return UNDEFINED if args[0] is UNDEFINED else to_text(args[0]).lower()
         if node.name == "split":

@@ -179,5 +179,43 @@ module.exports = {
     generation_failed: 'The provider could not render it (credits refunded). Run it again or change the input.',
   },
   outputUrlLifetimeDays: 7,
+  steps: {
+    maxCredits: {
+      key: 'max_credits',
+      label: 'Max Credits',
+      type: 'integer',
+      required: false,
+      helpText: 'The most credits this step may spend. When set, the step asks for the price first and, when the estimate is over this cap, stops without starting anything (nothing is paid); for a batch the cap is for the whole batch. A request whose price cannot be checked is not started either.',
+      minimum: 1,
+    },
+    recordKey: {
+      key: 'record_key',
+      label: 'Record Key',
+      type: 'string',
+      required: false,
+      helpText: 'The record this job is for (a SKU or row ID). Started again with the same key, the step returns the job that key already started instead of paying for a new one, for as long as its output lives (7 days); a job that failed lets the key start again. One job per record needs the relay, which keeps the keys for you; without it this step starts a new job on every run.',
+    },
+    price: {
+      operation: 'price.calculate',
+      method: 'POST',
+      path: '/api/v1/model/calculate',
+    },
+    ledger: {
+      path: '/v1/ledger',
+      maxKeyChars: 256,
+      maxResultBytes: 65536,
+      dotKeys: ['.', '..'],
+      keyRule: "1 to 256 characters, no control characters, and not '.' or '..'",
+    },
+    overCap: 'not started: this would cost about {estimate} credits, the cap is {cap}',
+    unpriceable: 'not started: the price of this request cannot be checked, so the cap of {cap} credits cannot be kept ({reason})',
+    ledgerUnanswered: "not started: the relay's ledger could not be asked about this Record key ({reason}), so one job per record cannot be kept",
+    reusedUnfetchable: 'not started: this Record key already started job {id}, which cannot be fetched back ({reason})',
+    unrecorded: "paid for {paid}, but the relay's ledger did not keep it under this Record key ({reason}); the next run with this key starts a new one",
+  },
+  stash: {
+    maxBytes: 100000000,
+    overLimit: "The file is {size} MB, over Zapier's stashed file limit of 100 MB: use its URL (it stays available for 7 days).",
+  },
   timestamps: ['created'],
 };

@@ -24,6 +24,7 @@ module.exports = {
       wire: 'model',
       type: 'enum',
       allowed: 'for example auto, kling-o3-pro, kling-v3, seedance-1.5-pro',
+      apiDefault: 'auto',
     },
   },
   duration: {
@@ -358,6 +359,7 @@ module.exports = {
       wire: 'model',
       type: 'enum',
       allowed: 'for example dall-e-3, gpt-image-1, seedream-3.0, flux-pro, stable-diffusion-3',
+      apiDefault: 'dall-e-3',
     },
   },
   size: {
@@ -453,6 +455,7 @@ module.exports = {
       wire: 'model',
       type: 'enum',
       allowed: 'for example seedream-v4.5-edit, wan-2.6-image-edit',
+      apiDefault: 'seedream-v4.5-edit',
     },
   },
   mask: {

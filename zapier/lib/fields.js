@@ -6,6 +6,7 @@
 // and the spec lib/input.js builds the request from.
 
 const FIELDS = require('../generated/fields');
+const api = require('../generated/api');
 
 // Asked of every job-starting action: wait here for the result, or hand back the job id.
 const WAIT_FIELD = {
@@ -20,6 +21,12 @@ const WAIT_FIELD = {
     "at once. In the Zap editor's test a waiting step shows a sample result instead of " +
     'starting a job.',
 };
+
+// Asked of every paid create (the catalog's `steps`): a credit cap, and the record a job is
+// for. Neither is sent to the API (lib/paid.js reads them).
+const { minimum, ...capField } = api.steps.maxCredits;
+const MAX_CREDITS_FIELD = capField;
+const RECORD_KEY_FIELD = api.steps.recordKey;
 
 const entryOf = (key) => {
   const entry = FIELDS[key];
@@ -73,8 +80,9 @@ const specOf = (key, required) => {
 
 // `uses`: {catalog key: required, or {required, ...what this action shows differently}}, in
 // the order the form shows them. An object field shows as its parts; a job-starting action
-// (`wait`) also asks whether to wait for the result.
-const forAction = (uses, { wait = false } = {}) => {
+// (`wait`) also asks whether to wait for the result; a paid create (`paid`) for a credit cap
+// and a record key.
+const forAction = (uses, { wait = false, paid = false } = {}) => {
   const inputs = [];
   const specs = [];
   for (const [key, use] of Object.entries(uses)) {
@@ -87,10 +95,13 @@ const forAction = (uses, { wait = false } = {}) => {
     }
     specs.push(specOf(key, required));
   }
+  if (paid) {
+    inputs.push(MAX_CREDITS_FIELD, RECORD_KEY_FIELD);
+  }
   if (wait) {
     inputs.push(WAIT_FIELD);
   }
   return { inputs, specs };
 };
 
-module.exports = { WAIT_FIELD, forAction };
+module.exports = { MAX_CREDITS_FIELD, RECORD_KEY_FIELD, WAIT_FIELD, forAction };

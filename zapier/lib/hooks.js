@@ -118,14 +118,14 @@ const record = (z, hook, name, body) => {
   return attachFiles(z, { id, event: name, ...shaped }, hook.files);
 };
 
-const receive = (z, bundle, hook) => {
+const receive = async (z, bundle, hook) => {
   checkSignature(z, bundle);
   const body = bundle.cleanedRequest || {};
   const name = eventName(bundle, body);
   if (!chosenEvents(bundle, hook).includes(name)) {
     return [];
   }
-  return [record(z, hook, name, body)];
+  return [await record(z, hook, name, body)];
 };
 
 // Recent events the relay delivered for this account, newest first, for the Zap editor.
@@ -153,7 +153,7 @@ const recent = async (z, bundle, hook) => {
       query: { include: 'body' },
     });
     try {
-      out.push(record(z, hook, delivery.event, JSON.parse(one.data.body)));
+      out.push(await record(z, hook, delivery.event, JSON.parse(one.data.body)));
     } catch (error) {
       z.console.log(`Skipped delivery ${delivery.id}: its body is not JSON`);
     }

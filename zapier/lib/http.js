@@ -206,6 +206,7 @@ module.exports = {
   baseUrl,
   callApi,
   callRelay,
+  errorDetail,
   errorFor,
   ownsUrl,
   raiseForErrors,

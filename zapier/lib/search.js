@@ -35,7 +35,7 @@ const findGeneration = async (z, bundle) => {
   if (response.status >= 400) {
     throw errorFor(z, bundle, response);
   }
-  return [attachFiles(z, shape(kindName, response.data), kind.files)];
+  return [await attachFiles(z, shape(kindName, response.data), kind.files)];
 };
 
 module.exports = { findGeneration };

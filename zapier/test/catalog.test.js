@@ -14,6 +14,7 @@ const assert = require('node:assert/strict');
 
 const zapier = require('zapier-platform-core');
 const app = require('../index.js');
+const { timing } = require('../lib/operations');
 const {
   advanceHeld,
   authData,
@@ -160,17 +161,34 @@ describe('Wait for the Result without a relay', () => {
     }
   });
 
-  test('a callback for a job that does not end in time fails and says what to do', async () => {
+  test('a callback for a job that does not end in time fails naming the job and the search that fetches it', async () => {
     const auth = { api_key: held().key, base_url: held().sandbox };
-    const [[, one]] = jobCreates();
-    const { output } = await park(one, { auth, answer: () => ({ status: 503 }) });
-    await assert.rejects(resume(one, output, { ...output.results, status: 'completed' }, auth), (error) => {
-      const got = details(error);
-      assert.equal(got.code, 'job_not_finished');
-      assert.match(got.message, /is still \w+; this step was called back before the job ended/);
-      assert.match(got.message, /Find Generation/);
-      return true;
-    });
+    const saved = timing.resumeWaitMs;
+    timing.resumeWaitMs = 3000;
+    try {
+      for (const [, one] of onePerKind()) {
+        const { output } = await park(one, { auth, answer: () => ({ status: 503 }) });
+        let named;
+        await assert.rejects(resume(one, output, { ...output.results, status: 'completed' }, auth), (error) => {
+          const got = details(error);
+          assert.equal(got.code, 'job_not_finished');
+          assert.match(got.message, /is still \w+\. This step was called back before the job ended/);
+          named = /Find Generation search \(Kind: (\w+), ID: ([^)]+)\)/.exec(got.message);
+          return Boolean(named);
+        });
+        const [, kind, id] = named;
+        assert.equal(kind, one.job, one.action);
+        // The search it names fetches the job the step kept.
+        const [found] = await appTester(app.searches.find_generation.operation.perform, {
+          authData: auth,
+          inputData: { kind, id },
+        });
+        assert.ok(found, one.action);
+        assert.equal(String(found.id || found.batch_id), id, one.action);
+      }
+    } finally {
+      timing.resumeWaitMs = saved;
+    }
     await advanceHeld(3600);
   });
 });

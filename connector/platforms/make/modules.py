@@ -34,14 +34,17 @@ from connector.catalog import (
 )
 from connector.catalog import contract as contract_
 from connector.platforms.make import iml, outputs, params
-from connector.platforms.make.base import make_error_type
+from connector.platforms.make.base import LOG, auth_headers, make_error_type
 from connector.platforms.make.iml import path, tpl
 from connector.platforms.make.iml import text as literal
 from connector.platforms.make.model import (
+    API_KEY,
     CONNECTION_ID,
     NOTICE_TRIGGER_LABEL,
     PLATFORM,
+    RELAY_LEDGER,
     RELAY_TRIGGER_LABEL,
+    RELAY_URL,
     Component,
     Json,
     module_id,
@@ -166,8 +169,8 @@ RECORD_KEY_PARAM = "recordKey"
 
 
 def step_params() -> list[Json]:
-    """ "Max credits" and "Record key", as the catalog states them. Make keeps no ledger of
-    its own, so the key's help says what the guarantee needs."""
+    """ "Max credits", "Record key" and the relay that keeps the keys, as the catalog states
+    them. Make keeps no ledger of its own, so the key's help says what the guarantee needs."""
     cap, key = steps.MAX_CREDITS, steps.RECORD_KEY
     return [
         {
@@ -181,7 +184,16 @@ def step_params() -> list[Json]:
             "name": RECORD_KEY_PARAM,
             "type": "text",
             "label": text.sentence_case(key.label),
-            "help": f"{key.help} {key.without_ledger}",
+            "help": f"{key.help} {key.without_ledger} Give its address in Relay URL.",
+            "advanced": True,
+        },
+        {
+            **params.relay_url(
+                RELAY_URL,
+                "Its ledger keeps this module's Record keys, so the same key started again "
+                "returns the job it already started. Leave it empty without a relay.",
+                required=False,
+            ),
             "advanced": True,
         },
     ]
@@ -198,25 +210,33 @@ def price_body(op: Operation) -> Json:
     return body
 
 
+def _error_type(catalog: Catalog) -> str:
+    """The error type Make gives each status elsewhere (a 429 stays a RateLimitError); a
+    status the API does not document is the input's fault (DataError)."""
+    kinds = {c.http_status: make_error_type(c) for c in catalog.errors.values()}
+    cases = [f"{status}, {literal(kind)}" for status, kind in sorted(kinds.items())]
+    return tpl(f"switch(statusCode, {', '.join(cases)}, 'DataError')")
+
+
+_REASON = f"ifempty({path('body', 'error', 'message')}, 'HTTP ' + statusCode)"
+
+
 def price_check(catalog: Catalog, op: Operation) -> Json:
-    """Ask the price first when a cap is set; an estimate over the cap, or a request the
-    API cannot price, stops the module before the paid request (nothing is started)."""
+    """Ask the price first when a cap is set (and no job is reused); an estimate over the
+    cap, or a request the API cannot price, stops the module before the paid request."""
     price = catalog.operation(steps.PRICE_OPERATION)
     cap = path("parameters", MAX_CREDITS_PARAM)
     estimate = path("body", "credits")
-    reason = f"ifempty({path('body', 'error', 'message')}, 'HTTP ' + statusCode)"
-    # A request the API cannot price is the input's fault (DataError); any other refusal
-    # keeps the type Make gives that status elsewhere (a 429 is still a RateLimitError).
-    kinds = {c.http_status: make_error_type(c) for c in catalog.errors.values()}
-    cases = [f"{status}, {literal(kind)}" for status, kind in sorted(kinds.items())]
-    kind = tpl(f"switch(statusCode, {', '.join(cases)}, 'DataError')")
     return {
-        "condition": tpl(cap),
+        "condition": tpl(f"{cap} && {_FRESH}"),
         "url": price.path,
         "method": price.method,
         "body": price_body(op),
         "response": {
-            "error": {"type": kind, "message": steps.unpriceable(tpl(reason), tpl(cap))},
+            "error": {
+                "type": _error_type(catalog),
+                "message": steps.unpriceable(tpl(_REASON), tpl(cap)),
+            },
             "valid": {
                 "condition": tpl(f"{estimate} <= {cap}"),
                 "type": "DataError",
@@ -226,10 +246,184 @@ def price_check(catalog: Catalog, op: Operation) -> Json:
     }
 
 
-def capped(catalog: Catalog, op: Operation, communication: Json | list[Json]) -> list[Json]:
-    """The module's requests, the price check first (only when a cap is set)."""
-    rest = communication if isinstance(communication, list) else [communication]
-    return [price_check(catalog, op), *rest]
+# -- one job per record: the relay's ledger ----------------------------------------------------
+#
+# With a Record key and a Relay URL, a paid module asks the relay's ledger first. Make counts
+# any 4xx answer as an error that stops the module (developers.make.com, error handling: "it
+# is not possible to evaluate it as a success"), so the module asks the ledger's list of one
+# operation's entries filtered by key, which answers 200 with no entries for a key never
+# used, rather than the entry's own URL, which answers 404. What it finds is kept in `temp`:
+#   temp.found   the job id a key started (jobs), or the stored answer (synchronous creates)
+#   temp.reused  true once the found job was fetched back and has not failed, or the answer
+#   temp.job     the module's answer, reused or fresh (jobs); temp.answer: the API's answer
+# Every paid request runs only when nothing is reused; the new job id (or answer) is put in
+# the ledger right after the create, before any wait, so a wait that gives up keeps it.
+
+_REUSED = path("temp", "reused")
+_FRESH = f"!{_REUSED}"
+_KEY = path("parameters", RECORD_KEY_PARAM)
+_RELAY = path("parameters", RELAY_URL)
+_WITH_LEDGER = f"{_KEY} && {_RELAY}"
+_FOUND = path("temp", "found")
+_ANSWER = path("temp", "answer")
+
+
+def _relay_error(message: str) -> Json:
+    """A relay that refuses: a server error is passing (ConnectionError), anything else is
+    the Relay URL or the key (InvalidConfigurationError), with a message naming the relay."""
+    check = (
+        "Check the Relay URL ({{" + _RELAY + "}}): it is the address of your CreativeAI "
+        "webhook relay, not of the API."
+    )
+    return {
+        "type": tpl("if(statusCode >= 500, 'ConnectionError', 'InvalidConfigurationError')"),
+        "message": f"{message}. {check}",
+    }
+
+
+def _status_reason() -> str:
+    """`HTTP 404: <the server's message>`, or `HTTP 404` when it gives none."""
+    message = path("body", "error", "message")
+    return tpl(f"'HTTP ' + statusCode + if({message}, ': ' + {message}, '')")
+
+
+def ledger_lookup(op: Operation) -> Json:
+    """The ledger's entries for this operation and key (none, or the one)."""
+    entry = f"first({path('body', 'data')})"
+    if op.job is None:  # a stored answer is the module's answer: nothing to fetch back
+        temp: Json = {
+            "answer": tpl(f"get({entry}, 'result')"),
+            "reused": tpl(f"!!get({entry}, 'result')"),
+        }
+    else:  # the job it started, fetched back next
+        temp = {"found": tpl(f"get({entry}, 'job_id')")}
+    return {
+        "condition": tpl(_WITH_LEDGER),
+        "url": tpl(_RELAY) + f"{RELAY_LEDGER}/{op.key}",
+        "method": "GET",
+        "qs": {"key": tpl(_KEY)},
+        "headers": auth_headers(path("connection", API_KEY)),
+        "log": LOG,
+        "response": {
+            "error": _relay_error(steps.ledger_unanswered(_status_reason())),
+            "temp": temp,
+        },
+    }
+
+
+def _not_failed(kind: JobKind) -> str:
+    """True unless a fetched job ended without a result (a batch: every video failed)."""
+    ended = ", ".join(f"{literal(s.value)}, false" for s in (S.FAILED, S.CANCELED))
+    ok = f"switch({outputs.state('body', kind)}, {ended}, true)"  # the state computed once
+    if kind is JobKind.BATCH:
+        total = path("body", "total_jobs")
+        ok += f" && if({total}, ifempty({path('body', 'failed')}, 0) != {total}, true)"
+    return ok
+
+
+def fetch_back(catalog: Catalog, op: Operation, output: Json) -> Json:
+    """The job the key already started, read back with the builder's key: reused unless it
+    failed (then the key starts a new one)."""
+    assert op.status_operation is not None and op.job is not None
+    status = catalog.operation(op.status_operation)
+    (param,) = status.path_params
+    return {
+        "condition": tpl(_FOUND),
+        "url": status.path.replace("{" + param.name + "}", tpl(_FOUND)),
+        "method": status.method,
+        "response": {
+            "error": {
+                "type": _error_type(catalog),
+                "message": steps.reused_unfetchable(tpl(_FOUND), _status_reason()),
+            },
+            "temp": {"job": output, "reused": tpl(_not_failed(op.job))},
+        },
+    }
+
+
+def job_key(catalog: Catalog, op: Operation) -> str:
+    """The output key that names a started job: the status operation's path parameter."""
+    assert op.status_operation is not None
+    (param,) = catalog.operation(op.status_operation).path_params
+    return param.name
+
+
+def _answer_urls(catalog: Catalog, op: Operation) -> tuple[str, str]:
+    """Where a synchronous answer lists its files: the list field, and its items' URL key."""
+    for f in catalog.output(op.key).fields:
+        urls = [c.key for c in f.children if c.type is T.URL]
+        if f.type is T.OBJECT_LIST and urls:
+            return f.key, urls[0]
+    raise ValueError(f"{op.key}: its answer lists no URLs")
+
+
+def ledger_put(catalog: Catalog, op: Operation, answer: Json | str) -> Json:
+    """Put the new job id (or the answer) under the key; without a ledger, or for a reused
+    job, skipped, giving the module's answer."""
+    if op.job is None:
+        body: Json = {"result": tpl(_ANSWER)}
+        items, url = _answer_urls(catalog, op)
+        paid = "images " + tpl(f"join(map({path('temp', 'answer', items)}, {literal(url)}), ' ')")
+    else:
+        body = {"job_id": tpl(path("temp", "job", job_key(catalog, op)))}
+        paid = "job " + tpl(path("temp", "job", job_key(catalog, op)))
+    return {
+        "condition": {"condition": tpl(f"{_WITH_LEDGER} && {_FRESH}"), "default": answer},
+        "url": tpl(_RELAY) + f"{RELAY_LEDGER}/{op.key}/" + tpl(f"encodeURL({_KEY})"),
+        "method": "PUT",
+        "headers": auth_headers(path("connection", API_KEY)),
+        "body": body,
+        "log": LOG,
+        "response": {
+            # the job is started and paid: not the input's fault, and named so it is not lost
+            "error": {
+                **_relay_error(steps.unrecorded(paid, _status_reason())),
+                "type": "RuntimeError",
+            },
+            "output": answer,
+        },
+    }
+
+
+def paid_creates(op: Operation, keep: Json) -> list[Json]:
+    """The create, only when nothing is reused; with an optional file part, one request with
+    the part and one without (Make's docs do not say what an empty file part becomes)."""
+    part = optional_file(op)
+    if part is None:
+        return [{"condition": tpl(_FRESH), **call(op), "response": {"temp": keep}}]
+    given = path("parameters", part.name, params.FILE_DATA)
+    return [
+        {"condition": tpl(f"{given} && {_FRESH}"), **call(op), "response": {"temp": keep}},
+        {
+            "condition": tpl(f"!{given} && {_FRESH}"),
+            **call(op, frozenset({part.name})),
+            "response": {"temp": keep},
+        },
+    ]
+
+
+def paid_communication(
+    catalog: Catalog, op: Operation, output: Json, wait: Wait | None
+) -> list[Json]:
+    """Ledger lookup (and fetch-back), price check, create, the new job put under the key,
+    then the wait."""
+    contract = catalog.output(op.key)
+    if op.job is None:
+        answer: Json | str = outputs.shaped(_ANSWER, contract.fields, contract.job)
+        found = [ledger_lookup(op)]
+        keep: Json = {"answer": "{{body}}"}
+    else:
+        answer = "{{temp.job}}"
+        found = [ledger_lookup(op), fetch_back(catalog, op, output)]
+        keep = {"job": output}
+    then = _wait_tail(wait, output) if wait is not None else []
+    return [
+        *found,
+        price_check(catalog, op),
+        *paid_creates(op, keep),
+        ledger_put(catalog, op, answer),
+        *then,
+    ]
 
 
 # -- waiting inside the module ---------------------------------------------------------------
@@ -280,9 +474,14 @@ def _wait_param(wait: Wait) -> Json:
 
 
 def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json]:
-    """Create; then, if asked, poll the status with a bounded `repeat` until it ends; then
-    read it once more and check it. The check sits in its own request so that Make, however
-    it treats `valid` inside a repeat, never judges a job that is still running."""
+    """Create; then wait for the job (`_wait_tail`)."""
+    return [{**call(op), "response": {"temp": {"job": output}}}, *_wait_tail(wait, output)]
+
+
+def _wait_tail(wait: Wait, output: Json) -> list[Json]:
+    """With the job in `temp.job`: if asked, poll the status with a bounded `repeat` until it
+    ends; then read it once more and check it. The check sits in its own request so that
+    Make, however it treats `valid` inside a repeat, never judges a job still running."""
     status, job_id = path("body", "status"), path("body", "id")
     reason = (
         f"ifempty({path('body', 'error', 'message')}, "
@@ -297,7 +496,6 @@ def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json
     )
     waiting = tpl(path("parameters", WAIT_PARAM))
     status_url = request_url(wait.status, source=("temp", "job"))
-    start = {**call(op), "response": {"temp": {"job": output}}}
     poll = {
         "condition": {"condition": waiting, "default": "{{temp.job}}"},
         "url": status_url,
@@ -321,7 +519,7 @@ def _waiting_communication(op: Operation, wait: Wait, output: Json) -> list[Json
             "temp": {"job": output},
         },
     }
-    return [start, poll, check, *download_file()]
+    return [poll, check, *download_file()]
 
 
 # -- handing over the file, within Make's limit -------------------------------------------------
@@ -448,7 +646,7 @@ def action_module(catalog: Catalog, op: Operation) -> Component:
         "samples": outputs.sample_of(contract.fields, contract.sample),
     }
     if op.key in {o.key for o in steps.capped(catalog.operations.values())}:
-        codes["communication"] = capped(catalog, op, codes["communication"])
+        codes["communication"] = paid_communication(catalog, op, output, wait)
         codes["mappableParams"] = [*codes["mappableParams"], *step_params()]
     crud = "create" if op.kind is OperationKind.CREATE else "read"
     return module(*operation_text(op), "action", codes, crud=crud)

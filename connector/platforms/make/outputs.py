@@ -80,10 +80,15 @@ def sample_of(fields: Sequence[OutputField], sample: Mapping[str, Any]) -> Json:
     return out
 
 
+def _at(source: str, *names: str) -> str:
+    """A property of an answer; `source` is a root (`body`) or a dotted path (`temp.answer`)."""
+    return path(*source.split("."), *names)
+
+
 def _state_of_status(source: str) -> str:
     """`state` from any spelling of `status` (every kind's table, as `states.normalize`):
     each spelling whose lower case is not its state gets a branch; the rest is `lower()`."""
-    status = path(source, STATUS)
+    status = _at(source, STATUS)
     expression = f"lower({status})"
     for table in states.STATUSES.values():
         for raw, state in table.items():
@@ -97,7 +102,7 @@ def _state_of_counts(source: str) -> str:
     """A batch's answer has counts, no status: completed once every video has ended."""
 
     def count(name: str) -> str:  # a count the answer leaves out is 0
-        return f"ifempty({path(source, name)}, 0)"
+        return f"ifempty({_at(source, name)}, 0)"
 
     done = f"{count('completed')} + {count('failed')}"
     started = f"{done} + {count('processing')}"
@@ -109,7 +114,7 @@ def _state_of_counts(source: str) -> str:
 def state(source: str, kind: JobKind | None) -> str:
     """`state` for an answer about a job of `kind` (None: any kind, batches included)."""
     if kind in (JobKind.BATCH, None):
-        return f"if({path(source, STATUS)}, {_state_of_status(source)}, {_state_of_counts(source)})"
+        return f"if({_at(source, STATUS)}, {_state_of_status(source)}, {_state_of_counts(source)})"
     return _state_of_status(source)
 
 
@@ -128,11 +133,11 @@ def status(source: str, kind: JobKind | None) -> str:
     """The answer's own `status`, or for a batch answer without one, the spelled counts (a
     batch spells the states its counts give as the states themselves, so no mapping)."""
     if kind is JobKind.SHARED or kind is JobKind.VIDEO:
-        return path(source, STATUS)
+        return _at(source, STATUS)
     counted = _state_of_counts(source)
     if any(states.spell(JobKind.BATCH, each) != each.value for each in _COUNTED):
         counted = spelled(JobKind.BATCH, counted, "''")
-    return f"ifempty({path(source, STATUS)}, {counted})"
+    return f"ifempty({_at(source, STATUS)}, {counted})"
 
 
 def shaped(
@@ -152,5 +157,5 @@ def shaped(
         elif f.key == STATUS and STATE in keys:
             out[STATUS] = tpl(status_expression or status(source, kind))
         else:
-            out[f.key] = tpl(path(source, f.key))
+            out[f.key] = tpl(_at(source, f.key))
     return out

@@ -135,3 +135,23 @@ def _validate(field: Field) -> Param:
 def _put(rules: Param, key: str, value: float | None) -> None:
     if value is not None:
         rules[key] = int(value) if float(value).is_integer() else value
+
+
+#: What a Relay URL must look like: an http(s) address without a trailing slash.
+RELAY_URL_PATTERN = "^https?://.+[^/]$"
+
+
+def relay_url(name: str, help_: str, *, required: bool) -> Param:
+    """The address of the builder's CreativeAI relay, as every component that uses the relay
+    asks for it (the relay webhook, the paid modules' ledger)."""
+    param: Param = {
+        "name": name,
+        "type": "url",
+        "label": "Relay URL",
+        "help": "The address of your CreativeAI webhook relay, e.g. https://relay.example.com. "
+        + help_,
+    }
+    if required:
+        param["required"] = True
+    param["validate"] = {"pattern": RELAY_URL_PATTERN}
+    return param

@@ -27,7 +27,7 @@ from connector.catalog import (
     text,
 )
 from connector.catalog.contract import Output, OutputField
-from connector.platforms.make import iml, outputs
+from connector.platforms.make import iml, outputs, params
 from connector.platforms.make.base import LOG, auth_headers
 from connector.platforms.make.iml import path, tpl
 from connector.platforms.make.iml import text as literal
@@ -241,16 +241,12 @@ def relay_webhook(catalog: Catalog) -> Component:
     if inferred:
         events_help += " " + events.unconfirmed_note(inferred)
     webhook_params = [
-        {
-            "name": RELAY_URL,
-            "type": "url",
-            "label": "Relay URL",
-            "help": "The address of your CreativeAI webhook relay, e.g. https://relay.example.com. "
+        params.relay_url(
+            RELAY_URL,
             "Jobs report to the relay's inbox URL (give it as their Webhook URL); the relay "
             "checks each completion's signature and forwards it here.",
-            "required": True,
-            "validate": {"pattern": "^https?://.+[^/]$"},
-        },
+            required=True,
+        ),
         {
             "name": EVENTS_PARAM,
             "type": "select",

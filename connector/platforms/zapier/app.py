@@ -26,6 +26,7 @@ from connector.catalog import (
     limits,
     responses,
     states,
+    steps,
 )
 from connector.catalog import text as catalog_text
 from connector.platforms import GENERATED_NOTICE
@@ -173,6 +174,11 @@ class AppBuilder:
             )
         if not op.is_async:
             request["outputs"] = outputs.runtime_spec(contract.fields)
+        capped = op in steps.capped(self.catalog.operations.values())
+        if capped:
+            # "Max Credits" and "Record Key" (the catalog's `steps`): the ledger names a
+            # record key's job by this operation's catalog name.
+            request["paid"] = op.key
         request["files"] = paths
         request["oneOf"] = [list(group) for group in op.one_of]
         request["fields"] = Code("fields.specs")
@@ -194,7 +200,8 @@ class AppBuilder:
             "operation": operation,
         }
         imports = "perform, resume" if op.is_async else "perform"
-        wait = ", { wait: true }" if op.is_async else ""
+        options = [name for name, on in (("wait", op.is_async), ("paid", capped)) if on]
+        wait = ", { " + ", ".join(f"{name}: true" for name in options) + " }" if options else ""
         source = (
             f"{HEADER}\n"
             f"const {{ forAction }} = require('{LIB}/fields');\n"
@@ -521,6 +528,11 @@ class AppBuilder:
             },
             "jobFailures": dict(errors.JOB_FAILURES),
             "outputUrlLifetimeDays": limits.OUTPUT_URL_LIFETIME_DAYS,
+            "steps": self._step_facts(),
+            "stash": {
+                "maxBytes": limits.ZAPIER_STASH_FILE.max_bytes,
+                "overLimit": limits.file_over_limit(limits.ZAPIER_STASH_FILE, "{size}"),
+            },
             "timestamps": list(outputs.EPOCH_TIMESTAMPS),
         }
         return (
@@ -529,6 +541,43 @@ class AppBuilder:
             "catalog.\n"
             f"module.exports = {_object(facts)};\n"
         )
+
+    def _step_facts(self) -> dict[str, Any]:
+        """The options of every paid create (the catalog's `steps`) as Zapier input fields,
+        the price request they make, and their refusals with `{placeholders}` to fill."""
+        price = self.catalog.operation(steps.PRICE_OPERATION)
+        cap, key = steps.MAX_CREDITS, steps.RECORD_KEY
+        return {
+            "maxCredits": {
+                "key": cap.key,
+                "label": cap.label,
+                "type": inputs.zapier_type(cap.type),
+                "required": False,
+                "helpText": cap.help,
+                "minimum": cap.minimum,
+            },
+            # Zapier keeps no ledger of its own: the connection's relay does.
+            "recordKey": {
+                "key": key.key,
+                "label": key.label,
+                "type": inputs.zapier_type(key.type),
+                "required": False,
+                "helpText": f"{key.help} {key.without_ledger}",
+            },
+            "price": {"operation": price.key, "method": price.method, "path": price.path},
+            "ledger": {
+                "path": steps.LEDGER.path,
+                "maxKeyChars": steps.LEDGER.max_key_chars,
+                "maxResultBytes": steps.LEDGER.max_result_bytes,
+                "dotKeys": list(steps.LEDGER.dot_keys),
+                "keyRule": steps.LEDGER.key_rule,
+            },
+            "overCap": steps.over_cap("{estimate}", "{cap}"),
+            "unpriceable": steps.unpriceable("{reason}", "{cap}"),
+            "ledgerUnanswered": steps.ledger_unanswered("{reason}"),
+            "reusedUnfetchable": steps.reused_unfetchable("{id}", "{reason}"),
+            "unrecorded": steps.unrecorded("{paid}", "{reason}"),
+        }
 
     def package_json(self) -> str:
         package = {
@@ -596,7 +645,9 @@ def _call_arg(uses: dict[str, bool | dict[str, Any]], rest: str) -> str:
     flat = literal(uses, len("const fields = forAction(") + len(rest) + 2)
     if "\n" not in flat:
         return flat + rest
-    return "{\n" + "".join(f"  {js_key(k)}: {literal(v, 2)},\n" for k, v in uses.items()) + "}" + rest
+    return (
+        "{\n" + "".join(f"  {js_key(k)}: {literal(v, 2)},\n" for k, v in uses.items()) + "}" + rest
+    )
 
 
 __all__ = ["CORE_VERSION", "AppBuilder"]

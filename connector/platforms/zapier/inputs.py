@@ -46,6 +46,11 @@ _TYPES = {
 }
 
 
+def zapier_type(t: FieldType) -> str:
+    """The Zapier input type of a catalog type (a scalar one)."""
+    return _TYPES[t]
+
+
 def models_trigger_key(source: ModelSource) -> str:
     """The hidden trigger behind an `options_source` (video models: "video_models")."""
     return "models" if source.kind is None else f"{source.kind.replace('-', '_')}_models"
@@ -216,6 +221,9 @@ def _text(value: Any) -> str:
 def _api(f: Field) -> dict[str, Any]:
     """What the runtime needs to turn Zapier's value back into the wire value."""
     entry: dict[str, Any] = {"wire": f.name, "type": f.type.value, "allowed": f.allowed()}
+    if f.options_source and isinstance(f.default, str):
+        # A model left empty: the API uses this one, so a price request names it.
+        entry["apiDefault"] = f.default
     if f.item_type is not None:
         entry["itemType"] = f.item_type.value
     if f.type is T.ENUM and f.closed:

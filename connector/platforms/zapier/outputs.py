@@ -34,6 +34,8 @@ from connector.catalog.text import title_case
 
 #: The key added next to each output URL: the file itself, as a Zapier file.
 FILE_KEY = "file"
+#: Beside it: why the file is not there when it is over Zapier's stash limit (else null).
+FILE_MESSAGE_KEY = "file_message"
 _URL_KEYS = ("output_url", "url")
 
 
@@ -131,9 +133,13 @@ def contract_fields(output: Output, paths: list[str], **added: str) -> list[dict
     _walk(output.fields, "", "", fields)
     for path in paths:
         head, _, _ = path.rpartition(".")
-        key = f"{head.replace('[]', '[]')}{FILE_KEY}" if head else FILE_KEY
-        label = "File" if not head else f"{_list_label(output.fields, head)}: File"
-        fields.append({"key": key.replace(".", ""), "label": label, "type": "file"})
+        within = f"{_list_label(output.fields, head)}: " if head else ""
+        for name, label, kind in (
+            (FILE_KEY, "File", "file"),
+            (FILE_MESSAGE_KEY, "File Message", "string"),
+        ):
+            key = f"{head}{name}" if head else name
+            fields.append({"key": key.replace(".", ""), "label": within + label, "type": kind})
     return fields
 
 
@@ -169,7 +175,8 @@ def _walk(
 
 
 def with_files(sample: Mapping[str, Any], paths: list[str]) -> dict[str, Any]:
-    """The sample with a `file` beside each output URL (a sample shows the URL itself)."""
+    """The sample with a `file` beside each output URL (a sample shows the URL itself) and
+    its `file_message` (none: the file is within the stash limit)."""
     out = dict(sample)
     for path in paths:
         _add_file(out, path.split("."))
@@ -181,6 +188,7 @@ def _add_file(node: dict[str, Any], parts: list[str]) -> None:
     if not rest:
         if isinstance(node.get(head), str):
             node[FILE_KEY] = node[head]
+            node[FILE_MESSAGE_KEY] = None
         return
     items = node.get(head.removesuffix("[]"))
     if head.endswith("[]") and isinstance(items, list):

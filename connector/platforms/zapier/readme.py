@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connector.catalog import limits, steps
 from connector.platforms import GENERATED_NOTICE
 from connector.platforms.zapier.layout import GENERATED, RUNTIME, Module
 
@@ -20,6 +21,7 @@ def render(
 ) -> str:
     hidden = [m for m in triggers if m.key.endswith("models")]
     hooks = [m for m in triggers if m not in hidden]
+    cap, key, stash = steps.MAX_CREDITS, steps.RECORD_KEY, limits.ZAPIER_STASH_FILE
     return f"""<!-- {GENERATED_NOTICE} -->
 # CreativeAI for Zapier
 
@@ -61,6 +63,28 @@ Hidden triggers feeding the model dropdowns: {", ".join(f"`{m.key}`" for m in hi
   relay adds: the signature checked before anything reaches Zapier, duplicates dropped,
   retries with a delivery log, and the Generation Completed / Generation Failed triggers,
   which need it because the API has no subscriptions of its own.
+
+## Paid creates
+
+Every create the API charges for asks two more things (`{RUNTIME}/paid.js`):
+
+- **{cap.label}**: the step asks the price of its own request first
+  (`{steps.PRICE_OPERATION}`) and halts (`z.errors.HaltedError`: stopped on purpose, which
+  never turns the Zap off) without starting anything when the estimate is over the cap,
+  or when the price cannot be checked; a batch's cap is for the whole batch. A price check
+  refused for a rate limit stays a `ThrottledError`, so Zapier tries again later.
+- **{key.label}**: with a relay, the relay's ledger (`{steps.LEDGER.path}`) keeps the job a key
+  started: started again with the same key, the step returns that job (waited for as the
+  step waits) instead of paying again, while it lives and has not failed. A ledger that
+  cannot be asked, or a key's job that cannot be fetched back, halts the step with nothing
+  started; a paid answer the ledger does not keep fails the step naming what was paid for.
+  Without a relay there is no ledger, the field's help says so, and every run starts a job.
+
+A wait that gives up (a callback before the job ended, a job of a record key still running
+after the step's 30 seconds) fails naming the job and the Find Generation search, with the
+kind and id, that fetches it later. A file over Zapier's {stash.what} limit of {stash.shown}
+(its size asked with HEAD, nothing downloaded) is not offered as a file: `file` is empty and
+`file_message` says why; the output URL stays.
 
 ## Validate, test, push
 

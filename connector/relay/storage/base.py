@@ -28,6 +28,7 @@ from connector.relay.storage.rows import (
     DeliveryStatus,
     Event,
     JoinItem,
+    LedgerEntry,
     Page,
     Route,
     RouteStatus,
@@ -799,6 +800,75 @@ class Storage(ABC):
                 *[s.value for s in statuses],
                 since,
                 *([] if until is None else [until]),
+            )
+
+    # -- the record-key ledger ---------------------------------------------------------------
+
+    def get_ledger(
+        self, tenant_id: str, operation: str, key: str, now: float
+    ) -> LedgerEntry | None:
+        """The tenant's entry for `key` of `operation`, unless there is none or it expired."""
+        with self.transaction(write=False) as tx:
+            row = tx.one(
+                """SELECT * FROM ledger WHERE tenant_id = ? AND operation = ? AND record_key = ?
+                AND expires_at > ?""",
+                tenant_id,
+                operation,
+                key,
+                now,
+            )
+        if row is None:
+            return None
+        result = row["result"]
+        return LedgerEntry(
+            tenant_id=row["tenant_id"],
+            operation=row["operation"],
+            key=row["record_key"],
+            job_id=row["job_id"],
+            result=None if result is None else json.loads(result),
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+        )
+
+    def put_ledger(self, entry: LedgerEntry) -> None:
+        """Store the entry, replacing the one its key had; then delete the entries (any
+        tenant's) expired by then, so the table holds little more than live ones."""
+        result = None if entry.result is None else json.dumps(entry.result)
+        with self.transaction() as tx:
+            tx.run(
+                """INSERT INTO ledger (tenant_id, operation, record_key, job_id, result,
+                    created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, operation, record_key) DO UPDATE SET
+                    job_id = excluded.job_id, result = excluded.result,
+                    created_at = excluded.created_at, expires_at = excluded.expires_at""",
+                entry.tenant_id,
+                entry.operation,
+                entry.key,
+                entry.job_id,
+                result,
+                entry.created_at,
+                entry.expires_at,
+            )
+        self.prune_ledger(entry.created_at)
+
+    def prune_ledger(self, now: float) -> int:
+        """Delete the entries expired by `now`; returns how many. Best effort, in its own
+        transaction: two relays pruning at once may deadlock on PostgreSQL, and the PUT
+        that prunes has already been stored; the next PUT prunes what this one left."""
+        try:
+            with self.transaction() as tx:
+                return tx.run("DELETE FROM ledger WHERE expires_at <= ?", now)
+        except Exception:  # the database refused the prune, not the entry
+            return 0
+
+    def delete_ledger(self, tenant_id: str, operation: str, key: str) -> None:
+        """Forget the key (nothing to do when it has no entry)."""
+        with self.transaction() as tx:
+            tx.run(
+                "DELETE FROM ledger WHERE tenant_id = ? AND operation = ? AND record_key = ?",
+                tenant_id,
+                operation,
+                key,
             )
 
     def counts(self) -> dict[str, int]:

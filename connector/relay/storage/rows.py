@@ -271,6 +271,30 @@ class Counts:
     by_status: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What a Record key of one paid create got: the job it started (`job_id`) or, for a
+    synchronous create, the API's answer (`result`); exactly one of the two is set."""
+
+    tenant_id: str
+    operation: str
+    key: str
+    job_id: str | None
+    result: dict[str, Any] | None
+    created_at: float
+    expires_at: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "key": self.key,
+            "job_id": self.job_id,
+            "result": self.result,
+            "created_at": iso(self.created_at),
+            "expires_at": iso(self.expires_at),
+        }
+
+
 def iso(ts: float | None) -> str | None:
     """RFC 3339 UTC with milliseconds, or None."""
     if ts is None:

@@ -129,6 +129,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (route_id, item_id)
         )""",
     ),
+    # 2: the record-key ledger (`/v1/ledger`): what job (or synchronous answer) a Record
+    # key of one paid create already got, per tenant, until it expires
+    (
+        """CREATE TABLE ledger (
+            tenant_id TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            job_id TEXT,
+            result TEXT,
+            created_at {real} NOT NULL,
+            expires_at {real} NOT NULL,
+            PRIMARY KEY (tenant_id, operation, record_key)
+        )""",
+        "CREATE INDEX ledger_expiry ON ledger (expires_at)",
+    ),
 )
 
 

@@ -24,6 +24,7 @@ const sample = {
       credits: 30,
       state: 'completed',
       file: 'https://cdn.creativeai.run/output/video-1.mp4',
+      file_message: null,
     },
     {
       id: 'vid_xyz2',
@@ -35,6 +36,7 @@ const sample = {
       credits: 30,
       state: 'completed',
       file: 'https://cdn.creativeai.run/output/video-2.mp4',
+      file_message: null,
     },
   ],
   state: 'completed',
@@ -47,7 +49,7 @@ const fields = forAction({
   duration: false,
   aspect_ratio: { required: false, helpText: 'Frame shape of every video.' },
   webhook_url: false,
-}, { wait: true });
+}, { wait: true, paid: true });
 
 // How this action calls the API (from the catalog's `batch.create`).
 const request = {
@@ -57,6 +59,7 @@ const request = {
   body: 'json',
   job: 'batch',
   webhookField: 'webhook_url',
+  paid: 'batch.create',
   files: ['jobs[].output_url'],
   oneOf: [],
   fields: fields.specs,
@@ -103,6 +106,11 @@ module.exports = {
       },
       { key: 'jobs[]credits', label: 'Videos: Credits', type: 'number' },
       { key: 'jobs[]file', label: 'Videos: File', type: 'file' },
+      {
+        key: 'jobs[]file_message',
+        label: 'Videos: File Message',
+        type: 'string',
+      },
     ],
   },
 };

@@ -18,6 +18,7 @@ const sample = {
   completed_at: '2026-03-28T20:30:45Z',
   state: 'completed',
   file: 'https://cdn.creativeai.run/output/animated-chart-q4-revenue.mp4',
+  file_message: null,
 };
 
 // The fields it takes, by their key in ../fields.js, and whether it requires each.
@@ -28,7 +29,7 @@ const fields = forAction({
   animation_style: false,
   title: false,
   webhook_url: false,
-}, { wait: true });
+}, { wait: true, paid: true });
 
 // How this action calls the API (from the catalog's `chart.create`).
 const request = {
@@ -38,6 +39,7 @@ const request = {
   body: 'json',
   job: 'shared',
   webhookField: 'webhook_url',
+  paid: 'chart.create',
   files: ['output_url'],
   oneOf: [['chart_image_url', 'chart_data']],
   fields: fields.specs,
@@ -72,6 +74,7 @@ module.exports = {
       { key: 'created_at', label: 'Created At', type: 'datetime' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
       { key: 'file', label: 'File', type: 'file' },
+      { key: 'file_message', label: 'File Message', type: 'string' },
     ],
   },
 };

@@ -18,6 +18,7 @@ const sample = {
   completed_at: '2026-03-27T18:30:18Z',
   state: 'completed',
   file: 'https://cdn.creativeai.run/output/product-demo-with-voice.mp4',
+  file_message: null,
 };
 
 // The fields it takes, by their key in ../fields.js, and whether it requires each.
@@ -26,7 +27,7 @@ const fields = forAction({
   audio_url: true,
   replace_audio: true,
   webhook_url: false,
-}, { wait: true });
+}, { wait: true, paid: true });
 
 // How this action calls the API (from the catalog's `compose.create`).
 const request = {
@@ -36,6 +37,7 @@ const request = {
   body: 'json',
   job: 'shared',
   webhookField: 'webhook_url',
+  paid: 'compose.create',
   files: ['output_url'],
   oneOf: [],
   fields: fields.specs,
@@ -70,6 +72,7 @@ module.exports = {
       { key: 'created_at', label: 'Created At', type: 'datetime' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
       { key: 'file', label: 'File', type: 'file' },
+      { key: 'file_message', label: 'File Message', type: 'string' },
     ],
   },
 };

@@ -11,6 +11,7 @@ const sample = {
       url: 'https://cdn.creativeai.run/output/edited-abc123.png',
       revised_prompt: 'A clean product shot on a white studio background',
       file: 'https://cdn.creativeai.run/output/edited-abc123.png',
+      file_message: null,
     },
   ],
 };
@@ -28,7 +29,7 @@ const fields = forAction({
   mask: false,
   outpaint_direction: false,
   style_reference_url: false,
-});
+}, { paid: true });
 
 // How this action calls the API (from the catalog's `image.edit`).
 const request = {
@@ -40,6 +41,7 @@ const request = {
     { key: 'created' },
     { key: 'data', children: [{ key: 'url' }, { key: 'revised_prompt' }] },
   ],
+  paid: 'image.edit',
   files: ['data[].url'],
   oneOf: [],
   fields: fields.specs,
@@ -67,6 +69,11 @@ module.exports = {
         type: 'string',
       },
       { key: 'data[]file', label: 'Images: File', type: 'file' },
+      {
+        key: 'data[]file_message',
+        label: 'Images: File Message',
+        type: 'string',
+      },
     ],
   },
 };

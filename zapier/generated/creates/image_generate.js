@@ -11,6 +11,7 @@ const sample = {
       url: 'https://cdn.creativeai.run/output/abc123.png',
       revised_prompt: 'A serene Japanese garden at sunset',
       file: 'https://cdn.creativeai.run/output/abc123.png',
+      file_message: null,
     },
   ],
 };
@@ -31,7 +32,7 @@ const fields = forAction({
   character_references: false,
   camera_angle: false,
   style_reference_url: false,
-});
+}, { paid: true });
 
 // How this action calls the API (from the catalog's `image.generate`).
 const request = {
@@ -43,6 +44,7 @@ const request = {
     { key: 'created' },
     { key: 'data', children: [{ key: 'url' }, { key: 'revised_prompt' }] },
   ],
+  paid: 'image.generate',
   files: ['data[].url'],
   oneOf: [],
   fields: fields.specs,
@@ -70,6 +72,11 @@ module.exports = {
         type: 'string',
       },
       { key: 'data[]file', label: 'Images: File', type: 'file' },
+      {
+        key: 'data[]file_message',
+        label: 'Images: File Message',
+        type: 'string',
+      },
     ],
   },
 };

@@ -20,6 +20,7 @@ const sample = {
   completed_at: '2026-03-09T16:12:43Z',
   state: 'completed',
   file: 'https://cdn.creativeai.run/output/video-abc123.mp4',
+  file_message: null,
 };
 
 // The fields it takes, by their key in ../fields.js, and whether it requires each.
@@ -39,7 +40,7 @@ const fields = forAction({
   style_reference_url: false,
   webhook_url: false,
   webhook_auto_retry: false,
-}, { wait: true });
+}, { wait: true, paid: true });
 
 // How this action calls the API (from the catalog's `video.create_from_text`).
 const request = {
@@ -49,6 +50,7 @@ const request = {
   body: 'json',
   job: 'video',
   webhookField: 'webhook_url',
+  paid: 'video.create_from_text',
   files: ['output_url'],
   oneOf: [],
   fields: fields.specs,
@@ -86,6 +88,7 @@ module.exports = {
       { key: 'created_at', label: 'Created At', type: 'datetime' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
       { key: 'file', label: 'File', type: 'file' },
+      { key: 'file_message', label: 'File Message', type: 'string' },
     ],
   },
 };

@@ -18,6 +18,7 @@ const sample = {
   completed_at: '2026-03-27T18:30:12Z',
   state: 'completed',
   file: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
+  file_message: null,
 };
 
 // The fields it takes, by their key in ../fields.js, and whether it requires each.
@@ -27,7 +28,7 @@ const fields = forAction({
   language: false,
   speed: false,
   webhook_url: false,
-}, { wait: true });
+}, { wait: true, paid: true });
 
 // How this action calls the API (from the catalog's `voice.create`).
 const request = {
@@ -37,6 +38,7 @@ const request = {
   body: 'json',
   job: 'shared',
   webhookField: 'webhook_url',
+  paid: 'voice.create',
   files: ['output_url'],
   oneOf: [],
   fields: fields.specs,
@@ -71,6 +73,7 @@ module.exports = {
       { key: 'created_at', label: 'Created At', type: 'datetime' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
       { key: 'file', label: 'File', type: 'file' },
+      { key: 'file_message', label: 'File Message', type: 'string' },
     ],
   },
 };

@@ -19,6 +19,7 @@ const sample = {
   completed_at: '2026-03-09T16:12:43Z',
   state: 'completed',
   file: 'https://cdn.creativeai.run/output/video-abc123.mp4',
+  file_message: null,
 };
 
 module.exports = {
@@ -83,6 +84,7 @@ module.exports = {
       { key: 'created_at', label: 'Created At', type: 'datetime' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
       { key: 'file', label: 'File', type: 'file' },
+      { key: 'file_message', label: 'File Message', type: 'string' },
       { key: 'batch_id', label: 'Batch ID', type: 'string' },
       { key: 'total_jobs', label: 'Total Videos', type: 'integer' },
       { key: 'completed', label: 'Completed Videos', type: 'integer' },
@@ -107,6 +109,11 @@ module.exports = {
       },
       { key: 'jobs[]credits', label: 'Videos: Credits', type: 'number' },
       { key: 'jobs[]file', label: 'Videos: File', type: 'file' },
+      {
+        key: 'jobs[]file_message',
+        label: 'Videos: File Message',
+        type: 'string',
+      },
       { key: 'type', label: 'Job Type', type: 'string' },
       { key: 'error_message', label: 'Error Message', type: 'string' },
     ],

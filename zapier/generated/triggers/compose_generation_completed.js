@@ -16,6 +16,7 @@ const sample = {
   completed_at: '2026-03-27T18:30:18Z',
   state: 'completed',
   file: 'https://cdn.creativeai.run/output/product-demo-with-voice.mp4',
+  file_message: null,
 };
 
 // The relay forwards these events here.
@@ -71,6 +72,7 @@ module.exports = {
       { key: 'credits_refunded', label: 'Credits Refunded', type: 'number' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
       { key: 'file', label: 'File', type: 'file' },
+      { key: 'file_message', label: 'File Message', type: 'string' },
     ],
   },
 };

@@ -176,6 +176,7 @@ module.exports = {
       { key: 'failover_used', label: 'Failover Used', type: 'boolean' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
       { key: 'file', label: 'File', type: 'file' },
+      { key: 'file_message', label: 'File Message', type: 'string' },
     ],
   },
 };

@@ -21,6 +21,7 @@ const sample = {
       credits: 30,
       state: 'completed',
       file: 'https://cdn.creativeai.run/output/video-1.mp4',
+      file_message: null,
     },
     {
       id: 'vid_xyz2',
@@ -30,6 +31,7 @@ const sample = {
       credits: 30,
       state: 'completed',
       file: 'https://cdn.creativeai.run/output/video-2.mp4',
+      file_message: null,
     },
   ],
   total_credits: 60,
@@ -101,6 +103,11 @@ module.exports = {
       { key: 'total_credits', label: 'Total Credits', type: 'number' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
       { key: 'jobs[]file', label: 'Videos: File', type: 'file' },
+      {
+        key: 'jobs[]file_message',
+        label: 'Videos: File Message',
+        type: 'string',
+      },
     ],
   },
 };

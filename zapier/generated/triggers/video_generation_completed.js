@@ -20,6 +20,7 @@ const sample = {
   completed_at: '2026-03-09T16:12:43Z',
   state: 'completed',
   file: 'https://cdn.creativeai.run/output/video-abc123.mp4',
+  file_message: null,
 };
 
 // The relay forwards these events here.
@@ -83,6 +84,7 @@ module.exports = {
       { key: 'failover_used', label: 'Failover Used', type: 'boolean' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
       { key: 'file', label: 'File', type: 'file' },
+      { key: 'file_message', label: 'File Message', type: 'string' },
     ],
   },
 };

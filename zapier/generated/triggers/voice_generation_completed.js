@@ -20,6 +20,7 @@ const sample = {
   completed_at: '2026-03-09T16:03:45Z',
   state: 'completed',
   file: 'https://cdn.creativeai.run/output/voice-abc123.mp3',
+  file_message: null,
 };
 
 // The relay forwards these events here.
@@ -83,6 +84,7 @@ module.exports = {
       { key: 'credits_refunded', label: 'Credits Refunded', type: 'number' },
       { key: 'completed_at', label: 'Completed At', type: 'datetime' },
       { key: 'file', label: 'File', type: 'file' },
+      { key: 'file_message', label: 'File Message', type: 'string' },
     ],
   },
 };
