@@ -3,7 +3,7 @@ latency at a paced rate, and forward lag to a local target.
 
 Run from the repository root: ``python bench/relay.py [--server gunicorn|werkzeug]
 [--parts matrix,paced,throughput] [--seconds S] [--rounds N] [--rate R] [--pg-url URL]
-[--only LABELS] [--also-normal] [--also-writer] [--database-url URL]``.
+[--only LABELS] [--also-normal] [--database-url URL]``.
 
 Every part is a process of its own, all on 127.0.0.1:
 
@@ -21,14 +21,15 @@ Every part is a process of its own, all on 127.0.0.1:
 Figures:
 
 0. The storage matrix (`--parts matrix`, the default with `paced`): ingest throughput,
-   closed loop, of the bare endpoint; of the relay on SQLite as shipped, with no storage
-   acceleration, and with each acceleration flipped from its default (group commit, the
-   relay's WAL fsync outside the lock, the ingest writer process; the flock between
-   processes beside a `relay worker`, with how many events it forwarded meanwhile); and
-   on PostgreSQL (`--pg-url`, '' to leave it out) as shipped, without group commit, and
-   with two relay processes (gunicorn workers) on one database. All in one run, rounds in
-   alternating order, medians with their ratio to bare and to what each is compared
-   with: an acceleration pays for itself where flipping it off costs throughput.
+   closed loop, of the bare endpoint; of the relay on SQLite as shipped and without its
+   one storage acceleration (group commit); and on PostgreSQL (`--pg-url`, '' to leave
+   it out) as shipped, without group commit, and with two relay processes (gunicorn
+   workers) on one database. All in one run, rounds in alternating order, medians with
+   their ratio to bare and to what each is compared with: an acceleration pays for
+   itself where turning it off costs throughput. Each
+   round also prints the CPU time per answered request of the server's processes (and
+   of every PostgreSQL process, for PostgreSQL), from /proc: on a machine shared with
+   other work it varies far less than requests per second.
 1. Ingest throughput, closed loop (`--conns` connections, each sending its next request
    when the last was answered), for the bare endpoint and the relay with forwarding in
    another process (`serve --no-forward` + `relay worker`: the API process only ingests)
@@ -44,10 +45,6 @@ Figures:
 `--also-normal` repeats the relay runs with `RELAY_SQLITE_SYNCHRONOUS=NORMAL` (survives a
 killed process, may lose the last commits on power loss) and prints those figures
 separately; the default stays FULL.
-
-The relay runs as shipped (`RELAY_SQLITE_WRITER=inline`) in parts 1 to 3; `--also-writer`
-repeats them with `RELAY_SQLITE_WRITER=auto` (a serving process that does not forward
-stores webhooks through an ingest writer process of its own) and prints those too.
 """
 
 from __future__ import annotations
@@ -446,6 +443,40 @@ def build_requests(path: str, count: int, tag: str) -> list[bytes]:
     return requests
 
 
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stats() -> dict[int, tuple[int, str, float]]:
+    """Every process: (parent pid, name, CPU seconds it and its reaped children used)."""
+    stats: dict[int, tuple[int, str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        stats[int(entry)] = (int(fields[1]), name, ticks / _TICKS)
+    return stats
+
+
+def cpu_snapshot(root: int) -> tuple[float, float]:
+    """CPU seconds used so far by `root` with its descendants, and by every PostgreSQL
+    process (its server on this machine: the relay's backends, WAL writer, ...)."""
+    stats = _proc_stats()
+    tree, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        tree.add(pid)
+        todo += [p for p, (parent, _, _) in stats.items() if parent == pid and p not in tree]
+    relay = sum(stats[p][2] for p in tree if p in stats)
+    postgres = sum(cpu for _, name, cpu in stats.values() if name == "postgres")
+    return relay, postgres
+
+
 @dataclass
 class Run:
     label: str
@@ -453,6 +484,12 @@ class Run:
     seconds: float
     arrivals: dict[str, float] | None = None
     tag: str = ""
+    cpu: tuple[float, float] = (0.0, 0.0)  # CPU seconds of the server, of PostgreSQL
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU milliseconds per answered request: the server's and PostgreSQL's."""
+        return 1000 * sum(self.cpu) / max(1, self.ok)
 
     @property
     def forwarded_rate(self) -> float:
@@ -548,7 +585,10 @@ def measure(
         try:
             drive(setup, port, build_requests(path, 300, tag + "w"), None, 30)  # warm-up
             requests = build_requests(path, count, tag)
+            before = cpu_snapshot(proc.pid)
             rows, took = drive(setup, port, requests, rate, seconds)
+            after = cpu_snapshot(proc.pid)
+            cpu = (after[0] - before[0], after[1] - before[1])
             arrivals = None
             if forward != "none" and kind == "relay":
                 wanted = {f"vgen_{tag}_{r[0]:07d}" for r in rows if r[4] == 202}
@@ -564,7 +604,7 @@ def measure(
         PostgresStorage(
             env["RELAY_DATABASE_URL"], schema=env["RELAY_DATABASE_SCHEMA"]
         ).drop_schema()
-    return Run(kind, rows, took, arrivals, tag)
+    return Run(kind, rows, took, arrivals, tag, cpu)
 
 
 def wait_arrivals(target_url: str, wanted: set[str], timeout: float = 120) -> dict[str, float]:
@@ -623,7 +663,6 @@ def main() -> int:
     parser.add_argument(
         "--also-normal", action="store_true", help="also RELAY_SQLITE_SYNCHRONOUS=NORMAL"
     )
-    parser.add_argument("--also-writer", action="store_true", help="also RELAY_SQLITE_WRITER=auto")
     parser.add_argument(
         "--database-url",
         help="run the throughput and paced parts on this database instead of SQLite,"
@@ -670,9 +709,6 @@ def main() -> int:
                 if args.also_normal:
                     normal = {"RELAY_SQLITE_SYNCHRONOUS": "NORMAL"}
                     report(setup, args, normal, "NORMAL", matrix=False)
-                if args.also_writer:
-                    writer = {"RELAY_SQLITE_WRITER": "AUTO"}
-                    report(setup, args, writer, "FULL, RELAY_SQLITE_WRITER=auto", matrix=False)
     print(f"load average after: {load_average()}")
     return 0
 
@@ -711,61 +747,21 @@ class Plan:
     against: str = ""
 
 
-#: The storage's accelerations, each behind one setting: (setting, value that turns it
-#: on, value that turns it off, what it is).
-ACCELERATIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("RELAY_GROUP_COMMIT", "true", "false", "group commit"),
-    ("RELAY_SQLITE_WAL_SYNC", "relay", "sqlite", "the relay's WAL fsync outside the lock"),
-    ("RELAY_SQLITE_WRITER", "auto", "inline", "the ingest writer process"),
-    ("RELAY_SQLITE_FLOCK", "true", "false", "the flock between processes"),
-)
 SHIPPED = "sqlite as shipped"
-SHIPPED_WORKER = "sqlite as shipped + worker process"
 PG_SHIPPED = "postgresql as shipped"
 
 
-def _shipped_on(setting: str) -> bool:
-    """Whether the relay's default config turns this acceleration on."""
-    from connector.relay.config import RelayConfig
-
-    config = RelayConfig()
-    return {
-        "RELAY_GROUP_COMMIT": config.group_commit,
-        "RELAY_SQLITE_WAL_SYNC": config.sqlite_wal_sync == "RELAY",
-        "RELAY_SQLITE_WRITER": config.uses_writer_process,
-        "RELAY_SQLITE_FLOCK": config.sqlite_flock,
-    }[setting]
-
-
 def matrix_plans(postgres: bool) -> list[Plan]:
-    """Bare Flask; SQLite as shipped, with no acceleration, and with each acceleration
-    flipped from its default (the flock where it matters: a worker process writes
-    beside the ingest); PostgreSQL as shipped, without group commit, and with two relay
-    processes on the same database."""
-    plain = tuple((setting, off) for setting, _, off, _ in ACCELERATIONS)
+    """Bare Flask; SQLite as shipped (group commit) and without its one acceleration;
+    PostgreSQL as shipped, without group commit, and with two relay processes on the
+    same database."""
+    no_group = (("RELAY_GROUP_COMMIT", "false"),)
     plans = [
         Plan("bare Flask 200 OK", kind="bare"),
         Plan(SHIPPED, against="bare Flask 200 OK"),
-        Plan("sqlite, no acceleration", env=plain, against=SHIPPED),
+        Plan("sqlite without group commit", env=no_group, against=SHIPPED),
     ]
-    for setting, on, off, what in ACCELERATIONS:
-        shipped = _shipped_on(setting)
-        label = f"sqlite {'without' if shipped else 'with'} {what}"
-        flipped = ((setting, off if shipped else on),)
-        if setting == "RELAY_SQLITE_FLOCK":
-            plans.append(Plan(SHIPPED_WORKER, forward="worker", against="bare Flask 200 OK"))
-            plans.append(
-                Plan(
-                    label + " + worker process",
-                    env=flipped,
-                    forward="worker",
-                    against=SHIPPED_WORKER,
-                )
-            )
-        else:
-            plans.append(Plan(label, env=flipped, against=SHIPPED))
     if postgres:
-        no_group = (("RELAY_GROUP_COMMIT", "false"),)
         plans += [
             Plan(PG_SHIPPED, postgres=True, against="bare Flask 200 OK"),
             Plan(
@@ -786,6 +782,7 @@ def storage_matrix(setup: Setup, args: argparse.Namespace) -> None:
         kept |= {p.against for p in plans if p.label in kept} | {"bare Flask 200 OK"}
         plans = [p for p in plans if p.label in kept]
     series: dict[str, list[float]] = {plan.label: [] for plan in plans}
+    cpu_ms: dict[str, list[float]] = {plan.label: [] for plan in plans}
     forwarding: dict[str, list[float]] = {plan.label: [] for plan in plans}
     for round_no in range(args.rounds):
         order = plans if round_no % 2 == 0 else list(reversed(plans))
@@ -803,30 +800,55 @@ def storage_matrix(setup: Setup, args: argparse.Namespace) -> None:
                 wait_forwarded=False,
             )
             series[plan.label].append(run.rps)
+            cpu_ms[plan.label].append(run.cpu_ms)
             forwarded = f", {run.forwarded_rate:.0f} forwarded/s" if plan.forward != "none" else ""
+            pg_cpu = (
+                f" + PostgreSQL {1000 * run.cpu[1] / max(1, run.ok):.2f}" if plan.postgres else ""
+            )
             print(
                 f"  round {round_no + 1} {plan.label:52s} {run.rps:8.1f} req/s"
-                f" ({run.ok} ok, {len(run.rows) - run.ok} not 2xx{forwarded})",
+                f" ({run.ok} ok, {len(run.rows) - run.ok} not 2xx{forwarded});"
+                f" CPU ms/req: server {1000 * run.cpu[0] / max(1, run.ok):.2f}{pg_cpu}"
+                f" [load {load_average()}]",
                 flush=True,
             )
             if plan.forward != "none":
                 forwarding[plan.label].append(run.forwarded_rate)
     medians = {label: statistics.median(values) for label, values in series.items()}
+    cpu = {label: statistics.median(values) for label, values in cpu_ms.items()}
     bare = medians["bare Flask 200 OK"]
     print(f"  storage matrix, ingest throughput, median of {args.rounds} rounds:")
-    print(f"    {'bare Flask 200 OK':52s} {bare:8.1f} req/s")
+    bare_cpu = cpu["bare Flask 200 OK"]
+    print(f"    {'bare Flask 200 OK':52s} {bare:8.1f} req/s  CPU {bare_cpu:.2f} ms/req")
     for plan in plans[1:]:
         value = medians[plan.label]
         line = f"    {plan.label:52s} {value:8.1f} req/s  {value / bare:.2f}x bare"
         if plan.against != "bare Flask 200 OK":
             line += f", {value / medians[plan.against]:.2f}x {plan.against}"
+        line += f"; CPU {cpu[plan.label]:.2f} ms/req"
         if forwarding[plan.label]:
             line += f"; {statistics.median(forwarding[plan.label]):.0f} forwarded/s meanwhile"
         print(line)
+    print(
+        "  (CPU ms/req: the server's processes, with every PostgreSQL process for the"
+        " PostgreSQL plans; less sensitive to other load than req/s)"
+    )
+
+    def rounds(label: str) -> str:
+        """The ratio to bare of each round (bare's figure of the same round)."""
+        pairs = zip(series[label], series["bare Flask 200 OK"], strict=True)
+        return " ".join(f"{value / base:.2f}" for value, base in pairs)
+
+    def by_cpu(label: str) -> str:
+        return f"{bare_cpu / cpu[label]:.2f}x bare by CPU per request"
+
     if SHIPPED in medians:
         shipped = medians[SHIPPED] / bare
         verdict = "meets" if shipped >= THROUGHPUT_TARGET else "misses"
-        print(f"  SQLite ingest only: {shipped:.2f}x bare ({verdict} {THROUGHPUT_TARGET:.2f}x)")
+        print(
+            f"  SQLite ingest only: {shipped:.2f}x bare ({verdict} {THROUGHPUT_TARGET:.2f}x);"
+            f" rounds {rounds(SHIPPED)}; {by_cpu(SHIPPED)}"
+        )
     if PG_SHIPPED in medians and "postgresql, 2 relay processes" in medians:
         pg = medians[PG_SHIPPED] / bare
         verdict = "meets" if pg >= PG_TARGET else "misses"
@@ -834,6 +856,10 @@ def storage_matrix(setup: Setup, args: argparse.Namespace) -> None:
         print(
             f"  PostgreSQL ingest only: {pg:.2f}x bare ({verdict} {PG_TARGET:.2f}x);"
             f" 2 relay processes {two:.2f}x, 1 process {pg:.2f}x"
+        )
+        print(
+            f"    rounds: 1 process {rounds(PG_SHIPPED)}; 2 processes"
+            f" {rounds('postgresql, 2 relay processes')}; {by_cpu(PG_SHIPPED)}"
         )
 
 

@@ -347,11 +347,11 @@ def test_a_leader_waits_for_an_announced_writer_only_while_it_is_on_its_way(
 def test_the_group_commit_and_its_wait_come_from_the_config(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'relay.sqlite3'}"
     config = RelayConfig.from_env({"RELAY_DATABASE_URL": url, "RELAY_GROUP_WAIT": "7ms"})
-    store = open_storage(config.with_(sqlite_writer="INLINE"))
+    store = open_storage(config)
     assert isinstance(store.writes, GroupCommit)
     assert store.writes.wait == 0.007
     store.close()
-    store = open_storage(config.with_(sqlite_writer="INLINE", group_commit=False))
+    store = open_storage(config.with_(group_commit=False))
     assert store.writes is None
     store.close()
 

@@ -420,56 +420,32 @@ def _storage_imports() -> dict[str, set[str]]:
 def test_the_plain_path_imports_no_acceleration() -> None:
     # (No import cycles anywhere in connector/: tests/test_import_cycles.py.)
     graph = _storage_imports()
-    assert "connector.relay.storage.writer" in graph  # the scan sees the modules
+    assert "connector.relay.storage.group" in graph  # the scan sees the modules
     # The plain path knows no acceleration above it.
-    assert graph["connector.relay.storage.sqlite"].isdisjoint(
-        {"connector.relay.storage.group", "connector.relay.storage.writer"}
-    )
+    assert "connector.relay.storage.group" not in graph["connector.relay.storage.sqlite"]
+    assert "connector.relay.storage.group" not in graph["connector.relay.storage.postgres"]
 
 
-def test_each_acceleration_is_behind_its_own_setting(tmp_path: Path) -> None:
+def test_group_commit_is_behind_its_own_setting(tmp_path: Path) -> None:
     from connector.relay.config import RelayConfig
     from connector.relay.storage import open_storage
     from connector.relay.storage.group import GroupCommit
-    from connector.relay.storage.writer import WriterPath
 
     url = f"sqlite:///{tmp_path / 'relay.sqlite3'}"
-    plain = {
-        "RELAY_DATABASE_URL": url,
-        "RELAY_GROUP_COMMIT": "false",
-        "RELAY_SQLITE_WAL_SYNC": "sqlite",
-        "RELAY_SQLITE_FLOCK": "false",
-        "RELAY_SQLITE_WRITER": "inline",
-    }
     seen = {}
-    for change in (
-        {},
-        {"RELAY_GROUP_COMMIT": "true"},
-        {"RELAY_SQLITE_WAL_SYNC": "relay"},
-        {"RELAY_SQLITE_FLOCK": "true"},
-        {"RELAY_SQLITE_WRITER": "process"},
-    ):
-        store = open_storage(RelayConfig.from_env({**plain, **change}))
+    for setting in ("false", "true"):
+        env = {"RELAY_DATABASE_URL": url, "RELAY_GROUP_COMMIT": setting}
+        store = open_storage(RelayConfig.from_env(env))
         assert isinstance(store, SqliteStorage)
-        seen[tuple(change)] = (
-            type(store.writes).__name__ if store.writes else None,
-            store.wal_sync is not None,
-            store.flock is not None,
-        )
+        seen[setting] = type(store.writes).__name__ if store.writes else None
         store.write(lambda tx: tx.run("INSERT INTO tenants (id, created_at) VALUES ('t', 1)"))
         store.close()
         (tmp_path / "relay.sqlite3").unlink()
-    assert seen == {
-        (): (None, False, False),
-        ("RELAY_GROUP_COMMIT",): (GroupCommit.__name__, False, False),
-        ("RELAY_SQLITE_WAL_SYNC",): (None, True, False),
-        ("RELAY_SQLITE_FLOCK",): (None, False, True),
-        ("RELAY_SQLITE_WRITER",): (WriterPath.__name__, False, False),
-    }
+    assert seen == {"false": None, "true": GroupCommit.__name__}
 
 
 @pytest.mark.postgres
-def test_postgres_takes_group_commit_and_no_sqlite_acceleration(pg_schema: str) -> None:
+def test_postgres_takes_group_commit_by_default(pg_schema: str) -> None:
     from connector.relay.config import RelayConfig
     from connector.relay.storage import open_storage
     from connector.relay.storage.group import GroupCommit

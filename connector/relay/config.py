@@ -34,8 +34,6 @@ DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
-SQLITE_WRITERS = ("AUTO", "PROCESS", "INLINE")
-SQLITE_WAL_SYNCS = ("RELAY", "SQLITE")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 
@@ -137,9 +135,6 @@ class RelayConfig:
     sqlite_synchronous: str = "FULL"
     group_commit: bool = True
     group_wait: float = 0.002
-    sqlite_wal_sync: str = "SQLITE"
-    sqlite_flock: bool = False
-    sqlite_writer: str = "INLINE"
     token_keys: tuple[str, ...] = field(default=(), repr=False)
     token_keys_file: str | None = None
     public_url: str | None = None
@@ -216,15 +211,6 @@ class RelayConfig:
 
     def with_(self, **changes: Any) -> RelayConfig:
         return replace(self, **changes).checked()
-
-    @property
-    def uses_writer_process(self) -> bool:
-        """Whether SQLite webhooks go through an ingest writer process (`storage.writer`):
-        PROCESS always, AUTO where the serving process does not forward too, INLINE (the
-        default: see the relay README's Storage section for what was measured) never."""
-        if not self.is_sqlite or self.sqlite_writer == "INLINE":
-            return False
-        return self.sqlite_writer == "PROCESS" or not self.embedded_worker
 
     @property
     def is_sqlite(self) -> bool:
@@ -312,9 +298,6 @@ _VARS: tuple[_Var, ...] = (
     ),
     _Var("RELAY_GROUP_COMMIT", "group_commit", _bool),
     _Var("RELAY_GROUP_WAIT", "group_wait", lambda n, r: _wait(n, r)),
-    _Var("RELAY_SQLITE_WAL_SYNC", "sqlite_wal_sync", lambda n, r: _choice(n, r, SQLITE_WAL_SYNCS)),
-    _Var("RELAY_SQLITE_FLOCK", "sqlite_flock", _bool),
-    _Var("RELAY_SQLITE_WRITER", "sqlite_writer", lambda n, r: _choice(n, r, SQLITE_WRITERS)),
     _Var("RELAY_TOKEN_KEYS", "token_keys", _keys),
     _Var("RELAY_TOKEN_KEYS_FILE", "token_keys_file", lambda n, r: r.strip()),
     _Var("RELAY_PUBLIC_URL", "public_url", _url),

@@ -44,7 +44,6 @@ from connector.relay.storage import (
 )
 from connector.relay.storage.base import BatchWork
 from connector.webhooks import Delivery as Webhook
-from connector.webhooks import parse
 
 #: X-CreativeAI-Event of a join route's combined delivery (the relay's own, not the API's).
 JOIN_EVENT = "relay.join.completed"
@@ -60,9 +59,6 @@ class RouteEnded(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(f"route ended: {reason}")
         self.reason = reason
-
-    def __reduce__(self) -> tuple[Any, ...]:  # from the writer process, reason intact
-        return (RouteEnded, (self.reason,))
 
 
 @dataclass(frozen=True)
@@ -175,8 +171,8 @@ def ingest(
 @dataclass(frozen=True, eq=False)
 class Inbound(BatchWork[Ingested]):
     """One verified webhook to store. Alone (`inbound(tx)`) it locks its route and stores
-    itself; under load, SQLite's group commit stores every queued one through `run_batch`
-    in a handful of statements, with the same outcome for each."""
+    itself; under load, group commit stores every queued one through `run_batch` in a
+    handful of statements, with the same outcome for each."""
 
     kind: str
     tenant_id: str
@@ -253,24 +249,6 @@ class Inbound(BatchWork[Ingested]):
                 results[index] = refused
         return [r if r is not None else RuntimeError("not stored") for r in results]
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled for the writer process (`storage.writer`) as the webhook's raw body and
-        headers, parsed again there: cheaper to send than the parsed payload, and the
-        parse is done on the writer's core."""
-        return (
-            _inbound,
-            (
-                self.kind,
-                self.tenant_id,
-                self.route_id,
-                self.raw_body,
-                self.headers,
-                self.now,
-                self.first_delay,
-                self.event_id,
-            ),
-        )
-
     def check(self, route: Route | None) -> None:
         """RouteNotFound / RouteEnded unless `route` may take this event."""
         if route is None or route.tenant_id != self.tenant_id:
@@ -309,20 +287,6 @@ class Inbound(BatchWork[Ingested]):
             for part in _parts(self.event_id, self.hook, self.raw_body, target.fan_out_batch):
                 made.append(_delivery(target, self.tenant_id, self.event_id, part, self.now, due))
         return made
-
-
-def _inbound(
-    kind: str,
-    tenant_id: str,
-    route_id: str | None,
-    raw_body: bytes,
-    headers: dict[str, str],
-    now: float,
-    first_delay: float,
-    event_id: str,
-) -> Inbound:
-    hook = parse(raw_body, headers)
-    return Inbound(kind, tenant_id, route_id, hook, raw_body, headers, now, first_delay, event_id)
 
 
 def _delivery(

@@ -99,8 +99,7 @@ def run_worker(
     stop = stop or threading.Event()
     if config.log_json:
         logs.configure(config.log_level)
-    # No inbound webhooks here: this process stores its own attempts (no writer process).
-    relay = Relay.build(config, open_storage(config.with_(sqlite_writer="INLINE")))
+    relay = Relay.build(config, open_storage(config))
     restore = _stop_on_signals(stop)
     metrics_port = metrics_port if metrics_port is not None else config.metrics_port
     try:

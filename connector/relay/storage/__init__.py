@@ -1,12 +1,12 @@
 """Relay storage: one interface (`Storage`), SQLite and PostgreSQL behind it.
 
     base.py      the interface and every query, written once for both backends
+    rows.py      the rows it stores and returns
+    schema.py    the tables, as numbered migrations
+    pool.py      the connection pool both backends borrow from
     sqlite.py    the plain SQLite path: a pool, BEGIN IMMEDIATE, synchronous=FULL
     postgres.py  PostgreSQL (psycopg 3)
-    group.py     group commit, both backends             RELAY_GROUP_COMMIT
-    walsync.py   the WAL fsync outside the write lock     RELAY_SQLITE_WAL_SYNC
-    filelock.py  an flock between writing processes       RELAY_SQLITE_FLOCK
-    writer.py    the ingest writer process                RELAY_SQLITE_WRITER
+    group.py     group commit, both backends: the one acceleration  RELAY_GROUP_COMMIT
 
 `open_storage` is the one place that puts them together from the config.
 """
@@ -47,11 +47,7 @@ def open_storage(config: RelayConfig, migrate: bool = True) -> Storage:
         from connector.relay.storage.sqlite import SqliteStorage
 
         storage = SqliteStorage(
-            config.sqlite_path,
-            synchronous=config.sqlite_synchronous,
-            pool_size=config.pool_size,
-            wal_sync=config.sqlite_wal_sync == "RELAY",
-            flock=config.sqlite_flock,
+            config.sqlite_path, synchronous=config.sqlite_synchronous, pool_size=config.pool_size
         )
     else:
         from connector.relay.storage.postgres import PostgresStorage
@@ -59,20 +55,8 @@ def open_storage(config: RelayConfig, migrate: bool = True) -> Storage:
         storage = PostgresStorage(
             config.database_url, schema=config.database_schema, pool_size=config.pool_size
         )
-    writes: WritePath | None = None
     if config.group_commit:
-        writes = GroupCommit(storage, wait=config.group_wait)
-    if config.uses_writer_process:
-        from connector.relay.storage.writer import IngestWriter, WriterPath
-
-        writer = IngestWriter(
-            config.sqlite_path,
-            config.sqlite_synchronous,
-            wal_sync=config.sqlite_wal_sync == "RELAY",
-            flock=config.sqlite_flock,
-        )
-        writes = WriterPath(storage, writer, writes)
-    storage.writes = writes
+        storage.writes = GroupCommit(storage, wait=config.group_wait)
     if migrate:
         storage.migrate()
     return storage

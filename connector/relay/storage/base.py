@@ -68,9 +68,9 @@ def _values(columns: int, rows: int) -> str:
 class BatchWork(ABC, Generic[T]):
     """A write that can be stored together with others of its kind in fewer statements.
 
-    `storage.write(work)` runs it alone (`work(tx)`); a write path that commits several
-    callers' work together (`storage.group`, `storage.writer`) hands every queued work of
-    one class to `run_batch` at once. `run_batch` answers each work's result, or the
+    `storage.write(work)` runs it alone (`work(tx)`); group commit (`storage.group`), which
+    commits several callers' work together, hands every queued work of one class to
+    `run_batch` at once. `run_batch` answers each work's result, or the
     exception that work failed with *before changing anything* (its caller gets it
     raised); if it raises itself, those works run again one by one, so one bad work
     cannot fail the others.
@@ -87,8 +87,7 @@ class BatchWork(ABC, Generic[T]):
 @dataclass(frozen=True)
 class FinishAttempt(BatchWork[bool]):
     """`Storage.finish_attempt` as a work: it shares the commits of the webhooks (group
-    commit, or the writer process where that stores them), so that one commit and one
-    fsync serve both."""
+    commit), so that one commit and one fsync serve both."""
 
     delivery_id: str
     claim_id: str
@@ -331,7 +330,7 @@ class Tx:
 
 class WritePath(ABC):
     """How `Storage.write` commits, when not one transaction per call: group commit
-    (`storage.group.GroupCommit`) or the SQLite writer process (`storage.writer`)."""
+    (`storage.group.GroupCommit`)."""
 
     @abstractmethod
     def write(self, work: Callable[[Tx], T]) -> T: ...

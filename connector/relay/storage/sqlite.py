@@ -1,19 +1,15 @@
 """SQLite storage: one file, WAL journal, nothing to install (the default).
 
-The plain path: a pool of connections, `BEGIN IMMEDIATE` for every write, and SQLite's
+A pool of connections, `BEGIN IMMEDIATE` for every write, and SQLite's
 `synchronous=FULL` (`RELAY_SQLITE_SYNCHRONOUS`), so the WAL is fsynced in every COMMIT
 and an event is on disk before the relay answers 2xx: it survives a killed process and a
 power cut. `NORMAL` in WAL mode survives a killed process (the WAL is written before
 COMMIT returns) but may lose the last transactions on power loss. Readers never wait for
 writers (WAL); writers of this process queue on a lock rather than on SQLite's busy
-handler (which sleeps in steps of up to 100 ms).
+handler (which sleeps in steps of up to 100 ms); writers of other processes (a separate
+`relay worker`, gunicorn workers) meet in that busy handler.
 
-Two accelerations plug in here, each in a module of its own behind one setting:
-`walsync.WalSync` (the WAL fsync after COMMIT, outside the write lock) and
-`filelock.FileLock` (writers of several processes take turns on an flock). Group commit
-(`group`) and the writer process (`writer`) sit above the storage, in `write`.
-
-Several processes may share the file (a separate `relay worker`, gunicorn workers).
+Group commit (`group`) sits above the storage, in `write`; nothing here knows of it.
 """
 
 from __future__ import annotations
@@ -21,15 +17,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from connector.relay.storage.base import Row, Storage, Tx
-from connector.relay.storage.filelock import FileLock
 from connector.relay.storage.pool import Pool
 from connector.relay.storage.schema import SQLITE_TYPES
-from connector.relay.storage.walsync import WalSync
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
@@ -48,9 +42,6 @@ class SqliteStorage(Storage):
         synchronous: str = "FULL",
         pool_size: int = 8,
         busy_timeout: float = 30.0,
-        *,
-        wal_sync: bool = False,
-        flock: bool = False,
     ) -> None:
         self.path = str(path)
         if self.path in ("", ":memory:"):
@@ -61,10 +52,6 @@ class SqliteStorage(Storage):
         self.synchronous = synchronous.upper()
         self._busy_timeout = busy_timeout
         self.commits = 0  # write transactions committed by this storage
-        # FULL with wal_sync: the storage fsyncs the WAL after each commit (walsync.py).
-        self.wal_sync = WalSync(self.path) if wal_sync and self.synchronous == "FULL" else None
-        self.flock = FileLock(self.path + "-writelock") if flock else None
-        self._between_processes: AbstractContextManager[Any] = self.flock or nullcontext()
         self._write_lock = threading.Lock()
         self._pool: Pool[sqlite3.Connection] = Pool(
             self._connect, lambda c: c.close(), lambda c: True, pool_size
@@ -79,12 +66,8 @@ class SqliteStorage(Storage):
             self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
         )
         conn.row_factory = _dict_row
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()
-        wal = bool(mode) and str(next(iter(mode.values()))).lower() == "wal"
-        if self.wal_sync is not None and not wal:  # no WAL to fsync: SQLite syncs itself
-            self.wal_sync = None
-        synchronous = "NORMAL" if self.wal_sync is not None else self.synchronous
-        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
         return conn
@@ -102,9 +85,9 @@ class SqliteStorage(Storage):
             return
         # The write lock first, then a connection: never the other way round, or writers
         # holding connections could wait on a lock holder waiting for one.
-        with self._write_lock, self._between_processes, self._pool.connection() as conn:
+        with self._write_lock, self._pool.connection() as conn:
             # A claim is safe to lose: its commit does not wait for the disk.
-            lazy = not durable and self.wal_sync is None and self.synchronous != "NORMAL"
+            lazy = not durable and self.synchronous != "NORMAL"
             if lazy:
                 conn.execute("PRAGMA synchronous=NORMAL")
             try:
@@ -120,9 +103,6 @@ class SqliteStorage(Storage):
                 if lazy:
                     conn.execute(f"PRAGMA synchronous={self.synchronous}")
             self.commits += 1
-            commit = self.wal_sync.committed() if self.wal_sync is not None else 0
-        if durable and self.wal_sync is not None:
-            self.wal_sync.durable_after(commit)
 
     def fetch(self, conn: Any, sql: str, params: Sequence[Any]) -> list[Row]:
         rows: list[Row] = conn.execute(sql, tuple(params)).fetchall()
@@ -136,6 +116,4 @@ class SqliteStorage(Storage):
         return None  # BEGIN IMMEDIATE serializes migrations between processes
 
     def _close(self) -> None:
-        if self.flock is not None:
-            self.flock.close()
         self._pool.close()
