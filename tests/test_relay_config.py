@@ -172,3 +172,13 @@ def test_a_renamed_setting_is_refused_naming_its_new_name() -> None:
     assert "RELAY_SQLITE_GROUP_WAIT" in str(caught.value)
     assert "RELAY_GROUP_WAIT" in caught.value.allowed
     assert RelayConfig.from_env({"RELAY_GROUP_WAIT": "2ms"}).group_wait == 0.002
+
+
+@pytest.mark.parametrize(
+    "name", ["RELAY_SQLITE_WAL_SYNC", "RELAY_SQLITE_FLOCK", "RELAY_SQLITE_WRITER"]
+)
+def test_a_removed_setting_is_refused_not_silently_ignored(name: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        RelayConfig.from_env({name: "inline"})
+    assert caught.value.name == name and "removed" in caught.value.allowed
+    assert RelayConfig.from_env({name: ""}).group_commit  # an empty value is no setting

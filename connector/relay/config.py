@@ -168,6 +168,9 @@ class RelayConfig:
         for old, new in RENAMED.items():
             if env.get(old, "").strip():
                 raise ConfigError(old, env[old], f"this setting is now {new}: set that instead")
+        for gone, why in REMOVED.items():
+            if env.get(gone, "").strip():
+                raise ConfigError(gone, env[gone], f"nothing: this setting was removed ({why})")
         values: dict[str, Any] = {}
         for spec in _VARS:
             raw = env.get(spec.env)
@@ -347,4 +350,13 @@ ENV_VARS: tuple[str, ...] = tuple(v.env for v in _VARS)
 
 #: Settings that were renamed: an old name is refused at start, never silently ignored.
 RENAMED: dict[str, str] = {"RELAY_SQLITE_GROUP_WAIT": "RELAY_GROUP_WAIT"}
+
+#: Settings that were removed with what they chose (each did not pay for itself in
+#: `bench/relay.py`; the relay README's Storage section has the figures): refused at start,
+#: so a deployment that still sets one learns it has no effect.
+REMOVED: dict[str, str] = {
+    "RELAY_SQLITE_WAL_SYNC": "the relay's own WAL fsync is gone; SQLite syncs its WAL itself",
+    "RELAY_SQLITE_FLOCK": "the flock between processes is gone; SQLite's busy wait remains",
+    "RELAY_SQLITE_WRITER": "the ingest writer process is gone; webhooks are stored inline",
+}
 assert {v.attr for v in _VARS} == {f.name for f in fields(RelayConfig)}
