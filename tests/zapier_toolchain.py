@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -152,3 +153,23 @@ def ensure_cli() -> Cli:
     package, _, version = NODE_FOR_CLI.rpartition("@")
     deps = {"zapier-platform-cli": CLI_VERSION, package: version}
     return Cli(npm_install(cache_root() / f"cli-{_digest(deps)}", deps))
+
+
+def node_tests(app_dir: Path, files: Sequence[str], env: Mapping[str, str], timeout: float) -> str:
+    """Run Node test files in the app (`node --test`), failing unless every test passed and
+    at least one ran; returns the spec reporter's output. `env` is added to this process's."""
+    done = subprocess.run(
+        ["node", "--test", "--test-reporter=spec", *files],
+        cwd=app_dir,
+        env={**os.environ, "NODE_ENV": "test", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert re.search(r"^\S+ fail 0$", output, re.M), output
+    passed = re.search(r"^\S+ pass (\d+)$", output, re.M)
+    assert passed and int(passed.group(1)) > 0, output
+    return output
