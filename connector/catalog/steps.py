@@ -15,8 +15,11 @@ Where a relay runs, it keeps those keys in its ledger (`LEDGER`: its path and li
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 from urllib.parse import quote
 
 from connector.catalog import limits
@@ -93,9 +96,13 @@ class Ledger:
     """The relay's record-key ledger: `GET/PUT/DELETE <path>/<operation>/<key>`, where
     `<operation>` is a paid create (`capped`) and `<key>` the Record key, URL-encoded whole
     (a `/` in it as `%2F`). An entry holds the job a key started (`job_id`) or a
-    synchronous create's answer (`result`) and lives `lifetime_days` after its PUT."""
+    synchronous create's answer (`result`) and lives `lifetime_days` after its PUT.
+    `GET <path>/<operation>?<lookup_query>=<key>` finds the same entry as a list of none
+    or one, always 200, for a platform that stops at any 4xx (Make)."""
 
     path: str = "/v1/ledger"
+    #: The query parameter of the lookup that answers 200 whether or not there is an entry.
+    lookup_query: str = "key"
     #: A key is 1 to this many characters (Unicode code points), none a control character.
     max_key_chars: int = 256
     #: The most bytes a stored `result` may take as compact UTF-8 JSON.
@@ -111,6 +118,20 @@ class Ledger:
         """What a key may be, as the relay's errors and the platforms' help say it."""
         dots = " or ".join(f"'{k}'" for k in self.dot_keys)
         return f"1 to {self.max_key_chars} characters, no control characters, and not {dots}"
+
+    def allows_key(self, key: object) -> TypeGuard[str]:
+        """Whether `key` is a key the ledger takes (`key_rule`)."""
+        return (
+            isinstance(key, str)
+            and 1 <= len(key) <= self.max_key_chars
+            and key not in self.dot_keys
+            and not any(unicodedata.category(c) == "Cc" for c in key)
+        )
+
+    @staticmethod
+    def result_bytes(result: Mapping[str, Any]) -> int:
+        """The size of a `result` as the limit counts it: compact UTF-8 JSON."""
+        return len(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode())
 
     @property
     def lifetime_seconds(self) -> int:

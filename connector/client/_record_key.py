@@ -10,9 +10,7 @@ send the calls and ask the ledger (the async client in a worker thread).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import unicodedata
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +44,7 @@ def checked_key(op: Operation, value: Any) -> str | None:
         return None
     if op.key not in PAID:
         raise _problem(op, value, f"is for paid creates only; {op.key} is not one")
-    if (
-        not isinstance(value, str)
-        or not 1 <= len(value) <= LEDGER.max_key_chars
-        or value in LEDGER.dot_keys
-        or any(unicodedata.category(c) == "Cc" for c in value)
-    ):
+    if not LEDGER.allows_key(value):
         raise _problem(op, value, f"{value!r} is not allowed; expected {LEDGER.key_rule}")
     return value
 
@@ -115,7 +108,7 @@ class Keyed:
                 self.ledger.put(self.op.key, self.key, job_id=job_id)
                 return
             result = created.model_dump(mode="json")
-            size = len(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode())
+            size = LEDGER.result_bytes(result)
             if size > LEDGER.max_result_bytes:
                 log.warning(
                     "%s: the answer for record key %r is %d bytes, over the ledger's %d; "

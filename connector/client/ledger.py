@@ -344,7 +344,6 @@ class RelayLedger:
         self._http = httpx.Client(
             transport=transport, timeout=timeout, headers={"User-Agent": USER_AGENT}
         )
-        self._checked = False
 
     def __repr__(self) -> str:
         return f"RelayLedger({self.url!r})"
@@ -358,24 +357,19 @@ class RelayLedger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def check(self, operation: str) -> None:
-        """Ask the relay once whether it serves a ledger and takes the key, before a create
-        relies on it: `GET <ledger>/<operation>` without a key is a 400 naming the missing
-        key on a relay with a ledger; a 404 there means no ledger at this URL (the entry's
-        own 404 could not tell "no entry" from "no ledger")."""
-        if self._checked:
-            return
-        answer = self._request("GET", self.url + steps.LEDGER.path + "/" + operation)
-        if answer.status_code in (401, 403, 404) or answer.status_code >= 500:
-            raise self._refused(answer)
-        self._checked = True
-
     def get(self, operation: str, key: str) -> LedgerEntry | None:
-        self.check(operation)
-        answer = self._send("GET", operation, key)
-        if answer.status_code == 404:
-            return None
-        return self._entry(answer, 200)
+        """The ledger's lookup (`GET <ledger>/<operation>?key=`): 200 with none or one entry
+        on a relay with a ledger, so a 404 can only mean there is no ledger at this URL
+        (the entry's own 404 could not tell "no entry" from "no ledger")."""
+        url = self.url + steps.LEDGER.path + "/" + operation
+        answer = self._request("GET", url, params={steps.LEDGER.lookup_query: key})
+        if answer.status_code != 200:
+            raise self._refused(answer)
+        try:
+            found = answer.json()["data"]
+            return LedgerEntry.from_json(found[0]) if found else None
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise self._not_an_entry(answer, exc) from None
 
     def put(
         self,
@@ -399,10 +393,16 @@ class RelayLedger:
     ) -> httpx.Response:
         return self._request(method, self.url + steps.LEDGER.path_for(operation, key), body)
 
-    def _request(self, method: str, url: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
         headers = {limits.AUTH_HEADER: f"{limits.AUTH_SCHEME} {self._key.reveal()}"}
         try:
-            return self._http.request(method, url, json=body, headers=headers)
+            return self._http.request(method, url, json=body, params=params, headers=headers)
         except httpx.TransportError as exc:
             raise LedgerError(
                 f"the relay at {self.url} cannot be reached ({type(exc).__name__}: "
@@ -415,10 +415,13 @@ class RelayLedger:
         try:
             return LedgerEntry.from_json(answer.json())
         except ValueError as exc:
-            raise LedgerError(
-                f"the relay at {self.url} answered {answer.status_code} with something that "
-                f"is not a ledger entry ({exc}); is it a relay with a ledger?"
-            ) from None
+            raise self._not_an_entry(answer, exc) from None
+
+    def _not_an_entry(self, answer: httpx.Response, exc: Exception) -> LedgerError:
+        return LedgerError(
+            f"the relay at {self.url} answered {answer.status_code} with something that "
+            f"is not a ledger entry ({exc}); is it a relay with a ledger?"
+        )
 
     def _refused(self, answer: httpx.Response) -> LedgerError:
         try:

@@ -17,7 +17,6 @@ lifetime) are `steps.LEDGER`'s.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -73,11 +72,7 @@ def _key(key: str | None) -> str:
         raise Invalid("key", key, LEDGER.key_rule + " (percent-encoded in the path)")
     if not _utf8_as_sent():
         raise Invalid("key", key, LEDGER.key_rule + ", percent-encoded from UTF-8")
-    if (
-        len(key) > LEDGER.max_key_chars
-        or key in LEDGER.dot_keys
-        or any(unicodedata.category(c) == "Cc" for c in key)
-    ):
+    if not LEDGER.allows_key(key):
         raise Invalid("key", key, LEDGER.key_rule)
     return key
 
@@ -117,7 +112,7 @@ def _entry_body(data: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None
     if result is not None:
         if not isinstance(result, dict):
             raise Invalid("result", result, "a JSON object: the API's answer of the create")
-        size = len(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode())
+        size = LEDGER.result_bytes(result)
         if size > LEDGER.max_result_bytes:
             raise Invalid(
                 "result",
@@ -144,7 +139,7 @@ def find_entries(operation: str) -> Response:
     handling). The key is the `key` query parameter, so it needs no encoding of its own."""
     relay = current_relay()
     tenant = authenticate()
-    operation, key = _operation(operation), _key(request.args.get("key"))
+    operation, key = _operation(operation), _key(request.args.get(LEDGER.lookup_query))
     entry = relay.storage.get_ledger(tenant.id, operation, key, relay.clock())
     return jsonify({"data": [entry.public()] if entry is not None else []})
 

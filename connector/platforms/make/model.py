@@ -36,8 +36,8 @@ RELAY_URL = "relayUrl"
 #: The relay's management API (connector/relay/management.py), called with the same key.
 RELAY_INBOX = "/v1/inbox"
 RELAY_SUBSCRIPTIONS = "/v1/subscriptions"
-#: The relay's ledger of Record keys: `<ledger>/<operation>?key=` lists a key's entry (200,
-#: none or one), `<ledger>/<operation>/<key>` is the entry itself (PUT).
+#: The relay's ledger of Record keys: `<ledger>/<operation>?<lookup_query>=` lists a key's
+#: entry (200, none or one), `<ledger>/<operation>/<key>` is the entry itself (PUT).
 RELAY_LEDGER = steps.LEDGER.path
 
 

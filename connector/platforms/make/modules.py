@@ -301,7 +301,7 @@ def ledger_lookup(op: Operation) -> Json:
         "condition": tpl(_WITH_LEDGER),
         "url": tpl(_RELAY) + f"{RELAY_LEDGER}/{op.key}",
         "method": "GET",
-        "qs": {"key": tpl(_KEY)},
+        "qs": {steps.LEDGER.lookup_query: tpl(_KEY)},
         "headers": auth_headers(path("connection", API_KEY)),
         "log": LOG,
         "response": {
