@@ -23,7 +23,7 @@ from typing import Any, TypeGuard
 from urllib.parse import quote
 
 from connector.catalog import limits
-from connector.catalog.spec import FieldType, Operation, OperationKind
+from connector.catalog.spec import Field, FieldType, Operation, OperationKind
 
 T = FieldType
 
@@ -172,6 +172,13 @@ def capped(operations: Iterable[Operation]) -> list[Operation]:
         for op in operations
         if op.kind is OperationKind.CREATE and op.credits_example is not None
     ]
+
+
+def price_defaults(fields: Iterable[Field]) -> dict[str, str]:
+    """What a price request names when the create leaves it empty, among `fields` (the ones
+    a step shows): the model the API then uses, so the estimate is for the generation the
+    create would make. `{wire name: default}`."""
+    return {f.name: f.default for f in fields if f.options_source and isinstance(f.default, str)}
 
 
 def over_cap(estimate: float | str, cap: float | str) -> str:

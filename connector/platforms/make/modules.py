@@ -204,9 +204,8 @@ def price_body(op: Operation) -> Json:
     not change the price), a model left empty priced as the model the API defaults to."""
     files = frozenset(f.name for f, _ in visible_fields(op) if f.type is T.FILE)
     body = request_body(op, files)
-    for f, _ in visible_fields(op):
-        if f.options_source and isinstance(f.default, str):
-            body[f.name] = tpl(f"ifempty({path('parameters', f.name)}, {literal(f.default)})")
+    for name, default in steps.price_defaults(f for f, _ in visible_fields(op)).items():
+        body[name] = tpl(f"ifempty({path('parameters', name)}, {literal(default)})")
     return body
 
 

@@ -686,12 +686,7 @@ def _op_spec(catalog: Catalog, op: Operation) -> dict[str, Any]:
     }
     if _is_capped(op):
         spec["capped"] = True
-        # A model left empty is priced as the model the API defaults to (as Make prices it).
-        defaults = {
-            u.field.name: u.field.default
-            for u in op.visible_fields("n8n")
-            if u.field.options_source and isinstance(u.field.default, str)
-        }
+        defaults = steps.price_defaults(u.field for u in op.visible_fields("n8n"))
         if defaults:
             spec["priceDefaults"] = defaults
     if op.one_of:

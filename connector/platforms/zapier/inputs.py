@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from connector.catalog import Field, FieldType, FieldUse, ModelSource, Operation
+from connector.catalog import Field, FieldType, FieldUse, ModelSource, Operation, steps
 from connector.catalog.text import sentence, title_case
 
 T = FieldType
@@ -221,9 +221,9 @@ def _text(value: Any) -> str:
 def _api(f: Field) -> dict[str, Any]:
     """What the runtime needs to turn Zapier's value back into the wire value."""
     entry: dict[str, Any] = {"wire": f.name, "type": f.type.value, "allowed": f.allowed()}
-    if f.options_source and isinstance(f.default, str):
-        # A model left empty: the API uses this one, so a price request names it.
-        entry["apiDefault"] = f.default
+    named = steps.price_defaults([f])  # what a price request names when the field is empty
+    if f.name in named:
+        entry["apiDefault"] = named[f.name]
     if f.item_type is not None:
         entry["itemType"] = f.item_type.value
     if f.type is T.ENUM and f.closed:
