@@ -458,3 +458,49 @@ def test_postgres_takes_group_commit_by_default(pg_schema: str) -> None:
     store = open_storage(RelayConfig.from_env({**env, "RELAY_GROUP_COMMIT": "false"}))
     assert store.writes is None
     store.close()
+
+
+def test_numbered_placeholders_number_each_mark_in_order() -> None:
+    from connector.relay.storage.postgres import numbered_placeholders
+
+    assert numbered_placeholders("SELECT 1") == "SELECT 1"
+    sql = "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+    assert numbered_placeholders(sql) == "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+
+
+@pytest.mark.postgres
+def test_postgres_sends_statements_as_written_however_many_rows(
+    pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group commit's multi-row INSERT has hundreds of parameters: psycopg's own `%s`
+    parsing (a regular expression over the statement on every execution past 50
+    parameters) is never used, and values that look like placeholders stay values."""
+    from psycopg import _queries
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("psycopg parsed the statement's placeholders")
+
+    store = PostgresStorage(PG_URL, schema=pg_schema)
+    empty(store)
+    monkeypatch.setattr(_queries.PostgresQuery, "convert", refused)
+    odd = ["?", "%s", "$1", "%(x)s", "%%", "a ? b $2 %s"]
+    events = [
+        Event(
+            new_id("evt"),
+            "t1",
+            None,
+            f"vgen_{i}:completed",
+            "video.generation.completed",
+            f"vgen_{i}",
+            odd[i % len(odd)].encode(),
+            {"X-CreativeAI-Event": odd[i % len(odd)]},
+            time.time(),
+        )
+        for i in range(64)
+    ]
+    with store.transaction() as tx:
+        assert tx.insert_events(events) == {e.id for e in events}
+    for event in events:
+        stored = store.event_body("t1", event.id)
+        assert stored == (event.body, event.headers)
+    store.close()
