@@ -35,11 +35,8 @@ _LOCK_KEY = 0x52454C4159  # "RELAY": serializes schema migrations between proces
 
 def numbered_placeholders(sql: str) -> str:
     """`?, ?` as `$1, $2` (the relay's SQL holds no `?` inside a literal)."""
-    parts = sql.split("?")
-    out = [parts[0]]
-    for number, part in enumerate(parts[1:], start=1):
-        out.append(f"${number}{part}")
-    return "".join(out)
+    head, *rest = sql.split("?")
+    return head + "".join(f"${number}{part}" for number, part in enumerate(rest, start=1))
 
 
 class PostgresStorage(Storage):
